@@ -1,0 +1,38 @@
+# Kurultai: `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test migrate demo bench-tally clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+$(TSTAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $(TSTAMP)
+
+install: $(STAMP)
+install-test: $(TSTAMP)
+
+run: $(STAMP)
+	$(BIN)/kurultai serve --demo-if-empty
+
+migrate: $(STAMP)
+	$(BIN)/kurultai migrate
+
+test: $(TSTAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-tally: $(STAMP)
+	$(BIN)/python bench/tally.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .hypothesis
