@@ -1,0 +1,191 @@
+"""Accounts: users, passwords (argon2), bearer tokens, browser sessions and invitations."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from deliberation.context import Ctx, Tx
+from deliberation.core.errors import DeliberationError, InvalidInput
+from deliberation.tables import AuthToken, User
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("kurultai-dummy-password")
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+INVITE_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+class Conflict(DeliberationError):
+    code = "conflict"
+    status = 409
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_username(username: str) -> str:
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(
+            f"username must be 2-64 characters of letters, digits, '_', '.' or '-', got {username!r}"
+        )
+    return username
+
+
+def validate_password(password: str) -> str:
+    if not (MIN_PASSWORD <= len(password) <= MAX_PASSWORD):
+        raise InvalidInput(f"password must be {MIN_PASSWORD}-{MAX_PASSWORD} characters, got {len(password)}")
+    return password
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name, "is_admin": self.is_admin}
+
+
+def _view(row: dict) -> UserView:
+    return UserView(row["id"], row["username"], row["display_name"], row["is_admin"])
+
+
+async def get_user(user_id: int) -> UserView | None:
+    row = await User.select().where(User.id == user_id).first()
+    return _view(row) if row else None
+
+
+async def find_user(username: str) -> dict | None:
+    return await User.select().where(User.username == username).first()
+
+
+async def create_user(
+    ctx: Ctx,
+    username: str,
+    password: str | None,
+    *,
+    is_admin: bool = False,
+    display_name: str = "",
+    actor: str | None = None,
+) -> UserView:
+    validate_username(username)
+    if password is not None:
+        validate_password(password)
+    hashed = hash_password(password) if password is not None else None
+
+    async def run(tx: Tx) -> UserView:
+        if await User.exists().where(User.username == username):
+            raise Conflict(f"username {username!r} is already taken")
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hashed,
+            is_admin=is_admin,
+            created_ms=tx.now_ms,
+        )
+        await user.save()
+        await tx.audit(0, actor, "user.created", {"username": username, "is_admin": is_admin})
+        return UserView(user.id, username, user.display_name, is_admin)
+
+    return await ctx.write(run)
+
+
+async def authenticate(username: str, password: str) -> UserView | None:
+    row = await find_user(username)
+    if not check_password(row["password_hash"] if row else None, password):
+        return None
+    return _view(row) if row else None
+
+
+async def issue_token(ctx: Ctx, user_id: int, kind: str, ttl_ms: int) -> tuple[str, str]:
+    """Create a bearer token or a browser session. Returns (token, csrf)."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+
+    async def run(tx: Tx) -> None:
+        await AuthToken.insert(
+            AuthToken(
+                token_hash=token_hash(token),
+                user=user_id,
+                kind=kind,
+                csrf=csrf,
+                expires_ms=tx.now_ms + ttl_ms,
+                created_ms=tx.now_ms,
+            )
+        )
+
+    await ctx.write(run)
+    return token, csrf
+
+
+async def revoke_token(ctx: Ctx, token: str) -> None:
+    async def run(tx: Tx) -> None:
+        await AuthToken.delete().where(AuthToken.token_hash == token_hash(token))
+
+    await ctx.write(run)
+
+
+async def lookup_token(token: str, kind: str, now_ms: int) -> tuple[UserView, str] | None:
+    row = (
+        await AuthToken.select(AuthToken.user, AuthToken.csrf, AuthToken.expires_ms)
+        .where((AuthToken.token_hash == token_hash(token)) & (AuthToken.kind == kind))
+        .first()
+    )
+    if not row or row["expires_ms"] <= now_ms:
+        return None
+    user = await get_user(row["user"])
+    return (user, row["csrf"]) if user else None
+
+
+async def create_invite(ctx: Ctx, user_id: int, actor: str | None) -> str:
+    """A one-time link token with which a user sets their password."""
+    token = secrets.token_urlsafe(32)
+
+    async def run(tx: Tx) -> None:
+        await User.update({User.invite_hash: token_hash(token), User.invite_expires_ms: tx.now_ms + INVITE_TTL_MS}).where(
+            User.id == user_id
+        )
+        row = await User.select(User.username).where(User.id == user_id).first()
+        await tx.audit(0, actor, "user.invited", {"username": row["username"] if row else ""})
+
+    await ctx.write(run)
+    return token
+
+
+async def accept_invite(ctx: Ctx, token: str, password: str) -> UserView:
+    validate_password(password)
+    hashed = hash_password(password)
+
+    async def run(tx: Tx) -> UserView:
+        row = await User.select().where(User.invite_hash == token_hash(token)).first()
+        if not row or (row["invite_expires_ms"] or 0) <= tx.now_ms:
+            raise InvalidInput("this invitation link is unknown, used or expired")
+        await User.update(
+            {User.password_hash: hashed, User.invite_hash: None, User.invite_expires_ms: None}
+        ).where(User.id == row["id"])
+        await tx.audit(0, row["username"], "user.password_set", {"username": row["username"]})
+        return _view(row)
+
+    return await ctx.write(run)

@@ -1,0 +1,172 @@
+"""Agenda items: order, planned duration, the provisions on the floor, and the phase machine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deliberation.common import NotFound, iso, load, loads
+from deliberation.context import Ctx, Tx
+from deliberation.core.errors import InvalidInput
+from deliberation.core.phases import check_phase_transition
+from deliberation.core.speakers import Timer
+from deliberation.tables import AgendaItem, AgendaProvision, Assembly, Provision
+
+
+def timer_of(row: dict[str, Any]) -> Timer:
+    return Timer(row["timer_limit_ms"], row["timer_elapsed_ms"], row["timer_started_ms"])
+
+
+async def _provision_ids(item_id: int) -> list[int]:
+    rows = (
+        await AgendaProvision.select(AgendaProvision.provision)
+        .where(AgendaProvision.agenda_item == item_id)
+        .order_by(AgendaProvision.id)
+    )
+    return [r["provision"] for r in rows]
+
+
+async def item_view(row: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "assembly": row["assembly"],
+        "position": row["position"],
+        "title": row["title"],
+        "description": row["description"],
+        "planned_minutes": row["planned_minutes"],
+        "phase": row["phase"],
+        "speaking_time_s": row["speaking_time_s"],
+        "provisions": await _provision_ids(row["id"]),
+        "outcome": loads(row["outcome"], None),
+        "timer": timer_of(row).to_dict(now_ms),
+        "current_speaker": row["current_speaker"],
+        "created_at": iso(row["created_ms"]),
+    }
+
+
+async def list_items(assembly_id: int, now_ms: int) -> list[dict[str, Any]]:
+    await load(Assembly, assembly_id, "assembly")
+    rows = await AgendaItem.select().where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position)
+    return [await item_view(r, now_ms) for r in rows]
+
+
+async def get_item(item_id: int, now_ms: int) -> dict[str, Any]:
+    return await item_view(await load(AgendaItem, item_id, "agenda item"), now_ms)
+
+
+async def _check_provisions(assembly_id: int, provisions: list[int]) -> None:
+    if len(set(provisions)) != len(provisions):
+        raise InvalidInput(f"provisions must not repeat, got {provisions}")
+    for pid in provisions:
+        prov = await Provision.select(Provision.assembly).where(Provision.id == pid).first()
+        if prov is None or prov["assembly"] != assembly_id:
+            raise InvalidInput(f"provision {pid} is not part of assembly {assembly_id}")
+
+
+async def _set_provisions(item_id: int, provisions: list[int]) -> None:
+    await AgendaProvision.delete().where(AgendaProvision.agenda_item == item_id)
+    for pid in provisions:
+        await AgendaProvision.insert(AgendaProvision(agenda_item=item_id, provision=pid))
+
+
+async def create_item(
+    ctx: Ctx,
+    assembly_id: int,
+    actor: str,
+    *,
+    title: str,
+    description: str = "",
+    planned_minutes: int = 15,
+    speaking_time_s: int | None = None,
+    provisions: list[int] | None = None,
+) -> dict[str, Any]:
+    async def run(tx: Tx) -> dict[str, Any]:
+        assembly = await load(Assembly, assembly_id, "assembly")
+        await _check_provisions(assembly_id, provisions or [])
+        last = (
+            await AgendaItem.select(AgendaItem.position)
+            .where(AgendaItem.assembly == assembly_id)
+            .order_by(AgendaItem.position, ascending=False)
+            .first()
+        )
+        limit_s = speaking_time_s if speaking_time_s is not None else assembly["speaking_time_s"]
+        item = AgendaItem(
+            assembly=assembly_id,
+            position=(last["position"] + 1) if last else 1,
+            title=title,
+            description=description,
+            planned_minutes=planned_minutes,
+            speaking_time_s=limit_s,
+            timer_limit_ms=limit_s * 1000,
+            created_ms=tx.now_ms,
+        )
+        await item.save()
+        await _set_provisions(item.id, provisions or [])
+        view = await get_item(item.id, tx.now_ms)
+        await tx.audit(assembly_id, actor, "agenda.created", {"item": item.id, "title": title})
+        await tx.emit(assembly_id, "agenda.updated", {"item": view})
+        return view
+
+    return await ctx.write(run)
+
+
+async def update_item(ctx: Ctx, item_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:
+    async def run(tx: Tx) -> dict[str, Any]:
+        row = await load(AgendaItem, item_id, "agenda item")
+        values: dict[Any, Any] = {}
+        for field in ("title", "description", "planned_minutes"):
+            if field in changes:
+                values[getattr(AgendaItem, field)] = changes[field]
+        if "speaking_time_s" in changes:
+            values[AgendaItem.speaking_time_s] = changes["speaking_time_s"]
+            values[AgendaItem.timer_limit_ms] = changes["speaking_time_s"] * 1000
+        if "provisions" in changes:
+            await _check_provisions(row["assembly"], changes["provisions"])
+            await _set_provisions(item_id, changes["provisions"])
+        if "position" in changes:
+            await _move(row, changes["position"])
+        if values:
+            await AgendaItem.update(values).where(AgendaItem.id == item_id)
+        view = await get_item(item_id, tx.now_ms)
+        await tx.audit(row["assembly"], actor, "agenda.updated", {"item": item_id, "fields": sorted(changes)})
+        await tx.emit(row["assembly"], "agenda.updated", {"item": view})
+        return view
+
+    return await ctx.write(run)
+
+
+async def _move(row: dict[str, Any], position: int) -> None:
+    """Move an item to 1-based `position`, renumbering the others."""
+    items = await AgendaItem.select(AgendaItem.id).where(AgendaItem.assembly == row["assembly"]).order_by(AgendaItem.position)
+    ids = [r["id"] for r in items if r["id"] != row["id"]]
+    if not 1 <= position <= len(ids) + 1:
+        raise InvalidInput(f"position must be between 1 and {len(ids) + 1}, got {position}")
+    ids.insert(position - 1, row["id"])
+    for i, iid in enumerate(ids, start=1):
+        await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == iid)
+
+
+async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str) -> dict[str, Any]:
+    async def run(tx: Tx) -> dict[str, Any]:
+        row = await load(AgendaItem, item_id, "agenda item")
+        new = check_phase_transition(row["phase"], phase)
+        await AgendaItem.update({AgendaItem.phase: new.value}).where(AgendaItem.id == item_id)
+        view = await get_item(item_id, tx.now_ms)
+        await tx.audit(row["assembly"], actor, "agenda.phase", {"item": item_id, "from": row["phase"], "to": new.value})
+        await tx.emit(row["assembly"], "agenda.updated", {"item": view})
+        return view
+
+    return await ctx.write(run)
+
+
+async def items_for_provision(provision_id: int) -> list[dict[str, Any]]:
+    rows = await AgendaProvision.select(
+        AgendaProvision.agenda_item.id.as_alias("id"), AgendaProvision.agenda_item.phase.as_alias("phase")
+    ).where(AgendaProvision.provision == provision_id)
+    return [dict(r) for r in rows]
+
+
+async def item_or_404(item_id: int) -> dict[str, Any]:
+    row = await AgendaItem.select().where(AgendaItem.id == item_id).first()
+    if row is None:
+        raise NotFound(f"no agenda item with id {item_id}")
+    return row

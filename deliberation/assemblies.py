@@ -1,0 +1,167 @@
+"""Assemblies and their members (roles: moderator, delegate, observer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deliberation.common import NotFound, dumps, iso, load, loads
+from deliberation.context import Ctx, Tx
+from deliberation.core.errors import InvalidInput
+from deliberation.tables import Assembly, Membership, User
+
+ROLES = ("moderator", "delegate", "observer")
+LANGUAGES = ("kk", "ru", "en")
+
+
+def assembly_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "titles": loads(row["titles"], {}),
+        "description": row["description"],
+        "languages": loads(row["languages"], ["en"]),
+        "cosponsor_threshold": row["cosponsor_threshold"],
+        "speaking_time_s": row["speaking_time_s"],
+        "document_version": row["document_version"],
+        "created_at": iso(row["created_ms"]),
+    }
+
+
+def check_languages(languages: list[str]) -> list[str]:
+    bad = [lang for lang in languages if lang not in LANGUAGES]
+    if bad or not languages:
+        raise InvalidInput(f"languages must be a non-empty list drawn from {list(LANGUAGES)}, got {languages!r}")
+    return list(dict.fromkeys(languages))
+
+
+async def list_assemblies() -> list[dict[str, Any]]:
+    rows = await Assembly.select().order_by(Assembly.id)
+    return [assembly_view(r) for r in rows]
+
+
+async def get_assembly(assembly_id: int) -> dict[str, Any]:
+    return assembly_view(await load(Assembly, assembly_id, "assembly"))
+
+
+async def create_assembly(
+    ctx: Ctx,
+    actor: str,
+    *,
+    title: str,
+    description: str = "",
+    languages: list[str] | None = None,
+    titles: dict[str, str] | None = None,
+    cosponsor_threshold: int = 0,
+    speaking_time_s: int = 180,
+) -> dict[str, Any]:
+    langs = check_languages(languages or list(LANGUAGES))
+    check_titles(titles or {})
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        a = Assembly(
+            title=title,
+            description=description,
+            languages=dumps(langs),
+            titles=dumps(titles or {}),
+            cosponsor_threshold=cosponsor_threshold,
+            speaking_time_s=speaking_time_s,
+            created_ms=tx.now_ms,
+        )
+        await a.save()
+        await tx.audit(a.id, actor, "assembly.created", {"title": title})
+        row = await load(Assembly, a.id, "assembly")
+        return assembly_view(row)
+
+    return await ctx.write(run)
+
+
+def check_titles(titles: dict[str, str]) -> None:
+    bad = [k for k in titles if k not in LANGUAGES]
+    if bad:
+        raise InvalidInput(f"titles are keyed by language {list(LANGUAGES)}, got {bad!r}")
+
+
+async def update_assembly(ctx: Ctx, assembly_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:
+    values: dict[Any, Any] = {}
+    if "title" in changes:
+        values[Assembly.title] = changes["title"]
+    if "description" in changes:
+        values[Assembly.description] = changes["description"]
+    if "languages" in changes:
+        values[Assembly.languages] = dumps(check_languages(changes["languages"]))
+    if "titles" in changes:
+        check_titles(changes["titles"])
+        values[Assembly.titles] = dumps(changes["titles"])
+    if "cosponsor_threshold" in changes:
+        values[Assembly.cosponsor_threshold] = changes["cosponsor_threshold"]
+    if "speaking_time_s" in changes:
+        values[Assembly.speaking_time_s] = changes["speaking_time_s"]
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        await load(Assembly, assembly_id, "assembly")
+        if values:
+            await Assembly.update(values).where(Assembly.id == assembly_id)
+        view = assembly_view(await load(Assembly, assembly_id, "assembly"))
+        await tx.audit(assembly_id, actor, "assembly.updated", {"fields": sorted(changes)})
+        await tx.emit(assembly_id, "assembly.updated", view)
+        return view
+
+    return await ctx.write(run)
+
+
+async def list_members(assembly_id: int) -> list[dict[str, Any]]:
+    await load(Assembly, assembly_id, "assembly")
+    rows = (
+        await Membership.select(
+            Membership.user.id.as_alias("user_id"),
+            Membership.user.username.as_alias("username"),
+            Membership.user.display_name.as_alias("display_name"),
+            Membership.role,
+        )
+        .where(Membership.assembly == assembly_id)
+        .order_by(Membership.id)
+    )
+    return [dict(r) for r in rows]
+
+
+async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role: str) -> dict[str, Any]:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {list(ROLES)}, got {role!r}")
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        await load(Assembly, assembly_id, "assembly")
+        user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        existing = (
+            await Membership.select(Membership.id)
+            .where((Membership.assembly == assembly_id) & (Membership.user == user["id"]))
+            .first()
+        )
+        if existing:
+            await Membership.update({Membership.role: role}).where(Membership.id == existing["id"])
+        else:
+            await Membership.insert(Membership(assembly=assembly_id, user=user["id"], role=role))
+        await tx.audit(assembly_id, actor, "member.set", {"username": username, "role": role})
+        member = {"user_id": user["id"], "username": username, "display_name": user["display_name"], "role": role}
+        await tx.emit(assembly_id, "members.updated", member)
+        return member
+
+    return await ctx.write(run)
+
+
+async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -> None:
+    async def run(tx: Tx) -> None:
+        user = await User.select(User.id).where(User.username == username).first()
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        await Membership.delete().where((Membership.assembly == assembly_id) & (Membership.user == user["id"]))
+        await tx.audit(assembly_id, actor, "member.removed", {"username": username})
+        await tx.emit(assembly_id, "members.updated", {"username": username, "role": None})
+
+    await ctx.write(run)
+
+
+async def memberships_of(user_id: int) -> dict[int, str]:
+    rows = await Membership.select(Membership.assembly, Membership.role).where(Membership.user == user_id)
+    return {r["assembly"]: r["role"] for r in rows}

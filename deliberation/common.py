@@ -1,0 +1,47 @@
+"""Small helpers shared by the deliberation services: loading rows, views and time formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from piccolo.table import Table
+
+from deliberation.context import format_ms
+from deliberation.core.errors import DeliberationError
+
+
+MAX_ID = 2**31 - 1
+
+
+class NotFound(DeliberationError):
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DeliberationError):
+    code = "forbidden"
+    status = 403
+
+
+async def load(table: type[Table], ident: int, kind: str) -> dict[str, Any]:
+    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
+        raise NotFound(f"no {kind} with id {ident}")
+    row = await table.select().where(table._meta.primary_key == ident).first()
+    if row is None:
+        raise NotFound(f"no {kind} with id {ident}")
+    return row
+
+
+def iso(ms: int | None) -> str | None:
+    return format_ms(ms) if ms is not None else None
+
+
+def loads(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    return json.loads(text)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

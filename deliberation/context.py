@@ -1,0 +1,97 @@
+"""The unit of work that every service write runs in.
+
+`Ctx` is what controllers hand to services: the database, the clock and the publisher of
+committed events. `Ctx.write(fn)` runs `fn(tx)` in one write transaction (through the single
+writer on SQLite); `tx.emit` and `tx.audit` add the outbox event and the audit entry to that same
+transaction, and the events are published only after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from deliberation.core.audit import GENESIS, compute_entry_hash
+from deliberation.tables import AuditRecord
+from kurultai.db import Database
+from realtime.outbox import EventRecord, append_event
+
+T = TypeVar("T")
+
+Publisher = Callable[[list[EventRecord]], Awaitable[None]]
+
+
+async def _no_publisher(events: list[EventRecord]) -> None:
+    return None
+
+
+def format_ms(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass
+class Ctx:
+    db: Database
+    clock: Callable[[], int]
+    publish: Publisher = _no_publisher
+
+    def now(self) -> int:
+        return self.clock()
+
+    async def write(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        tx = Tx(self)
+
+        async def job() -> T:
+            tx.events.clear()
+            tx.now_ms = self.clock()
+            return await fn(tx)
+
+        result = await self.db.write(job)
+        if tx.events:
+            await self.publish(list(tx.events))
+        return result
+
+
+@dataclass
+class Tx:
+    ctx: Ctx
+    now_ms: int = 0
+    events: list[EventRecord] = field(default_factory=list)
+
+    async def emit(self, assembly_id: int, type_: str, data: dict[str, Any]) -> EventRecord:
+        event = await append_event(assembly_id, type_, data, self.now_ms)
+        self.events.append(event)
+        return event
+
+    async def audit(self, assembly_id: int, actor: str | None, action: str, payload: dict[str, Any]) -> str:
+        """Append to the assembly's hash chain (assembly 0 is the global chain)."""
+        if not self.ctx.db.is_sqlite:
+            await AuditRecord.raw("SELECT pg_advisory_xact_lock(7, {})", assembly_id)
+        last = (
+            await AuditRecord.select(AuditRecord.seq, AuditRecord.hash)
+            .where(AuditRecord.assembly_id == assembly_id)
+            .order_by(AuditRecord.seq, ascending=False)
+            .first()
+        )
+        seq = (last["seq"] + 1) if last else 1
+        prev = last["hash"] if last else GENESIS
+        created_at = format_ms(self.now_ms)
+        entry_hash = compute_entry_hash(prev, seq, actor, action, payload, created_at)
+        await AuditRecord.insert(
+            AuditRecord(
+                assembly_id=assembly_id,
+                seq=seq,
+                actor=actor,
+                action=action,
+                payload=json.dumps(payload, ensure_ascii=False),
+                created_at=created_at,
+                prev_hash=prev,
+                hash=entry_hash,
+            )
+        )
+        return entry_hash

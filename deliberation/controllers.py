@@ -1,0 +1,417 @@
+"""HTTP handlers of the deliberation API. Each names the role it needs; logic lives in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from deliberation import agenda, amendments, assemblies, audit_log, comments, draft, speakers
+from deliberation.common import load
+from deliberation.context import Ctx
+from deliberation.schemas import (
+    AgendaItemCreate,
+    AgendaItemUpdate,
+    AmendmentCreate,
+    AmendmentUpdate,
+    AssemblyCreate,
+    AssemblyUpdate,
+    CommentCreate,
+    CommentHide,
+    Decision,
+    FloorGive,
+    FloorRequest,
+    MemberSet,
+    PhaseChange,
+    ProvisionCreate,
+    ProvisionUpdate,
+    SpeakerOrder,
+    TimerAction,
+)
+from deliberation.tables import AgendaItem, Amendment, Comment, Provision, SpeakerEntry
+from kurultai.auth import Principal, require_admin, require_delegate, require_moderator, require_user
+
+P = NamedDependency[Principal | None]
+C = NamedDependency[Ctx]
+
+
+# -- assemblies and members ----------------------------------------------------------------
+
+
+@get("/api/assemblies", tags=["assemblies"])
+async def list_assemblies_h() -> list[dict[str, Any]]:
+    return await assemblies.list_assemblies()
+
+
+@post("/api/assemblies", tags=["assemblies"], status_code=201)
+async def create_assembly_h(data: JSONBody[AssemblyCreate], principal: P, ctx: C) -> dict[str, Any]:
+    p = require_admin(principal)
+    return await assemblies.create_assembly(
+        ctx,
+        p.username,
+        title=data.title,
+        description=data.description,
+        languages=data.languages,
+        titles=data.titles,
+        cosponsor_threshold=data.cosponsor_threshold,
+        speaking_time_s=data.speaking_time_s,
+    )
+
+
+@get("/api/assemblies/{aid:int}", tags=["assemblies"])
+async def get_assembly_h(aid: FromPath[int]) -> dict[str, Any]:
+    return await assemblies.get_assembly(aid)
+
+
+@patch("/api/assemblies/{aid:int}", tags=["assemblies"])
+async def update_assembly_h(aid: FromPath[int], data: JSONBody[AssemblyUpdate], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    return await assemblies.update_assembly(ctx, aid, p.username, data.changes())
+
+
+@get("/api/assemblies/{aid:int}/members", tags=["assemblies"])
+async def list_members_h(aid: FromPath[int]) -> list[dict[str, Any]]:
+    return await assemblies.list_members(aid)
+
+
+@post("/api/assemblies/{aid:int}/members", tags=["assemblies"], status_code=200)
+async def set_member_h(aid: FromPath[int], data: JSONBody[MemberSet], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    return await assemblies.set_member(ctx, aid, p.username, data.username, data.role)
+
+
+@delete("/api/assemblies/{aid:int}/members/{username:str}", tags=["assemblies"], status_code=204)
+async def remove_member_h(aid: FromPath[int], username: FromPath[str], principal: P, ctx: C) -> None:
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    await assemblies.remove_member(ctx, aid, p.username, username)
+
+
+@get("/api/assemblies/{aid:int}/audit", tags=["audit"])
+async def audit_h(aid: FromPath[int], principal: P) -> dict[str, Any]:
+    await load_assembly(aid)
+    await require_moderator(aid, principal)
+    return await audit_log.export(aid)
+
+
+@get("/api/audit", tags=["audit"])
+async def global_audit_h(principal: P) -> dict[str, Any]:
+    require_admin(principal)
+    return await audit_log.export(0)
+
+
+async def load_assembly(aid: int) -> dict[str, Any]:
+    from deliberation.tables import Assembly
+
+    return await load(Assembly, aid, "assembly")
+
+
+# -- the draft -------------------------------------------------------------------------------
+
+
+@get("/api/assemblies/{aid:int}/document", tags=["draft"])
+async def document_h(aid: FromPath[int], version: FromQuery[int | None] = None) -> dict[str, Any]:
+    return await draft.document(aid, version)
+
+
+@get("/api/assemblies/{aid:int}/document.md", tags=["draft"], media_type="text/markdown; charset=utf-8")
+async def document_md_h(aid: FromPath[int], version: FromQuery[int | None] = None) -> str:
+    return await draft.export_document(aid, "md", version)
+
+
+@get("/api/assemblies/{aid:int}/document.html", tags=["draft"], media_type="text/html; charset=utf-8")
+async def document_html_h(aid: FromPath[int], version: FromQuery[int | None] = None) -> str:
+    return await draft.export_document(aid, "html", version)
+
+
+@post("/api/assemblies/{aid:int}/provisions", tags=["draft"], status_code=201)
+async def add_provision_h(aid: FromPath[int], data: JSONBody[ProvisionCreate], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    return await draft.add_provision(
+        ctx, aid, p.username, number=data.number, kind=data.kind, title=data.title, text=data.text, after=data.after
+    )
+
+
+@get("/api/provisions/{pid:int}", tags=["draft"])
+async def get_provision_h(pid: FromPath[int]) -> dict[str, Any]:
+    return await draft.current_provision(pid)
+
+
+@patch("/api/provisions/{pid:int}", tags=["draft"])
+async def edit_provision_h(pid: FromPath[int], data: JSONBody[ProvisionUpdate], principal: P, ctx: C) -> dict[str, Any]:
+    prov = await load(Provision, pid, "provision")
+    p = await require_moderator(prov["assembly"], principal)
+    return await draft.edit_provision(ctx, pid, p.username, title=data.title, text=data.text, delete=bool(data.delete))
+
+
+# -- agenda ------------------------------------------------------------------------------------
+
+
+@get("/api/assemblies/{aid:int}/agenda", tags=["agenda"])
+async def list_agenda_h(aid: FromPath[int], ctx: C) -> list[dict[str, Any]]:
+    return await agenda.list_items(aid, ctx.now())
+
+
+@post("/api/assemblies/{aid:int}/agenda", tags=["agenda"], status_code=201)
+async def create_item_h(aid: FromPath[int], data: JSONBody[AgendaItemCreate], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    return await agenda.create_item(
+        ctx,
+        aid,
+        p.username,
+        title=data.title,
+        description=data.description,
+        planned_minutes=data.planned_minutes,
+        speaking_time_s=data.speaking_time_s,
+        provisions=data.provisions,
+    )
+
+
+@get("/api/agenda/{iid:int}", tags=["agenda"])
+async def get_item_h(iid: FromPath[int], ctx: C) -> dict[str, Any]:
+    return await agenda.get_item(iid, ctx.now())
+
+
+async def _item_moderator(iid: int, principal: Principal | None) -> tuple[dict[str, Any], Principal]:
+    item = await load(AgendaItem, iid, "agenda item")
+    return item, await require_moderator(item["assembly"], principal)
+
+
+@patch("/api/agenda/{iid:int}", tags=["agenda"])
+async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await agenda.update_item(ctx, iid, p.username, data.changes())
+
+
+@post("/api/agenda/{iid:int}/phase", tags=["agenda"], status_code=200)
+async def set_phase_h(iid: FromPath[int], data: JSONBody[PhaseChange], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await agenda.set_phase(ctx, iid, p.username, data.phase)
+
+
+# -- speakers' list ------------------------------------------------------------------------------
+
+
+@get("/api/agenda/{iid:int}/speakers", tags=["speakers"])
+async def speakers_h(iid: FromPath[int], ctx: C) -> dict[str, Any]:
+    return await speakers.speakers_view(iid, ctx.now())
+
+
+@post("/api/agenda/{iid:int}/speakers", tags=["speakers"], status_code=201)
+async def request_floor_h(iid: FromPath[int], data: JSONBody[FloorRequest], principal: P, ctx: C) -> dict[str, Any]:
+    item = await load(AgendaItem, iid, "agenda item")
+    p = await require_delegate(item["assembly"], principal)
+    return await speakers.request_floor(ctx, iid, p.id, data.kind)
+
+
+@post("/api/speakers/{sid:int}/withdraw", tags=["speakers"], status_code=200)
+async def withdraw_h(sid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    entry = await load(SpeakerEntry, sid, "speakers' list entry")
+    item = await load(AgendaItem, entry["agenda_item"], "agenda item")
+    p = require_user(principal)
+    if entry["user"] == p.id:
+        await require_delegate(item["assembly"], p)
+        return await speakers.withdraw(ctx, sid, p.id)
+    p = await require_moderator(item["assembly"], principal)
+    return await speakers.withdraw(ctx, sid, p.id, as_moderator=True, actor=p.username)
+
+
+@post("/api/agenda/{iid:int}/speakers/next", tags=["speakers"], status_code=200)
+async def give_floor_h(iid: FromPath[int], data: JSONBody[FloorGive], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await speakers.give_floor(ctx, iid, p.username, data.entry)
+
+
+@post("/api/agenda/{iid:int}/speakers/end", tags=["speakers"], status_code=200)
+async def end_speech_h(iid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await speakers.end_speech(ctx, iid, p.username)
+
+
+@post("/api/agenda/{iid:int}/speakers/order", tags=["speakers"], status_code=200)
+async def reorder_h(iid: FromPath[int], data: JSONBody[SpeakerOrder], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await speakers.reorder(ctx, iid, p.username, data.order)
+
+
+@post("/api/agenda/{iid:int}/timer", tags=["speakers"], status_code=200)
+async def timer_h(iid: FromPath[int], data: JSONBody[TimerAction], principal: P, ctx: C) -> dict[str, Any]:
+    _, p = await _item_moderator(iid, principal)
+    return await speakers.timer_action(ctx, iid, p.username, data.action)
+
+
+# -- amendments -----------------------------------------------------------------------------------
+
+
+@get("/api/assemblies/{aid:int}/amendments", tags=["amendments"])
+async def list_amendments_h(
+    aid: FromPath[int], provision: FromQuery[int | None] = None, status: FromQuery[str | None] = None
+) -> list[dict[str, Any]]:
+    return await amendments.list_amendments(aid, provision, status)
+
+
+@post("/api/assemblies/{aid:int}/amendments", tags=["amendments"], status_code=201)
+async def create_amendment_h(aid: FromPath[int], data: JSONBody[AmendmentCreate], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_delegate(aid, principal)
+    return await amendments.create_amendment(
+        ctx,
+        aid,
+        p.id,
+        p.username,
+        provision=data.provision,
+        kind=data.kind,
+        text=data.text,
+        title=data.title,
+        rationale=data.rationale,
+        submit=data.submit,
+    )
+
+
+@get("/api/amendments/{mid:int}", tags=["amendments"])
+async def get_amendment_h(mid: FromPath[int]) -> dict[str, Any]:
+    return await amendments.get_amendment(mid)
+
+
+@patch("/api/amendments/{mid:int}", tags=["amendments"])
+async def update_amendment_h(mid: FromPath[int], data: JSONBody[AmendmentUpdate], principal: P, ctx: C) -> dict[str, Any]:
+    row = await load(Amendment, mid, "amendment")
+    p = await require_delegate(row["assembly"], principal)
+    return await amendments.update_draft(ctx, mid, p.id, data.changes())
+
+
+async def _author_action(mid: int, principal: Principal | None, ctx: Ctx, action: str) -> dict[str, Any]:
+    row = await load(Amendment, mid, "amendment")
+    p = await require_delegate(row["assembly"], principal)
+    return await amendments.author_action(ctx, mid, p.id, p.username, action)
+
+
+@post("/api/amendments/{mid:int}/submit", tags=["amendments"], status_code=200)
+async def submit_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    return await _author_action(mid, principal, ctx, "submit")
+
+
+@post("/api/amendments/{mid:int}/withdraw", tags=["amendments"], status_code=200)
+async def withdraw_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    return await _author_action(mid, principal, ctx, "withdraw")
+
+
+async def _moderator_action(mid: int, principal: Principal | None, ctx: Ctx, action: str, reason: str) -> dict[str, Any]:
+    row = await load(Amendment, mid, "amendment")
+    p = await require_moderator(row["assembly"], principal)
+    return await amendments.moderator_action(ctx, mid, p.username, action, reason)
+
+
+@post("/api/amendments/{mid:int}/admit", tags=["amendments"], status_code=200)
+async def admit_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
+    return await _moderator_action(mid, principal, ctx, "admit", data.reason)
+
+
+@post("/api/amendments/{mid:int}/reject", tags=["amendments"], status_code=200)
+async def reject_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
+    return await _moderator_action(mid, principal, ctx, "reject", data.reason)
+
+
+@post("/api/amendments/{mid:int}/adopt", tags=["amendments"], status_code=200)
+async def adopt_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
+    return await _moderator_action(mid, principal, ctx, "adopt", data.reason)
+
+
+@post("/api/amendments/{mid:int}/cosponsors", tags=["amendments"], status_code=200)
+async def cosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    row = await load(Amendment, mid, "amendment")
+    p = await require_delegate(row["assembly"], principal)
+    return await amendments.cosponsor(ctx, mid, p.id, p.username, add=True)
+
+
+@delete("/api/amendments/{mid:int}/cosponsors", tags=["amendments"], status_code=200)
+async def uncosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    row = await load(Amendment, mid, "amendment")
+    p = await require_delegate(row["assembly"], principal)
+    return await amendments.cosponsor(ctx, mid, p.id, p.username, add=False)
+
+
+# -- comments -------------------------------------------------------------------------------------
+
+
+@get("/api/assemblies/{aid:int}/comments", tags=["comments"])
+async def list_comments_h(
+    aid: FromPath[int], provision: FromQuery[int | None] = None, amendment: FromQuery[int | None] = None
+) -> list[dict[str, Any]]:
+    return await comments.list_comments(aid, provision, amendment)
+
+
+@post("/api/assemblies/{aid:int}/comments", tags=["comments"], status_code=201)
+async def create_comment_h(aid: FromPath[int], data: JSONBody[CommentCreate], principal: P, ctx: C) -> dict[str, Any]:
+    await load_assembly(aid)
+    p = await require_delegate(aid, principal)
+    return await comments.create_comment(
+        ctx,
+        aid,
+        p.id,
+        provision=data.provision,
+        amendment=data.amendment,
+        parent=data.parent,
+        stance=data.stance,
+        text=data.text,
+    )
+
+
+@post("/api/comments/{cid:int}/hide", tags=["comments"], status_code=200)
+async def hide_comment_h(cid: FromPath[int], data: JSONBody[CommentHide], principal: P, ctx: C) -> dict[str, Any]:
+    row = await load(Comment, cid, "comment")
+    p = await require_moderator(row["assembly"], principal)
+    return await comments.hide_comment(ctx, cid, p.username, data.reason)
+
+
+HANDLERS = [
+    list_assemblies_h,
+    create_assembly_h,
+    get_assembly_h,
+    update_assembly_h,
+    list_members_h,
+    set_member_h,
+    remove_member_h,
+    audit_h,
+    global_audit_h,
+    document_h,
+    document_md_h,
+    document_html_h,
+    add_provision_h,
+    get_provision_h,
+    edit_provision_h,
+    list_agenda_h,
+    create_item_h,
+    get_item_h,
+    update_item_h,
+    set_phase_h,
+    speakers_h,
+    request_floor_h,
+    withdraw_h,
+    give_floor_h,
+    end_speech_h,
+    reorder_h,
+    timer_h,
+    list_amendments_h,
+    create_amendment_h,
+    get_amendment_h,
+    update_amendment_h,
+    submit_amendment_h,
+    withdraw_amendment_h,
+    admit_amendment_h,
+    reject_amendment_h,
+    adopt_amendment_h,
+    cosponsor_h,
+    uncosponsor_h,
+    list_comments_h,
+    create_comment_h,
+    hide_comment_h,
+]
+
+_ = (Request, Response)

@@ -1,0 +1,159 @@
+"""Wire types of the deliberation API (msgspec Structs, decoded and validated at the edge).
+
+Unknown fields are rejected. Strings refuse NUL characters (PostgreSQL cannot store them) and
+have length limits; integers are bounded so that no database ever sees an out-of-range value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+NO_NUL = r"^[^\x00]*$"
+Id = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1, max_length=300, pattern=NO_NUL)]
+Short = Annotated[str, Meta(max_length=300, pattern=NO_NUL)]
+Text = Annotated[str, Meta(max_length=50_000, pattern=NO_NUL)]
+Username = Annotated[str, Meta(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
+Minutes = Annotated[int, Meta(ge=1, le=24 * 60)]
+Seconds = Annotated[int, Meta(ge=10, le=3600)]
+Threshold = Annotated[int, Meta(ge=0, le=10_000)]
+Lang = Annotated[str, Meta(min_length=2, max_length=2)]
+Number = Annotated[str, Meta(min_length=1, max_length=32, pattern=NO_NUL)]
+
+
+class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    def changes(self) -> dict:
+        """Fields that were given (not None), for partial updates."""
+        return {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not None}
+
+
+class TokenRequest(Input, kw_only=True):
+    username: Annotated[str, Meta(max_length=64)]
+    password: Annotated[str, Meta(max_length=1024)]
+
+
+class UserCreate(Input, kw_only=True):
+    username: Username
+    password: Password | None = None
+    is_admin: bool = False
+    display_name: Short = ""
+
+
+class InviteCreate(Input, kw_only=True):
+    assembly: Id | None = None
+    role: Annotated[str, Meta(max_length=16)] = "delegate"
+
+
+class InviteAccept(Input, kw_only=True):
+    token: Annotated[str, Meta(min_length=1, max_length=200)]
+    password: Password
+
+
+class AssemblyCreate(Input, kw_only=True):
+    title: Name
+    description: Text = ""
+    languages: list[Lang] | None = None
+    titles: dict[Lang, Short] | None = None
+    cosponsor_threshold: Threshold = 0
+    speaking_time_s: Seconds = 180
+
+
+class AssemblyUpdate(Input, kw_only=True):
+    title: Name | None = None
+    description: Text | None = None
+    languages: list[Lang] | None = None
+    titles: dict[Lang, Short] | None = None
+    cosponsor_threshold: Threshold | None = None
+    speaking_time_s: Seconds | None = None
+
+
+class MemberSet(Input, kw_only=True):
+    username: Username
+    role: Annotated[str, Meta(max_length=16)]
+
+
+class ProvisionCreate(Input, kw_only=True):
+    number: Number | None = None
+    kind: Annotated[str, Meta(max_length=16)] = "article"
+    title: Short = ""
+    text: Text
+    after: Id | None = None
+
+
+class ProvisionUpdate(Input, kw_only=True):
+    title: Short | None = None
+    text: Text | None = None
+    delete: bool | None = None
+
+
+class AgendaItemCreate(Input, kw_only=True):
+    title: Name
+    description: Text = ""
+    planned_minutes: Minutes = 15
+    speaking_time_s: Seconds | None = None
+    provisions: list[Id] = []
+
+
+class AgendaItemUpdate(Input, kw_only=True):
+    title: Name | None = None
+    description: Text | None = None
+    planned_minutes: Minutes | None = None
+    speaking_time_s: Seconds | None = None
+    provisions: list[Id] | None = None
+    position: Annotated[int, Meta(ge=1, le=10_000)] | None = None
+
+
+class PhaseChange(Input, kw_only=True):
+    phase: Annotated[str, Meta(max_length=16)]
+
+
+class AmendmentCreate(Input, kw_only=True):
+    provision: Id
+    kind: Annotated[str, Meta(max_length=16)]
+    text: Text | None = None
+    title: Short = ""
+    rationale: Text = ""
+    submit: bool = False
+
+
+class AmendmentUpdate(Input, kw_only=True):
+    kind: Annotated[str, Meta(max_length=16)] | None = None
+    text: Text | None = None
+    title: Short | None = None
+    rationale: Text | None = None
+
+
+class Decision(Input, kw_only=True):
+    reason: Text = ""
+
+
+class CommentCreate(Input, kw_only=True):
+    provision: Id | None = None
+    amendment: Id | None = None
+    parent: Id | None = None
+    stance: Annotated[str, Meta(max_length=16)] = "neutral"
+    text: Annotated[str, Meta(min_length=1, max_length=10_000, pattern=NO_NUL)]
+
+
+class CommentHide(Input, kw_only=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
+
+
+class FloorRequest(Input, kw_only=True):
+    kind: Annotated[str, Meta(max_length=16)] = "speech"
+
+
+class FloorGive(Input, kw_only=True):
+    entry: Id | None = None
+
+
+class SpeakerOrder(Input, kw_only=True):
+    order: Annotated[list[Id], Meta(max_length=10_000)]
+
+
+class TimerAction(Input, kw_only=True):
+    action: Annotated[str, Meta(max_length=16)]

@@ -1,0 +1,182 @@
+"""Piccolo tables of the deliberation domain and of accounts.
+
+Times are stored as integer milliseconds since the epoch (`*_ms`), which behaves the same on
+SQLite and PostgreSQL; the API formats them as RFC 3339. Structured values are stored as JSON
+text and decoded in the service layer.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    BigInt,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Text,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class User(Table, tablename="kurultai_user"):
+    username = Varchar(length=64, unique=True, index=True)
+    display_name = Varchar(length=200, default="")
+    password_hash = Text(null=True, default=None)
+    is_admin = Boolean(default=False)
+    invite_hash = Varchar(length=64, null=True, default=None, index=True)
+    invite_expires_ms = BigInt(null=True, default=None)
+    created_ms = BigInt(default=0)
+
+
+class AuthToken(Table, tablename="auth_token"):
+    token_hash = Varchar(length=64, unique=True, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    kind = Varchar(length=16)  # "bearer" | "session"
+    csrf = Varchar(length=64, default="")
+    expires_ms = BigInt()
+    created_ms = BigInt(default=0)
+
+
+class Assembly(Table, tablename="assembly"):
+    title = Varchar(length=300)
+    description = Text(default="")
+    languages = Text(default='["en"]')  # JSON list of language codes
+    titles = Text(default="{}")  # JSON {lang: title}
+    cosponsor_threshold = Integer(default=0)  # 0: admission only by a moderator
+    speaking_time_s = Integer(default=180)
+    document_version = Integer(default=0)
+    last_event_seq = BigInt(default=0)
+    created_ms = BigInt(default=0)
+
+
+class Membership(Table, tablename="membership"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=16)  # moderator | delegate | observer
+
+
+class Provision(Table, tablename="provision"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    number = Varchar(length=32)
+    kind = Varchar(length=16)  # article | paragraph
+    position = Integer()
+    created_ms = BigInt(default=0)
+
+
+class ProvisionVersion(Table, tablename="provision_version"):
+    provision = ForeignKey(references=Provision, on_delete=OnDelete.cascade, index=True)
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    document_version = Integer()
+    position = Integer()
+    title = Varchar(length=300, default="")
+    text = Text(null=True, default=None)  # None: the provision is deleted from this version on
+    amendment = Integer(null=True, default=None)
+    author = Integer(null=True, default=None)
+    created_ms = BigInt(default=0)
+
+
+class AgendaItem(Table, tablename="agenda_item"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    position = Integer()
+    title = Varchar(length=300)
+    description = Text(default="")
+    planned_minutes = Integer(default=15)
+    phase = Varchar(length=16, default="pending")
+    speaking_time_s = Integer(default=180)
+    timer_limit_ms = BigInt(default=180_000)
+    timer_elapsed_ms = BigInt(default=0)
+    timer_started_ms = BigInt(null=True, default=None)
+    current_speaker = Integer(null=True, default=None)  # SpeakerEntry id
+    outcome = Text(default="")  # JSON of a recorded yes/no result (issue #4)
+    created_ms = BigInt(default=0)
+
+
+class AgendaProvision(Table, tablename="agenda_provision"):
+    agenda_item = ForeignKey(references=AgendaItem, on_delete=OnDelete.cascade, index=True)
+    provision = ForeignKey(references=Provision, on_delete=OnDelete.cascade)
+
+
+class Amendment(Table, tablename="amendment"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    provision = ForeignKey(references=Provision, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=16)  # replace | insert_after | delete
+    text = Text(null=True, default=None)
+    title = Varchar(length=300, default="")
+    rationale = Text(default="")
+    author = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    status = Varchar(length=16, default="draft")
+    base_document_version = Integer(default=0)
+    reason = Text(default="")
+    result_provision = Integer(null=True, default=None)
+    created_ms = BigInt(default=0)
+    updated_ms = BigInt(default=0)
+
+
+class Cosponsor(Table, tablename="cosponsor"):
+    amendment = ForeignKey(references=Amendment, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    created_ms = BigInt(default=0)
+
+
+class Comment(Table, tablename="comment"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    provision = Integer(null=True, default=None)
+    amendment = Integer(null=True, default=None)
+    parent = Integer(null=True, default=None)
+    author = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    stance = Varchar(length=16, default="neutral")
+    text = Text(default="")
+    hidden = Boolean(default=False)
+    hidden_reason = Text(default="")
+    created_ms = BigInt(default=0)
+
+
+class SpeakerEntry(Table, tablename="speaker_entry"):
+    agenda_item = ForeignKey(references=AgendaItem, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    kind = Varchar(length=16)  # speech | point_of_order
+    status = Varchar(length=16, default="waiting")
+    position = Integer()
+    requested_ms = BigInt(default=0)
+    started_ms = BigInt(null=True, default=None)
+    ended_ms = BigInt(null=True, default=None)
+
+
+class AuditRecord(Table, tablename="audit_record"):
+    assembly_id = Integer(default=0, index=True)  # 0: the global chain (accounts)
+    seq = Integer()
+    actor = Varchar(length=64, null=True, default=None)
+    action = Varchar(length=64)
+    payload = Text(default="{}")
+    created_at = Varchar(length=32)
+    prev_hash = Varchar(length=64)
+    hash = Varchar(length=64)
+
+
+class Event(Table, tablename="event"):
+    """The transactional outbox: written in the same transaction as the change it reports."""
+
+    assembly_id = Integer(index=True)
+    seq = BigInt()
+    type = Varchar(length=64)
+    data = Text(default="{}")
+    ts_ms = BigInt(default=0)
+
+
+TABLES: list[type[Table]] = [
+    User,
+    AuthToken,
+    Assembly,
+    Membership,
+    Provision,
+    ProvisionVersion,
+    AgendaItem,
+    AgendaProvision,
+    Amendment,
+    Cosponsor,
+    Comment,
+    SpeakerEntry,
+    AuditRecord,
+    Event,
+]

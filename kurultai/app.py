@@ -1,0 +1,119 @@
+"""The composition root: `create_app(settings)` builds the whole application explicitly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from deliberation import account_controllers, controllers
+from deliberation.context import Ctx
+from kurultai.auth import Principal, RateLimiter, resolve_principal
+from kurultai.db import Database
+from kurultai.errors import handle_exception
+from kurultai.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+def wall_clock() -> int:
+    return int(time.time() * 1000)
+
+
+@get("/api/health", tags=["meta"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def provide_principal(request: Request) -> Principal | None:
+    return await resolve_principal(request, request.app.state.ctx.now())
+
+
+async def provide_ctx(request: Request) -> Ctx:
+    return request.app.state.ctx
+
+
+def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, migrate: bool = True) -> Litestar:
+    """Build the application. Nothing is read from the environment here: pass `settings`."""
+    db = Database(settings)
+    ctx = Ctx(db=db, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if migrate:
+            await db.migrate()
+        await db.start()
+        try:
+            yield
+        finally:
+            await db.stop()
+
+    from kurultai import pages
+
+    template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=pages.configure_engine)
+
+    app = Litestar(
+        route_handlers=[
+            health,
+            *controllers.HANDLERS,
+            *account_controllers.HANDLERS,
+            *pages.HANDLERS,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "ctx": Provide(provide_ctx),
+        },
+        exception_handlers={Exception: handle_exception},
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "db": db,
+                "ctx": ctx,
+                "login_limiter": RateLimiter(settings.login_rate_per_minute, 60.0),
+            }
+        ),
+        template_config=template_config,
+        openapi_config=OpenAPIConfig(
+            title="Kurultai API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        after_request=_security_headers,
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )
+    return app
+
+
+async def _security_headers(response: Any) -> Any:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

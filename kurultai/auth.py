@@ -1,0 +1,149 @@
+"""Who is asking: bearer tokens for API clients, a cookie session (with CSRF) for browsers.
+
+`resolve_principal` is the only place that reads credentials. Role checks are explicit calls in
+the services' callers (`require_*`), so every endpoint names the role it needs and a test can
+walk the whole matrix.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from litestar import Request
+
+from deliberation.accounts import UserView, lookup_token
+from deliberation.tables import Membership
+from kurultai.errors import ApiError
+
+SESSION_COOKIE = "kurultai_session"
+CSRF_COOKIE = "kurultai_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+ROLES = ("moderator", "delegate", "observer")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: UserView
+    via_cookie: bool
+    csrf: str
+    csrf_ok: bool
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.is_admin
+
+
+async def resolve_principal(request: Request, now_ms: int) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "not_authenticated", "Authorization header must be 'Bearer <token>'")
+        found = await lookup_token(token.strip(), "bearer", now_ms)
+        if found is None:
+            raise ApiError(401, "not_authenticated", "unknown or expired bearer token")
+        return Principal(found[0], via_cookie=False, csrf="", csrf_ok=True)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = await lookup_token(cookie, "session", now_ms)
+    if found is None:
+        return None
+    user = found[0]
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    ok = request.method not in UNSAFE_METHODS or csrf_matches(csrf, request.headers.get(CSRF_HEADER, ""))
+    return Principal(user, via_cookie=True, csrf=csrf, csrf_ok=ok)
+
+
+def csrf_matches(cookie: str, sent: str) -> bool:
+    """Double-submit check: the value sent in a header or form field equals the CSRF cookie."""
+    return bool(cookie) and bool(sent) and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+def require_user(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise ApiError(401, "not_authenticated", "log in first: POST /api/auth/token or the /login page")
+    if not principal.csrf_ok:
+        raise ApiError(403, "csrf_failed", f"a cookie-authenticated {sorted(UNSAFE_METHODS)} request needs the {CSRF_HEADER} header")
+    return principal
+
+
+def require_admin(principal: Principal | None) -> Principal:
+    p = require_user(principal)
+    if not p.is_admin:
+        raise ApiError(403, "forbidden", "this action needs the admin role")
+    return p
+
+
+async def role_in(assembly_id: int, principal: Principal | None) -> str | None:
+    if principal is None:
+        return None
+    row = (
+        await Membership.select(Membership.role)
+        .where((Membership.assembly == assembly_id) & (Membership.user == principal.id))
+        .first()
+    )
+    return row["role"] if row else None
+
+
+async def require_role(assembly_id: int, principal: Principal | None, *roles: str) -> Principal:
+    """The caller must hold one of `roles` in the assembly; admins hold every role."""
+    p = require_user(principal)
+    if p.is_admin:
+        return p
+    role = await role_in(assembly_id, p)
+    if role not in roles:
+        have = f"'{role}'" if role else "no role"
+        raise ApiError(403, "forbidden", f"this action needs the role {' or '.join(roles)} in assembly {assembly_id}; you have {have}")
+    return p
+
+
+async def require_moderator(assembly_id: int, principal: Principal | None) -> Principal:
+    return await require_role(assembly_id, principal, "moderator")
+
+
+async def require_delegate(assembly_id: int, principal: Principal | None) -> Principal:
+    """Delegates take part in the debate; moderators may too (chairs often speak)."""
+    return await require_role(assembly_id, principal, "delegate", "moderator")
+
+
+class RateLimiter:
+    """A sliding-window limit per key, in process (issue #5 moves it to Redis when configured)."""
+
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float | None = None) -> bool:
+        """Record an attempt; False when the key is over its limit."""
+        now = time.monotonic() if now is None else now
+        q = self._hits.setdefault(key, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        if len(q) >= self.limit:
+            return False
+        q.append(now)
+        if len(self._hits) > 100_000:  # bound memory under a flood of distinct keys
+            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window_s}
+        return True
+
+    def retry_after(self, key: str, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        q = self._hits.get(key)
+        if not q:
+            return 0
+        return max(1, int(q[0] + self.window_s - now) + 1)

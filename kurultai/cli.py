@@ -1,0 +1,163 @@
+"""The `kurultai` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from kurultai.settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `fn(ctx)` against a started database, then stop it."""
+    from deliberation.context import Ctx
+    from kurultai.app import wall_clock
+    from kurultai.db import Database
+
+    async def main() -> T:
+        db = Database(settings)
+        await db.migrate()
+        await db.start()
+        try:
+            return await fn(Ctx(db=db, clock=wall_clock))
+        finally:
+            await db.stop()
+
+    return asyncio.run(main())
+
+
+@click.group(help="Kurultai: real-time structured deliberation and verifiable ranked voting.")
+@click.pass_context
+def cli(click_ctx: click.Context) -> None:
+    click_ctx.obj = Settings.from_env()
+
+
+@cli.command(help="Serve the web application (HTTP API, pages and websockets).")
+@click.option("--host", default=None, help="Interface to bind (default: KURULTAI_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to bind (default: KURULTAI_PORT or 8000).")
+@click.option("--demo-if-empty", is_flag=True, help="Seed the demo assembly when the database has none, and print its logins.")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None, demo_if_empty: bool) -> None:
+    import uvicorn
+
+    from kurultai.app import create_app
+
+    settings = settings.with_(host=host or settings.host, port=port or settings.port)
+    if demo_if_empty:
+        logins = _run(settings, _demo_if_empty)
+        if logins:
+            _print_logins(logins)
+    url = f"http://{settings.host}:{settings.port}"
+    click.echo(f"Kurultai is serving on {url}  (Ctrl-C stops it)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", ws_max_size=65536)
+
+
+async def _demo_if_empty(ctx: Any) -> dict[str, Any] | None:
+    from deliberation.tables import Assembly
+    from kurultai.demo import create_demo
+
+    if await Assembly.count() > 0:
+        return None
+    return await create_demo(ctx)
+
+
+def _print_logins(logins: dict[str, Any]) -> None:
+    click.echo(f"Demo assembly {logins['assembly']} created. Demo logins (also shown only now):")
+    click.echo(f"  moderator  {logins['moderator']['username']:<14} {logins['moderator']['password']}")
+    for d in logins["delegates"]:
+        click.echo(f"  delegate   {d['username']:<14} {d['password']}")
+
+
+@cli.command(help="Apply database migrations (also done at every start).")
+@click.pass_obj
+def migrate(settings: Settings) -> None:
+    from kurultai.db import Database
+
+    async def main() -> list[str]:
+        return await Database(settings).migrate()
+
+    applied = asyncio.run(main())
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+
+@cli.group(help="Manage user accounts.")
+def user() -> None:
+    pass
+
+
+@user.command("add", help="Create a user; the password is read from standard input.")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Make the user a global admin.")
+@click.pass_obj
+def user_add(settings: Settings, name: str, admin: bool) -> None:
+    from deliberation import accounts
+    from deliberation.core.errors import DeliberationError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        created = _run(settings, lambda ctx: accounts.create_user(ctx, name, password, is_admin=admin, actor="cli"))
+    except DeliberationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user {created.username}" + (" (admin)" if admin else ""))
+
+
+@cli.command(help="Invite a delegate: prints a one-time link for setting a password.")
+@click.argument("name")
+@click.option("--assembly", "assembly_id", required=True, type=int, help="Assembly the user joins.")
+@click.option("--role", default="delegate", type=click.Choice(["delegate", "moderator", "observer"]), show_default=True)
+@click.option("--base-url", default=None, help="Base URL of the server for the link (default http://HOST:PORT).")
+@click.pass_obj
+def invite(settings: Settings, name: str, assembly_id: int, role: str, base_url: str | None) -> None:
+    from deliberation import accounts, assemblies
+    from deliberation.core.errors import DeliberationError
+    from deliberation.tables import User
+
+    async def main(ctx: Any) -> str:
+        await assemblies.get_assembly(assembly_id)
+        row = await User.select(User.id).where(User.username == name).first()
+        uid = row["id"] if row else (await accounts.create_user(ctx, name, None, actor="cli")).id
+        await assemblies.set_member(ctx, assembly_id, "cli", name, role)
+        return await accounts.create_invite(ctx, uid, "cli")
+
+    try:
+        token = _run(settings, main)
+    except DeliberationError as exc:
+        raise click.ClickException(str(exc)) from None
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    click.echo(f"{base}/invite/{token}")
+
+
+@cli.command(help="Create a new demo assembly (a draft Law on Non-Governmental Organizations).")
+@click.option("--delegates", default=12, show_default=True, type=click.IntRange(0, 500), help="Number of delegates.")
+@click.option("--json", "as_json", is_flag=True, help="Print the logins as one JSON object.")
+@click.pass_obj
+def demo(settings: Settings, delegates: int, as_json: bool) -> None:
+    from kurultai.demo import create_demo
+
+    logins = _run(settings, lambda ctx: create_demo(ctx, delegates))
+    if as_json:
+        click.echo(json.dumps(logins, ensure_ascii=False))
+    else:
+        _print_logins(logins)
+
+
+def _register_optional_commands() -> None:
+    try:
+        from voting.tally_cli import tally_command
+    except ImportError:  # the counting CLI lands with issue #3
+        return
+    cli.add_command(tally_command)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    cli()

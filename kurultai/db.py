@@ -1,0 +1,223 @@
+"""Database engines, migrations and the single writer.
+
+SQLite (the default) is one file in the data directory, in WAL mode. Piccolo's SQLite engine
+opens a connection per query, so concurrent write transactions would fail with "database is
+locked". Every write therefore goes through `Database.write`, which on SQLite hands the work to
+one writer task: it drains a queue and runs a batch of jobs in one IMMEDIATE transaction (group
+commit), each job inside its own savepoint so that one failing job does not undo the others. A
+job's future resolves only after the batch has committed, so a caller never reports something
+that is not durable.
+
+On PostgreSQL, `write` runs the job in its own transaction on the connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from kurultai.settings import Settings
+
+T = TypeVar("T")
+Job = Callable[[], Awaitable[Any]]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK_KEY = 0x4B55_5255  # "KURU": PostgreSQL advisory lock id for migrations
+
+BATCH_MAX_JOBS = 500
+BATCH_MAX_WAIT_S = 0.002
+
+
+def _postgres_config(url: str) -> dict[str, Any]:
+    return {"dsn": url.replace("postgres://", "postgresql://", 1)}
+
+
+def all_tables() -> list[Any]:
+    from kurultai.piccolo_app import all_tables as tables
+
+    return [*tables(), Migration]
+
+
+class Database:
+    """One engine, bound to every table, plus the write path."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine
+        if settings.uses_postgres:
+            assert settings.database_url is not None
+            self.engine = PostgresEngine(config=_postgres_config(settings.database_url), log_queries=False)
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.engine = SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+        self._queue: asyncio.Queue[tuple[Job, asyncio.Future[Any]]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.bind()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return isinstance(self.engine, SQLiteEngine)
+
+    def bind(self) -> None:
+        """Point every table (and Piccolo's migration machinery) at this engine."""
+        import kurultai.piccolo_conf as conf
+
+        os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
+        conf.DB = self.engine
+        for table in all_tables():
+            table._meta.db = self.engine
+
+    async def start(self) -> None:
+        self.bind()
+        if isinstance(self.engine, PostgresEngine):
+            await self.engine.start_connection_pool(min_size=2, max_size=20)
+        else:
+            await self.engine.run_ddl("PRAGMA journal_mode=WAL")
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        if isinstance(self.engine, PostgresEngine):
+            await self.engine.close_connection_pool()
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def write(self, job: Callable[[], Awaitable[T]]) -> T:
+        """Run `job` in a write transaction and return its result once it has committed."""
+        if self._queue is None:
+            if self.is_sqlite:
+                raise RuntimeError("Database.start() was not called")
+            async with self.engine.transaction():
+                return await job()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await self._queue.put((job, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            deadline = time.monotonic() + BATCH_MAX_WAIT_S
+            while len(batch) < BATCH_MAX_JOBS:
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    if time.monotonic() >= deadline:
+                        break
+                    await asyncio.sleep(0)
+            await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            async with self.engine.transaction(transaction_type=TransactionType.immediate) as tx:
+                for job, _future in batch:
+                    savepoint = await tx.savepoint()
+                    try:
+                        outcomes.append((True, await job()))
+                    except Exception as exc:  # the job's own error, reported to its caller
+                        await savepoint.rollback_to()
+                        outcomes.append((False, exc))
+                    else:
+                        await savepoint.release()
+        except Exception as exc:  # the commit itself failed: nothing in the batch is durable
+            for _job, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (ok, value), (_job, future) in zip(outcomes, batch):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    # -- migrations ----------------------------------------------------------------------
+
+    async def migrate(self, *, verbose: bool = False) -> list[str]:
+        """Apply every migration in `migrations/` not yet applied. Returns the ids applied.
+
+        On PostgreSQL the whole run holds an advisory transaction lock, so several instances
+        starting at once apply each migration exactly once.
+        """
+        self.bind()
+        started_pool = False
+        if isinstance(self.engine, PostgresEngine) and self.engine.pool is None:
+            await self.engine.start_connection_pool(min_size=1, max_size=4)
+            started_pool = True
+        try:
+            async with self.engine.transaction():
+                if isinstance(self.engine, PostgresEngine):
+                    await Migration.raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
+                await Migration.raw(
+                    "CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)"
+                )
+                done = {row["id"] for row in await Migration.raw("SELECT id FROM kurultai_migration")}
+                applied: list[str] = []
+                for module in load_migrations():
+                    if module.ID in done:
+                        continue
+                    manager = await module.forwards()
+                    if not verbose:
+                        manager.migration_id = module.ID
+                    _quiet_run = _silence(manager.run)
+                    await _quiet_run()
+                    await Migration.raw(
+                        "INSERT INTO kurultai_migration (id, applied_ms) VALUES ({}, {})",
+                        module.ID,
+                        int(time.time() * 1000),
+                    )
+                    applied.append(module.ID)
+                return applied
+        finally:
+            if started_pool:
+                await self.engine.close_connection_pool()  # type: ignore[union-attr]
+
+
+def _silence(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Piccolo's migration manager prints progress; keep stdout for our own output."""
+
+    async def run() -> None:
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            await fn()
+
+    return run
+
+
+def load_migrations() -> list[Any]:
+    """The migration modules of `migrations/`, in file-name order (m0001_…, m0002_…)."""
+    modules = []
+    for path in sorted(MIGRATIONS_DIR.glob("m[0-9]*.py")):
+        name = f"kurultai_migrations.{path.stem}"
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        modules.append(module)
+    return modules

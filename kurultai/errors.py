@@ -1,0 +1,98 @@
+"""One place that maps every error to a 4xx JSON body `{"error", "detail"}`.
+
+Domain errors carry their own `code` and `status`; Litestar's own exceptions are mapped by
+status. Anything else is a bug: it is logged and answered with a generic 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from deliberation.core.errors import DeliberationError
+
+log = logging.getLogger("kurultai")
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    """An error raised by the shell with an explicit code and status."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def not_found(kind: str, ident: object) -> ApiError:
+    return ApiError(404, "not_found", f"no {kind} with id {ident!r}")
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, "forbidden", detail)
+
+
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content={"error": code, "detail": detail},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def handle_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, exc.detail)
+    if isinstance(exc, DeliberationError):
+        return error_response(exc.status, exc.code, str(exc))
+    voting_error = _voting_error(exc)
+    if voting_error is not None:
+        return voting_error
+    if isinstance(exc, ValidationException):
+        detail = exc.detail
+        extra = exc.extra
+        if isinstance(extra, list) and extra:
+            parts = []
+            for item in extra:
+                if isinstance(item, dict):
+                    where = item.get("key") or item.get("source") or ""
+                    parts.append(f"{where}: {item.get('message', '')}".strip(": "))
+            if parts:
+                detail = f"{detail}: " + "; ".join(parts)
+        return error_response(400, "invalid_input", detail)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        if status >= 500:
+            log.error("server error on %s %s: %s", request.method, request.url.path, exc.detail)
+            return error_response(status, "internal_error", "internal server error")
+        code = STATUS_CODES.get(status, "client_error")
+        return error_response(status, code, exc.detail, headers=exc.headers)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
+
+
+def _voting_error(exc: Exception) -> Response | None:
+    try:
+        from voting.core.errors import VotingError
+    except ImportError:  # the voting core is optional until issue #4 lands
+        return None
+    if isinstance(exc, VotingError):
+        status = getattr(exc, "status", 400)
+        return error_response(status, exc.code, str(exc))
+    return None

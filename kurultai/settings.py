@@ -1,0 +1,77 @@
+"""Settings: one dataclass, read from the environment in one place (`Settings.from_env`).
+
+Nothing here is cached at import time: tests build their own `Settings` and pass it to
+`create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+#: Every environment variable Kurultai reads, with its meaning. docs/operations.md lists them
+#: too, and a test checks that the two agree.
+ENVIRONMENT = {
+    "KURULTAI_DATA_DIR": "Directory for the SQLite file, the server key and the session secret (default ./data).",
+    "KURULTAI_DATABASE_URL": "postgres://user@host:port/db to use PostgreSQL instead of the embedded SQLite file.",
+    "KURULTAI_REDIS_URL": "redis://host:port/db for cross-process channels, sessions and rate limits (issue #5).",
+    "KURULTAI_HOST": "Interface to bind (default 127.0.0.1).",
+    "KURULTAI_PORT": "Port to bind (default 8000).",
+    "KURULTAI_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 262144).",
+    "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
+    "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
+    "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 256 * 1024
+    login_rate_per_minute: int = 10
+    cookie_secure: bool = False
+    token_ttl_hours: int = 12
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "kurultai.sqlite3"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url) and self.database_url.startswith(("postgres://", "postgresql://"))
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+        url = env.get("KURULTAI_DATABASE_URL") or None
+        if url and not url.startswith(("postgres://", "postgresql://")):
+            raise SystemExit(f"KURULTAI_DATABASE_URL must start with postgres://, got {url!r}")
+        return cls(
+            data_dir=Path(env.get("KURULTAI_DATA_DIR") or "data"),
+            database_url=url,
+            redis_url=env.get("KURULTAI_REDIS_URL") or None,
+            host=env.get("KURULTAI_HOST") or "127.0.0.1",
+            port=integer("KURULTAI_PORT", 8000),
+            max_body_bytes=integer("KURULTAI_MAX_BODY_BYTES", 256 * 1024),
+            login_rate_per_minute=integer("KURULTAI_LOGIN_RATE", 10),
+            cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
+            token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
+        )
