@@ -1,0 +1,457 @@
+"""Typed validation of the PROTOCOL §2–3 objects, from already-parsed JSON.
+
+Every parser checks the exact field set and each field's type and raises
+:class:`MalformedError` naming the field (``ballot.revision: want ...``). They never
+check things that need other state (unknown or repeated option ids, revisions, roll
+membership): those are separate, later checks of PROTOCOL §5.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .encoding import b64u_decode, b64u_encode, jcs, parse_time, sha256
+from .errors import BadKeyError, BadSignatureError, MalformedError, WrongElectionError
+from .keys import check_public_key, key_id, verify_signature
+from .merkle import leaf_hash, verify_inclusion
+
+__all__ = [
+    "METHODS", "Ballot", "Election", "Envelope", "Leaf", "Option", "Receipt", "Result", "Roll",
+    "RollVoter", "Rule", "Sth", "compute_leaf_hash", "digest", "make_leaf", "parse_ballot",
+    "parse_ballot_envelope", "parse_election", "parse_envelope", "parse_leaf", "parse_receipt",
+    "parse_result", "parse_roll", "parse_sth", "verify_ballot_election", "verify_envelope",
+    "verify_receipt",
+]
+
+METHODS = frozenset({"schulze", "ranked_pairs", "irv", "borda", "plurality", "yes_no"})
+MAJORITIES = frozenset({"simple", "absolute", "two_thirds"})
+VISIBILITIES = frozenset({"live", "after_close"})
+YES_NO_OPTIONS = frozenset({"yes", "no", "abstain"})
+NONCE_SIZE = 16
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", bool: "boolean",
+               float: "number", type(None): "null"}
+
+
+# --- field helpers -----------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _fail(where: str, want: str, value: Any) -> MalformedError:
+    short = (isinstance(value, str) and len(value) <= 78) or (isinstance(value, int) and abs(value) < 10**20)
+    shown = repr(value) if short else _kind(value)
+    return MalformedError(f"{where}: want {want}, got {shown}")
+
+
+def _fields(obj: Any, where: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise _fail(where, "an object", obj)
+    missing = sorted(required - obj.keys(), key=str)
+    if missing:
+        raise MalformedError(f"{where}.{missing[0]}: missing field")
+    extra = sorted(obj.keys() - required - optional, key=str)
+    if extra:
+        raise MalformedError(f"{where}.{extra[0]}: unexpected field")
+    return obj
+
+
+def _str(obj: dict[str, Any], where: str, name: str, *, nonempty: bool = False) -> str:
+    value = obj[name]
+    if not isinstance(value, str) or (nonempty and not value):
+        raise _fail(f"{where}.{name}", "a non-empty string" if nonempty else "a string", value)
+    return value
+
+
+def _int(obj: dict[str, Any], where: str, name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    value = obj[name]
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bounds = f" <= {maximum}" if maximum is not None else ""
+        raise _fail(f"{where}.{name}", f"an integer >= {minimum}{bounds}", value)
+    return value
+
+
+def _hex64(obj: dict[str, Any], where: str, name: str) -> str:
+    value = obj[name]
+    if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
+        raise _fail(f"{where}.{name}", "64 lowercase hex characters", value)
+    return value
+
+
+def _enum(obj: dict[str, Any], where: str, name: str, allowed: frozenset[str]) -> str:
+    value = obj[name]
+    if not isinstance(value, str) or value not in allowed:
+        raise _fail(f"{where}.{name}", "one of " + ", ".join(sorted(allowed)), value)
+    return value
+
+
+def _time(obj: dict[str, Any], where: str, name: str) -> str:
+    value = obj[name]
+    try:
+        parse_time(value)
+    except MalformedError as exc:
+        raise MalformedError(f"{where}.{name}: {exc}") from None
+    return value
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(where, "an array of strings", value)
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _fail(f"{where}[{i}]", "a string", item)
+    return tuple(value)
+
+
+def _check_v_type(signed: dict[str, Any], type_: str) -> None:
+    for name in ("v", "type"):
+        if name not in signed:
+            raise MalformedError(f"{type_}.{name}: missing field")
+    if type(signed["v"]) is not int or signed["v"] != 1:
+        raise _fail(f"{type_}.v", "1", signed["v"])
+    if signed["type"] != type_:
+        raise _fail(f"{type_}.type", repr(type_), signed["type"])
+
+
+def _header(obj: Any, type_: str, fields: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Check ``v`` and ``type`` first (domain separation), then the exact field set."""
+    if not isinstance(obj, dict):
+        raise _fail(type_, "an object", obj)
+    _check_v_type(obj, type_)
+    return _fields(obj, type_, fields | {"v", "type"}, optional)
+
+
+def digest(signed: dict[str, Any]) -> str:
+    """``hex(H(JCS(signed)))``: the election digest, the roll digest."""
+    return sha256(jcs(signed)).hex()
+
+
+# --- envelopes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """``{"signed", "signature", "signer"}`` with the signature decoded."""
+
+    signed: dict[str, Any]
+    signature: bytes
+    signer: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form."""
+        return {"signed": self.signed, "signature": b64u_encode(self.signature), "signer": self.signer}
+
+
+def parse_envelope(obj: Any, expected_type: str) -> Envelope:
+    """Check the envelope and the ``v``/``type`` header of its signed object (domain separation)."""
+    where = f"{expected_type} envelope"
+    _fields(obj, where, {"signed", "signature", "signer"})
+    signed = obj["signed"]
+    if not isinstance(signed, dict):
+        raise _fail(f"{where}.signed", "an object", signed)
+    _check_v_type(signed, expected_type)
+    try:
+        signature = b64u_decode(obj["signature"])
+    except MalformedError as exc:
+        raise MalformedError(f"{where}.signature: {exc}") from None
+    if len(signature) != 64:
+        raise MalformedError(f"{where}.signature: wrong size {len(signature)}, want 64 bytes")
+    return Envelope(signed, signature, _hex64(obj, where, "signer"))
+
+
+def verify_envelope(env: Envelope, raw_public_key: bytes) -> None:
+    """Check that ``env.signer`` is this key and that the signature over ``JCS(signed)`` verifies."""
+    expected = key_id(raw_public_key)
+    if env.signer != expected:
+        raise BadSignatureError(f"signer {env.signer} is not the expected key {expected}")
+    verify_signature(raw_public_key, jcs(env.signed), env.signature)
+
+
+# --- ballot ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ballot:
+    election: str
+    election_digest: str
+    voter: str
+    revision: int
+    ranking: tuple[str, ...]
+    nonce: bytes
+
+
+def parse_ballot(signed: Any) -> Ballot:
+    """Validate a ballot's signed object (PROTOCOL §3), types only (not option ids)."""
+    where = "ballot"
+    s = _header(signed, "ballot", {"election", "election_digest", "voter", "revision", "ranking", "nonce"})
+    try:
+        nonce = b64u_decode(s["nonce"])
+    except MalformedError as exc:
+        raise MalformedError(f"{where}.nonce: {exc}") from None
+    if len(nonce) != NONCE_SIZE:
+        raise MalformedError(f"{where}.nonce: wrong size {len(nonce)}, want {NONCE_SIZE} bytes")
+    return Ballot(_str(s, where, "election"), _hex64(s, where, "election_digest"), _hex64(s, where, "voter"),
+                  _int(s, where, "revision", 1), _str_list(s["ranking"], f"{where}.ranking"), nonce)
+
+
+def parse_ballot_envelope(obj: Any) -> tuple[Envelope, Ballot]:
+    """Envelope and ballot together; the envelope's ``signer`` must equal ``voter`` (malformed otherwise)."""
+    env = parse_envelope(obj, "ballot")
+    ballot = parse_ballot(env.signed)
+    if env.signer != ballot.voter:
+        raise MalformedError(f"ballot envelope.signer: want the voter {ballot.voter}, got {env.signer}")
+    return env, ballot
+
+
+def verify_ballot_election(ballot: Ballot, election_id: str, election_digest: str) -> None:
+    """PROTOCOL §5 #3. Raises :class:`WrongElectionError`."""
+    if ballot.election != election_id:
+        raise WrongElectionError(f"ballot.election: want {election_id!r}, got {ballot.election!r}")
+    if ballot.election_digest != election_digest:
+        raise WrongElectionError(f"ballot.election_digest: want {election_digest}, got {ballot.election_digest}")
+
+
+# --- election and roll -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    majority: str
+    quorum_percent: int
+
+
+@dataclass(frozen=True)
+class Election:
+    id: str
+    assembly: str
+    agenda_item: str
+    title: str
+    options: tuple[Option, ...]
+    method: str
+    rule: Rule | None
+    visibility: str
+    roll_digest: str
+    opened_at: str
+
+    @property
+    def option_ids(self) -> tuple[str, ...]:
+        """Option ids in the tie-break order."""
+        return tuple(option.id for option in self.options)
+
+
+def parse_election(signed: Any) -> Election:
+    """Validate an election's signed object. ``rule`` is required for ``yes_no`` and absent otherwise."""
+    where = "election"
+    fields = {"id", "assembly", "agenda_item", "title", "options", "method", "visibility", "roll_digest", "opened_at"}
+    s = _header(signed, "election", fields, frozenset({"rule"}))
+    method = _enum(s, where, "method", METHODS)
+    if not isinstance(s["options"], list) or not s["options"]:
+        raise _fail(f"{where}.options", "a non-empty array", s["options"])
+    options: list[Option] = []
+    for i, item in enumerate(s["options"]):
+        at = f"{where}.options[{i}]"
+        _fields(item, at, {"id", "label"})
+        options.append(Option(_str(item, at, "id", nonempty=True), _str(item, at, "label")))
+    ids = [option.id for option in options]
+    if len(set(ids)) != len(ids):
+        raise MalformedError(f"{where}.options: option ids must be unique, got {ids}")
+    rule: Rule | None = None
+    if method == "yes_no":
+        if set(ids) != YES_NO_OPTIONS:
+            raise MalformedError(f"{where}.options: yes_no needs the options yes, no, abstain, got {ids}")
+        if "rule" not in s:
+            raise MalformedError(f"{where}.rule: missing field (required for yes_no)")
+        _fields(s["rule"], f"{where}.rule", {"majority", "quorum_percent"})
+        rule = Rule(_enum(s["rule"], f"{where}.rule", "majority", MAJORITIES),
+                    _int(s["rule"], f"{where}.rule", "quorum_percent", 0, 100))
+    elif "rule" in s:
+        raise MalformedError(f"{where}.rule: unexpected field (only for yes_no)")
+    return Election(_str(s, where, "id"), _str(s, where, "assembly"), _str(s, where, "agenda_item"),
+                    _str(s, where, "title"), tuple(options), method, rule,
+                    _enum(s, where, "visibility", VISIBILITIES), _hex64(s, where, "roll_digest"),
+                    _time(s, where, "opened_at"))
+
+
+@dataclass(frozen=True)
+class RollVoter:
+    key_id: str
+    public_key: bytes
+    weight: int
+
+
+@dataclass(frozen=True)
+class Roll:
+    election: str
+    voters: tuple[RollVoter, ...]
+    _by_key_id: dict[str, RollVoter] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key_id", {voter.key_id: voter for voter in self.voters})
+
+    def get(self, voter_key_id: str) -> RollVoter | None:
+        """The roll entry of a key id, or None when the key is not on the roll."""
+        return self._by_key_id.get(voter_key_id)
+
+    @property
+    def total_weight(self) -> int:
+        return sum(voter.weight for voter in self.voters)
+
+
+def parse_roll(signed: Any) -> Roll:
+    """Validate a roll: voters sorted strictly by key_id, each key checked and matching its key_id."""
+    where = "roll"
+    s = _header(signed, "roll", {"election", "voters"})
+    if not isinstance(s["voters"], list):
+        raise _fail(f"{where}.voters", "an array", s["voters"])
+    voters: list[RollVoter] = []
+    for i, item in enumerate(s["voters"]):
+        at = f"{where}.voters[{i}]"
+        _fields(item, at, {"key_id", "public_key", "weight"})
+        kid = _hex64(item, at, "key_id")
+        try:
+            raw = b64u_decode(item["public_key"])
+            check_public_key(raw)
+        except (MalformedError, BadKeyError) as exc:
+            raise MalformedError(f"{at}.public_key: {exc}") from None
+        if key_id(raw) != kid:
+            raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
+        if voters and kid <= voters[-1].key_id:
+            raise MalformedError(f"{at}.key_id: voters must be sorted strictly by key_id, {kid} after {voters[-1].key_id}")
+        voters.append(RollVoter(kid, raw, _int(item, at, "weight", 1)))
+    return Roll(_str(s, where, "election"), tuple(voters))
+
+
+# --- board, tree heads, receipts, result -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leaf:
+    seq: int
+    ballot: dict[str, Any]  # the ballot envelope as received; check it with parse_ballot_envelope
+    received_at: str
+
+
+def make_leaf(seq: int, ballot_envelope: dict[str, Any], received_at: str) -> dict[str, Any]:
+    """The board leaf object of PROTOCOL §3."""
+    return {"v": 1, "type": "leaf", "seq": seq, "ballot": ballot_envelope, "received_at": received_at}
+
+
+def compute_leaf_hash(leaf: dict[str, Any]) -> bytes:
+    """``H(0x00 || JCS(leaf))``."""
+    return leaf_hash(jcs(leaf))
+
+
+def parse_leaf(obj: Any) -> Leaf:
+    """Validate a leaf's own fields; the embedded ballot envelope is only checked to be an object."""
+    where = "leaf"
+    s = _header(obj, "leaf", {"seq", "ballot", "received_at"})
+    if not isinstance(s["ballot"], dict):
+        raise _fail(f"{where}.ballot", "an object", s["ballot"])
+    return Leaf(_int(s, where, "seq"), s["ballot"], _time(s, where, "received_at"))
+
+
+@dataclass(frozen=True)
+class Sth:
+    election: str
+    tree_size: int
+    root_hash: bytes
+    timestamp: str
+
+
+def parse_sth(signed: Any) -> Sth:
+    """Validate a signed tree head's signed object."""
+    where = "sth"
+    s = _header(signed, "sth", {"election", "tree_size", "root_hash", "timestamp"})
+    return Sth(_str(s, where, "election"), _int(s, where, "tree_size"),
+               bytes.fromhex(_hex64(s, where, "root_hash")), _time(s, where, "timestamp"))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seq: int
+    leaf_hash: bytes
+    sth: Envelope
+    inclusion_proof: tuple[bytes, ...]
+
+
+def parse_receipt(obj: Any) -> Receipt:
+    """Validate a receipt (not signed itself; its sth is)."""
+    where = "receipt"
+    _fields(obj, where, {"seq", "leaf_hash", "sth", "inclusion_proof"})
+    proof = _str_list(obj["inclusion_proof"], f"{where}.inclusion_proof")
+    for i, item in enumerate(proof):
+        if _HEX64.fullmatch(item) is None:
+            raise _fail(f"{where}.inclusion_proof[{i}]", "64 lowercase hex characters", item)
+    return Receipt(_int(obj, where, "seq"), bytes.fromhex(_hex64(obj, where, "leaf_hash")),
+                   parse_envelope(obj["sth"], "sth"), tuple(bytes.fromhex(item) for item in proof))
+
+
+def verify_receipt(receipt: Receipt, expected_leaf_hash: bytes, server_public_key: bytes, election_id: str) -> Sth:
+    """Check from the receipt alone that the leaf is in a tree the server signed (PROTOCOL §3).
+
+    Raises :class:`BadSignatureError`, :class:`MalformedError`, :class:`WrongElectionError`
+    or :class:`ProofError`; returns the tree head.
+    """
+    if receipt.leaf_hash != expected_leaf_hash:
+        raise MalformedError(f"receipt.leaf_hash: want {expected_leaf_hash.hex()}, got {receipt.leaf_hash.hex()}")
+    verify_envelope(receipt.sth, server_public_key)
+    sth = parse_sth(receipt.sth.signed)
+    if sth.election != election_id:
+        raise WrongElectionError(f"sth.election: want {election_id!r}, got {sth.election!r}")
+    if sth.tree_size <= receipt.seq:
+        raise MalformedError(f"sth.tree_size: want more than seq {receipt.seq}, got {sth.tree_size}")
+    verify_inclusion(receipt.seq, sth.tree_size, receipt.leaf_hash, receipt.inclusion_proof, sth.root_hash)
+    return sth
+
+
+@dataclass(frozen=True)
+class Result:
+    election: str
+    election_digest: str
+    tree_size: int
+    root_hash: bytes
+    method: str
+    counted: int
+    weight_counted: int
+    abstentions: int
+    ranking: tuple[str, ...]
+    winner: str
+    ties_broken: tuple[tuple[str, ...], ...]
+    details: dict[str, Any]
+
+
+def parse_result(signed: Any) -> Result:
+    """Validate a result's signed object; ``details`` is only checked to be an object."""
+    where = "result"
+    fields = {"election", "election_digest", "tree_size", "root_hash", "method", "counted", "weight_counted",
+              "abstentions", "ranking", "winner", "ties_broken", "details"}
+    s = _header(signed, "result", fields)
+    method = _enum(s, where, "method", METHODS)
+    counted = _int(s, where, "counted")
+    abstentions = _int(s, where, "abstentions", 0, counted)
+    ranking = _str_list(s["ranking"], f"{where}.ranking")
+    winner = _str(s, where, "winner")
+    if method == "yes_no":
+        if winner not in ("yes", "no"):
+            raise _fail(f"{where}.winner", "'yes' or 'no' for yes_no", winner)
+    elif not ranking or winner != ranking[0]:
+        raise _fail(f"{where}.winner", "the first option of ranking", winner)
+    if not isinstance(s["ties_broken"], list):
+        raise _fail(f"{where}.ties_broken", "an array of arrays", s["ties_broken"])
+    ties = tuple(_str_list(group, f"{where}.ties_broken[{i}]") for i, group in enumerate(s["ties_broken"]))
+    if not isinstance(s["details"], dict):
+        raise _fail(f"{where}.details", "an object", s["details"])
+    return Result(_str(s, where, "election"), _hex64(s, where, "election_digest"), _int(s, where, "tree_size"),
+                  bytes.fromhex(_hex64(s, where, "root_hash")), method, counted, _int(s, where, "weight_counted"),
+                  abstentions, ranking, winner, ties, s["details"])
