@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from kurultai.settings import Settings
+from voting.tally_cli import tally_command
 
 T = TypeVar("T")
 
@@ -148,15 +149,7 @@ def demo(settings: Settings, delegates: int, as_json: bool) -> None:
         _print_logins(logins)
 
 
-def _register_optional_commands() -> None:
-    try:
-        from voting.tally_cli import tally_command
-    except ImportError:  # the counting CLI lands with issue #3
-        return
-    cli.add_command(tally_command)
-
-
-_register_optional_commands()
+cli.add_command(tally_command)
 
 
 def main() -> None:

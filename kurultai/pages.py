@@ -11,11 +11,9 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
-from typing_extensions import Annotated
 
 from deliberation import accounts, agenda, amendments, assemblies, comments, draft
 from deliberation.context import Ctx
@@ -25,7 +23,7 @@ from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 
 def configure_engine(engine: JinjaTemplateEngine) -> None:
@@ -96,7 +94,7 @@ async def assembly_page(request: Request, aid: FromPath[int], principal: P, ctx:
 
 
 @get("/login", include_in_schema=False)
-async def login_page(request: Request, principal: P, next: str | None = None) -> Template:  # noqa: A002
+async def login_page(request: Request, principal: P, next: FromQuery[str | None] = None) -> Template:  # noqa: A002
     return page(request, "login.html", principal, next=_safe_next(next), error=None)
 
 
