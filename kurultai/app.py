@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from deliberation import account_controllers, controllers
+from voting import controllers as voting_controllers
 from deliberation.context import Ctx
 from kurultai.auth import Principal, RateLimiter, resolve_principal
 from kurultai.db import Database
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
             health,
             *controllers.HANDLERS,
             *account_controllers.HANDLERS,
+            *voting_controllers.HANDLERS,
             *pages.HANDLERS,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
