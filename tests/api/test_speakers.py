@@ -1,0 +1,210 @@
+"""The speakers' list and the server-owned speaking timer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Clock, World
+
+
+async def _request(world: World, who: str, kind: str = "speech") -> dict:
+    return await world.ok("POST", f"/api/agenda/{world.item}/speakers", who, {"kind": kind}, status=201)
+
+
+def _queue(view: dict) -> list[tuple[str, str]]:
+    return [(e["username"], e["kind"]) for e in view["queue"]]
+
+
+async def _mod(world: World, action: str, body: Any = None) -> dict:
+    return await world.ok("POST", f"/api/agenda/{world.item}/{action}", "moderator", body)
+
+
+async def test_points_of_order_go_first(world: World) -> None:
+    await _request(world, "delegate")
+    await _request(world, "delegate2")
+    v = await _request(world, "moderator", "point_of_order")
+    assert _queue(v) == [("moderator", "point_of_order"), ("delegate", "speech"), ("delegate2", "speech")]
+    v = await _request(world, "delegate", "point_of_order")  # another kind: allowed
+    assert _queue(v)[:2] == [("moderator", "point_of_order"), ("delegate", "point_of_order")]
+    got = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert got["queue"] == v["queue"] and got["current"] is None and got["done"] == []
+    assert all(e["status"] == "waiting" and e["requested_at"] == "2026-11-24T10:00:00.000Z" for e in got["queue"])
+
+
+async def test_request_errors(world: World) -> None:
+    await _request(world, "delegate")
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers", "delegate", {"kind": "speech"})
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers", "delegate2", {"kind": "shout"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input"
+    r = await world.call("POST", "/api/agenda/9999/speakers", "delegate", {})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    for who, status in ((None, 401), ("observer", 403), ("outsider", 403)):
+        r = await world.call("POST", f"/api/agenda/{world.item}/speakers", who, {})
+        assert r.status_code == status, who
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert _queue(v) == [("delegate", "speech")]
+
+
+async def test_withdraw(world: World) -> None:
+    v = await _request(world, "delegate")
+    v = await _request(world, "delegate2")
+    mine, theirs = (e["id"] for e in v["queue"])
+    r = await world.call("POST", f"/api/speakers/{mine}/withdraw", "delegate2")
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = await world.call("POST", f"/api/speakers/{mine}/withdraw", None)
+    assert r.status_code == 401
+    v = await world.ok("POST", f"/api/speakers/{mine}/withdraw", "delegate")
+    assert _queue(v) == [("delegate2", "speech")]
+    r = await world.call("POST", f"/api/speakers/{mine}/withdraw", "delegate")
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+    v = await world.ok("POST", f"/api/speakers/{theirs}/withdraw", "moderator")
+    assert v["queue"] == []
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    assert audit["entries"][-1]["action"] == "speakers.removed" and audit["entries"][-1]["payload"]["entry"] == theirs
+    r = await world.call("POST", "/api/speakers/9999/withdraw", "delegate")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    # withdrawn entries can ask again
+    v = await _request(world, "delegate")
+    assert _queue(v) == [("delegate", "speech")]
+
+
+async def test_give_floor_end_speech_and_timer(world: World, clock: Clock) -> None:
+    await _request(world, "delegate")
+    await _request(world, "delegate2")
+    v = await _mod(world, "speakers/next", {})
+    start = clock.now_ms
+    assert v["current"]["username"] == "delegate" and v["current"]["status"] == "speaking"
+    assert _queue(v) == [("delegate2", "speech")]
+    assert v["timer"] == {"running": True, "started_at_ms": start, "elapsed_ms": 0, "remaining_ms": 180_000, "limit_ms": 180_000}
+    clock.advance(30_000)
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert (v["timer"]["elapsed_ms"], v["timer"]["remaining_ms"]) == (30_000, 150_000)
+    item = await world.ok("GET", f"/api/agenda/{world.item}")
+    assert item["timer"] == v["timer"] and item["current_speaker"] == v["current"]["id"]
+
+    v = await _mod(world, "timer", {"action": "pause"})
+    assert v["timer"]["running"] is False and v["timer"]["elapsed_ms"] == 30_000
+    clock.advance(60_000)  # paused time does not count
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert v["timer"]["elapsed_ms"] == 30_000
+    v = await _mod(world, "timer", {"action": "resume"})
+    assert v["timer"]["running"] is True and v["timer"]["started_at_ms"] == clock.now_ms
+    clock.advance(160_000)  # overtime shows as a negative remaining
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert (v["timer"]["elapsed_ms"], v["timer"]["remaining_ms"]) == (190_000, -10_000)
+
+    v = await _mod(world, "speakers/end")
+    assert v["current"] is None and [e["username"] for e in v["done"]] == ["delegate"]
+    assert v["timer"]["running"] is False and v["timer"]["elapsed_ms"] == 190_000
+    assert v["done"][0]["started_at"] == "2026-11-24T10:00:00.000Z"
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers/end", "moderator")
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+
+    v = await _mod(world, "speakers/next", {})
+    assert v["current"]["username"] == "delegate2" and v["timer"]["elapsed_ms"] == 0
+    v = await _mod(world, "timer", {"action": "stop"})
+    assert v["timer"]["running"] is False
+    v = await _mod(world, "timer", {"action": "start"})
+    assert v["timer"]["running"] is True and v["timer"]["elapsed_ms"] == 0
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    actions = [e["action"] for e in audit["entries"] if e["action"].startswith(("speakers.", "timer."))]
+    assert actions == [
+        "speakers.floor_given", "timer.pause", "timer.resume", "speakers.speech_ended",
+        "speakers.floor_given", "timer.stop", "timer.start",
+    ]
+    assert audit["verified"] is True
+
+
+async def test_give_floor_to_specific_entry_ends_current(world: World) -> None:
+    await _request(world, "delegate")
+    v = await _request(world, "delegate2")
+    first, second = (e["id"] for e in v["queue"])
+    v = await _mod(world, "speakers/next", {"entry": second})
+    assert v["current"]["id"] == second and [e["id"] for e in v["queue"]] == [first]
+    v = await _mod(world, "speakers/next", {"entry": first})
+    assert v["current"]["id"] == first and [e["id"] for e in v["done"]] == [second]
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers/next", "moderator", {"entry": second})
+    assert r.status_code == 409 and "'done'" in r.json()["detail"]
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers/next", "moderator", {"entry": 9999})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers/next", "moderator", {})
+    assert r.status_code == 409 and "empty" in r.json()["detail"]
+    # an entry of another item
+    other = await world.ok("POST", f"/api/assemblies/{world.assembly}/agenda", "moderator", {"title": "Other"}, status=201)
+    o = await world.ok("POST", f"/api/agenda/{other['id']}/speakers", "delegate", {}, status=201)
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers/next", "moderator", {"entry": o["queue"][0]["id"]})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input"
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert v["current"]["id"] == first
+
+
+async def test_reorder(world: World) -> None:
+    for who in ("delegate", "delegate2", "moderator"):
+        v = await _request(world, who)
+    a, b, c = (e["id"] for e in v["queue"])
+    v = await _mod(world, "speakers/order", {"order": [c, a, b]})
+    assert [e["id"] for e in v["queue"]] == [c, a, b]
+    poo = await _request(world, "delegate2", "point_of_order")
+    p = poo["queue"][0]["id"]
+    v = await _mod(world, "speakers/order", {"order": [c, a, b, p]})
+    assert [e["id"] for e in v["queue"]] == [p, c, a, b]  # points of order stay first
+    for bad in ([a, b], [a, b, c, p, p], [a, b, c, 9999], []):
+        r = await world.call("POST", f"/api/agenda/{world.item}/speakers/order", "moderator", {"order": bad})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_input", bad
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert [e["id"] for e in v["queue"]] == [p, c, a, b]
+
+
+async def test_timer_errors(world: World) -> None:
+    r = await world.call("POST", f"/api/agenda/{world.item}/timer", "moderator", {"action": "pause"})
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+    await _mod(world, "timer", {"action": "start"})
+    for action in ("start", "resume"):
+        r = await world.call("POST", f"/api/agenda/{world.item}/timer", "moderator", {"action": action})
+        assert r.status_code == 409 and r.json()["error"] == "illegal_transition", action
+    r = await world.call("POST", f"/api/agenda/{world.item}/timer", "moderator", {"action": "rewind"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input"
+    r = await world.call("POST", "/api/agenda/9999/timer", "moderator", {"action": "start"})
+    assert r.status_code == 404
+
+
+async def test_closed_item_refuses_the_list(world: World) -> None:
+    v = await _request(world, "delegate")
+    entry = v["queue"][0]["id"]
+    for phase in ("debate", "amendments", "voting", "closed"):
+        await world.ok("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": phase})
+    calls = [
+        ("delegate2", "speakers", {"kind": "speech"}),
+        ("moderator", "speakers/next", {}),
+        ("moderator", "speakers/order", {"order": [entry]}),
+        ("moderator", "timer", {"action": "start"}),
+    ]
+    for who, action, body in calls:
+        r = await world.call("POST", f"/api/agenda/{world.item}/{action}", who, body)
+        assert r.status_code == 409 and r.json()["error"] == "illegal_transition", action
+        assert "closed" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("who,status", [(None, 401), ("delegate", 403), ("observer", 403), ("outsider", 403)])
+async def test_moderator_actions_denied(world: World, who: str | None, status: int) -> None:
+    v = await _request(world, "delegate2")
+    entry = v["queue"][0]["id"]
+    for action, body in (
+        ("speakers/next", {}),
+        ("speakers/end", None),
+        ("speakers/order", {"order": [entry]}),
+        ("timer", {"action": "start"}),
+    ):
+        r = await world.call("POST", f"/api/agenda/{world.item}/{action}", who, body)
+        assert r.status_code == status, action
+        assert r.json()["error"] == ("not_authenticated" if who is None else "forbidden")
+    v = await world.ok("GET", f"/api/agenda/{world.item}/speakers")
+    assert v["current"] is None and v["timer"]["running"] is False and len(v["queue"]) == 1
+
+
+async def test_speakers_of_unknown_item(world: World) -> None:
+    r = await world.call("GET", "/api/agenda/9999/speakers")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
