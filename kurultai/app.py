@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from kurultai.auth import Principal, RateLimiter, resolve_principal
 from kurultai.db import Database
 from kurultai.errors import handle_exception
 from kurultai.settings import Settings
+from realtime.service import HANDLERS as REALTIME_HANDLERS
+from realtime.service import Realtime, Section
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -58,10 +60,13 @@ async def provide_ctx(request: Request) -> Ctx:
     return request.app.state.ctx
 
 
-def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, migrate: bool = True) -> Litestar:
-    """Build the application. Nothing is read from the environment here: pass `settings`."""
+def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, migrate: bool = True, snapshot_sections: Mapping[str, Section] | None = None) -> Litestar:
+    """Build the application. Nothing is read from the environment here: pass `settings`.
+
+    `snapshot_sections` adds sections to the websocket snapshot: `{"elections": fn(assembly_id, viewer)}`."""
     db = Database(settings)
-    ctx = Ctx(db=db, clock=clock)
+    realtime = Realtime(settings, snapshot_sections)
+    ctx = Ctx(db=db, clock=clock, publish=realtime.publisher)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -69,7 +74,8 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
             await db.migrate()
         await db.start()
         try:
-            yield
+            async with realtime.running():
+                yield
         finally:
             await db.stop()
 
@@ -84,6 +90,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
             *account_controllers.HANDLERS,
             *voting_controllers.HANDLERS,
             *pages.HANDLERS,
+            *REALTIME_HANDLERS,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={
@@ -97,6 +104,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
                 "settings": settings,
                 "db": db,
                 "ctx": ctx,
+                **realtime.state(),
                 "login_limiter": RateLimiter(settings.login_rate_per_minute, 60.0),
             }
         ),
@@ -113,6 +121,16 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
         debug=False,
     )
     return app
+
+
+def create_app_from_env() -> Litestar:
+    """The app factory for `uvicorn --factory kurultai.app:create_app_from_env`."""
+    return create_app(Settings.from_env())
+
+
+def create_worker_app_from_env() -> Litestar:
+    """The factory of `kurultai serve --workers N`: migrations already ran in the parent."""
+    return create_app(Settings.from_env(), migrate=False)
 
 
 async def _security_headers(response: Any) -> Any:

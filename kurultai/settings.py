@@ -22,6 +22,14 @@ ENVIRONMENT = {
     "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
+    "KURULTAI_REDIS_PREFIX": "Prefix of Redis channel and key names, to share one Redis between deployments (default 'kurultai:').",
+    "KURULTAI_ALLOWED_ORIGINS": "Comma-separated extra origins (e.g. https://example.org) allowed to open websockets; same origin is always allowed; '*' allows any.",
+    "KURULTAI_WS_HEARTBEAT_S": "Seconds between websocket heartbeats and event-log catch-up checks (default 15).",
+    "KURULTAI_WS_QUEUE": "Frames queued per websocket before it is closed with code 4008 to resume (default 1000).",
+    "KURULTAI_WS_MAX_FRAME": "Largest client websocket frame in bytes; larger ones close the socket with 1009 (default 4096).",
+    "KURULTAI_WS_RATE": "Client websocket messages allowed per second, as a token bucket (default 5).",
+    "KURULTAI_WS_BURST": "Burst of client websocket messages allowed above the rate (default 20).",
+    "KURULTAI_REPLAY_WINDOW": "How many events back a websocket may resume with since= before it gets a snapshot (default 10000).",
 }
 
 
@@ -36,6 +44,14 @@ class Settings:
     login_rate_per_minute: int = 10
     cookie_secure: bool = False
     token_ttl_hours: int = 12
+    redis_prefix: str = "kurultai:"
+    allowed_origins: tuple[str, ...] = ()
+    ws_heartbeat_s: float = 15.0
+    ws_queue_max: int = 1000
+    ws_max_frame_bytes: int = 4096
+    ws_client_rate: float = 5.0
+    ws_client_burst: float = 20.0
+    ws_replay_window: int = 10_000
 
     @property
     def sqlite_path(self) -> Path:
@@ -60,6 +76,18 @@ class Settings:
                 return int(raw)
             except ValueError:
                 raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+            if not value > 0:
+                raise SystemExit(f"{name} must be positive, got {raw!r}")
+            return value
 
         url = env.get("KURULTAI_DATABASE_URL") or None
         if url and not url.startswith(("postgres://", "postgresql://")):

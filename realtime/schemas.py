@@ -1,0 +1,44 @@
+"""Client → server websocket messages: a tagged union decoded at one point (`decode_client`).
+
+Today the only client message is `{"type": "ping"}`, answered with a `pong` frame. Anything else
+— not JSON, an unknown `type`, extra junk of the wrong shape, a binary frame — closes the
+connection with CloseCode.BAD_MESSAGE.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Ping(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fields=False):
+    """Asks for a `pong` frame carrying the last seq sent (clients use it to measure liveness)."""
+
+
+ClientMessage = Ping  # extend as `Ping | Other`: every member is tagged by "type"
+
+_decoder = msgspec.json.Decoder(ClientMessage)
+
+
+class BadClientMessage(ValueError):
+    pass
+
+
+def decode_client(text: str) -> ClientMessage:
+    try:
+        return _decoder.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadClientMessage(f"expected a client message such as {{\"type\":\"ping\"}}: {exc}") from None
+
+
+class BusMessage(msgspec.Struct, array_like=True):
+    """What the publisher sends on an assembly's channel (one per committed event)."""
+
+    assembly_id: int
+    seq: int
+    type: str
+    ts_ms: int
+    data: dict[str, object]
+
+
+bus_encoder = msgspec.json.Encoder()
+bus_decoder = msgspec.json.Decoder(BusMessage)

@@ -1,0 +1,41 @@
+"""`Realtime`: the publisher, the Channels backend, the hub and the websocket route, built
+together by `create_app` and started and stopped inside its lifespan.
+
+The Channels plugin is entered as a context manager inside that lifespan (rather than registered
+as a Litestar plugin) so that the hub stops before the backend it subscribes to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from kurultai.settings import Settings
+from realtime.hub import Hub
+from realtime.publisher import ChannelsPublisher, make_channels
+from realtime.snapshot import Section
+from realtime.ws import live_events
+
+HANDLERS = [live_events]
+
+
+class Realtime:
+    def __init__(self, settings: Settings, snapshot_sections: Mapping[str, Section] | None = None) -> None:
+        self.settings = settings
+        self.channels = make_channels(settings)
+        self.publisher = ChannelsPublisher(self.channels, settings)
+        self.hub = Hub(settings, self.channels)
+        self.snapshot_sections: dict[str, Section] = dict(snapshot_sections or {})
+
+    def state(self) -> dict[str, Any]:
+        return {"hub": self.hub, "realtime": self, "snapshot_sections": self.snapshot_sections}
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.channels:
+            await self.hub.start()
+            try:
+                yield
+            finally:
+                await self.hub.stop()

@@ -1,0 +1,48 @@
+"""The snapshot: the full state of an assembly, built from the services' own views.
+
+Consistency. The snapshot's seq is read *before* its contents are built, and the connection then
+sends every event after that seq. Events that commit while the snapshot is being built are
+therefore both (possibly) in the snapshot and replayed after it. That is safe because every
+event carries the new full view of what it changed (`agenda.updated` the item, `speakers.updated`
+the whole list and timer, `amendment.*` the amendment, `comment.created` the comment,
+`comment.hidden` the id) or is a notification to refetch (`provision.updated`): applying such an
+event to a state that already contains it yields the same state. The reverse order (build, then
+read the seq) would be unsafe: an event committed in between would be skipped for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from deliberation import agenda, amendments, assemblies, comments, draft, speakers
+from realtime.core.protocol import Viewer
+from realtime.hub import read_last_seq
+
+#: Extra snapshot sections supplied by other packages: `{"elections": fn(assembly_id, viewer)}`.
+Section = Callable[[int, Viewer], Awaitable[Any]]
+Sections = Mapping[str, Section]
+
+
+class NoSuchAssembly(LookupError):
+    pass
+
+
+async def build_snapshot(assembly_id: int, viewer: Viewer, now_ms: int, sections: Sections | None = None) -> tuple[int, dict[str, Any]]:
+    """`(seq, state)`: the state includes every event up to `seq` (and maybe a few after it)."""
+    seq = await read_last_seq(assembly_id)
+    if seq is None:
+        raise NoSuchAssembly(f"no assembly with id {assembly_id}")
+    items = await agenda.list_items(assembly_id, now_ms)
+    state: dict[str, Any] = {
+        "assembly": await assemblies.get_assembly(assembly_id),
+        "members": await assemblies.list_members(assembly_id),
+        "agenda": items,
+        "speakers": {str(item["id"]): await speakers.speakers_view(item["id"], now_ms) for item in items},
+        "document": await draft.document(assembly_id),
+        "amendments": await amendments.list_amendments(assembly_id),
+        "comments": await comments.list_comments(assembly_id),
+    }
+    for name, section in (sections or {}).items():
+        state[name] = await section(assembly_id, viewer)
+    return seq, state

@@ -1,0 +1,237 @@
+"""The websocket endpoint `/ws/assemblies/{aid}?since=N` (PROTOCOL §6; docs/realtime.md).
+
+One handler task per socket sends; one small task reads client messages. The sequence:
+
+1. Origin check (before accepting: a refused handshake gets HTTP 403).
+2. Who is it: the browser session cookie (or a bearer token) gives the viewer's role; without
+   one the viewer is an anonymous observer.
+3. Attach to the process's feed of the assembly: live events start queueing, in seq order.
+4. The first frame: a replay of the log after `since` (when `since` is within the replay window)
+   or a snapshot at seq N.
+5. Live: queued frames go out strictly in seq order. A frame whose seq is past the next one
+   expected (only possible just after the start) is preceded by the missing events, read from
+   the log. Frames at or below the last seq sent are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.params import FromPath
+
+from deliberation.accounts import lookup_token
+from deliberation.assemblies import memberships_of
+from deliberation.context import format_ms
+from kurultai.auth import SESSION_COOKIE
+from realtime.core.ordering import plan_start
+from realtime.core.protocol import (
+    CloseCode,
+    Viewer,
+    heartbeat_frame,
+    pong_frame,
+    resume_reason,
+    snapshot_frame,
+)
+from realtime.core.throttle import TokenBucket, origin_allowed
+from realtime.hub import HEARTBEAT, LOG_PAGE, PONG, Connection, ConnState, Hub, frame_for, read_last_seq
+from realtime.outbox import events_after
+from realtime.schemas import BadClientMessage, Ping, decode_client
+from realtime.snapshot import NoSuchAssembly, build_snapshot
+
+log = logging.getLogger("kurultai.realtime")
+
+#: How long a closing handshake may wait on a client that does not read before the socket is
+#: dropped.
+CLOSE_WAIT_S = 5.0
+
+
+class Closing(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+async def resolve_viewer(socket: WebSocket, assembly_id: int, now_ms: int) -> Viewer:
+    """The session cookie (browsers) or a bearer token (other clients); else an observer."""
+    token, kind = socket.cookies.get(SESSION_COOKIE), "session"
+    header = socket.headers.get("authorization", "")
+    if header.lower().startswith("bearer ") and header[7:].strip():
+        token, kind = header[7:].strip(), "bearer"
+    if not token:
+        return Viewer()
+    found = await lookup_token(token, kind, now_ms)
+    if found is None:
+        return Viewer()
+    user = found[0]
+    role = (await memberships_of(user.id)).get(assembly_id)
+    return Viewer(user_id=user.id, role=role, is_admin=user.is_admin)
+
+
+def parse_since(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise Closing(CloseCode.BAD_MESSAGE, f"since must be a non-negative integer, got {raw[:40]!r}")
+    return int(raw)
+
+
+@websocket("/ws/assemblies/{aid:int}")
+async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
+    app = socket.app
+    settings = app.state.settings
+    hub: Hub = app.state.hub
+    if not origin_allowed(socket.headers.get("origin"), socket.headers.get("host"), settings.allowed_origins):
+        await socket.close(code=CloseCode.BAD_MESSAGE, reason="origin not allowed")  # before accept: HTTP 403
+        return
+    await socket.accept()
+    handler_task = asyncio.current_task()
+    assert handler_task is not None
+    conn: Connection | None = None
+    reader: asyncio.Task[None] | None = None
+    try:
+        since = parse_since(socket.query_params.get("since"))
+        if await read_last_seq(aid) is None:
+            raise Closing(CloseCode.NOT_FOUND, f"no assembly with id {aid}")
+        viewer = await resolve_viewer(socket, aid, app.state.ctx.now())
+        session = Session(socket, aid, viewer, settings, handler_task)
+        conn = session.conn
+        await hub.attach(aid, conn)
+        reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
+        await session.start(since, app.state.snapshot_sections)
+        await session.send_loop()
+    except Closing as c:
+        await _close(socket, c.code, c.reason)
+    except NoSuchAssembly as exc:
+        await _close(socket, CloseCode.NOT_FOUND, str(exc))
+    except asyncio.CancelledError:
+        # Cancelled by Connection.offer on overflow (the send was stuck on a slow client), or by
+        # the server shutting down. Only the former is ours to finish.
+        if conn is None or not conn.overflowed:
+            raise
+        handler_task.uncancel()
+        await _close(socket, CloseCode.OVERFLOW, resume_reason(conn.last_sent, "too far behind"))
+    finally:
+        if conn is not None:
+            conn.state = ConnState.CLOSING
+            hub.detach(aid, conn)
+        if reader is not None:
+            reader.cancel()
+
+
+async def _close(socket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_WAIT_S)
+    except Exception:  # already gone, or it never read its backlog: uvicorn drops the socket
+        pass
+
+
+class Session:
+    """The sending side of one socket."""
+
+    def __init__(self, socket: WebSocket, assembly_id: int, viewer: Viewer, settings: Any, handler: asyncio.Task[Any]) -> None:
+        self.socket = socket
+        self.assembly_id = assembly_id
+        self.viewer = viewer
+        self.settings = settings
+        self.handler = handler
+        self.sending = False
+        self.conn = Connection(viewer, settings.ws_queue_max, on_overflow=self._overflowed)
+
+    def _overflowed(self) -> None:
+        # If the handler is stuck sending to this slow client, interrupt it so it closes now.
+        if self.sending:
+            self.handler.cancel()
+
+    async def send(self, frame: str) -> None:
+        self.sending = True
+        try:
+            await self.socket.send({"type": "websocket.send", "text": frame})
+        finally:
+            self.sending = False
+
+    async def start(self, since: int | None, sections: Any) -> None:
+        last = await read_last_seq(self.assembly_id)
+        if last is None:
+            raise Closing(CloseCode.NOT_FOUND, f"no assembly with id {self.assembly_id}")
+        plan = plan_start(since, last, self.settings.ws_replay_window)
+        if plan.kind == "snapshot":
+            now = self.socket.app.state.ctx.now()
+            seq, state = await build_snapshot(self.assembly_id, self.viewer, now, sections)
+            await self.send(snapshot_frame(seq, format_ms(now), state))
+            self.conn.last_sent = seq
+        else:
+            self.conn.last_sent = plan.since
+        await self.catch_up(last)
+        self.conn.state = ConnState.LIVE
+
+    async def catch_up(self, upto: int) -> None:
+        """Send the log's events after the last seq sent, up to `upto`."""
+        conn = self.conn
+        while conn.last_sent < upto and not conn.overflowed:
+            records = await events_after(self.assembly_id, conn.last_sent, limit=min(LOG_PAGE, upto - conn.last_sent))
+            if not records:
+                break
+            for r in records:
+                if r.seq != conn.last_sent + 1:
+                    raise Closing(CloseCode.OVERFLOW, resume_reason(conn.last_sent, "event log has a gap"))
+                await self.send(frame_for(r, self.viewer))
+                conn.last_sent = r.seq
+
+    async def send_loop(self) -> None:
+        conn = self.conn
+        queue = conn.queue
+        while True:
+            if conn.overflowed:
+                raise Closing(CloseCode.OVERFLOW, resume_reason(conn.last_sent, "too far behind"))
+            if conn.close_request is not None:
+                raise Closing(*conn.close_request)
+            if not queue:
+                conn.wake.clear()
+                await conn.wake.wait()
+                continue
+            seq, frame = queue.popleft()
+            if seq == 0:
+                ts = format_ms(int(time.time() * 1000))
+                await self.send(heartbeat_frame(conn.last_sent, ts) if frame == HEARTBEAT else pong_frame(conn.last_sent, ts))
+                continue
+            if seq <= conn.last_sent:
+                continue
+            if seq > conn.last_sent + 1:
+                await self.catch_up(seq - 1)
+                if conn.last_sent != seq - 1:
+                    raise Closing(CloseCode.OVERFLOW, resume_reason(conn.last_sent, "could not fill a gap"))
+            await self.send(frame)
+            conn.last_sent = seq
+
+    async def read_loop(self) -> None:
+        """Client messages: rate-limited, size-limited, and only `{"type":"ping"}` is known."""
+        conn = self.conn
+        bucket = TokenBucket(self.settings.ws_client_rate, self.settings.ws_client_burst)
+        limit = self.settings.ws_max_frame_bytes
+        while True:
+            message = await self.socket.receive()
+            if message["type"] == "websocket.disconnect":
+                conn.request_close(1000, "")
+                return
+            if not bucket.take(time.monotonic()):
+                conn.request_close(CloseCode.RATE_LIMITED, resume_reason(conn.last_sent, "too many messages"))
+                return
+            text = message.get("text")
+            if text is None:
+                conn.request_close(CloseCode.BAD_MESSAGE, "binary frames are not accepted; send JSON text")
+                return
+            if len(text) > limit or len(text.encode()) > limit:
+                conn.request_close(CloseCode.TOO_BIG, f"frame larger than {limit} bytes")
+                return
+            try:
+                msg = decode_client(text)
+            except BadClientMessage as exc:
+                conn.request_close(CloseCode.BAD_MESSAGE, str(exc)[:120])
+                return
+            if isinstance(msg, Ping):
+                conn.offer(0, PONG)
