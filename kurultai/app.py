@@ -20,6 +20,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from deliberation import account_controllers, controllers
 from voting import controllers as voting_controllers
+from voting import server_key
+from voting.board import Board
+from voting.core.keys import Signer
+from voting.live import Coalescer
 from deliberation.context import Ctx
 from kurultai.auth import Principal, RateLimiter, resolve_principal
 from kurultai.db import Database
@@ -60,24 +64,49 @@ async def provide_ctx(request: Request) -> Ctx:
     return request.app.state.ctx
 
 
-def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, migrate: bool = True, snapshot_sections: Mapping[str, Section] | None = None) -> Litestar:
+async def startup(app: Litestar, *, migrate: bool = True) -> None:
+    """What the lifespan does before serving (tests that drive the app directly call it too)."""
+    if migrate:
+        await app.state.db.migrate()
+    await app.state.db.start()
+
+
+async def shutdown(app: Litestar) -> None:
+    await app.state.coalescer.stop()
+    await app.state.board.stop()
+    await app.state.db.stop()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], int] = wall_clock,
+    signer: Signer | None = None,
+    migrate: bool = True,
+    snapshot_sections: Mapping[str, Section] | None = None,
+) -> Litestar:
     """Build the application. Nothing is read from the environment here: pass `settings`.
 
-    `snapshot_sections` adds sections to the websocket snapshot: `{"elections": fn(assembly_id, viewer)}`."""
+    `snapshot_sections` adds sections to the websocket snapshot: `{"elections": fn(assembly_id, viewer)}`.
+
+    `signer` is the server key; by default it is read from (or created in) the data directory.
+    """
     db = Database(settings)
     realtime = Realtime(settings, snapshot_sections)
     ctx = Ctx(db=db, clock=clock, publish=realtime.publisher)
+    signer = signer or server_key.load_or_create(settings.data_dir)
+    coalescer: Coalescer | None = None
+    board = Board(ctx, signer, on_accepted=lambda state: coalescer.mark(state) if coalescer else None)
+    coalescer = Coalescer(ctx, board, settings.live_interval_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if migrate:
-            await db.migrate()
-        await db.start()
+        await startup(app, migrate=migrate)
         try:
             async with realtime.running():
                 yield
         finally:
-            await db.stop()
+            await shutdown(app)
 
     from kurultai import pages
 
@@ -105,6 +134,9 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = wall_clock, mig
                 "db": db,
                 "ctx": ctx,
                 **realtime.state(),
+                "signer": signer,
+                "board": board,
+                "coalescer": coalescer,
                 "login_limiter": RateLimiter(settings.login_rate_per_minute, 60.0),
             }
         ),

@@ -93,6 +93,7 @@ def _voting_error(exc: Exception) -> Response | None:
     except ImportError:  # the voting core is optional until issue #4 lands
         return None
     if isinstance(exc, VotingError):
-        status = getattr(exc, "status", 400)
-        return error_response(status, exc.code, str(exc))
+        from voting.errors import status_of
+
+        return error_response(status_of(exc), exc.code, str(exc))
     return None

@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "KURULTAI_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 262144).",
     "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
+    "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
     "KURULTAI_REDIS_PREFIX": "Prefix of Redis channel and key names, to share one Redis between deployments (default 'kurultai:').",
     "KURULTAI_ALLOWED_ORIGINS": "Comma-separated extra origins (e.g. https://example.org) allowed to open websockets; same origin is always allowed; '*' allows any.",
@@ -52,6 +53,7 @@ class Settings:
     ws_client_rate: float = 5.0
     ws_client_burst: float = 20.0
     ws_replay_window: int = 10_000
+    live_interval_ms: int = 250
 
     @property
     def sqlite_path(self) -> Path:
@@ -102,4 +104,5 @@ class Settings:
             login_rate_per_minute=integer("KURULTAI_LOGIN_RATE", 10),
             cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
+            live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
         )

@@ -102,8 +102,16 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def server_signer() -> Any:
+    """One server key for the session (creating one per test is needless work)."""
+    from voting.core.keys import Signer
+
+    return Signer.generate()
+
+
 @pytest.fixture
-async def app(settings: Settings, clock: Clock) -> Any:
+async def app(settings: Settings, clock: Clock, server_signer: Any) -> Any:
     from kurultai.app import create_app
 
     if settings.uses_postgres:
@@ -112,22 +120,22 @@ async def app(settings: Settings, clock: Clock) -> Any:
 
         await Database(settings).migrate()
         await reset_postgres(settings.database_url)
-    return create_app(settings, clock=clock)
+    return create_app(settings, clock=clock, signer=server_signer)
 
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the test's own event loop (the app's lifespan runs here too, so the
     single SQLite writer and the services the tests call share one loop)."""
-    db = app.state.db
-    await db.migrate()
-    await db.start()
+    from kurultai.app import shutdown, startup
+
+    await startup(app)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
     finally:
-        await db.stop()
+        await shutdown(app)
 
 
 @dataclass

@@ -1,5 +1,253 @@
-"""HTTP handlers of the voting API (PROTOCOL §5). Filled in by issue #4."""
+"""HTTP handlers of the voting API (PROTOCOL §5)."""
 
 from __future__ import annotations
 
-HANDLERS: list = []
+import asyncio
+import json
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from deliberation.common import load
+from deliberation.context import Ctx
+from deliberation.tables import AgendaItem
+from kurultai.auth import Principal, require_moderator, require_role, require_user
+from kurultai.errors import ApiError
+from voting import elections, keys
+from voting.board import Board, board_page, check_signature
+from voting.core.encoding import parse_json_strict
+from voting.core.signed import parse_ballot_envelope, verify_ballot_election
+from voting.errors import BallotRejected
+from voting.live import tally_payload
+from voting.schemas import ElectionCreate, ElectionUpdate, KeyRegistration
+from voting.server_key import public_view
+
+P = NamedDependency[Principal | None]
+C = NamedDependency[Ctx]
+BALLOT_MAX_BYTES = 64 * 1024
+BOARD_PAGE = 5000
+
+
+def _board(request: Request) -> Board:
+    return request.app.state.board
+
+
+@get("/api/server-key", tags=["voting"])
+async def server_key_h(request: Request) -> dict[str, str]:
+    return public_view(request.app.state.signer)
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+@post("/api/me/keys", tags=["keys"], status_code=201)
+async def register_key_h(data: JSONBody[KeyRegistration], principal: P, ctx: C) -> dict[str, Any]:
+    from deliberation.tables import Assembly
+
+    await load(Assembly, data.assembly, "assembly")
+    p = await require_role(data.assembly, principal, "delegate")
+    return await keys.register(ctx, data.assembly, p.id, p.username, data.public_key)
+
+
+@get("/api/me/keys", tags=["keys"])
+async def my_keys_h(principal: P) -> list[dict[str, Any]]:
+    p = require_user(principal)
+    return await keys.my_keys(p.id)
+
+
+@get("/api/assemblies/{aid:int}/keys", tags=["keys"])
+async def list_keys_h(aid: FromPath[int], principal: P) -> list[dict[str, Any]]:
+    from deliberation.tables import Assembly
+
+    await load(Assembly, aid, "assembly")
+    await require_moderator(aid, principal)
+    return await keys.list_keys(aid)
+
+
+@post("/api/assemblies/{aid:int}/keys/{key_id:str}/approve", tags=["keys"], status_code=200)
+async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
+    from deliberation.tables import Assembly
+
+    await load(Assembly, aid, "assembly")
+    p = await require_moderator(aid, principal)
+    return await keys.decide(ctx, aid, key_id, p.username, "approve")
+
+
+@post("/api/assemblies/{aid:int}/keys/{key_id:str}/revoke", tags=["keys"], status_code=200)
+async def revoke_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
+    """A moderator revokes any key; a delegate may revoke their own (a lost device)."""
+    from deliberation.tables import Assembly
+
+    await load(Assembly, aid, "assembly")
+    p = require_user(principal)
+    try:
+        p = await require_moderator(aid, p)
+        return await keys.decide(ctx, aid, key_id, p.username, "revoke")
+    except ApiError:
+        p = await require_role(aid, principal, "delegate")
+        return await keys.decide(ctx, aid, key_id, p.username, "revoke", owner_id=p.id)
+
+
+# -- elections -----------------------------------------------------------------------------------
+
+
+@get("/api/assemblies/{aid:int}/elections", tags=["elections"])
+async def list_elections_h(aid: FromPath[int]) -> list[dict[str, Any]]:
+    from deliberation.tables import Assembly
+
+    await load(Assembly, aid, "assembly")
+    return await elections.list_elections(aid)
+
+
+@post("/api/agenda/{iid:int}/elections", tags=["elections"], status_code=201)
+async def create_election_h(iid: FromPath[int], data: JSONBody[ElectionCreate], principal: P, ctx: C) -> dict[str, Any]:
+    item = await load(AgendaItem, iid, "agenda item")
+    p = await require_moderator(item["assembly"], principal)
+    return await elections.create_election(ctx, iid, p.username, data.spec())
+
+
+@patch("/api/elections/{eid:int}", tags=["elections"])
+async def update_election_h(eid: FromPath[int], data: JSONBody[ElectionUpdate], principal: P, ctx: C) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    p = await require_moderator(row["assembly"], principal)
+    return await elections.update_election(ctx, eid, p.username, data.spec())
+
+
+@post("/api/elections/{eid:int}/open", tags=["elections"], status_code=200)
+async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    p = await require_moderator(row["assembly"], principal)
+    view = await elections.open_election(ctx, request.app.state.signer, eid, p.username)
+    await _board(request).state(eid, fresh=True)
+    return view
+
+
+@post("/api/elections/{eid:int}/close", tags=["elections"], status_code=200)
+async def close_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    p = await require_moderator(row["assembly"], principal)
+    view = await elections.close_election(ctx, request.app.state.signer, eid, p.username)
+    await _board(request).state(eid, fresh=True)
+    return view
+
+
+@get("/api/elections/{eid:int}", tags=["elections"])
+async def get_election_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    view = elections.election_view(row)
+    state = await _board(request).state(eid, fresh=True)
+    if state is not None and state.roll is not None:
+        view["turnout"] = {"voted": len(state.revisions), "roll_size": len(state.roll.voters), "ballots": state.size}
+    return view
+
+
+@get("/api/elections/{eid:int}/roll", tags=["elections"])
+async def roll_h(eid: FromPath[int]) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    if not row["roll_envelope"]:
+        raise ApiError(409, "election_not_open", f"election {eid} is a draft; the roll is frozen when it opens")
+    return json.loads(row["roll_envelope"])
+
+
+@get("/api/elections/{eid:int}/board", tags=["elections"])
+async def board_h(eid: FromPath[int], start: FromQuery[int] = 0, end: FromQuery[int | None] = None) -> Response[bytes]:
+    await elections.require_row(eid)
+    if start < 0 or (end is not None and end < start) or start > 2**53:
+        raise ApiError(400, "invalid_input", f"want 0 <= start <= end, got start={start}, end={end}")
+    return Response(await board_page(eid, start, end, BOARD_PAGE), media_type=MediaType.JSON)
+
+
+@get("/api/elections/{eid:int}/sth", tags=["elections"])
+async def sth_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+    await elections.require_row(eid)
+    state = await _board(request).state(eid, fresh=True)
+    if state is None or state.sth is None:
+        raise ApiError(409, "election_not_open", f"election {eid} has no tree head yet (draft)")
+    return state.sth
+
+
+async def _open_state(request: Request, eid: int) -> Any:
+    await elections.require_row(eid)
+    state = await _board(request).state(eid, fresh=True)
+    if state is None or state.roll is None:
+        raise ApiError(409, "election_not_open", f"election {eid} is a draft")
+    return state
+
+
+@get("/api/elections/{eid:int}/proof/inclusion", tags=["elections"])
+async def inclusion_h(request: Request, eid: FromPath[int], seq: FromQuery[int], tree_size: FromQuery[int]) -> dict[str, Any]:
+    state = await _open_state(request, eid)
+    return {"inclusion_proof": _board(request).inclusion(state, seq, tree_size)}
+
+
+@get("/api/elections/{eid:int}/proof/consistency", tags=["elections"])
+async def consistency_h(request: Request, eid: FromPath[int], first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
+    state = await _open_state(request, eid)
+    return {"consistency_proof": _board(request).consistency(state, first, second)}
+
+
+@get("/api/elections/{eid:int}/tally", tags=["elections"])
+async def tally_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    if row["status"] == "closed":
+        result = json.loads(row["result_envelope"])["signed"]
+        return {k: result[k] for k in ("tree_size", "root_hash", "counted", "ranking", "winner", "ties_broken", "details")}
+    if row["visibility"] != "live":
+        raise ApiError(403, "tally_hidden", f"election {eid} shows its tally only after close")
+    state = await _open_state(request, eid)
+    payload = tally_payload(state)
+    payload.pop("election")
+    return payload
+
+
+@get("/api/elections/{eid:int}/result", tags=["elections"])
+async def result_h(eid: FromPath[int]) -> dict[str, Any]:
+    row = await elections.require_row(eid)
+    if row["status"] != "closed":
+        raise ApiError(409, "election_not_closed", f"election {eid} is {row['status']}; the result is signed at close")
+    return json.loads(row["result_envelope"])
+
+
+@post("/api/elections/{eid:int}/ballots", tags=["elections"], status_code=201, request_max_body_size=BALLOT_MAX_BYTES)
+async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[str, Any]]:
+    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer."""
+    body = await request.body()  # check 1 (size) is enforced by request_max_body_size
+    obj = parse_json_strict(body)  # 2
+    env, ballot = parse_ballot_envelope(obj)  # 2
+    row = await elections.require_row(eid)
+    board = _board(request)
+    state = await board.state(eid)
+    if state is None or not state.digest:  # a draft has no digest: nothing can match it
+        raise BallotRejected("wrong_election", f"election {eid} is a draft; there is no election digest to vote on yet")
+    verify_ballot_election(ballot, str(eid), state.digest)  # 3
+    if state.status != "open" or row["status"] != "open":  # 4
+        raise BallotRejected("election_not_open", f"election {eid} is {row['status']}")
+    await asyncio.get_running_loop().run_in_executor(None, check_signature, state, env, ballot)  # 5, 6
+    status, receipt = await board.submit(state, env, ballot, obj)  # 7-10, then the append
+    return Response(receipt, status_code=status, media_type=MediaType.JSON)
+
+
+HANDLERS = [
+    server_key_h,
+    register_key_h,
+    my_keys_h,
+    list_keys_h,
+    approve_key_h,
+    revoke_key_h,
+    list_elections_h,
+    create_election_h,
+    update_election_h,
+    open_election_h,
+    close_election_h,
+    get_election_h,
+    roll_h,
+    board_h,
+    sth_h,
+    inclusion_h,
+    consistency_h,
+    tally_h,
+    result_h,
+    cast_ballot_h,
+]

@@ -1,7 +1,74 @@
-"""Piccolo tables of the voting domain (issue #4 fills this in)."""
+"""Piccolo tables of the voting domain: delegate keys, elections, the board and tree heads."""
 
 from __future__ import annotations
 
+from piccolo.columns import BigInt, ForeignKey, Integer, Text, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
-TABLES: list[type[Table]] = []
+from deliberation.tables import AgendaItem, Assembly, User
+
+
+class DelegateKey(Table, tablename="delegate_key"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    key_id = Varchar(length=64, index=True)
+    public_key = Varchar(length=64)
+    status = Varchar(length=16, default="pending")  # pending | approved | revoked
+    created_ms = BigInt(default=0)
+    decided_ms = BigInt(null=True, default=None)
+    decided_by = Varchar(length=64, null=True, default=None)
+
+
+class Election(Table, tablename="election"):
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    agenda_item = ForeignKey(references=AgendaItem, on_delete=OnDelete.cascade, index=True)
+    provision = Integer(null=True, default=None)
+    kind = Varchar(length=16)  # amendments | yes_no
+    title = Varchar(length=300)
+    method = Varchar(length=16)
+    visibility = Varchar(length=16, default="live")
+    rule = Text(default="")  # JSON {"majority","quorum_percent"} for yes_no
+    options = Text(default="[]")  # JSON [{"id","label"}] in tie-break order
+    weights = Text(default="{}")  # JSON {username: weight}
+    status = Varchar(length=16, default="draft")  # draft | open | closed
+    election_envelope = Text(default="")
+    roll_envelope = Text(default="")
+    result_envelope = Text(default="")
+    election_digest = Varchar(length=64, default="")
+    tree_size = BigInt(default=0)
+    root_hash = Varchar(length=64, default="")
+    compact_range = Text(default="[]")  # JSON list of hex hashes (the right border of the tree)
+    created_ms = BigInt(default=0)
+    opened_ms = BigInt(null=True, default=None)
+    closed_ms = BigInt(null=True, default=None)
+
+
+class Leaf(Table, tablename="board_leaf"):
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    seq = BigInt()
+    leaf = Text()  # JCS bytes of the leaf object, as text
+    leaf_hash = Varchar(length=64)
+    signed_digest = Varchar(length=64, index=True)  # hex(H(JCS(ballot.signed))): idempotency
+    voter = Varchar(length=64, index=True)
+    revision = BigInt()
+    ranking = Text()  # JSON list
+    receipt = Text()  # JSON of the receipt handed out
+    received_ms = BigInt(default=0)
+
+
+class MerkleNode(Table, tablename="merkle_node"):
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    level = Integer()
+    idx = BigInt()
+    hash = Varchar(length=64)
+
+
+class TreeHead(Table, tablename="tree_head"):
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    tree_size = BigInt()
+    envelope = Text()
+    created_ms = BigInt(default=0)
+
+
+TABLES: list[type[Table]] = [DelegateKey, Election, Leaf, MerkleNode, TreeHead]

@@ -1,0 +1,366 @@
+"""The ballot board of one election: ingestion with group commit, the Merkle tree, tree heads,
+receipts and proofs.
+
+Each process keeps an `ElectionState` per open election: the roll, the compact range of the
+tree, the stored node hashes (for O(log n) proofs), the voters' highest revisions, the digests
+of accepted ballots (idempotency) and the live tally. Ballots pass the stateless checks of
+PROTOCOL §5 in the request (signature checks run in a thread, off the event loop), then wait in
+the election's queue. One task per election drains the queue into batches; a batch is one write
+transaction that re-checks against the database (another process may have appended), appends
+the leaves and node hashes, signs one tree head for the batch and stores every receipt. Futures
+resolve only after the commit, so a receipt is never handed out for a ballot that is not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from deliberation.context import Ctx, Tx
+from voting.core.counting import Rule
+from voting.core.encoding import format_time, jcs
+from voting.core.keys import Signer, verify_signature
+from voting.core.merkle import EMPTY_ROOT, CompactRange, MemoryNodeStore, consistency_proof, inclusion_proof
+from voting.core.signed import Ballot, Envelope, Roll, compute_leaf_hash, digest, make_leaf, parse_roll
+from voting.core.tally import IncrementalTally
+from voting.errors import BallotRejected
+from voting.tables import Election, Leaf, MerkleNode, TreeHead
+
+BATCH_MAX = 500
+INSERT_CHUNK = 500
+
+
+@dataclass
+class Pending:
+    envelope: dict[str, Any]
+    ballot: Ballot
+    signed_digest: str
+    future: asyncio.Future[tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class ElectionState:
+    id: int
+    assembly: int
+    status: str
+    method: str
+    visibility: str
+    options: list[str]
+    rule: Rule | None
+    digest: str
+    roll: Roll | None
+    tree: CompactRange = field(default_factory=CompactRange)
+    store: MemoryNodeStore = field(default_factory=MemoryNodeStore)
+    revisions: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, int] = field(default_factory=dict)  # signed digest -> seq
+    tally: IncrementalTally | None = None
+    sth: dict[str, Any] | None = None
+    queue: asyncio.Queue[Pending] | None = None
+    worker: asyncio.Task[None] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
+    @property
+    def roll_weight(self) -> int:
+        return self.roll.total_weight if self.roll else 0
+
+    def root_hex(self) -> str:
+        return (self.tree.root() if self.tree.size else EMPTY_ROOT).hex()
+
+
+def _rule(text: str) -> Rule | None:
+    if not text:
+        return None
+    r = json.loads(text)
+    return Rule(r["majority"], r["quorum_percent"])
+
+
+async def load_state(election_id: int) -> ElectionState | None:
+    """Rebuild an election's state from the database (at start, or after another process wrote)."""
+    row = await Election.select().where(Election.id == election_id).first()
+    if row is None:
+        return None
+    options = [o["id"] for o in json.loads(row["options"])]
+    roll = parse_roll(json.loads(row["roll_envelope"])["signed"]) if row["roll_envelope"] else None
+    rule = _rule(row["rule"])
+    state = ElectionState(
+        id=row["id"],
+        assembly=row["assembly"],
+        status=row["status"],
+        method=row["method"],
+        visibility=row["visibility"],
+        options=options,
+        rule=rule,
+        digest=row["election_digest"],
+        roll=roll,
+    )
+    if roll is None:
+        return state
+    state.tally = IncrementalTally(row["method"], options, rule, roll.total_weight if row["method"] == "yes_no" else None)
+    leaves = await Leaf.select(Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking).where(
+        Leaf.election == election_id
+    ).order_by(Leaf.seq)
+    for lf in leaves:
+        state.tree.append(bytes.fromhex(lf["leaf_hash"]))
+        state.accepted[lf["signed_digest"]] = lf["seq"]
+        if lf["revision"] > state.revisions.get(lf["voter"], 0):
+            state.revisions[lf["voter"]] = lf["revision"]
+            voter = roll.get(lf["voter"])
+            state.tally.add(lf["voter"], json.loads(lf["ranking"]), voter.weight if voter else 1, lf["revision"])
+    nodes = await MerkleNode.select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(MerkleNode.election == election_id)
+    state.store.add((n["level"], n["idx"], bytes.fromhex(n["hash"])) for n in nodes)
+    head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
+    state.sth = json.loads(head["envelope"]) if head else None
+    return state
+
+
+def check_ranking(state: ElectionState, ballot: Ballot) -> None:
+    """PROTOCOL §5 checks 8 and 9 (and the yes_no shape)."""
+    known = set(state.options)
+    if state.method == "yes_no":
+        known |= {"yes", "no", "abstain"}
+    for opt in ballot.ranking:
+        if opt not in known:
+            raise BallotRejected("unknown_option", f"ranking names {opt!r}, which is not an option of election {state.id}")
+    if len(set(ballot.ranking)) != len(ballot.ranking):
+        dup = next(o for o in ballot.ranking if ballot.ranking.count(o) > 1)
+        raise BallotRejected("duplicate_option", f"ranking lists {dup!r} more than once")
+    if state.method == "yes_no" and len(ballot.ranking) > 1:
+        raise BallotRejected("malformed_ballot", f"a yes_no ranking holds at most one choice, got {len(ballot.ranking)}")
+
+
+def check_signature(state: ElectionState, env: Envelope, ballot: Ballot) -> None:
+    assert state.roll is not None
+    voter = state.roll.get(ballot.voter)
+    if voter is None:
+        raise BallotRejected("not_on_roll", f"voter {ballot.voter} is not on the roll of election {state.id}")
+    try:
+        verify_signature(voter.public_key, jcs(env.signed), env.signature)
+    except Exception as exc:  # BadSignatureError, or anything the key library raises
+        raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}") from exc
+
+
+class Board:
+    """All election states of this process, and their ingestion tasks."""
+
+    def __init__(self, ctx: Ctx, signer: Signer, on_accepted: Callable[[ElectionState], None]) -> None:
+        self.ctx = ctx
+        self.signer = signer
+        self.on_accepted = on_accepted
+        self.states: dict[int, ElectionState] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
+
+    async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
+        lock = self._loading.setdefault(election_id, asyncio.Lock())
+        async with lock:
+            current = self.states.get(election_id)
+            if current is not None and not fresh:
+                return current
+            if current is not None and fresh:
+                row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+                if row and row["tree_size"] == current.size and row["status"] == current.status:
+                    return current
+            loaded = await load_state(election_id)
+            if loaded is None:
+                return None
+            if current is not None:
+                loaded.queue, loaded.worker = current.queue, current.worker
+            self.states[election_id] = loaded
+            return loaded
+
+    def forget(self, election_id: int) -> None:
+        state = self.states.pop(election_id, None)
+        if state and state.worker:
+            state.worker.cancel()
+
+    async def stop(self) -> None:
+        for state in self.states.values():
+            if state.worker:
+                state.worker.cancel()
+        self.states.clear()
+
+    # -- casting ---------------------------------------------------------------------------
+
+    async def submit(self, state: ElectionState, env: Envelope, ballot: Ballot, envelope_json: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Queue a checked ballot; returns (HTTP status, receipt) once durable."""
+        signed_digest = digest(env.signed)
+        if signed_digest in state.accepted:
+            return 200, await stored_receipt(state.id, state.accepted[signed_digest])
+        check_ranking(state, ballot)
+        if ballot.revision <= state.revisions.get(ballot.voter, 0):
+            raise BallotRejected("stale_revision", f"revision {ballot.revision} is not above {state.revisions[ballot.voter]}, the highest accepted for this voter")
+        if state.queue is None:
+            state.queue = asyncio.Queue()
+        if state.worker is None or state.worker.done():
+            state.worker = asyncio.create_task(self._drain(state.id), name=f"ingest-{state.id}")
+        future: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        await state.queue.put(Pending(envelope_json, ballot, signed_digest, future))
+        return await future
+
+    async def _drain(self, election_id: int) -> None:
+        while True:
+            state = self.states.get(election_id)
+            if state is None or state.queue is None:
+                return
+            batch = [await state.queue.get()]
+            while len(batch) < BATCH_MAX and not state.queue.empty():
+                batch.append(state.queue.get_nowait())
+            try:
+                await self._commit_batch(election_id, batch)
+            except Exception as exc:  # the transaction failed: nothing is durable, reload state
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                fresh = await load_state(election_id)
+                if fresh is not None and (old := self.states.get(election_id)) is not None:
+                    fresh.queue, fresh.worker = old.queue, old.worker
+                    self.states[election_id] = fresh
+
+    async def _commit_batch(self, election_id: int, batch: list[Pending]) -> None:
+        outcomes: dict[int, tuple[int, Any]] = {}
+        appended: list[tuple[str, list[str], int, int]] = []
+
+        async def job(tx: Tx) -> ElectionState:
+            outcomes.clear()
+            appended.clear()
+            state = await self._locked_state(election_id)
+            if state.status != "open":
+                for i, _p in enumerate(batch):
+                    outcomes[i] = (0, BallotRejected("election_not_open", f"election {election_id} is {state.status}"))
+                return state
+            received_at = format_time(tx.now_ms)
+            new_leaves: list[tuple[int, Pending, dict[str, Any], bytes]] = []
+            new_nodes: list[tuple[int, int, bytes]] = []
+            for i, p in enumerate(batch):
+                if p.signed_digest in state.accepted:
+                    outcomes[i] = (-1, state.accepted[p.signed_digest])  # repeat: original receipt
+                    continue
+                prior = state.revisions.get(p.ballot.voter, 0)
+                if p.ballot.revision <= prior:
+                    outcomes[i] = (0, BallotRejected("stale_revision", f"revision {p.ballot.revision} is not above {prior}, the highest accepted for this voter"))
+                    continue
+                seq = state.tree.size
+                leaf = make_leaf(seq, p.envelope, received_at)
+                lh = compute_leaf_hash(leaf)
+                nodes = state.tree.append(lh)
+                state.store.add(nodes)
+                new_nodes.extend(nodes)
+                state.revisions[p.ballot.voter] = p.ballot.revision
+                state.accepted[p.signed_digest] = seq
+                new_leaves.append((i, p, leaf, lh))
+            if not new_leaves:
+                return state
+            size, root = state.tree.size, state.tree.root()
+            sth = self.sign_sth(election_id, size, root, tx.now_ms)
+            state.sth = sth
+            rows = []
+            for i, p, leaf, lh in new_leaves:
+                seq = leaf["seq"]
+                receipt = {
+                    "seq": seq,
+                    "leaf_hash": lh.hex(),
+                    "sth": sth,
+                    "inclusion_proof": [h.hex() for h in inclusion_proof(seq, size, state.store)],
+                }
+                outcomes[i] = (201, receipt)
+                weight = state.roll.get(p.ballot.voter).weight if state.roll and state.roll.get(p.ballot.voter) else 1
+                appended.append((p.ballot.voter, list(p.ballot.ranking), weight, p.ballot.revision))
+                rows.append(
+                    Leaf(
+                        election=election_id,
+                        seq=seq,
+                        leaf=jcs(leaf).decode(),
+                        leaf_hash=lh.hex(),
+                        signed_digest=p.signed_digest,
+                        voter=p.ballot.voter,
+                        revision=p.ballot.revision,
+                        ranking=json.dumps(list(p.ballot.ranking), ensure_ascii=False),
+                        receipt=json.dumps(receipt, ensure_ascii=False),
+                        received_ms=tx.now_ms,
+                    )
+                )
+            for chunk in range(0, len(rows), INSERT_CHUNK):
+                await Leaf.insert(*rows[chunk : chunk + INSERT_CHUNK])
+            node_rows = [MerkleNode(election=election_id, level=lv, idx=ix, hash=h.hex()) for lv, ix, h in new_nodes]
+            for chunk in range(0, len(node_rows), INSERT_CHUNK):
+                await MerkleNode.insert(*node_rows[chunk : chunk + INSERT_CHUNK])
+            await TreeHead.insert(TreeHead(election=election_id, tree_size=size, envelope=json.dumps(sth, ensure_ascii=False), created_ms=tx.now_ms))
+            await Election.update(
+                {
+                    Election.tree_size: size,
+                    Election.root_hash: root.hex(),
+                    Election.compact_range: json.dumps([h.hex() for h in state.tree.to_hashes()]),
+                }
+            ).where(Election.id == election_id)
+            return state
+
+        state = await self.ctx.write(job)
+        for voter, ranking, weight, revision in appended:
+            if state.tally is not None:
+                state.tally.add(voter, ranking, weight, revision)
+        for i, p in enumerate(batch):
+            kind, value = outcomes[i]
+            if kind == 0:
+                p.future.set_exception(value)
+            elif kind == -1:
+                p.future.set_result((200, await stored_receipt(election_id, value)))
+            else:
+                p.future.set_result((kind, value))
+        if appended:
+            self.on_accepted(state)
+
+    async def _locked_state(self, election_id: int) -> ElectionState:
+        """Inside a write transaction: lock the election row (PostgreSQL) and make sure the
+        in-memory state matches the database, reloading when another process appended."""
+        if not self.ctx.db.is_sqlite:
+            await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
+        row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+        state = self.states.get(election_id)
+        if state is None or row is None or row["tree_size"] != state.size or row["status"] != state.status:
+            fresh = await load_state(election_id)
+            if fresh is None:
+                raise BallotRejected("election_not_open", f"election {election_id} no longer exists")
+            if state is not None:
+                fresh.queue, fresh.worker = state.queue, state.worker
+            self.states[election_id] = fresh
+            state = fresh
+        return state
+
+    # -- tree heads and proofs -------------------------------------------------------------------
+
+    def sign_sth(self, election_id: int, size: int, root: bytes, now_ms: int) -> dict[str, Any]:
+        from voting.core.keys import sign_object
+
+        signed = {"v": 1, "type": "sth", "election": str(election_id), "tree_size": size, "root_hash": root.hex(), "timestamp": format_time(now_ms)}
+        return sign_object(self.signer, signed)
+
+    def inclusion(self, state: ElectionState, seq: int, tree_size: int) -> list[str]:
+        if not (0 <= seq < tree_size <= state.size):
+            raise BallotRejected("bad_proof", f"want 0 <= seq < tree_size <= {state.size}, got seq={seq}, tree_size={tree_size}")
+        return [h.hex() for h in inclusion_proof(seq, tree_size, state.store)]
+
+    def consistency(self, state: ElectionState, first: int, second: int) -> list[str]:
+        if not (0 <= first <= second <= state.size):
+            raise BallotRejected("bad_proof", f"want 0 <= first <= second <= {state.size}, got first={first}, second={second}")
+        return [h.hex() for h in consistency_proof(first, second, state.store)]
+
+
+async def stored_receipt(election_id: int, seq: int) -> dict[str, Any]:
+    row = await Leaf.select(Leaf.receipt).where((Leaf.election == election_id) & (Leaf.seq == seq)).first()
+    assert row is not None, "an accepted ballot has a stored receipt"
+    return json.loads(row["receipt"])
+
+
+async def board_page(election_id: int, start: int, end: int | None, limit: int = 5000) -> bytes:
+    """`{"entries": [...]}` as JSON bytes, built from the stored canonical leaves (no re-encoding)."""
+    stop = start + limit if end is None else min(end, start + limit)
+    rows = await Leaf.select(Leaf.seq, Leaf.leaf, Leaf.leaf_hash).where(
+        (Leaf.election == election_id) & (Leaf.seq >= start) & (Leaf.seq < stop)
+    ).order_by(Leaf.seq)
+    parts = [f'{{"seq":{r["seq"]},"leaf":{r["leaf"]},"leaf_hash":"{r["leaf_hash"]}"}}' for r in rows]
+    return ('{"entries":[' + ",".join(parts) + "]}").encode()

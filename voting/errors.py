@@ -1,0 +1,32 @@
+"""HTTP statuses of the voting error codes (PROTOCOL §5) and shell-level voting errors."""
+
+from __future__ import annotations
+
+from voting.core.errors import VotingError
+
+STATUS = {
+    "payload_too_large": 413,
+    "malformed_ballot": 400,
+    "wrong_election": 400,
+    "election_not_open": 409,
+    "not_on_roll": 403,
+    "bad_signature": 403,
+    "unknown_option": 400,
+    "duplicate_option": 400,
+    "stale_revision": 409,
+    "bad_key": 400,
+    "bad_proof": 400,
+    "tally_hidden": 403,
+    "counting_error": 400,
+}
+
+
+def status_of(exc: VotingError) -> int:
+    return STATUS.get(exc.code, 400)
+
+
+class BallotRejected(VotingError):
+    """A ballot check of PROTOCOL §5 failed; `code` is the protocol error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)

@@ -1,0 +1,88 @@
+"""Coalesced live events: `election.turnout`, `tally.updated` (live elections only) and
+`sth.updated` are written to the event log at most once per election per interval (250 ms by
+default), and never later than one interval plus one write after the ballots they cover."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from deliberation.context import Ctx, Tx
+from voting.board import Board, ElectionState
+
+
+def tally_payload(state: ElectionState) -> dict[str, Any]:
+    assert state.tally is not None
+    result = state.tally.result()
+    return {
+        "election": str(state.id),
+        "tree_size": state.size,
+        "root_hash": state.root_hex(),
+        "counted": result["counted"],
+        "ranking": result["ranking"],
+        "winner": result["winner"],
+        "ties_broken": result["ties_broken"],
+        "details": result["details"],
+    }
+
+
+def turnout_payload(state: ElectionState) -> dict[str, Any]:
+    return {
+        "election": str(state.id),
+        "voted": len(state.revisions),
+        "roll_size": len(state.roll.voters) if state.roll else 0,
+        "ballots": state.size,
+    }
+
+
+class Coalescer:
+    def __init__(self, ctx: Ctx, board: Board, interval_s: float = 0.25) -> None:
+        self.ctx = ctx
+        self.board = board
+        self.interval_s = interval_s
+        self._last: dict[int, float] = {}
+        self._pending: dict[int, asyncio.Task[None]] = {}
+        self._dirty: set[int] = set()
+
+    def mark(self, state: ElectionState) -> None:
+        self._dirty.add(state.id)
+        if state.id in self._pending:
+            return
+        delay = max(0.0, self._last.get(state.id, 0.0) + self.interval_s - time.monotonic())
+        self._pending[state.id] = asyncio.create_task(self._flush_later(state.id, delay), name=f"coalesce-{state.id}")
+
+    async def _flush_later(self, election_id: int, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            self._dirty.discard(election_id)
+            self._last[election_id] = time.monotonic()
+            await self.flush(election_id)
+        finally:
+            self._pending.pop(election_id, None)
+            state = self.board.states.get(election_id)
+            if election_id in self._dirty and state is not None:
+                self.mark(state)
+
+    async def flush(self, election_id: int) -> None:
+        state = self.board.states.get(election_id)
+        if state is None or state.tally is None:
+            return
+        turnout = turnout_payload(state)
+        tally = tally_payload(state) if state.visibility == "live" else None
+        sth = state.sth
+
+        async def run(tx: Tx) -> None:
+            await tx.emit(state.assembly, "election.turnout", turnout)
+            if tally is not None:
+                await tx.emit(state.assembly, "tally.updated", tally)
+            if sth is not None:
+                await tx.emit(state.assembly, "sth.updated", {"election": str(election_id), "sth": sth})
+
+        await self.ctx.write(run)
+
+    async def stop(self) -> None:
+        for task in list(self._pending.values()):
+            task.cancel()
+        self._pending.clear()
