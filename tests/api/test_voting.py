@@ -1,0 +1,232 @@
+"""The voting API end to end: keys, elections, ballots with every PROTOCOL §5 error code,
+receipts checked from the receipt alone, proofs, tallies and signed results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tests.api.voting_helpers import Voter, open_amendment_election, register_and_approve, to_voting
+from tests.conftest import World
+from voting.core.encoding import b64u_decode, b64u_encode, jcs
+from voting.core.keys import Signer
+from voting.core.merkle import verify_consistency, verify_inclusion
+from voting.core.signed import parse_envelope, parse_receipt, verify_envelope, verify_receipt
+
+LOW_ORDER = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"  # the neutral point (y = 1)
+
+
+async def server_key(w: World) -> bytes:
+    body = await w.ok("GET", "/api/server-key")
+    assert body["algorithm"] == "ed25519" and len(body["key_id"]) == 64
+    return b64u_decode(body["public_key"])
+
+
+async def cast(w: World, eid: str, envelope: object, raw: bytes | None = None) -> tuple[int, dict]:
+    content = raw if raw is not None else json.dumps(envelope).encode()
+    r = await w.client.post(f"/api/elections/{eid}/ballots", content=content, headers={"content-type": "application/json"})
+    return r.status_code, r.json()
+
+
+async def test_key_registration_rules(world: World) -> None:
+    w = world
+    r = await w.call("POST", "/api/me/keys", "delegate", {"assembly": w.assembly, "public_key": LOW_ORDER})
+    assert r.status_code == 400 and r.json()["error"] == "bad_key"
+    r = await w.call("POST", "/api/me/keys", "delegate", {"assembly": w.assembly, "public_key": "not base64!"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_key"
+    for who, status in ((None, 401), ("observer", 403), ("outsider", 403), ("moderator", 403)):
+        r = await w.call("POST", "/api/me/keys", who, {"assembly": w.assembly, "public_key": b64u_encode(Signer.generate().public_key_raw)})
+        assert r.status_code == status, who
+    voter = await register_and_approve(w, "delegate")
+    # one active key per delegate and assembly
+    r = await w.call("POST", "/api/me/keys", "delegate", {"assembly": w.assembly, "public_key": b64u_encode(Signer.generate().public_key_raw)})
+    assert r.status_code == 409
+    # lost device: revoke (by the delegate), register a new key, approve it
+    await w.ok("POST", f"/api/assemblies/{w.assembly}/keys/{voter.key_id}/revoke", "delegate")
+    second = await register_and_approve(w, "delegate")
+    keys = await w.ok("GET", f"/api/assemblies/{w.assembly}/keys", "moderator")
+    assert [(k["key_id"], k["status"]) for k in keys] == [(voter.key_id, "revoked"), (second.key_id, "approved")]
+    r = await w.call("GET", f"/api/assemblies/{w.assembly}/keys", "delegate")
+    assert r.status_code == 403
+    r = await w.call("POST", f"/api/assemblies/{w.assembly}/keys/{second.key_id}/approve", "delegate2")
+    assert r.status_code == 403
+    audit = await w.ok("GET", f"/api/assemblies/{w.assembly}/audit", "moderator")
+    assert [e["action"] for e in audit["entries"] if e["action"].startswith("key.")] == ["key.approved", "key.revoked", "key.approved"]
+
+
+async def test_full_election_flow_with_receipts_and_result(world: World) -> None:
+    w = world
+    pub = await server_key(w)
+    eid, election, (alice, bob), amendments = await open_amendment_election(w)
+    env = parse_envelope(election, "election")
+    verify_envelope(env, pub)
+    assert [o["id"] for o in election["signed"]["options"]] == ["status_quo", f"amendment-{amendments[0]}", f"amendment-{amendments[1]}"]
+    roll = await w.ok("GET", f"/api/elections/{eid}/roll")
+    assert [v["key_id"] for v in roll["signed"]["voters"]] == sorted([alice.key_id, bob.key_id])
+
+    a1, a2 = (f"amendment-{i}" for i in amendments)
+    status, receipt = await cast(w, eid, alice.ballot(election, [a1, "status_quo"]))
+    assert status == 201, receipt
+    verify_receipt(parse_receipt(receipt), bytes.fromhex(receipt["leaf_hash"]), pub, eid)
+    ballot2 = bob.ballot(election, [a2, a1])
+    status, r2 = await cast(w, eid, ballot2)
+    assert status == 201 and r2["seq"] == 1
+    # idempotent: the same signed ballot returns the original receipt, and no second leaf
+    status, again = await cast(w, eid, ballot2)
+    assert status == 200 and again == r2
+    # a revote with a higher revision counts instead of the first
+    status, r3 = await cast(w, eid, alice.ballot(election, [a2], revision=2))
+    assert status == 201 and r3["seq"] == 2
+    status, stale = await cast(w, eid, alice.ballot(election, [a1], revision=2))
+    assert status == 409 and stale["error"] == "stale_revision"
+
+    board = await w.ok("GET", f"/api/elections/{eid}/board")
+    assert [e["seq"] for e in board["entries"]] == [0, 1, 2]
+    from voting.core.merkle import compute_root, leaf_hash
+
+    hashes = [leaf_hash(jcs(e["leaf"])) for e in board["entries"]]
+    assert [h.hex() for h in hashes] == [e["leaf_hash"] for e in board["entries"]]
+    sth = await w.ok("GET", f"/api/elections/{eid}/sth")
+    verify_envelope(parse_envelope(sth, "sth"), pub)
+    assert sth["signed"]["tree_size"] == 3 and sth["signed"]["root_hash"] == compute_root(hashes).hex()
+    proof = await w.ok("GET", f"/api/elections/{eid}/proof/inclusion?seq=1&tree_size=3")
+    verify_inclusion(1, 3, hashes[1], [bytes.fromhex(h) for h in proof["inclusion_proof"]], compute_root(hashes))
+    cons = await w.ok("GET", f"/api/elections/{eid}/proof/consistency?first=1&second=3")
+    verify_consistency(1, 3, [bytes.fromhex(h) for h in cons["consistency_proof"]], compute_root(hashes[:1]), compute_root(hashes))
+
+    tally = await w.ok("GET", f"/api/elections/{eid}/tally")
+    assert tally["tree_size"] == 3 and tally["counted"] == 2 and tally["winner"] == a2
+
+    r = await w.call("GET", f"/api/elections/{eid}/result")
+    assert r.status_code == 409
+    for who in (None, "delegate", "observer"):
+        assert (await w.call("POST", f"/api/elections/{eid}/close", who)).status_code in (401, 403)
+    closed = await w.ok("POST", f"/api/elections/{eid}/close", "moderator")
+    assert closed["status"] == "closed"
+    result = await w.ok("GET", f"/api/elections/{eid}/result")
+    verify_envelope(parse_envelope(result, "result"), pub)
+    signed = result["signed"]
+    assert signed["winner"] == a2 and signed["tree_size"] == 3 and signed["counted"] == 2 and signed["weight_counted"] == 2
+    assert signed["election_digest"] == w_digest(election)
+    # the winning amendment is adopted into the document; the other is rejected
+    doc = await w.ok("GET", f"/api/assemblies/{w.assembly}/document")
+    assert doc["provisions"][0]["text"] == "A wholly new first provision."
+    a1_row = await w.ok("GET", f"/api/amendments/{amendments[0]}")
+    assert a1_row["status"] == "rejected"
+    status, late = await cast(w, eid, bob.ballot(election, [a1], revision=5))
+    assert status == 409 and late["error"] == "election_not_open"
+
+
+def w_digest(election: dict) -> str:
+    from voting.core.signed import digest
+
+    return digest(election["signed"])
+
+
+async def test_every_ballot_error_code(world: World, settings: object) -> None:
+    w = world
+    eid, election, (alice, bob), amendments = await open_amendment_election(w)
+    a1 = f"amendment-{amendments[0]}"
+    stranger = Voter("stranger", Signer.generate())
+    before = await w.ok("GET", f"/api/elections/{eid}/sth")
+
+    cases = [
+        ("payload_too_large", 413, None, b'{"signed":' + b" " * 70_000 + b"}"),
+        ("malformed_ballot", 400, None, b"{not json"),
+        ("malformed_ballot", 400, None, b'{"signed":{},"signed":{},"signature":"","signer":""}'),
+        ("malformed_ballot", 400, {**alice.ballot(election, [a1]), "extra": 1}, None),
+        ("malformed_ballot", 400, None, json.dumps(alice.ballot(election, [a1])).replace('"revision": 1', '"revision": 1.0').encode()),
+        ("malformed_ballot", 400, None, json.dumps(alice.ballot(election, [a1])).replace('"revision": 1', f'"revision": {2**53 + 1}').encode()),
+        ("malformed_ballot", 400, None, b"\xff\xfe{}"),
+        ("wrong_election", 400, alice.ballot(election, [a1], election="999"), None),
+        ("wrong_election", 400, alice.ballot(election, [a1], election_digest="0" * 64), None),
+        ("not_on_roll", 403, stranger.ballot(election, [a1]), None),
+        ("unknown_option", 400, alice.ballot(election, ["amendment-999"]), None),
+        ("duplicate_option", 400, alice.ballot(election, [a1, a1]), None),
+    ]
+    forged = alice.ballot(election, [a1])
+    forged["signed"]["ranking"] = ["status_quo"]
+    cases.append(("bad_signature", 403, forged, None))
+    for code, status, envelope, raw in cases:
+        got_status, body = await cast(w, eid, envelope, raw)
+        assert (got_status, body["error"]) == (status, code), (code, body)
+    # the board is unchanged by all of them
+    assert (await w.ok("GET", f"/api/elections/{eid}/sth"))["signed"]["tree_size"] == before["signed"]["tree_size"] == 0
+    # a draft election: no digest exists, so nothing matches it
+    e2 = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {"kind": "yes_no", "rule": {"majority": "simple", "quorum_percent": 50}}, status=201)
+    status, body = await cast(w, e2["id"], alice.ballot(election, [], election=e2["id"]))
+    assert (status, body["error"]) == (400, "wrong_election")
+
+
+async def test_yes_no_election_records_outcome(world: World) -> None:
+    w = world
+    voters = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
+    await to_voting(w)
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {"kind": "yes_no", "visibility": "after_close", "rule": {"majority": "two_thirds", "quorum_percent": 50}, "weights": {"delegate": 3}}, status=201)
+    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
+    election = opened["election"]
+    assert election["signed"]["rule"] == {"majority": "two_thirds", "quorum_percent": 50}
+    s, _ = await cast(w, e["id"], voters[0].ballot(election, ["yes"]))
+    assert s == 201
+    s, body = await cast(w, e["id"], voters[1].ballot(election, ["yes", "no"]))
+    assert (s, body["error"]) == (400, "malformed_ballot")
+    s, _ = await cast(w, e["id"], voters[1].ballot(election, ["no"]))
+    assert s == 201
+    r = await w.call("GET", f"/api/elections/{e['id']}/tally")
+    assert r.status_code == 403 and r.json()["error"] == "tally_hidden"
+    await w.ok("POST", f"/api/elections/{e['id']}/close", "moderator")
+    result = (await w.ok("GET", f"/api/elections/{e['id']}/result"))["signed"]
+    assert result["details"] == {"yes": 3, "no": 1, "abstain": 0, "quorum_met": True, "passed": True}
+    assert result["winner"] == "yes" and result["weight_counted"] == 4
+    item = await w.ok("GET", f"/api/agenda/{w.item}")
+    assert item["outcome"]["passed"] is True and item["outcome"]["election"] == e["id"]
+
+
+async def test_election_lifecycle_errors(world: World) -> None:
+    w = world
+    r = await w.call("POST", f"/api/agenda/{w.item}/elections", "moderator", {})
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+    await to_voting(w)
+    r = await w.call("POST", f"/api/agenda/{w.item}/elections", "moderator", {"method": "condorcet"})
+    assert r.status_code == 400
+    r = await w.call("POST", f"/api/agenda/{w.item}/elections", "moderator", {"kind": "yes_no"})
+    assert r.status_code == 400 and "rule" in r.json()["detail"]
+    r = await w.call("POST", f"/api/agenda/{w.item}/elections", "delegate", {"provision": w.provisions[0]})
+    assert r.status_code == 403
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {"provision": w.provisions[0]}, status=201)
+    r = await w.call("POST", f"/api/elections/{e['id']}/open", "moderator")
+    assert r.status_code == 409 and "approved key" in r.json()["detail"]
+    r = await w.call("POST", f"/api/elections/{e['id']}/close", "moderator")
+    assert r.status_code == 409
+    for path in ("/api/elections/999", "/api/elections/999/roll", "/api/elections/99999999999999/sth"):
+        assert (await w.call("GET", path)).status_code == 404, path
+    r = await w.call("GET", f"/api/elections/{e['id']}/roll")
+    assert r.status_code == 409
+    got = await w.ok("GET", f"/api/elections/{e['id']}")
+    assert got["status"] == "draft" and got["election"] is None
+
+
+async def test_concurrent_ballots_never_fork_the_board(world: World) -> None:
+    w = world
+    from deliberation import accounts, assemblies
+
+    ctx = w.client._transport.app.state.ctx  # type: ignore[attr-defined]
+    names = [f"voter{i:02d}" for i in range(24)]
+    for name in names:
+        user = await accounts.create_user(ctx, name, None)
+        await assemblies.set_member(ctx, w.assembly, "seed", name, "delegate")
+        w.tokens[name], _ = await accounts.issue_token(ctx, user.id, "bearer", 3_600_000)
+    eid, election, voters, amendments = await open_amendment_election(w, voters=tuple(names))
+    options = [o["id"] for o in election["signed"]["options"]]
+    ballots = [v.ballot(election, options[: 1 + i % 3], revision=rev) for i, v in enumerate(voters) for rev in (1, 2)]
+    results = await asyncio.gather(*(cast(w, eid, b) for b in ballots))
+    statuses = sorted(s for s, _ in results)
+    assert all(s in (201, 409) for s in statuses)
+    seqs = sorted(r["seq"] for s, r in results if s == 201)
+    assert seqs == list(range(len(seqs)))  # no fork, no repeat, no gap
+    board = await w.ok("GET", f"/api/elections/{eid}/board")
+    assert [e["seq"] for e in board["entries"]] == seqs
+    sth = await w.ok("GET", f"/api/elections/{eid}/sth")
+    assert sth["signed"]["tree_size"] == len(seqs)
