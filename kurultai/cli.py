@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -150,6 +151,45 @@ def demo(settings: Settings, delegates: int, as_json: bool) -> None:
 
 
 cli.add_command(tally_command)
+
+
+@cli.command("server-key", help="Print the server's public key (PROTOCOL §2) as JSON; creates it on first use.")
+@click.pass_obj
+def server_key_command(settings: Settings) -> None:
+    from voting.server_key import fingerprint, load_or_create, public_view
+
+    signer = load_or_create(settings.data_dir)
+    click.echo(json.dumps(public_view(signer)))
+    click.echo(f"fingerprint: {fingerprint(signer)}", err=True)
+
+
+@cli.command("export", help="Write an election's signed objects and board as files for `kurultai verify --offline DIR`.")
+@click.argument("election_id", type=int)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def export_command(settings: Settings, election_id: int, directory: Path) -> None:
+    from deliberation.core.errors import DeliberationError
+    from voting.export import export_election
+    from voting.server_key import load_or_create
+
+    signer = load_or_create(settings.data_dir)
+    try:
+        summary = _run(settings, lambda ctx: export_election(election_id, directory, signer))
+    except DeliberationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"exported election {summary['election']} ({summary['status']}, {summary['ballots']} ballots) to {directory}")
+
+
+def _register_client_commands() -> None:
+    try:
+        from voting.client_cli import COMMANDS
+    except ImportError:  # the client commands land with the verifier (issue #4)
+        return
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_client_commands()
 
 
 def main() -> None:

@@ -119,8 +119,19 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
                                       text="Quarterly foreign-funding reports are a heavy burden for volunteer-run groups.")
         await amendments.cosponsor(ctx, appeal["id"], d(9).id, d(9).username)
 
+    # Voting (issue #4): the first item moves to its voting phase with a draft election on Article 3
+    # (its admitted amendments and status_quo, Schulze, live). The chair opens it once the
+    # delegates have registered keys and the registrar has approved them.
+    from voting import elections
+
+    await agenda.set_phase(ctx, item1["id"], mod.username, "voting")
+    election = await elections.create_election(
+        ctx, item1["id"], mod.username, {"kind": "amendments", "provision": pids["3"], "method": "schulze", "visibility": "live", "title": "Article 3: Registration"}
+    )
+
     return {
         "assembly": aid,
+        "election": election["id"],
         "moderator": {"username": mod.username, "password": mod_pw},
         "delegates": creds,
     }
