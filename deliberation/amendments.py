@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import Forbidden, iso, load
+from deliberation.common import Forbidden, in_id_range, iso, load
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
-from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, should_auto_admit
+from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, parse_amendment_status, should_auto_admit
 from deliberation.core.redline import compute_redline
 from deliberation.draft import _latest_version, add_provision_tx, set_provision_text_tx
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Assembly, Cosponsor, Provision
@@ -69,9 +69,11 @@ async def list_amendments(assembly_id: int, provision: int | None = None, status
     await load(Assembly, assembly_id, "assembly")
     where = Amendment.assembly == assembly_id
     if provision is not None:
+        if not in_id_range(provision):
+            return []
         where &= Amendment.provision == provision
     if status is not None:
-        where &= Amendment.status == status
+        where &= Amendment.status == parse_amendment_status(status).value
     rows = await Amendment.select().where(where).order_by(Amendment.id)
     return [await amendment_view(r) for r in rows]
 

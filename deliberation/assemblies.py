@@ -151,6 +151,11 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
 
 
 async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -> None:
+    from deliberation.accounts import USERNAME_RE
+
+    if not USERNAME_RE.match(username):  # e.g. a NUL, which PostgreSQL cannot even compare
+        raise NotFound(f"no user named {username!r}")
+
     async def run(tx: Tx) -> None:
         user = await User.select(User.id).where(User.username == username).first()
         if user is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import iso, load
+from deliberation.common import in_id_range, iso, load
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Amendment, Assembly, Comment, Provision
@@ -45,6 +45,8 @@ async def get_comment(comment_id: int) -> dict[str, Any]:
 async def list_comments(assembly_id: int, provision: int | None = None, amendment: int | None = None) -> list[dict[str, Any]]:
     await load(Assembly, assembly_id, "assembly")
     where = Comment.assembly == assembly_id
+    if any(ident is not None and not in_id_range(ident) for ident in (provision, amendment)):
+        return []
     if provision is not None:
         where &= Comment.provision == provision
     if amendment is not None:

@@ -24,8 +24,13 @@ class Forbidden(DeliberationError):
     status = 403
 
 
+def in_id_range(ident: int) -> bool:
+    """Whether `ident` can be a row id at all (ids out of range would overflow the database)."""
+    return isinstance(ident, int) and 1 <= ident <= MAX_ID
+
+
 async def load(table: type[Table], ident: int, kind: str) -> dict[str, Any]:
-    if not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
+    if not in_id_range(ident):
         raise NotFound(f"no {kind} with id {ident}")
     row = await table.select().where(table._meta.primary_key == ident).first()
     if row is None:

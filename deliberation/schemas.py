@@ -32,8 +32,8 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class TokenRequest(Input, kw_only=True):
-    username: Annotated[str, Meta(max_length=64)]
-    password: Annotated[str, Meta(max_length=1024)]
+    username: Annotated[str, Meta(max_length=64, pattern=NO_NUL)]
+    password: Annotated[str, Meta(max_length=1024, pattern=NO_NUL)]
 
 
 class UserCreate(Input, kw_only=True):
