@@ -111,7 +111,9 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
         check_login_rate(request, username)
     except ApiError:
         return page(request, "login.html", principal, status=429, next=target, error="rate")
-    user = await accounts.authenticate(username, data.get("password", "")[:1024])
+    password = data.get("password", "")[:1024]
+    # PostgreSQL cannot compare strings holding NUL; no username or password has one.
+    user = None if "\x00" in username + password else await accounts.authenticate(username, password)
     if user is None:
         return page(request, "login.html", principal, status=401, next=target, error="credentials")
     settings = request.app.state.settings
