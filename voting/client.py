@@ -1,0 +1,332 @@
+"""The client side of PROTOCOL §5: fetch an election's five objects over HTTP, or read/write them as files.
+
+Everything is parsed with `parse_json_strict` (duplicate keys, floats, lone surrogates refused).
+A response or file that does not parse is a verification failure carried in
+`Bundle.problems`, not an exception; only an unreachable server, an HTTP error on a required
+object or a missing file raise :class:`ClientError` (the CLI exits 2 on it).
+
+Offline format (a directory, as `kurultai export` writes it):
+
+    election.json    the election envelope
+    roll.json        the roll envelope
+    board.json       a JSON array of leaf objects in seq order (one leaf per line)
+    sth.json         the signed tree head envelope
+    result.json      the result envelope
+    server-key.json  {"algorithm": "ed25519", "public_key": b64u, "key_id": hex}
+
+All UTF-8; every file but the board is indented by two spaces.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from voting.core.encoding import MAX_SAFE_INTEGER, b64u_decode, b64u_encode, parse_json_strict
+from voting.core.errors import MalformedError, VotingError
+from voting.core.keys import check_public_key, key_id
+from voting.verifier import Bundle, Failure
+
+__all__ = [
+    "BUNDLE_FILES",
+    "ClientError",
+    "HttpError",
+    "KurultaiClient",
+    "fetch_bundle",
+    "parse_server_key",
+    "read_bundle",
+    "server_key_json",
+    "write_bundle",
+]
+
+BUNDLE_FILES = {"election": "election.json", "roll": "roll.json", "board": "board.json", "sth": "sth.json",
+                "result": "result.json", "server_key": "server-key.json"}
+#: The largest board page a client asks for; the server may answer fewer (never below 1,000).
+PAGE_SIZE = 10_000
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class ClientError(Exception):
+    """The server or a file could not be reached or read (not a verification failure)."""
+
+
+class HttpError(ClientError):
+    """A 4xx or 5xx answer; ``code`` and ``detail`` come from the PROTOCOL §5 error body when present."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+def parse_server_key(obj: Any) -> bytes:
+    """The raw key of a `{"algorithm", "public_key", "key_id"}` object. Raises :class:`MalformedError`."""
+    if not isinstance(obj, dict) or set(obj) != {"algorithm", "public_key", "key_id"}:
+        raise MalformedError('server key: want exactly the fields "algorithm", "public_key", "key_id"')
+    if obj["algorithm"] != "ed25519":
+        raise MalformedError(f"server key: want algorithm 'ed25519', got {obj['algorithm']!r}")
+    raw = b64u_decode(obj["public_key"])
+    check_public_key(raw)
+    if obj["key_id"] != key_id(raw):
+        raise MalformedError(f"server key: key_id {obj['key_id']!r} is not the hash of public_key, want {key_id(raw)}")
+    return raw
+
+
+def server_key_json(raw: bytes) -> dict[str, str]:
+    return {"algorithm": "ed25519", "public_key": b64u_encode(raw), "key_id": key_id(raw)}
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+class KurultaiClient:
+    """A thin synchronous client over the PROTOCOL §5 paths; every body is parsed strictly."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, transport: httpx.BaseTransport | None = None,
+                 timeout: httpx.Timeout = TIMEOUT) -> None:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
+                                 transport=transport, follow_redirects=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> KurultaiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """(status, parsed body). Raises :class:`HttpError` on >= 400, :class:`ClientError` otherwise."""
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"{method} {path}: {exc.__class__.__name__}: {exc}") from None
+        try:
+            body = parse_json_strict(response.content) if response.content else None
+        except MalformedError as exc:
+            if response.status_code >= 400:
+                raise HttpError(response.status_code, "http_error", response.text[:200]) from None
+            raise ClientError(f"{method} {path}: the response is not valid JSON: {exc}") from None
+        if response.status_code >= 400:
+            code, detail = "http_error", response.reason_phrase
+            if isinstance(body, dict):
+                code, detail = str(body.get("error", code)), str(body.get("detail", detail))
+            raise HttpError(response.status_code, code, detail)
+        return response.status_code, body
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None)[1]
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.request("POST", path, content=content, headers={"Content-Type": "application/json"})
+
+    def server_key(self) -> bytes:
+        try:
+            return parse_server_key(self.get("/api/server-key"))
+        except VotingError as exc:
+            raise ClientError(f"GET /api/server-key: {exc}") from None
+
+    def board_entries(self, election_id: str, start: int, end: int) -> Iterator[dict[str, Any]]:
+        """Board entries for seq in [start, end), following pages that stop early."""
+        path = f"/api/elections/{election_id}/board"
+        while start < end:
+            page = self.get(path, start=start, end=min(end, start + PAGE_SIZE))
+            entries = page.get("entries") if isinstance(page, dict) else None
+            if not isinstance(entries, list):
+                raise ClientError(f"GET {path}: want {{\"entries\": [...]}}, got {type(page).__name__}")
+            if not entries:
+                raise ClientError(f"GET {path}?start={start}: the server returned no entries before {end}")
+            for entry in entries:
+                if not isinstance(entry, dict) or entry.get("seq") != start:
+                    got = entry.get("seq") if isinstance(entry, dict) else entry
+                    raise ClientError(f"GET {path}: want the entry of seq {start}, got seq {got!r}")
+                yield entry
+                start += 1
+                if start >= end:
+                    return
+
+
+def fetch_bundle(base_url: str, election_id: str, *, server_public_key: bytes | None = None,
+                 transport: httpx.BaseTransport | None = None) -> Bundle:
+    """Fetch the server key, election, roll, sth, the board up to the sth's size, and the result.
+
+    A pinned ``server_public_key`` is used instead of the one the server serves (which must
+    then equal it). A missing result (the election is not closed) is a problem in the bundle.
+    """
+    problems: list[Failure] = []
+    base = f"/api/elections/{election_id}"
+    with KurultaiClient(base_url, transport=transport) as client:
+        served = client.server_key()
+        key = served
+        if server_public_key is not None:
+            key = server_public_key
+            if served != server_public_key:
+                problems.append(Failure("server_key", f"the server serves key {key_id(served)}, "
+                                                      f"not the pinned key {key_id(server_public_key)}"))
+        info = client.get(base)
+        election = info.get("election") if isinstance(info, dict) else None
+        status = info.get("status") if isinstance(info, dict) else None
+        if election is None:
+            problems.append(Failure("election", f"the election has no signed election object (status {status!r})"))
+        roll = _optional(client, f"{base}/roll", "roll", problems)
+        sth = _optional(client, f"{base}/sth", "sth", problems)
+        size = _tree_size(sth)
+        board = [entry.get("leaf") for entry in client.board_entries(election_id, 0, size)]
+        result = None
+        if status != "closed":
+            problems.append(Failure("result", f"the election is not closed (status {status!r}): no signed result"))
+        else:
+            result = _optional(client, f"{base}/result", "result", problems)
+    return Bundle(election, roll, board, sth, result, key, tuple(problems))
+
+
+def _optional(client: KurultaiClient, path: str, name: str, problems: list[Failure]) -> Any:
+    try:
+        return client.get(path)
+    except HttpError as exc:
+        if exc.status >= 500:
+            raise
+        problems.append(Failure(name, f"GET {path}: {exc}"))
+        return None
+
+
+def _tree_size(sth: Any) -> int:
+    try:
+        size = sth["signed"]["tree_size"]
+    except (TypeError, KeyError):
+        return 0
+    return size if type(size) is int and size >= 0 else 0
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _read_json(path: Path, name: str, problems: list[Failure], parse: Callable[[bytes], Any] = parse_json_strict) -> Any:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ClientError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ClientError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        return parse(data)
+    except MalformedError as exc:
+        problems.append(Failure(name, f"{path.name}: {exc}"))
+        return None
+
+
+class _Fallback(Exception):
+    """The fast board parser met something only `parse_json_strict` should judge."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Fallback
+    return obj
+
+
+def _refuse(text: str) -> Any:
+    raise _Fallback
+
+
+def _int_in_range(text: str) -> int:
+    value = int(text)
+    if len(text) > 15 and abs(value) > MAX_SAFE_INTEGER:
+        raise _Fallback
+    return value
+
+
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse,
+                                 parse_int=_int_in_range, strict=True)
+# A \uD800-\uDFFF escape, possibly a lone surrogate (or an escaped backslash before "ud8": harmless).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+
+
+def parse_board(data: bytes) -> Any:
+    """`parse_json_strict` for a large board, faster on the common case.
+
+    The same rules, except that it skips the up-front nesting scan (the verifier refuses any
+    leaf that is not exactly the PROTOCOL shape, and the C parser guards its own recursion)
+    and scans the text once for surrogate escapes instead of walking every string. Anything
+    unusual (a duplicate key, a float, a big integer, a surrogate escape, a syntax error) is
+    handed to `parse_json_strict`, which raises its precise :class:`MalformedError`.
+    """
+    try:
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff") or _SURROGATE_ESCAPE.search(text):
+            raise _Fallback
+        return _FAST_DECODER.decode(text)
+    except (_Fallback, ValueError, RecursionError):
+        return parse_json_strict(data)
+
+
+def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
+    """Read an export directory (see the module docstring). Raises :class:`ClientError` when unreadable."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ClientError(f"{root}: not a directory")
+    problems: list[Failure] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a large board is hundreds of thousands of acyclic containers
+    try:
+        objects = {name: _read_json(root / file, name, problems, parse_board if name == "board" else parse_json_strict)
+                   for name, file in BUNDLE_FILES.items()}
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    server_key = b""
+    if objects["server_key"] is not None:
+        try:
+            server_key = parse_server_key(objects["server_key"])
+        except VotingError as exc:
+            problems.append(Failure("server_key", f"{BUNDLE_FILES['server_key']}: {exc}"))
+    elif not any(p.check == "server_key" for p in problems):  # pragma: no cover - read raises first
+        problems.append(Failure("server_key", "missing"))
+    return Bundle(objects["election"], objects["roll"], objects["board"], objects["sth"], objects["result"],
+                  server_key, tuple(problems))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _write(path: Path, text_or_chunks: str | Callable[[], Iterator[str]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        if isinstance(text_or_chunks, str):
+            f.write(text_or_chunks)
+        else:
+            f.writelines(text_or_chunks())
+    os.replace(tmp, path)
+
+
+def write_bundle(bundle: Bundle, directory: str | os.PathLike[str]) -> None:
+    """Write the offline format (created if missing; existing files replaced)."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    board = list(bundle.board or [])
+
+    def board_lines() -> Iterator[str]:
+        yield "["
+        for i, leaf in enumerate(board):
+            yield ("\n  " if i == 0 else ",\n  ") + json.dumps(leaf, ensure_ascii=False, separators=(",", ":"))
+        yield "\n]\n"
+
+    for name in ("election", "roll", "sth", "result"):
+        _write(root / BUNDLE_FILES[name], _dump(getattr(bundle, name)))
+    _write(root / BUNDLE_FILES["board"], board_lines)
+    _write(root / BUNDLE_FILES["server_key"], _dump(server_key_json(bundle.server_public_key)))

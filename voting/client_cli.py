@@ -1,0 +1,269 @@
+"""The delegate's and observer's commands: `keygen`, `register-key`, `vote`, `verify`.
+
+kurultai/cli.py registers `COMMANDS`. They speak PROTOCOL §5 over HTTP (voting.client) and
+check everything with the pure core; none of them touches the database or the server code.
+
+Exit codes: 0 success; 1 a refused request (4xx) or a failed check; 2 a network or file
+problem, or bad usage, with one line on stderr and no traceback.
+
+The private key file (`keygen --out`) holds the raw 32-byte Ed25519 seed (RFC 8032 secret
+key) as b64u text on one line, mode 0600. A PEM "PRIVATE KEY" (PKCS #8) Ed25519 key is read too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from voting.client import ClientError, HttpError, KurultaiClient, fetch_bundle, read_bundle
+from voting.core.encoding import b64u_decode, b64u_encode, jcs
+from voting.core.errors import VotingError
+from voting.core.keys import Signer, check_public_key, sign_object
+from voting.core.signed import (
+    compute_leaf_hash,
+    digest,
+    parse_election,
+    parse_envelope,
+    parse_receipt,
+    verify_envelope,
+    verify_receipt,
+)
+from voting.verifier import Bundle, Failure, Report, verify_election
+
+__all__ = ["COMMANDS", "keygen", "load_signer", "register_key", "verify", "vote"]
+
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+NONCE_SIZE = 16
+
+
+def _die(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def load_signer(path: str | os.PathLike[str]) -> Signer:
+    """Read a private key file (b64u seed or PEM). Raises :class:`ClientError`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ClientError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = load_pem_private_key(data, password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ClientError(f"{path}: not an Ed25519 private key")
+            return Signer(key)
+        return Signer.from_private_bytes(b64u_decode(data.decode("ascii").strip()))
+    except (VotingError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ClientError(f"{path}: not a private key file ({exc})") from None
+
+
+@click.command(help="Create a new Ed25519 private key for voting (mode 0600) and print its key id.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the private key.")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def keygen(out: str, force: bool) -> None:
+    signer = Signer.generate()
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(out, flags, 0o600)
+    except FileExistsError:
+        _die(f"{out} exists; use --force to replace it")
+    except OSError as exc:
+        _die(f"{out}: {exc.strerror or exc}")
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        os.fchmod(f.fileno(), stat.S_IRUSR | stat.S_IWUSR)  # also when --force replaced a looser file
+        f.write(b64u_encode(signer.private_bytes()) + "\n")
+    click.echo(f"key_id      {signer.key_id}")
+    click.echo(f"public_key  {signer.public_key_b64u}")
+    click.echo(f"written to  {out} (mode 0600; keep it secret, back it up)")
+
+
+# --- register-key --------------------------------------------------------------------------
+
+
+@click.command(name="register-key", help="Register your public key for an assembly (a registrar then approves it).")
+@click.argument("base_url")
+@click.option("--assembly", "assembly", required=True, type=int, help="The assembly id.")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="Your private key file.")
+@click.option("--username", required=True, help="Your login; the password comes from KURULTAI_PASSWORD or a prompt.")
+def register_key(base_url: str, assembly: int, key_file: str, username: str) -> None:
+    try:
+        signer = load_signer(key_file)
+    except ClientError as exc:
+        _die(str(exc))
+    password = os.environ.get("KURULTAI_PASSWORD")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, err=True)
+    try:
+        with KurultaiClient(base_url) as anonymous:
+            _, body = anonymous.post("/api/auth/token", {"username": username, "password": password})
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            _die("POST /api/auth/token: no token in the answer")
+        with KurultaiClient(base_url, token=token) as client:
+            _, answer = client.post("/api/me/keys", {"assembly": assembly, "public_key": signer.public_key_b64u})
+    except HttpError as exc:
+        _die(f"{exc.code}: {exc.detail}", EXIT_FAILED if exc.status < 500 else EXIT_ERROR)
+    except ClientError as exc:
+        _die(str(exc))
+    if not isinstance(answer, dict) or answer.get("key_id") != signer.key_id:
+        _die(f"the server answered key_id {answer.get('key_id') if isinstance(answer, dict) else answer!r}, "
+             f"want {signer.key_id}", EXIT_FAILED)
+    click.echo(f"key_id  {signer.key_id}")
+    click.echo(f"status  {answer.get('status')}")
+
+
+# --- vote ----------------------------------------------------------------------------------
+
+
+def _server_key(client: KurultaiClient, pinned: str | None) -> bytes:
+    if pinned is None:
+        return client.server_key()
+    try:
+        raw = b64u_decode(pinned)
+        check_public_key(raw)
+    except VotingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--server-key") from None
+    return raw
+
+
+def next_revision(client: KurultaiClient, election_id: str, voter: str) -> int:
+    """One above this voter's highest revision on the board (1 when none)."""
+    sth = client.get(f"/api/elections/{election_id}/sth")
+    try:
+        size = sth["signed"]["tree_size"]
+    except (TypeError, KeyError):
+        raise ClientError("GET sth: not a signed tree head") from None
+    highest = 0
+    for entry in client.board_entries(election_id, 0, size if type(size) is int else 0):
+        try:
+            signed = entry["leaf"]["ballot"]["signed"]
+            if signed["voter"] == voter and type(signed["revision"]) is int:
+                highest = max(highest, signed["revision"])
+        except (TypeError, KeyError):
+            continue
+    return highest + 1
+
+
+@click.command(help="Cast (or recast) a signed ballot and check its receipt. --rank '' abstains.")
+@click.argument("base_url")
+@click.argument("election_id")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False), help="Your private key file.")
+@click.option("--rank", required=True, help="Option ids, most preferred first, comma-separated ('' = abstain).")
+@click.option("--server-key", "server_key", default=None, help="Pin the server's public key (b64u).")
+@click.option("--receipt", "receipt_file", default=None, type=click.Path(dir_okay=False), help="Save the receipt here.")
+def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: str | None,
+         receipt_file: str | None) -> None:
+    ranking = [item.strip() for item in rank.split(",")] if rank.strip() else []
+    try:
+        signer = load_signer(key_file)
+        with KurultaiClient(base_url) as client:
+            key = _server_key(client, server_key)
+            info = client.get(f"/api/elections/{election_id}")
+            if not isinstance(info, dict) or info.get("status") != "open":
+                status = info.get("status") if isinstance(info, dict) else None
+                _die(f"election {election_id} is not open (status {status!r})", EXIT_FAILED)
+            env = parse_envelope(info.get("election"), "election")
+            verify_envelope(env, key)
+            election = parse_election(env.signed)
+            if election.id != election_id:
+                _die(f"the server sent election {election.id!r}, want {election_id!r}", EXIT_FAILED)
+            unknown = [o for o in ranking if o not in election.option_ids]
+            if unknown or len(set(ranking)) != len(ranking):
+                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r}",
+                     EXIT_FAILED)
+            revision = next_revision(client, election_id, signer.key_id)
+            signed = {"v": 1, "type": "ballot", "election": election_id, "election_digest": digest(env.signed),
+                      "voter": signer.key_id, "revision": revision, "ranking": ranking,
+                      "nonce": b64u_encode(os.urandom(NONCE_SIZE))}
+            ballot = sign_object(signer, signed)
+            status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=jcs(ballot),
+                                          headers={"Content-Type": "application/json"})
+            receipt = parse_receipt(body)
+            # The receipt names a leaf hash; the board entry at its seq shows it is our ballot.
+            entries = list(client.board_entries(election_id, receipt.seq, receipt.seq + 1))
+            leaf = entries[0].get("leaf")
+            if not isinstance(leaf, dict) or leaf.get("ballot") != ballot or leaf.get("seq") != receipt.seq:
+                _die(f"the board's leaf {receipt.seq} does not hold this ballot", EXIT_FAILED)
+            sth = verify_receipt(receipt, compute_leaf_hash(leaf), key, election_id)
+    except HttpError as exc:
+        _die(f"{exc.code}: {exc.detail}", EXIT_FAILED if exc.status < 500 else EXIT_ERROR)
+    except ClientError as exc:
+        _die(str(exc))
+    except VotingError as exc:
+        _die(f"the server's answer does not check out: {exc}", EXIT_FAILED)
+    if receipt_file:
+        try:
+            Path(receipt_file).write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            _die(f"{receipt_file}: {exc.strerror or exc}")
+    again = " (already recorded: the original receipt)" if status == 200 else ""
+    click.echo(f"recorded{again}: election {election_id}, revision {revision}, seq {receipt.seq}")
+    click.echo(f"  leaf hash  {receipt.leaf_hash.hex()}")
+    click.echo(f"  tree head  size {sth.tree_size}, root {sth.root_hash.hex()}, {sth.timestamp}")
+
+
+# --- verify --------------------------------------------------------------------------------
+
+
+def print_report(report: Report) -> None:
+    s = report.summary
+    if report.ok:
+        click.echo(f"OK: election {s.election} ({s.method}): {s.ballots} ballots on the board, {s.voters} voters "
+                   f"on the roll, {s.counted} counted; winner {s.winner}")
+        click.echo(f"  ranking    {', '.join(s.ranking or ())}")
+        click.echo(f"  tree head  size {s.tree_size}, root {s.root_hash}")
+        click.echo("  every signature, the roll, the election digest, the revisions, the tree root, "
+                   "the count and the tie-break check out")
+        return
+    click.echo(f"FAILED: {len(report.failures)} check(s) failed for election {s.election}")
+    for failure in report.failures:
+        click.echo(f"  {failure}")
+
+
+@click.command(help="Verify an election from the server (BASE_URL ELECTION_ID) or from an export (--offline DIR).")
+@click.argument("base_url", required=False)
+@click.argument("election_id", required=False)
+@click.option("--offline", "offline", default=None, type=click.Path(file_okay=False), help="An export directory.")
+@click.option("--server-key", "server_key", default=None, help="Pin the server's public key (b64u).")
+def verify(base_url: str | None, election_id: str | None, offline: str | None, server_key: str | None) -> None:
+    if offline is not None and (base_url or election_id):
+        _die("give either BASE_URL ELECTION_ID or --offline DIR, not both")
+    if offline is None and not (base_url and election_id):
+        _die("give BASE_URL ELECTION_ID, or --offline DIR")
+    pinned = None
+    if server_key is not None:
+        try:
+            pinned = b64u_decode(server_key)
+            check_public_key(pinned)
+        except VotingError as exc:
+            _die(f"--server-key: {exc}")
+    try:
+        if offline is not None:
+            bundle = read_bundle(offline)
+            if pinned is not None and bundle.server_public_key != pinned:
+                bundle = Bundle(bundle.election, bundle.roll, bundle.board, bundle.sth, bundle.result, pinned,
+                                (*bundle.problems, Failure("server_key", "server-key.json is not the pinned key")))
+        else:
+            assert base_url is not None and election_id is not None
+            bundle = fetch_bundle(base_url, election_id, server_public_key=pinned)
+    except ClientError as exc:
+        _die(str(exc))
+    report = verify_election(bundle)
+    print_report(report)
+    sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+COMMANDS = [keygen, register_key, vote, verify]
