@@ -1,0 +1,123 @@
+"""The single SQLite writer: many concurrent writers never see "database is locked", every write
+lands exactly once, and one failing job in a batch does not undo the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from deliberation.tables import Event, User
+from kurultai.db import Database
+from kurultai.settings import Settings
+from tests.conftest import World
+
+N = 300
+
+
+@pytest.fixture
+def backend() -> str:
+    """This module is about SQLite only."""
+    return "sqlite"
+
+
+async def test_concurrent_requests_land_exactly_once(world: World) -> None:
+    a = world.assembly
+    am = await world.ok(
+        "POST", f"/api/assemblies/{a}/amendments", "delegate", {"provision": world.provisions[0], "kind": "delete", "submit": True}, status=201
+    )
+
+    def request(i: int):  # noqa: ANN202
+        if i % 3 == 0:
+            body = {"provision": world.provisions[i % 2], "kind": "replace", "text": f"amendment {i}"}
+            return world.call("POST", f"/api/assemblies/{a}/amendments", "delegate2", body)
+        if i % 3 == 1:
+            return world.call("POST", f"/api/assemblies/{a}/comments", "delegate", {"provision": world.provisions[1], "text": f"comment {i}"})
+        return world.call("POST", f"/api/assemblies/{a}/comments", "moderator", {"amendment": am["id"], "text": f"comment {i}", "stance": "for"})
+
+    responses = await asyncio.gather(*(request(i) for i in range(N)))
+    bad = [(r.status_code, r.text) for r in responses if r.status_code != 201]
+    assert bad == []
+    comments = await world.ok("GET", f"/api/assemblies/{a}/comments")
+    amendments = await world.ok("GET", f"/api/assemblies/{a}/amendments")
+    assert sorted(c["text"] for c in comments) == sorted(f"comment {i}" for i in range(N) if i % 3)
+    assert sorted(x["text"] or "" for x in amendments) == sorted(["", *(f"amendment {i}" for i in range(0, N, 3))])
+    assert len({c["id"] for c in comments}) == len(comments)
+    # the outbox numbered every event once, without gaps
+    seqs = [r["seq"] for r in await Event.select(Event.seq).where(Event.assembly_id == a).order_by(Event.seq)]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= N + 1
+
+
+async def test_concurrent_moderator_actions_keep_the_audit_chain(world: World) -> None:
+    a = world.assembly
+    responses = await asyncio.gather(
+        *(world.call("POST", f"/api/assemblies/{a}/agenda", "moderator", {"title": f"item {i}"}) for i in range(100))
+    )
+    assert {r.status_code for r in responses} == {201}
+    items = await world.ok("GET", f"/api/assemblies/{a}/agenda")
+    assert [i["position"] for i in items] == list(range(1, 102))  # no two items got the same position
+    audit = await world.ok("GET", f"/api/assemblies/{a}/audit", "moderator")
+    assert audit["verified"] is True
+    assert [e["seq"] for e in audit["entries"]] == list(range(1, len(audit["entries"]) + 1))
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(Settings(data_dir=tmp_path / "data"))
+    await database.migrate()
+    await database.start()
+    try:
+        yield database
+    finally:
+        await database.stop()
+
+
+async def _add_user(name: str) -> int:
+    user = User(username=name, display_name=name)
+    await user.save()
+    return int(user.id)
+
+
+async def test_failing_job_does_not_undo_the_batch(db: Database) -> None:
+    class Boom(Exception):
+        pass
+
+    async def ok(name: str) -> int:
+        return await _add_user(name)
+
+    async def fails_after_writing() -> None:
+        await _add_user("doomed")
+        raise Boom("the job's own error")
+
+    async def violates_unique() -> None:
+        await _add_user("second")  # written before the violation, and undone with it
+        await _add_user("first")
+
+    # queued together, so the writer runs them in one batch (one transaction)
+    results = await asyncio.gather(
+        db.write(lambda: ok("first")),
+        db.write(fails_after_writing),
+        db.write(lambda: ok("third")),
+        db.write(violates_unique),
+        db.write(lambda: ok("fourth")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], int) and isinstance(results[2], int) and isinstance(results[4], int)
+    assert isinstance(results[1], Boom) and str(results[1]) == "the job's own error"
+    assert isinstance(results[3], Exception) and "unique" in str(results[3]).lower()
+    names = [r["username"] for r in await User.select(User.username).order_by(User.id)]
+    assert names == ["first", "third", "fourth"]
+
+
+async def test_many_direct_writers(db: Database) -> None:
+    ids = await asyncio.gather(*(db.write(lambda i=i: _add_user(f"user{i}")) for i in range(N)))
+    assert len(set(ids)) == N
+    assert await User.count() == N
+
+
+async def test_write_before_start_is_a_programming_error(tmp_path: Path) -> None:
+    database = Database(Settings(data_dir=tmp_path / "other"))
+    with pytest.raises(RuntimeError, match="start"):
+        await database.write(lambda: _add_user("x"))
