@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 #: Every environment variable Kurultai reads, with its meaning. docs/operations.md lists them
 #: too, and a test checks that the two agree.
@@ -22,6 +23,7 @@ ENVIRONMENT = {
     "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
+    "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: NORMAL (default; survives a server crash) or FULL (also an OS crash or power loss).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
     "KURULTAI_REDIS_PREFIX": "Prefix of Redis channel and key names, to share one Redis between deployments (default 'kurultai:').",
     "KURULTAI_ALLOWED_ORIGINS": "Comma-separated extra origins (e.g. https://example.org) allowed to open websockets; same origin is always allowed; '*' allows any.",
@@ -54,6 +56,7 @@ class Settings:
     ws_client_burst: float = 20.0
     ws_replay_window: int = 10_000
     live_interval_ms: int = 250
+    sqlite_synchronous: str = "NORMAL"
 
     @property
     def sqlite_path(self) -> Path:
@@ -105,4 +108,12 @@ class Settings:
             cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
+            sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL"), "NORMAL"),
         )
+
+
+def _choice(env: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).upper()
+    if value not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

@@ -30,7 +30,13 @@ from voting.errors import BallotRejected
 from voting.tables import Election, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500
-INSERT_CHUNK = 500
+LEAF_SQL = (
+    "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+NODE_SQL = "INSERT INTO merkle_node (election, level, idx, hash) VALUES (?, ?, ?, ?)"
+HEAD_SQL = "INSERT INTO tree_head (election, tree_size, envelope, created_ms) VALUES (?, ?, ?, ?)"
+TREE_SQL = "UPDATE election SET tree_size = ?, root_hash = ?, compact_range = ? WHERE id = ?"
 
 
 @dataclass
@@ -106,7 +112,7 @@ async def load_state(election_id: int) -> ElectionState | None:
         Leaf.election == election_id
     ).order_by(Leaf.seq)
     for lf in leaves:
-        state.tree.append(bytes.fromhex(lf["leaf_hash"]))
+        state.store.add(state.tree.append(bytes.fromhex(lf["leaf_hash"]))[:1])
         state.accepted[lf["signed_digest"]] = lf["seq"]
         if lf["revision"] > state.revisions.get(lf["voter"], 0):
             state.revisions[lf["voter"]] = lf["revision"]
@@ -172,6 +178,12 @@ class Board:
                 loaded.queue, loaded.worker = current.queue, current.worker
             self.states[election_id] = loaded
             return loaded
+
+    def mark_closed(self, election_id: int) -> None:
+        """Called inside the closing transaction: later batches see the election closed."""
+        state = self.states.get(election_id)
+        if state is not None:
+            state.status = "closed"
 
     def forget(self, election_id: int) -> None:
         state = self.states.pop(election_id, None)
@@ -268,35 +280,32 @@ class Board:
                     "inclusion_proof": [h.hex() for h in inclusion_proof(seq, size, state.store)],
                 }
                 outcomes[i] = (201, receipt)
-                weight = state.roll.get(p.ballot.voter).weight if state.roll and state.roll.get(p.ballot.voter) else 1
-                appended.append((p.ballot.voter, list(p.ballot.ranking), weight, p.ballot.revision))
+                voter = state.roll.get(p.ballot.voter) if state.roll else None
+                appended.append((p.ballot.voter, list(p.ballot.ranking), voter.weight if voter else 1, p.ballot.revision))
                 rows.append(
-                    Leaf(
-                        election=election_id,
-                        seq=seq,
-                        leaf=jcs(leaf).decode(),
-                        leaf_hash=lh.hex(),
-                        signed_digest=p.signed_digest,
-                        voter=p.ballot.voter,
-                        revision=p.ballot.revision,
-                        ranking=json.dumps(list(p.ballot.ranking), ensure_ascii=False),
-                        receipt=json.dumps(receipt, ensure_ascii=False),
-                        received_ms=tx.now_ms,
+                    (
+                        election_id,
+                        seq,
+                        jcs(leaf).decode(),
+                        lh.hex(),
+                        p.signed_digest,
+                        p.ballot.voter,
+                        p.ballot.revision,
+                        json.dumps(list(p.ballot.ranking), ensure_ascii=False),
+                        json.dumps(receipt, ensure_ascii=False),
+                        tx.now_ms,
                     )
                 )
-            for chunk in range(0, len(rows), INSERT_CHUNK):
-                await Leaf.insert(*rows[chunk : chunk + INSERT_CHUNK])
-            node_rows = [MerkleNode(election=election_id, level=lv, idx=ix, hash=h.hex()) for lv, ix, h in new_nodes]
-            for chunk in range(0, len(node_rows), INSERT_CHUNK):
-                await MerkleNode.insert(*node_rows[chunk : chunk + INSERT_CHUNK])
-            await TreeHead.insert(TreeHead(election=election_id, tree_size=size, envelope=json.dumps(sth, ensure_ascii=False), created_ms=tx.now_ms))
-            await Election.update(
-                {
-                    Election.tree_size: size,
-                    Election.root_hash: root.hex(),
-                    Election.compact_range: json.dumps([h.hex() for h in state.tree.to_hashes()]),
-                }
-            ).where(Election.id == election_id)
+            # One call for all of the batch's writes (see Database.execute_many).
+            await self.ctx.db.execute_many(
+                [
+                    (LEAF_SQL, rows),
+                    # Level 0 is the leaf hash, stored with the leaf; higher levels are complete subtrees.
+                    (NODE_SQL, [(election_id, lv, ix, h.hex()) for lv, ix, h in new_nodes if lv > 0]),
+                    (HEAD_SQL, [(election_id, size, json.dumps(sth, ensure_ascii=False), tx.now_ms)]),
+                    (TREE_SQL, [(size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id)]),
+                ]
+            )
             return state
 
         state = await self.ctx.write(job)
@@ -317,10 +326,14 @@ class Board:
     async def _locked_state(self, election_id: int) -> ElectionState:
         """Inside a write transaction: lock the election row (PostgreSQL) and make sure the
         in-memory state matches the database, reloading when another process appended."""
+        state = self.states.get(election_id)
+        if self.ctx.db.is_sqlite and state is not None and state.status == "open":
+            # One process owns a SQLite file and every write goes through its single writer, so
+            # the state cannot have changed behind our back (close refreshes it on its own).
+            return state
         if not self.ctx.db.is_sqlite:
             await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
         row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
-        state = self.states.get(election_id)
         if state is None or row is None or row["tree_size"] != state.size or row["status"] != state.status:
             fresh = await load_state(election_id)
             if fresh is None:

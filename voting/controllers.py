@@ -128,7 +128,8 @@ async def open_election_h(request: Request, eid: FromPath[int], principal: P, ct
 async def close_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
-    view = await elections.close_election(ctx, request.app.state.signer, eid, p.username)
+    board = _board(request)
+    view = await elections.close_election(ctx, request.app.state.signer, eid, p.username, on_closed=board.mark_closed)
     await _board(request).state(eid, fresh=True)
     return view
 
@@ -216,14 +217,17 @@ async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[s
     body = await request.body()  # check 1 (size) is enforced by request_max_body_size
     obj = parse_json_strict(body)  # 2
     env, ballot = parse_ballot_envelope(obj)  # 2
-    row = await elections.require_row(eid)
     board = _board(request)
-    state = await board.state(eid)
-    if state is None or not state.digest:  # a draft has no digest: nothing can match it
+    state = await board.state(eid) if 1 <= eid <= 2**31 - 1 else None  # cached: no database read per ballot
+    if state is not None and state.status != "open":  # another process may have opened or closed it
+        state = await board.state(eid, fresh=True)
+    if state is None:
+        raise ApiError(404, "not_found", f"no election with id {eid}")
+    if not state.digest:  # a draft has no digest: nothing can match it
         raise BallotRejected("wrong_election", f"election {eid} is a draft; there is no election digest to vote on yet")
     verify_ballot_election(ballot, str(eid), state.digest)  # 3
-    if state.status != "open" or row["status"] != "open":  # 4
-        raise BallotRejected("election_not_open", f"election {eid} is {row['status']}")
+    if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
+        raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
     await asyncio.get_running_loop().run_in_executor(None, check_signature, state, env, ballot)  # 5, 6
     status, receipt = await board.submit(state, env, ballot, obj)  # 7-10, then the append
     return Response(receipt, status_code=status, media_type=MediaType.JSON)

@@ -4,6 +4,7 @@ the roll), close (sign the result over the final tree) and apply the outcome to 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from deliberation.amendments import adopt_tx
@@ -263,7 +264,12 @@ async def counted_ballots(election_id: int, roll: dict[str, int]) -> list[Weight
     return [WeightedBallot(tuple(rk), roll.get(v, 1)) for v, (_rev, rk) in latest.items()]
 
 
-async def close_election(ctx: Ctx, signer: Signer, election_id: int, actor: str) -> dict[str, Any]:
+async def close_election(
+    ctx: Ctx, signer: Signer, election_id: int, actor: str, on_closed: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Close and sign the result. `on_closed` runs inside the write, so that no ballot batch
+    queued behind it in the same process can still append to the closed tree."""
+
     async def run(tx: Tx) -> dict[str, Any]:
         if not ctx.db.is_sqlite:
             await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
@@ -302,6 +308,8 @@ async def close_election(ctx: Ctx, signer: Signer, election_id: int, actor: str)
         await Election.update(
             {Election.status: "closed", Election.result_envelope: json.dumps(result_env, ensure_ascii=False), Election.closed_ms: tx.now_ms}
         ).where(Election.id == election_id)
+        if on_closed is not None:
+            on_closed(election_id)
         await _apply_outcome(tx, row, counted, actor)
         await tx.audit(row["assembly"], actor, "election.closed", {"election": election_id, "winner": counted["winner"], "tree_size": row["tree_size"]})
         await tx.emit(row["assembly"], "election.closed", {"election": str(election_id), "tree_size": row["tree_size"], "root_hash": row["root_hash"]})

@@ -1,0 +1,198 @@
+"""Ballot ingestion over HTTP: accepted ballots/s into one server process on SQLite.
+
+Method (issue #4): a roll of 10,000 voters; the ballots are signed before the measurement by
+this process; a load generator in another process sends them over keep-alive HTTP/1.1
+connections (hand-written client on asyncio streams, so the client costs little CPU); the server
+is `kurultai serve` in its own process. The baseline, measured in the same run, is the bare
+single-core Ed25519 verification rate of `cryptography`. Goal: accepted/s >= 0.5 x that rate.
+Reports p50/p99 latency per ballot too.
+
+    .venv/bin/python bench/ingest.py [--voters 10000] [--connections 64] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def verify_rate(seconds: float = 1.5) -> float:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    pub = key.public_key()
+    msg = b"x" * 300
+    sig = key.sign(msg)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            pub.verify(sig, msg)
+        n += 200
+    return n / (time.perf_counter() - start)
+
+
+async def setup(data_dir: Path, voters: int) -> tuple[int, list[bytes]]:
+    """Create an assembly with `voters` approved delegates and an open election; sign one ballot each."""
+    import os as _os
+
+    from deliberation import agenda, assemblies, draft
+    from deliberation.context import Ctx
+    from deliberation.tables import Membership, User
+    from kurultai.db import Database
+    from kurultai.settings import Settings
+    from voting import elections
+    from voting.core.encoding import b64u_encode
+    from voting.core.keys import Signer, sign_object
+    from voting.server_key import load_or_create
+    from voting.tables import DelegateKey
+
+    settings = Settings(data_dir=data_dir)
+    db = Database(settings)
+    await db.migrate()
+    await db.start()
+    ctx = Ctx(db=db, clock=lambda: int(time.time() * 1000))
+    a = await assemblies.create_assembly(ctx, "bench", title="Bench")
+    p = await draft.add_provision(ctx, a["id"], "bench", number="1", kind="article", title="", text="Text.", after=None)
+    item = await agenda.create_item(ctx, a["id"], "bench", title="Item", provisions=[p["id"]])
+    for phase in ("debate", "amendments", "voting"):
+        await agenda.set_phase(ctx, item["id"], "bench", phase)
+    signers = [Signer.generate() for _ in range(voters)]
+
+    async def bulk(tx: object) -> None:
+        for start in range(0, voters, 400):
+            chunk = range(start, min(voters, start + 400))
+            await User.insert(*[User(username=f"v{i:05d}", display_name="") for i in chunk])
+        ids = {r["username"]: r["id"] for r in await User.select(User.id, User.username)}
+        for start in range(0, voters, 400):
+            chunk = range(start, min(voters, start + 400))
+            await Membership.insert(*[Membership(assembly=a["id"], user=ids[f"v{i:05d}"], role="delegate") for i in chunk])
+            await DelegateKey.insert(
+                *[
+                    DelegateKey(assembly=a["id"], user=ids[f"v{i:05d}"], key_id=signers[i].key_id, public_key=b64u_encode(signers[i].public_key_raw), status="approved")
+                    for i in chunk
+                ]
+            )
+
+    await ctx.write(bulk)
+    e = await elections.create_election(ctx, item["id"], "bench", {"kind": "amendments", "provision": p["id"], "method": "schulze"})
+    opened = await elections.open_election(ctx, load_or_create(data_dir), int(e["id"]), "bench")
+    env = opened["election"]
+    from voting.core.signed import digest
+
+    d = digest(env["signed"])
+    bodies = []
+    for s in signers:
+        signed = {"v": 1, "type": "ballot", "election": e["id"], "election_digest": d, "voter": s.key_id, "revision": 1, "ranking": ["status_quo"], "nonce": b64u_encode(_os.urandom(16))}
+        bodies.append(json.dumps(sign_object(s, signed)).encode())
+    await db.stop()
+    return int(e["id"]), bodies
+
+
+async def _client(port: int, path: str, bodies: list[bytes], latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for body in bodies:
+        head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+        t0 = time.perf_counter()
+        writer.write(head + body)
+        status_line = await reader.readline()
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - t0)
+        code = int(status_line.split()[1])
+        statuses[code] = statuses.get(code, 0) + 1
+    writer.close()
+
+
+def load_generator(port: int, path: str, bodies: list[bytes], connections: int, out: "mp.Queue[object]") -> None:
+    async def main() -> None:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        share = [bodies[i::connections] for i in range(connections)]
+        t0 = time.perf_counter()
+        await asyncio.gather(*(_client(port, path, part, latencies, statuses) for part in share))
+        out.put({"elapsed": time.perf_counter() - t0, "latencies": latencies, "statuses": statuses})
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--voters", type=int, default=10_000)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--quick", action="store_true", help="1,000 voters, for a smoke run")
+    args = ap.parse_args()
+    voters = 1000 if args.quick else args.voters
+
+    base = verify_rate()
+    data_dir = Path(tempfile.mkdtemp(prefix="kurultai-bench-"))
+    try:
+        eid, bodies = asyncio.run(setup(data_dir, voters))
+        port = free_port()
+        env = {**os.environ, "KURULTAI_DATA_DIR": str(data_dir), "KURULTAI_PORT": str(port)}
+        cmd = [sys.executable, os.environ.get("BENCH_SERVER", "-m"), *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]), "serve"]
+        if os.environ.get("BENCH_PROFILE"):
+            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", os.environ["BENCH_PROFILE"], "-f", "speedscope", "--", *cmd]
+        server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_SERVER") else subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            out: mp.Queue[object] = mp.Queue()
+            gen = mp.get_context("fork").Process(target=load_generator, args=(port, f"/api/elections/{eid}/ballots", bodies, args.connections, out))
+            gen.start()
+            report = out.get(timeout=600)
+            gen.join()
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=20)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    assert isinstance(report, dict)
+    accepted = report["statuses"].get(201, 0)
+    rate = accepted / report["elapsed"]
+    lat = sorted(report["latencies"])
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    ratio = rate / base
+    print(f"bare Ed25519 verify, one core : {base:,.0f}/s")
+    print(f"ballots sent / accepted      : {len(bodies):,} / {accepted:,}  statuses {report['statuses']}")
+    print(f"accepted ballots/s           : {rate:,.0f}  ({ratio:.2f} x verify rate; goal >= 0.5)")
+    print(f"latency p50 / p99            : {p50:.1f} ms / {p99:.1f} ms  ({args.connections} connections)")
+    return 0 if ratio >= 0.5 and accepted == len(bodies) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
