@@ -54,7 +54,7 @@ __all__ = ["Bundle", "Failure", "Report", "Summary", "verify_election"]
 #: enough that the pool starts while the calling thread is still parsing.
 CHUNK_SIZE = 2048
 #: Seconds a thread may hold the GIL while another waits, during verification.
-SWITCH_INTERVAL = 0.0002
+SWITCH_INTERVAL = 0.00005
 #: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
 #: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
 SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
