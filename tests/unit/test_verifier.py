@@ -552,3 +552,111 @@ def test_sign_result_helper_is_honest(good):
     # the helper the tests rely on signs exactly what the verifier recounts
     again = sign_result(good.server, good.election, good.roll, good.board, good.sth["signed"])
     assert again["signed"] == good.result["signed"]
+
+
+# --- over HTTP (a fake server on httpx.MockTransport, built from the same synthetic election) ---
+
+
+class FakeServer:
+    """Serves a SyntheticElection on the PROTOCOL §5 paths; board pages stop early after `page` entries."""
+
+    def __init__(self, e: SyntheticElection, status: str = "closed", page: int = 3) -> None:
+        self.e, self.status, self.page = e, status, page
+        self.board = [*e.board]
+        self.sth = e.sth
+        self.receipts: dict[str, dict[str, Any]] = {}
+
+    def handle(self, request: "httpx.Request") -> "httpx.Response":
+        import httpx
+
+        from voting.core.merkle import MemoryNodeStore, inclusion_proof
+
+        e, path = self.e, request.url.path
+        base = f"/api/elections/{e.election_id}"
+        if path == "/api/server-key":
+            body: Any = {"algorithm": "ed25519", "public_key": e.server.public_key_b64u, "key_id": e.server.key_id}
+        elif path == base:
+            body = {"status": self.status, "election": e.election}
+        elif path == f"{base}/roll":
+            body = e.roll
+        elif path == f"{base}/sth":
+            body = self.sth
+        elif path == f"{base}/result":
+            if self.status != "closed":
+                return httpx.Response(409, json={"error": "election_not_closed", "detail": "open"})
+            body = e.result
+        elif path == f"{base}/board":
+            start, end = int(request.url.params["start"]), int(request.url.params["end"])
+            end = min(end, start + self.page, len(self.board))
+            body = {"entries": [{"seq": i, "leaf": self.board[i], "leaf_hash": compute_leaf_hash(self.board[i]).hex()}
+                                for i in range(start, end)]}
+        elif path == f"{base}/ballots" and request.method == "POST":
+            ballot = json.loads(request.content)
+            if ballot["signed"]["ranking"] == ["amendment-99"]:
+                return httpx.Response(400, json={"error": "unknown_option", "detail": "no amendment-99"})
+            seq = len(self.board)
+            self.board.append(make_leaf(seq, ballot, "2026-11-19T11:00:00.000Z"))
+            self.sth = sign_tree(e.server, e.election_id, self.board, 2)
+            store = MemoryNodeStore.from_leaf_hashes([compute_leaf_hash(leaf) for leaf in self.board])
+            body = {"seq": seq, "leaf_hash": compute_leaf_hash(self.board[seq]).hex(), "sth": self.sth,
+                    "inclusion_proof": [h.hex() for h in inclusion_proof(seq, len(self.board), store)]}
+            return httpx.Response(201, json=body)
+        else:
+            return httpx.Response(404, json={"error": "not_found", "detail": path})
+        return httpx.Response(200, json=body)
+
+
+def test_fetch_bundle_follows_short_pages(good):
+    import httpx
+
+    from voting.client import fetch_bundle
+
+    server = FakeServer(good, page=2)
+    bundle = fetch_bundle("http://kurultai.test", good.election_id, transport=httpx.MockTransport(server.handle))
+    assert bundle == good.bundle()
+    assert verify_election(bundle).ok
+    open_server = FakeServer(good, status="open")
+    bundle = fetch_bundle("http://kurultai.test", good.election_id, transport=httpx.MockTransport(open_server.handle))
+    assert [f.check for f in verify_election(bundle).failures] == ["result"]
+
+
+def test_cli_vote_checks_the_receipt(tmp_path, monkeypatch):
+    import httpx
+
+    import voting.client as client_module
+    from voting.client_cli import vote
+
+    e = build_election(ballots=BALLOTS)
+    server = FakeServer(e, status="open")
+    real_client = httpx.Client
+    monkeypatch.setattr(client_module.httpx, "Client",
+                        lambda **kw: real_client(**{**kw, "transport": httpx.MockTransport(server.handle)}))
+    key = tmp_path / "k"
+    key.write_text(b64u_encode(bytes([1]) * 32) + "\n")  # voter 0 of the synthetic election
+    voter = load_signer(key)
+    runner = CliRunner()
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", f"{A13},{SQ}",
+                                  "--receipt", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "recorded" in result.output and "seq 7" in result.output
+    signed = server.board[7]["ballot"]["signed"]
+    assert signed["voter"] == voter.key_id and signed["ranking"] == [A13, SQ]
+    previous = max(leaf["ballot"]["signed"]["revision"] for leaf in e.board
+                   if leaf["ballot"]["signed"]["voter"] == voter.key_id)
+    assert signed["revision"] == previous + 1
+    assert json.loads((tmp_path / "r.json").read_text())["seq"] == 7
+
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", ""])
+    assert result.exit_code == 0 and server.board[8]["ballot"]["signed"]["ranking"] == []
+
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", "nope"])
+    assert result.exit_code == 1 and "want distinct option ids" in result.output
+
+    other = Signer.from_private_bytes(b"\x0b" * 32)
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12,
+                                  "--server-key", other.public_key_b64u])
+    assert result.exit_code == 1 and "does not check out" in result.output
+
+    server.status = "closed"
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12])
+    assert result.exit_code == 1 and "not open" in result.output
