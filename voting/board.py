@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
 from voting.core.counting import Rule
 from voting.core.encoding import format_time, jcs
 from voting.core.keys import Signer, verify_signature
@@ -237,15 +237,16 @@ class Board:
         outcomes: dict[int, tuple[int, Any]] = {}
         appended: list[tuple[str, list[str], int, int]] = []
 
-        async def job(tx: Tx) -> ElectionState:
+        async def prepare() -> tuple[list[Any], ElectionState]:
             outcomes.clear()
             appended.clear()
+            now_ms = self.ctx.now()
             state = await self._locked_state(election_id)
             if state.status != "open":
                 for i, _p in enumerate(batch):
                     outcomes[i] = (0, BallotRejected("election_not_open", f"election {election_id} is {state.status}"))
-                return state
-            received_at = format_time(tx.now_ms)
+                return [], state
+            received_at = format_time(now_ms)
             new_leaves: list[tuple[int, Pending, dict[str, Any], bytes]] = []
             new_nodes: list[tuple[int, int, bytes]] = []
             for i, p in enumerate(batch):
@@ -266,9 +267,9 @@ class Board:
                 state.accepted[p.signed_digest] = seq
                 new_leaves.append((i, p, leaf, lh))
             if not new_leaves:
-                return state
+                return [], state
             size, root = state.tree.size, state.tree.root()
-            sth = self.sign_sth(election_id, size, root, tx.now_ms)
+            sth = self.sign_sth(election_id, size, root, now_ms)
             state.sth = sth
             rows = []
             for i, p, leaf, lh in new_leaves:
@@ -293,22 +294,20 @@ class Board:
                         p.ballot.revision,
                         json.dumps(list(p.ballot.ranking), ensure_ascii=False),
                         json.dumps(receipt, ensure_ascii=False),
-                        tx.now_ms,
+                        now_ms,
                     )
                 )
-            # One call for all of the batch's writes (see Database.execute_many).
-            await self.ctx.db.execute_many(
-                [
-                    (LEAF_SQL, rows),
-                    # Level 0 is the leaf hash, stored with the leaf; higher levels are complete subtrees.
-                    (NODE_SQL, [(election_id, lv, ix, h.hex()) for lv, ix, h in new_nodes if lv > 0]),
-                    (HEAD_SQL, [(election_id, size, json.dumps(sth, ensure_ascii=False), tx.now_ms)]),
-                    (TREE_SQL, [(size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id)]),
-                ]
-            )
-            return state
+            statements = [
+                (LEAF_SQL, rows),
+                # Level 0 is the leaf hash, stored with the leaf; higher levels are complete subtrees.
+                (NODE_SQL, [(election_id, lv, ix, h.hex()) for lv, ix, h in new_nodes if lv > 0]),
+                (HEAD_SQL, [(election_id, size, json.dumps(sth, ensure_ascii=False), now_ms)]),
+                (TREE_SQL, [(size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id)]),
+            ]
+            return statements, state
 
-        state = await self.ctx.write(job)
+        # One write for the whole batch, in order with every other write (Database.write_statements).
+        state = await self.ctx.db.write_statements(prepare)
         for voter, ranking, weight, revision in appended:
             if state.tally is not None:
                 state.tally.add(voter, ranking, weight, revision)
