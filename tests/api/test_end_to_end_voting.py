@@ -1,0 +1,169 @@
+"""Issue #4 end to end, through a real `kurultai serve` process and the real CLI commands:
+demo → keys → open → cast with revotes → close → `kurultai verify` passes online and offline,
+the winning amendment is in the consolidated text, and tampered exports fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kurultai.settings import Settings
+
+KURULTAI = [sys.executable, "-m", "kurultai.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(env: dict[str, str], *args: str, check: bool = True, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**env, **({"KURULTAI_PASSWORD": password} if password else {})}
+    proc = subprocess.run([*KURULTAI, *args], env=full_env, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kurultai {' '.join(args)} exited {proc.returncode}: {proc.stdout} {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    if settings.uses_postgres:
+        import asyncio
+
+        from tests.conftest import reset_postgres
+
+        assert settings.database_url
+        asyncio.run(reset_postgres(settings.database_url))
+    port = free_port()
+    env = {**os.environ, "KURULTAI_DATA_DIR": str(settings.data_dir), "KURULTAI_PORT": str(port)}
+    if settings.database_url:
+        env["KURULTAI_DATABASE_URL"] = settings.database_url
+    env.pop("KURULTAI_REDIS_URL", None)
+    run(env, "migrate")
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen([*KURULTAI, "serve"], env=env, stdout=log, stderr=log, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        proc.wait()
+        log.close()
+        raise AssertionError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+    try:
+        yield url, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def api(url: str, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+    r = httpx.request(method, f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+    assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
+    return r.json() if r.content else None
+
+
+def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    url, env = server
+    demo = json.loads(run(env, "demo", "--json", "--delegates", "4").stdout)
+    aid, eid = demo["assembly"], demo["election"]
+    mod = api(url, "POST", "/api/auth/token", body=demo["moderator"])["token"]
+
+    keys = []
+    for i, cred in enumerate(demo["delegates"]):
+        key = tmp_path / f"key{i}"
+        run(env, "keygen", "--out", str(key))
+        assert (key.stat().st_mode & 0o777) == 0o600
+        out = run(env, "register-key", url, "--assembly", str(aid), "--key", str(key), "--username", cred["username"], password=cred["password"]).stdout
+        assert "pending" in out
+        keys.append(key)
+    for k in api(url, "GET", f"/api/assemblies/{aid}/keys", mod):
+        api(url, "POST", f"/api/assemblies/{aid}/keys/{k['key_id']}/approve", mod)
+    opened = api(url, "POST", f"/api/elections/{eid}/open", mod)
+    options = [o["id"] for o in opened["election"]["signed"]["options"]]
+    assert options[0] == "status_quo" and len(options) == 3
+    a1, a2 = options[1], options[2]
+
+    rankings = [f"{a1},{a2}", f"{a1},status_quo", f"{a2},{a1}", ""]
+    for key, rank in zip(keys, rankings):
+        out = run(env, "vote", url, eid, "--key", str(key), "--rank", rank).stdout
+        assert "recorded" in out
+    # revotes: the second delegate changes their mind twice, the fourth stops abstaining
+    run(env, "vote", url, eid, "--key", str(keys[1]), "--rank", f"{a2}")
+    run(env, "vote", url, eid, "--key", str(keys[1]), "--rank", f"{a1},{a2}")
+    run(env, "vote", url, eid, "--key", str(keys[3]), "--rank", f"{a1}")
+    tally = api(url, "GET", f"/api/elections/{eid}/tally")
+    assert tally["tree_size"] == 7 and tally["counted"] == 4 and tally["winner"] == a1
+
+    closed = api(url, "POST", f"/api/elections/{eid}/close", mod)
+    assert closed["status"] == "closed"
+    verified = run(env, "verify", url, eid)
+    assert verified.returncode == 0
+
+    doc = api(url, "GET", f"/api/assemblies/{aid}/document")
+    article3 = next(p for p in doc["provisions"] if p["number"] == "3")
+    winner_id = int(a1.split("-")[1])
+    assert article3["text"] == api(url, "GET", f"/api/amendments/{winner_id}")["text"]
+    assert api(url, "GET", f"/api/amendments/{winner_id}")["status"] == "adopted"
+
+    export = tmp_path / "export"
+    run(env, "export", eid, str(export))
+    assert run(env, "verify", "--offline", str(export)).returncode == 0
+
+    def tampered(name: str, change: Any) -> subprocess.CompletedProcess[str]:
+        target = tmp_path / name
+        shutil.copytree(export, target)
+        change(target)
+        return run(env, "verify", "--offline", str(target), check=False)
+
+    def edit(target: Path, file: str, fn: Any) -> None:
+        data = json.loads((target / file).read_text())
+        data = fn(data) or data
+        (target / file).write_text(json.dumps(data))
+
+    def change_ballot(board: list[dict[str, Any]]) -> None:
+        board[2]["ballot"]["signed"]["ranking"] = ["status_quo"]
+
+    def reorder(board: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [board[1], board[0], *board[2:]]
+
+    def change_result(result: dict[str, Any]) -> None:
+        result["signed"]["winner"] = "status_quo"
+
+    def extra_key(roll: dict[str, Any]) -> None:
+        from voting.core.encoding import b64u_encode
+        from voting.core.keys import Signer
+
+        s = Signer.generate()
+        roll["signed"]["voters"].append({"key_id": s.key_id, "public_key": b64u_encode(s.public_key_raw), "weight": 1})
+        roll["signed"]["voters"].sort(key=lambda v: v["key_id"])
+
+    cases = {
+        "changed-ballot": lambda t: edit(t, "board.json", change_ballot),
+        "dropped-leaf": lambda t: edit(t, "board.json", lambda b: b[:-1]),
+        "reordered-leaves": lambda t: edit(t, "board.json", reorder),
+        "changed-result": lambda t: edit(t, "result.json", change_result),
+        "extra-roll-key": lambda t: edit(t, "roll.json", extra_key),
+    }
+    for name, change in cases.items():
+        proc = tampered(name, change)
+        assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
+        assert proc.stdout.strip() or proc.stderr.strip(), name
