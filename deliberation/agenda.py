@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, iso, load, loads
+from deliberation.common import NotFound, iso, load, load_locked, loads
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import InvalidInput
 from deliberation.core.phases import check_phase_transition
@@ -80,7 +80,7 @@ async def create_item(
     provisions: list[int] | None = None,
 ) -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
-        assembly = await load(Assembly, assembly_id, "assembly")
+        assembly = await load_locked(tx, Assembly, assembly_id, "assembly")
         await _check_provisions(assembly_id, provisions or [])
         last = (
             await AgendaItem.select(AgendaItem.position)
@@ -111,7 +111,7 @@ async def create_item(
 
 async def update_item(ctx: Ctx, item_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
-        row = await load(AgendaItem, item_id, "agenda item")
+        row = await load_locked(tx, AgendaItem, item_id, "agenda item")
         values: dict[Any, Any] = {}
         for field in ("title", "description", "planned_minutes"):
             if field in changes:
@@ -147,7 +147,7 @@ async def _move(row: dict[str, Any], position: int) -> None:
 
 async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str) -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
-        row = await load(AgendaItem, item_id, "agenda item")
+        row = await load_locked(tx, AgendaItem, item_id, "agenda item")
         new = check_phase_transition(row["phase"], phase)
         await AgendaItem.update({AgendaItem.phase: new.value}).where(AgendaItem.id == item_id)
         view = await get_item(item_id, tx.now_ms)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import Forbidden, in_id_range, iso, load
+from deliberation.common import Forbidden, in_id_range, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, parse_amendment_status, should_auto_admit
@@ -104,7 +104,7 @@ async def create_amendment(
     _check_kind(kind, text)
 
     async def run(tx: Tx) -> int:
-        assembly = await load(Assembly, assembly_id, "assembly")
+        assembly = await load_locked(tx, Assembly, assembly_id, "assembly")
         prov = await load(Provision, provision, "provision")
         if prov["assembly"] != assembly_id:
             raise InvalidInput(f"provision {provision} is not part of assembly {assembly_id}")
@@ -135,7 +135,7 @@ async def create_amendment(
 
 async def update_draft(ctx: Ctx, amendment_id: int, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     async def run(tx: Tx) -> None:
-        row = await load(Amendment, amendment_id, "amendment")
+        row = await load_locked(tx, Amendment, amendment_id, "amendment")
         if row["author"] != user_id:
             raise Forbidden("only the author can edit an amendment")
         if row["status"] != AmendmentStatus.DRAFT:
@@ -177,7 +177,7 @@ async def author_action(ctx: Ctx, amendment_id: int, user_id: int, actor: str, a
         raise InvalidInput(f"action must be 'submit' or 'withdraw', got {action!r}")
 
     async def run(tx: Tx) -> None:
-        row = await load(Amendment, amendment_id, "amendment")
+        row = await load_locked(tx, Amendment, amendment_id, "amendment")
         if row["author"] != user_id:
             raise Forbidden(f"only the author can {action} an amendment")
         if action == "submit":
@@ -197,7 +197,7 @@ async def moderator_action(ctx: Ctx, amendment_id: int, actor: str, action: str,
         raise InvalidInput(f"action must be 'admit', 'reject' or 'adopt', got {action!r}")
 
     async def run(tx: Tx) -> None:
-        row = await load(Amendment, amendment_id, "amendment")
+        row = await load_locked(tx, Amendment, amendment_id, "amendment")
         if action == "adopt":
             await adopt_tx(tx, amendment_id, actor)
         else:
@@ -210,7 +210,7 @@ async def moderator_action(ctx: Ctx, amendment_id: int, actor: str, action: str,
 
 async def cosponsor(ctx: Ctx, amendment_id: int, user_id: int, actor: str, add: bool = True) -> dict[str, Any]:
     async def run(tx: Tx) -> None:
-        row = await load(Amendment, amendment_id, "amendment")
+        row = await load_locked(tx, Amendment, amendment_id, "amendment")
         if row["author"] == user_id:
             raise InvalidInput("the author cannot co-sponsor their own amendment")
         if row["status"] not in (AmendmentStatus.DRAFT, AmendmentStatus.SUBMITTED, AmendmentStatus.ADMITTED):
@@ -230,7 +230,7 @@ async def cosponsor(ctx: Ctx, amendment_id: int, user_id: int, actor: str, add: 
 async def adopt_tx(tx: Tx, amendment_id: int, actor: str | None) -> int:
     """Adopt an admitted amendment inside a running transaction: write the new provision
     version and mark the amendment adopted. Returns the new document version."""
-    row = await load(Amendment, amendment_id, "amendment")
+    row = await load_locked(tx, Amendment, amendment_id, "amendment")
     check_amendment_transition(row["status"], "adopt")
     kwargs = {"amendment": amendment_id, "author": row["author"]}
     if row["kind"] == "replace":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, dumps, iso, load, loads
+from deliberation.common import NotFound, dumps, iso, load, load_locked, loads
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import InvalidInput
 from deliberation.tables import Assembly, Membership, User
@@ -98,7 +98,7 @@ async def update_assembly(ctx: Ctx, assembly_id: int, actor: str, changes: dict[
         values[Assembly.speaking_time_s] = changes["speaking_time_s"]
 
     async def run(tx: Tx) -> dict[str, Any]:
-        await load(Assembly, assembly_id, "assembly")
+        await load_locked(tx, Assembly, assembly_id, "assembly")
         if values:
             await Assembly.update(values).where(Assembly.id == assembly_id)
         view = assembly_view(await load(Assembly, assembly_id, "assembly"))
@@ -129,7 +129,7 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
         raise InvalidInput(f"role must be one of {list(ROLES)}, got {role!r}")
 
     async def run(tx: Tx) -> dict[str, Any]:
-        await load(Assembly, assembly_id, "assembly")
+        await load_locked(tx, Assembly, assembly_id, "assembly")
         user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")
@@ -157,6 +157,7 @@ async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -
         raise NotFound(f"no user named {username!r}")
 
     async def run(tx: Tx) -> None:
+        await load_locked(tx, Assembly, assembly_id, "assembly")
         user = await User.select(User.id).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")

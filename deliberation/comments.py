@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import in_id_range, iso, load
+from deliberation.common import in_id_range, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Amendment, Assembly, Comment, Provision
@@ -113,7 +113,7 @@ async def hide_comment(ctx: Ctx, comment_id: int, actor: str, reason: str) -> di
         raise InvalidInput("hiding a comment needs a public 'reason'")
 
     async def run(tx: Tx) -> None:
-        row = await load(Comment, comment_id, "comment")
+        row = await load_locked(tx, Comment, comment_id, "comment")
         if row["hidden"]:
             raise IllegalTransition(f"comment {comment_id} is already hidden")
         await Comment.update({Comment.hidden: True, Comment.hidden_reason: reason, Comment.text: ""}).where(Comment.id == comment_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 from piccolo.table import Table
 
-from deliberation.context import format_ms
+from deliberation.context import Tx, format_ms
 from deliberation.core.errors import DeliberationError
 
 
@@ -36,6 +36,16 @@ async def load(table: type[Table], ident: int, kind: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no {kind} with id {ident}")
     return row
+
+
+async def load_locked(tx: Tx, table: type[Table], ident: int, kind: str) -> dict[str, Any]:
+    """`load` inside a write: lock the row's assembly first (`Tx.lock_assembly`), then read, so
+    that checks on the row (a phase, a status, a position) hold until the commit."""
+    row = await load(table, ident, kind)
+    if tx.ctx.db.is_sqlite:
+        return row
+    await tx.lock_assembly(row["id"] if table._meta.tablename == "assembly" else row["assembly"])
+    return await load(table, ident, kind)
 
 
 def iso(ms: int | None) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from deliberation.core.audit import GENESIS, compute_entry_hash
-from deliberation.tables import AuditRecord
+from deliberation.tables import Assembly, AuditRecord
 from kurultai.db import Database
 from realtime.outbox import EventRecord, append_event
 
@@ -68,10 +68,24 @@ class Tx:
         self.events.append(event)
         return event
 
+    async def lock_assembly(self, assembly_id: int) -> None:
+        """Serialise the writers of one assembly (PostgreSQL; SQLite has a single writer).
+
+        Services call this first, before reading what they are about to change (positions,
+        phases, statuses, counters), and read again after it. It locks the assembly row, the
+        same lock that the audit chain, the outbox seq and the document version take, so every
+        writer of an assembly takes its locks in one order and two can never deadlock.
+        """
+        if not self.ctx.db.is_sqlite and assembly_id:
+            await Assembly.raw("SELECT id FROM assembly WHERE id = {} FOR UPDATE", assembly_id)
+
     async def audit(self, assembly_id: int, actor: str | None, action: str, payload: dict[str, Any]) -> str:
         """Append to the assembly's hash chain (assembly 0 is the global chain)."""
         if not self.ctx.db.is_sqlite:
-            await AuditRecord.raw("SELECT pg_advisory_xact_lock(7, {})", assembly_id)
+            if assembly_id:
+                await self.lock_assembly(assembly_id)
+            else:
+                await AuditRecord.raw("SELECT pg_advisory_xact_lock(7, {})", assembly_id)
         last = (
             await AuditRecord.select(AuditRecord.seq, AuditRecord.hash)
             .where(AuditRecord.assembly_id == assembly_id)

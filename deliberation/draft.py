@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, iso, load
+from deliberation.common import NotFound, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.document import (
     KINDS,
@@ -252,7 +252,7 @@ async def add_provision(
     after: int | None,
 ) -> dict[str, Any]:
     async def run(tx: Tx) -> int:
-        await load(Assembly, assembly_id, "assembly")
+        await load_locked(tx, Assembly, assembly_id, "assembly")
         pid = await add_provision_tx(tx, assembly_id, number=number, kind=kind, title=title, text=text, after=after)
         await tx.audit(assembly_id, actor, "provision.created", {"provision": pid, "title": title})
         await tx.emit(assembly_id, "provision.updated", {"provision": pid, "change": "created"})
@@ -300,7 +300,7 @@ async def edit_provision(
         raise InvalidInput("give 'title', 'text' or 'delete'")
 
     async def run(tx: Tx) -> None:
-        prov = await load(Provision, provision_id, "provision")
+        prov = await load_locked(tx, Provision, provision_id, "provision")
         latest = await _latest_version(provision_id)
         new_text = None if delete else (latest["text"] if text is None else text)
         version = await set_provision_text_tx(tx, provision_id, title=title, text=new_text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from deliberation.agenda import timer_of
-from deliberation.common import Forbidden, NotFound, iso, load
+from deliberation.common import Forbidden, NotFound, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import Phase
@@ -53,8 +53,8 @@ async def speakers_view(item_id: int, now_ms: int) -> dict[str, Any]:
     }
 
 
-async def _open_item(item_id: int) -> dict[str, Any]:
-    item = await load(AgendaItem, item_id, "agenda item")
+async def _open_item(tx: Tx, item_id: int) -> dict[str, Any]:
+    item = await load_locked(tx, AgendaItem, item_id, "agenda item")
     if item["phase"] == Phase.CLOSED:
         raise IllegalTransition(f"agenda item {item_id} is closed; the speakers' list is closed with it")
     return item
@@ -72,7 +72,7 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict
     k = parse_speaker_kind(kind)
 
     async def run(tx: Tx) -> dict[str, Any]:
-        item = await _open_item(item_id)
+        item = await _open_item(tx, item_id)
         dup = await SpeakerEntry.exists().where(
             (SpeakerEntry.agenda_item == item_id)
             & (SpeakerEntry.user == user_id)
@@ -103,6 +103,8 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict
 
 async def withdraw(ctx: Ctx, entry_id: int, user_id: int, *, as_moderator: bool = False, actor: str = "") -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
+        entry = await load(SpeakerEntry, entry_id, "speakers' list entry")
+        await load_locked(tx, AgendaItem, entry["agenda_item"], "agenda item")
         entry = await load(SpeakerEntry, entry_id, "speakers' list entry")
         if entry["user"] != user_id and not as_moderator:
             raise Forbidden("only the speaker or a moderator can withdraw this request")
@@ -138,7 +140,7 @@ async def give_floor(ctx: Ctx, item_id: int, actor: str, entry_id: int | None = 
     """Give the floor to `entry_id`, or to the next in order; ends a running speech first."""
 
     async def run(tx: Tx) -> dict[str, Any]:
-        item = await _open_item(item_id)
+        item = await _open_item(tx, item_id)
         if entry_id is None:
             queue = (await speakers_view(item_id, tx.now_ms))["queue"]
             if not queue:
@@ -172,7 +174,7 @@ async def give_floor(ctx: Ctx, item_id: int, actor: str, entry_id: int | None = 
 
 async def end_speech(ctx: Ctx, item_id: int, actor: str) -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
-        item = await load(AgendaItem, item_id, "agenda item")
+        item = await load_locked(tx, AgendaItem, item_id, "agenda item")
         if not item["current_speaker"]:
             raise IllegalTransition("nobody has the floor")
         await _end_current(tx, item)
@@ -187,7 +189,7 @@ async def reorder(ctx: Ctx, item_id: int, actor: str, order: list[int]) -> dict[
     """Set the order of the waiting entries; `order` must list each waiting entry once."""
 
     async def run(tx: Tx) -> dict[str, Any]:
-        item = await _open_item(item_id)
+        item = await _open_item(tx, item_id)
         waiting = await SpeakerEntry.select(SpeakerEntry.id).where(
             (SpeakerEntry.agenda_item == item_id) & (SpeakerEntry.status == SpeakerStatus.WAITING.value)
         )
@@ -207,7 +209,7 @@ async def timer_action(ctx: Ctx, item_id: int, actor: str, action: str) -> dict[
         raise InvalidInput(f"timer action must be one of {list(TIMER_ACTIONS)}, got {action!r}")
 
     async def run(tx: Tx) -> dict[str, Any]:
-        item = await _open_item(item_id)
+        item = await _open_item(tx, item_id)
         timer: Timer = getattr(timer_of(item), action)(tx.now_ms)
         await AgendaItem.update(
             {AgendaItem.timer_started_ms: timer.started_at_ms, AgendaItem.timer_elapsed_ms: timer.elapsed_ms}
