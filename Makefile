@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(TSTAMP)
 
 bench-tally: $(STAMP)
 	$(BIN)/python bench/tally.py
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+bench-verify: $(STAMP)
+	$(BIN)/python bench/verify.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
