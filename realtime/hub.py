@@ -138,10 +138,7 @@ class Feed:
                 log.debug("unsubscribing assembly %s failed", self.assembly_id, exc_info=True)
         if self.task is not None:
             self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([self.task])  # unlike `await task`, never swallows our own cancellation
 
     async def _run(self) -> None:
         assert self.subscriber is not None
@@ -212,10 +209,7 @@ class Hub:
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            try:
-                await self._ticker
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([self._ticker])
         feeds, self.feeds = list(self.feeds.values()), {}
         for feed in feeds:
             for conn in feed.conns:

@@ -46,7 +46,7 @@ log = logging.getLogger("kurultai.realtime")
 
 #: How long a closing handshake may wait on a client that does not read before the socket is
 #: dropped.
-CLOSE_WAIT_S = 5.0
+CLOSE_WAIT_S = 10.0
 
 
 class Closing(Exception):
@@ -102,6 +102,7 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
         conn = session.conn
         await hub.attach(aid, conn)
         reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
+        reader.add_done_callback(session.reader_done)
         await session.start(since, app.state.snapshot_sections)
         await session.send_loop()
     except Closing as c:
@@ -146,6 +147,12 @@ class Session:
         # If the handler is stuck sending to this slow client, interrupt it so it closes now.
         if self.sending:
             self.handler.cancel()
+
+    def reader_done(self, task: asyncio.Task[None]) -> None:
+        """Whatever ends the reader (a disconnect, an error) must end the sender too."""
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("websocket reader ended: %r", task.exception())
+        self.conn.request_close(1000, "")
 
     async def send(self, frame: str) -> None:
         self.sending = True
