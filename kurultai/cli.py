@@ -45,20 +45,40 @@ def cli(click_ctx: click.Context) -> None:
 @click.option("--host", default=None, help="Interface to bind (default: KURULTAI_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port to bind (default: KURULTAI_PORT or 8000).")
 @click.option("--demo-if-empty", is_flag=True, help="Seed the demo assembly when the database has none, and print its logins.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Worker processes; more than one needs PostgreSQL (KURULTAI_DATABASE_URL) and Redis (KURULTAI_REDIS_URL).",
+)
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, demo_if_empty: bool) -> None:
+def serve(settings: Settings, host: str | None, port: int | None, demo_if_empty: bool, workers: int) -> None:
     import uvicorn
 
     from kurultai.app import create_app
 
+    if workers > 1:
+        missing = [name for name, ok in (("KURULTAI_DATABASE_URL (PostgreSQL)", settings.uses_postgres), ("KURULTAI_REDIS_URL (Redis)", bool(settings.redis_url))) if not ok]
+        if missing:
+            click.echo(f"Error: --workers {workers} needs PostgreSQL and Redis shared by the workers; set {' and '.join(missing)}", err=True)
+            sys.exit(2)
     settings = settings.with_(host=host or settings.host, port=port or settings.port)
     if demo_if_empty:
         logins = _run(settings, _demo_if_empty)
         if logins:
             _print_logins(logins)
     url = f"http://{settings.host}:{settings.port}"
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "warning", "ws_max_size": settings.ws_max_frame_bytes}
+    if workers > 1:
+        from kurultai.db import Database
+
+        asyncio.run(Database(settings).migrate())  # once, before the workers start
+        click.echo(f"Kurultai is serving on {url} with {workers} workers  (Ctrl-C stops it)")
+        uvicorn.run("kurultai.app:create_worker_app_from_env", factory=True, workers=workers, **options)
+        return
     click.echo(f"Kurultai is serving on {url}  (Ctrl-C stops it)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", ws_max_size=65536)
+    uvicorn.run(create_app(settings), **options)
 
 
 async def _demo_if_empty(ctx: Any) -> dict[str, Any] | None:

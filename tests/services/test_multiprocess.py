@@ -1,0 +1,177 @@
+"""Several `kurultai serve` processes sharing PostgreSQL, Redis and the data directory.
+
+An observer's websocket is on one process while the actions go through the HTTP API of the
+other: every event arrives once, in seq order, without gaps. Needs the PostgreSQL server
+(KURULTAI_TEST_PG) and Redis (KURULTAI_TEST_REDIS, default redis://127.0.0.1:6379/0); without CI
+the test is skipped when one is missing, under CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import IN_CI, PG_SERVER, pg_url
+
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = os.environ.get("KURULTAI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+KURULTAI = [sys.executable, "-m", "kurultai.cli"]
+
+
+def unavailable(what: str, reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI but unavailable: {reason}")
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _pg(sql: str) -> None:
+    conn = await asyncpg.connect(pg_url("postgres"), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def shared_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL database, a Redis namespace and a data directory, removed afterwards."""
+    import redis
+
+    name = f"kurultai_mp_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        unavailable("PostgreSQL", str(exc))
+    prefix = f"kurultai-test-{uuid.uuid4().hex[:8]}:"
+    r = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        try:
+            r.ping()
+        except redis.RedisError as exc:
+            unavailable("Redis", str(exc))
+        env = {
+            **os.environ,
+            "KURULTAI_DATABASE_URL": f"{PG_SERVER}/{name}",
+            "KURULTAI_REDIS_URL": REDIS_URL,
+            "KURULTAI_REDIS_PREFIX": prefix,
+            "KURULTAI_DATA_DIR": str(tmp_path / "data"),
+            "KURULTAI_LOGIN_RATE": "1000",
+            "KURULTAI_WS_HEARTBEAT_S": "1",
+        }
+        yield env
+    finally:
+        for key in r.scan_iter(match=f"{prefix}*"):
+            r.delete(key)
+        r.close()
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def start_server(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*KURULTAI, "serve", "--port", str(port), *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server on port {port} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"server on port {port} did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+async def observe_and_act(port_ws: int, port_api: int, actions: int) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_api}", timeout=30) as api:
+        token = (await api.post("/api/auth/token", json={"username": "admin", "password": "correct horse battery"})).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        r = await api.post("/api/assemblies", json={"title": "Two processes"}, headers=auth)
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+        async with websockets.connect(f"ws://127.0.0.1:{port_ws}/ws/assemblies/{aid}") as ws:
+            snap = json.loads(await ws.recv())
+            assert snap["type"] == "snapshot"
+            start = snap["seq"]
+
+            async def act(n: int) -> None:
+                r = await api.post(f"/api/assemblies/{aid}/agenda", json={"title": f"Item {n}"}, headers=auth)
+                assert r.status_code == 201, r.text
+
+            await asyncio.gather(*(act(n) for n in range(actions)))
+            frames: list[dict[str, object]] = []
+            async with asyncio.timeout(20):
+                while len(frames) < actions:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] != "heartbeat":
+                        frames.append(frame)
+            assert [f["seq"] for f in frames] == list(range(start + 1, start + actions + 1))
+            return frames
+
+
+@pytest.mark.parametrize("layout", ["two-instances", "workers"])
+def test_events_from_any_process_reach_every_client_in_order(shared_env: dict[str, str], layout: str) -> None:
+    add = subprocess.run([*KURULTAI, "user", "add", "admin", "--admin"], input=b"correct horse battery\n", env=shared_env, capture_output=True)
+    assert add.returncode == 0, add.stderr.decode()
+    ports = [free_port(), free_port()]
+    if layout == "two-instances":  # two separate instances, as behind a load balancer
+        procs = [start_server(shared_env, p) for p in ports]
+    else:  # one instance with two workers on one port: websocket and API land on either
+        ports = [ports[0], ports[0]]
+        procs = [start_server(shared_env, ports[0], "--workers", "2")]
+    try:
+        for p, proc in zip(ports, procs):
+            wait_healthy(p, proc)
+        frames = asyncio.run(observe_and_act(ports[0], ports[1], 40))
+        assert {f["type"] for f in frames} == {"agenda.updated"}
+        assert sorted(f["data"]["item"]["title"] for f in frames) == sorted(f"Item {n}" for n in range(40))  # type: ignore[index]
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+@pytest.mark.parametrize(
+    "env_changes,missing",
+    [({}, "KURULTAI_DATABASE_URL (PostgreSQL) and KURULTAI_REDIS_URL (Redis)"), ({"KURULTAI_DATABASE_URL": "postgres://u@127.0.0.1:1/x"}, "KURULTAI_REDIS_URL (Redis)")],
+    ids=["neither", "no-redis"],
+)
+def test_workers_refuse_without_postgres_and_redis(tmp_path: Path, env_changes: dict[str, str], missing: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KURULTAI_DATABASE_URL", "KURULTAI_REDIS_URL")}
+    env.update({"KURULTAI_DATA_DIR": str(tmp_path), **env_changes})
+    out = subprocess.run([*KURULTAI, "serve", "--workers", "2", "--port", str(free_port())], env=env, capture_output=True, timeout=30)
+    assert out.returncode == 2
+    lines = out.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "--workers 2 needs PostgreSQL and Redis" in lines[0] and missing in lines[0]
