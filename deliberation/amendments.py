@@ -15,7 +15,7 @@ from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, parse_amendment_status, should_auto_admit
 from deliberation.core.redline import compute_redline
 from deliberation.draft import _latest_version, add_provision_tx, set_provision_text_tx
-from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Assembly, Cosponsor, Provision
+from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Assembly, Cosponsor, Provision, ProvisionVersion
 
 KINDS = ("replace", "insert_after", "delete")
 CLOSED_PHASES = (Phase.VOTING.value, Phase.CLOSED.value)
@@ -30,9 +30,31 @@ def _check_kind(kind: str, text: str | None) -> None:
         raise InvalidInput(f"a {kind!r} amendment needs a non-empty 'text'")
 
 
+async def _text_before(row: dict[str, Any]) -> str | None:
+    """The provision's text the redline compares with: the current text, or for an adopted
+    amendment the text just before its adoption."""
+    current = await _latest_version(row["provision"])
+    if row["status"] != "adopted":
+        return current["text"]
+    adopted = (
+        await ProvisionVersion.select(ProvisionVersion.document_version)
+        .where((ProvisionVersion.amendment == row["id"]) & (ProvisionVersion.provision == row["provision"]))
+        .first()
+    )
+    if adopted is None:  # insert_after: the anchor provision itself did not change
+        return current["text"]
+    before = (
+        await ProvisionVersion.select(ProvisionVersion.text)
+        .where((ProvisionVersion.provision == row["provision"]) & (ProvisionVersion.document_version < adopted["document_version"]))
+        .order_by(ProvisionVersion.document_version, ascending=False)
+        .first()
+    )
+    return before["text"] if before else current["text"]
+
+
 async def amendment_view(row: dict[str, Any]) -> dict[str, Any]:
     current = await _latest_version(row["provision"])
-    old = current["text"] or ""
+    old = await _text_before(row) or ""
     if row["kind"] == "replace":
         redline = compute_redline(old, row["text"] or "")
     elif row["kind"] == "delete":

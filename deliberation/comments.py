@@ -6,12 +6,13 @@ stays only in the audit record.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deliberation.common import in_id_range, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
-from deliberation.tables import Amendment, Assembly, Comment, Provision
+from deliberation.tables import Event, Amendment, Assembly, Comment, Provision
 
 STANCES = ("for", "against", "neutral")
 MAX_TEXT = 10_000
@@ -118,7 +119,21 @@ async def hide_comment(ctx: Ctx, comment_id: int, actor: str, reason: str) -> di
             raise IllegalTransition(f"comment {comment_id} is already hidden")
         await Comment.update({Comment.hidden: True, Comment.hidden_reason: reason, Comment.text: ""}).where(Comment.id == comment_id)
         await tx.audit(row["assembly"], actor, "comment.hidden", {"comment": comment_id, "reason": reason, "text": row["text"]})
+        await scrub_events(row["assembly"], comment_id, reason)
         await tx.emit(row["assembly"], "comment.hidden", {"id": comment_id, "reason": reason})
 
     await ctx.write(run)
     return await get_comment(comment_id)
+
+
+async def scrub_events(assembly_id: int, comment_id: int, reason: str) -> None:
+    """Remove a hidden comment's text from the event log too, so that a replay never shows it.
+
+    The `comment.created` event keeps its seq (no gap), now carrying the hidden view.
+    """
+    rows = await Event.select(Event.id, Event.data).where((Event.assembly_id == assembly_id) & (Event.type == "comment.created"))
+    for r in rows:
+        data = json.loads(r["data"])
+        if data.get("id") == comment_id:
+            data.update({"text": None, "hidden": True, "hidden_reason": reason})
+            await Event.update({Event.data: json.dumps(data, ensure_ascii=False)}).where(Event.id == r["id"])

@@ -19,6 +19,7 @@ import sqlite3
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +75,7 @@ def all_tables() -> list[Any]:
 
 
 Statement = tuple[str, Sequence[Sequence[Any]]]
+_MIGRATE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 class _Bulk:
@@ -299,8 +301,14 @@ class Database:
         """Apply every migration in `migrations/` not yet applied. Returns the ids applied.
 
         On PostgreSQL the whole run holds an advisory transaction lock, so several instances
-        starting at once apply each migration exactly once.
+        starting at once apply each migration exactly once. Within one process the runs are
+        serialised too (tables are bound to one engine at a time).
         """
+        lock = _MIGRATE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:
+            return await self._migrate(verbose=verbose)
+
+    async def _migrate(self, *, verbose: bool = False) -> list[str]:
         self.bind()
         started_pool = False
         if isinstance(self.engine, PostgresEngine) and self.engine.pool is None:

@@ -286,3 +286,14 @@ async def test_moderator_actions_all_audited(world: World) -> None:
     assert actions == [("moderator", "amendment.admit"), ("moderator", "amendment.reject"), ("admin", "amendment.adopt")]
     seqs = [e["seq"] for e in audit["entries"]]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_adopted_amendment_keeps_its_redline(world: World) -> None:
+    a = await world.ok("POST", f"/api/assemblies/{world.assembly}/amendments", "delegate", {"provision": world.provisions[0], "kind": "replace", "text": "The first provision, improved.", "submit": True}, status=201)
+    await world.ok("POST", f"/api/amendments/{a['id']}/admit", "moderator", {})
+    adopted = await world.ok("POST", f"/api/amendments/{a['id']}/adopt", "moderator", {})
+    assert adopted["status"] == "adopted"
+    ops = {seg["op"] for seg in adopted["redline"]}
+    assert {"insert", "delete"} <= ops
+    old = "".join(s["text"] for s in adopted["redline"] if s["op"] != "insert")
+    assert old == "The first provision text."

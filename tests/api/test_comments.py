@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import pytest
@@ -119,3 +121,16 @@ async def test_reply_to_hidden_comment_still_threads(world: World) -> None:
 async def test_list_comments_of_unknown_assembly(world: World) -> None:
     r = await world.call("GET", "/api/assemblies/9999/comments")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_hidden_text_leaves_the_event_log(world: World) -> None:
+    """A replay of the event log never shows a hidden comment's text (seq kept, no gap)."""
+    from realtime.outbox import events_after
+
+    c = await world.ok("POST", f"/api/assemblies/{world.assembly}/comments", "delegate", {"provision": world.provisions[0], "text": "Rude words here", "stance": "against"}, status=201)
+    await world.ok("POST", f"/api/comments/{c['id']}/hide", "moderator", {"reason": "insult"})
+    events = await events_after(world.assembly, 0)
+    created = [e for e in events if e.type == "comment.created" and e.data["id"] == c["id"]]
+    assert len(created) == 1 and created[0].data["text"] is None and created[0].data["hidden_reason"] == "insult"
+    assert all("Rude words" not in json.dumps(e.data) for e in events)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))

@@ -109,11 +109,6 @@ async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
     assert await _applied(fresh_db) == sorted(want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kurultai/db.py: Database.migrate() is not safe to run concurrently in one process "
-    "(bind() swaps the engine of every table, and the pool is started twice); see the report of refs #2",
-)
 async def test_racing_migrate_calls_in_one_process(fresh_db: str, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=fresh_db)
     results = await asyncio.gather(Database(settings).migrate(), Database(settings).migrate())
