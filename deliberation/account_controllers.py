@@ -13,7 +13,7 @@ from deliberation.common import NotFound, load
 from deliberation.context import Ctx
 from deliberation.schemas import InviteAccept, InviteCreate, TokenRequest, UserCreate
 from deliberation.tables import Assembly, User
-from kurultai.auth import Principal, RateLimiter, require_admin, require_user
+from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, require_admin, require_user
 from kurultai.errors import ApiError
 
 P = NamedDependency[Principal | None]
@@ -24,18 +24,18 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_login_rate(request: Request, username: str) -> None:
-    limiter: RateLimiter = request.app.state.login_limiter
+async def check_login_rate(request: Request, username: str) -> None:
+    limiter: RateLimiter | RedisRateLimiter = request.app.state.login_limiter
     ip_key = f"ip:{client_key(request)}"
     user_key = f"user:{username.lower()}"
     for key in (ip_key, user_key):
-        if not limiter.hit(key):
-            raise ApiError(429, "rate_limited", f"too many login attempts; retry in {limiter.retry_after(key)} s")
+        if not await limiter.hit(key):
+            raise ApiError(429, "rate_limited", f"too many login attempts; retry in {await limiter.retry_after(key)} s")
 
 
 @post("/api/auth/token", tags=["auth"], status_code=200)
 async def token_h(request: Request, data: JSONBody[TokenRequest], ctx: C) -> dict[str, Any]:
-    check_login_rate(request, data.username)
+    await check_login_rate(request, data.username)
     user = await accounts.authenticate(data.username, data.password)
     if user is None:
         raise ApiError(401, "bad_credentials", "unknown username or wrong password")
@@ -81,7 +81,7 @@ async def invite_h(request: Request, uid: FromPath[int], data: JSONBody[InviteCr
 
 @post("/api/auth/invite", tags=["auth"], status_code=200)
 async def accept_invite_h(request: Request, data: JSONBody[InviteAccept], ctx: C) -> dict[str, Any]:
-    check_login_rate(request, "invite")
+    await check_login_rate(request, "invite")
     user = await accounts.accept_invite(ctx, data.token, data.password)
     return user.to_dict()
 

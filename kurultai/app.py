@@ -25,7 +25,7 @@ from voting.board import Board
 from voting.core.keys import Signer
 from voting.live import Coalescer
 from deliberation.context import Ctx
-from kurultai.auth import Principal, RateLimiter, resolve_principal
+from kurultai.auth import Principal, make_login_limiter, resolve_principal
 from kurultai.db import Database
 from kurultai.errors import handle_exception
 from kurultai.settings import Settings
@@ -137,7 +137,7 @@ def create_app(
                 "signer": signer,
                 "board": board,
                 "coalescer": coalescer,
-                "login_limiter": RateLimiter(settings.login_rate_per_minute, 60.0),
+                "login_limiter": make_login_limiter(settings),
             }
         ),
         template_config=template_config,

@@ -8,9 +8,11 @@ walk the whole matrix.
 from __future__ import annotations
 
 import hmac
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
 
@@ -121,14 +123,14 @@ async def require_delegate(assembly_id: int, principal: Principal | None) -> Pri
 
 
 class RateLimiter:
-    """A sliding-window limit per key, in process (issue #5 moves it to Redis when configured)."""
+    """A sliding-window limit per key, in process (`RedisRateLimiter` when Redis is configured)."""
 
     def __init__(self, limit: int, window_s: float = 60.0) -> None:
         self.limit = limit
         self.window_s = window_s
         self._hits: dict[str, deque[float]] = {}
 
-    def hit(self, key: str, now: float | None = None) -> bool:
+    async def hit(self, key: str, now: float | None = None) -> bool:
         """Record an attempt; False when the key is over its limit."""
         now = time.monotonic() if now is None else now
         q = self._hits.setdefault(key, deque())
@@ -141,9 +143,67 @@ class RateLimiter:
             self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window_s}
         return True
 
-    def retry_after(self, key: str, now: float | None = None) -> int:
+    async def retry_after(self, key: str, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
         q = self._hits.get(key)
         if not q:
             return 0
         return max(1, int(q[0] + self.window_s - now) + 1)
+
+
+# KEYS[1]: the key's sorted set of attempt times; ARGV: now, window, limit, a unique member.
+_SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
+return 1
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window, shared by every process through Redis (one sorted set per key)."""
+
+    def __init__(self, redis_url: str, prefix: str, limit: int, window_s: float = 60.0) -> None:
+        self.redis_url = redis_url
+        self.prefix = f"{prefix}ratelimit:"
+        self.limit = limit
+        self.window_s = window_s
+        self._redis: Any = None
+        self._script: Any = None
+
+    def _client(self) -> Any:
+        if self._redis is None:
+            from redis.asyncio import Redis
+
+            self._redis = Redis.from_url(self.redis_url)
+            self._script = self._redis.register_script(_SLIDING_WINDOW)
+        return self._redis
+
+    async def hit(self, key: str, now: float | None = None) -> bool:
+        self._client()
+        now = time.time() if now is None else now
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        return bool(await self._script(keys=[self.prefix + key], args=[now, self.window_s, self.limit, member]))
+
+    async def retry_after(self, key: str, now: float | None = None) -> int:
+        redis = self._client()
+        now = time.time() if now is None else now
+        oldest = await redis.zrange(self.prefix + key, 0, 0, withscores=True)
+        if not oldest:
+            return 0
+        return max(1, int(oldest[0][1] + self.window_s - now) + 1)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+def make_login_limiter(settings: Any) -> RateLimiter | RedisRateLimiter:
+    """In process by default; in Redis when `KURULTAI_REDIS_URL` is set (shared by all workers)."""
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, settings.redis_prefix, settings.login_rate_per_minute, 60.0)
+    return RateLimiter(settings.login_rate_per_minute, 60.0)

@@ -108,7 +108,7 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
         return page(request, "login.html", principal, status=403, next=target, error="csrf")
     username = data.get("username", "")[:64]
     try:
-        check_login_rate(request, username)
+        await check_login_rate(request, username)
     except ApiError:
         return page(request, "login.html", principal, status=429, next=target, error="rate")
     password = data.get("password", "")[:1024]

@@ -175,3 +175,32 @@ def test_workers_refuse_without_postgres_and_redis(tmp_path: Path, env_changes: 
     assert out.returncode == 2
     lines = out.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "--workers 2 needs PostgreSQL and Redis" in lines[0] and missing in lines[0]
+
+
+async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
+    """Two limiters on one Redis (as two processes would have) count the same attempts."""
+    import redis.asyncio
+
+    from kurultai.auth import RedisRateLimiter
+
+    prefix = f"kurultai-test-{uuid.uuid4().hex[:8]}:"
+    probe = redis.asyncio.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        try:
+            await probe.ping()
+        except (redis.RedisError, OSError) as exc:
+            unavailable("Redis", str(exc))
+        a, b = RedisRateLimiter(REDIS_URL, prefix, 3, 60.0), RedisRateLimiter(REDIS_URL, prefix, 3, 60.0)
+        try:
+            assert [await a.hit("ip:1"), await b.hit("ip:1"), await a.hit("ip:1")] == [True, True, True]
+            assert await b.hit("ip:1") is False
+            assert 1 <= await b.retry_after("ip:1") <= 61
+            assert await a.hit("ip:2") is True and await a.retry_after("ip:3") == 0
+            assert await a.hit("ip:1", now=time.time() + 61) is True  # the window slides
+        finally:
+            await a.close()
+            await b.close()
+        async for key in probe.scan_iter(match=f"{prefix}*"):
+            await probe.delete(key)
+    finally:
+        await probe.aclose()
