@@ -261,9 +261,26 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
             bundle = fetch_bundle(base_url, election_id, server_public_key=pinned)
     except ClientError as exc:
         _die(str(exc))
-    report = verify_election(bundle)
+    report = _verify_with_progress(bundle)
     print_report(report)
     sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+PROGRESS_FROM = 10_000  # ballots: smaller boards verify in about a second
+
+
+def _verify_with_progress(bundle: Bundle) -> Report:
+    """A progress bar on stderr for large boards (signature checks are most of the work)."""
+    total = len(bundle.board) if isinstance(bundle.board, list) else 0
+    if total < PROGRESS_FROM:
+        return verify_election(bundle)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rich.console import Console
+
+    with Progress("verifying signatures", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("signatures", total=total)
+        return verify_election(bundle, progress=lambda n: bar.advance(task, n))
 
 
 COMMANDS = [keygen, register_key, vote, verify]

@@ -142,6 +142,7 @@ class _Verifier:
     bundle: Bundle
     workers: int
     failures: list[Failure] = field(default_factory=list)
+    progress: Callable[[int], None] | None = None
 
     def fail(self, check: str, message: str, seq: int | None = None) -> None:
         self.failures.append(Failure(check, message, seq))
@@ -285,7 +286,7 @@ class _Verifier:
             self.fail("board", f"want an array of leaves, got {type(leaves).__name__}")
             leaves = []
         board = _BoardCheck(self, election, election_digest, roll, bad_keys)
-        hashes, counted = board.run(leaves, self.workers)
+        hashes, counted = board.run(leaves, self.workers, self.progress)
         if roll is not None:
             self.check_roll_keys(roll, board.proven)
 
@@ -490,7 +491,9 @@ class _BoardCheck:
         if len(ranking) > len(index) or len(set(ranking)) != len(ranking) or not all(o in index for o in ranking):
             encode_ranking(ranking, index, "ballot")
 
-    def run(self, leaves: Sequence[Any], workers: int) -> tuple[list[bytes] | None, list[WeightedBallot] | None]:
+    def run(
+        self, leaves: Sequence[Any], workers: int, progress: Callable[[int], None] | None = None
+    ) -> tuple[list[bytes] | None, list[WeightedBallot] | None]:
         """(leaf hashes or None when one cannot be computed, counted ballots or None when unknowable)."""
         fail = self.v.fail
         hashes: list[bytes] | None = []
@@ -555,12 +558,12 @@ class _BoardCheck:
                     chunk.append((seq, entry.public_key, data.message, data.signature))
                     signed_by.append((seq, voter))
                     if len(chunk) >= CHUNK_SIZE:
-                        futures.append(pool.submit(_check_chunk, chunk))
+                        futures.append(_submit(pool, chunk, progress))
                         chunk = []
                 if ok and entry is not None:
                     valid.append((seq, voter, data.revision, data.ranking))
             if chunk:
-                futures.append(pool.submit(_check_chunk, chunk))
+                futures.append(_submit(pool, chunk, progress))
             bad_signatures = [item for future in futures for item in future.result()]
         bad_seqs = {seq for seq, _ in bad_signatures}
         for seq, message in bad_signatures:
@@ -579,10 +582,18 @@ class _BoardCheck:
         return hashes, counted
 
 
-def verify_election(bundle: Bundle, *, workers: int | None = None) -> Report:
+def _submit(pool: ThreadPoolExecutor, chunk: list[tuple[int, bytes, bytes, bytes]], progress: Callable[[int], None] | None) -> Future[list[tuple[int, str]]]:
+    future = pool.submit(_check_chunk, chunk)
+    if progress is not None:
+        future.add_done_callback(lambda _f, n=len(chunk): progress(n))
+    return future
+
+
+def verify_election(bundle: Bundle, *, workers: int | None = None, progress: Callable[[int], None] | None = None) -> Report:
     """Check every rule of PROTOCOL §2–4 on ``bundle``; never raises on bad input.
 
-    ``workers`` is the size of the signature-checking thread pool (default: the CPU count).
+    ``workers`` is the size of the signature-checking thread pool (default: the CPU count);
+    ``progress(n)`` is called (from the pool's threads) as each chunk of n signatures is checked.
     """
     gc_was_enabled = gc.isenabled()
     interval = sys.getswitchinterval()
@@ -591,7 +602,7 @@ def verify_election(bundle: Bundle, *, workers: int | None = None) -> Report:
     sys.setswitchinterval(SWITCH_INTERVAL)
     gc.disable()  # hundreds of thousands of small, acyclic objects: the collector only slows it down
     try:
-        return _Verifier(bundle, workers or os.cpu_count() or 1).run()
+        return _Verifier(bundle, workers or os.cpu_count() or 1, progress=progress).run()
     finally:
         sys.setswitchinterval(interval)
         if gc_was_enabled:

@@ -660,3 +660,20 @@ def test_cli_vote_checks_the_receipt(tmp_path, monkeypatch):
     server.status = "closed"
     result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12])
     assert result.exit_code == 1 and "not open" in result.output
+
+
+def test_progress_reports_every_signature(good) -> None:
+    """The progress callback (the CLI's progress bar on large boards) sees every checked ballot."""
+    import threading
+
+    bundle = good.bundle()
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def progress(n: int) -> None:
+        with lock:
+            seen.append(n)
+
+    report = verify_election(bundle, progress=progress)
+    assert report.ok
+    assert sum(seen) == len(bundle.board)
