@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from voting import controllers as voting_controllers
 from voting import server_key
 from voting.board import Board
 from voting.core.keys import Signer
-from voting.live import Coalescer
+from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
 from kurultai.auth import Principal, make_login_limiter, resolve_principal
 from kurultai.db import Database
@@ -92,12 +93,14 @@ def create_app(
     `signer` is the server key; by default it is read from (or created in) the data directory.
     """
     db = Database(settings)
-    realtime = Realtime(settings, snapshot_sections)
+    sections: dict[str, Section] = dict(snapshot_sections or {})
+    realtime = Realtime(settings, sections)
     ctx = Ctx(db=db, clock=clock, publish=realtime.publisher)
     signer = signer or server_key.load_or_create(settings.data_dir)
     coalescer: Coalescer | None = None
     board = Board(ctx, signer, on_accepted=lambda state: coalescer.mark(state) if coalescer else None)
     coalescer = Coalescer(ctx, board, settings.live_interval_ms / 1000)
+    sections.setdefault("elections", functools.partial(elections_snapshot, board))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -86,3 +86,21 @@ class Coalescer:
         for task in list(self._pending.values()):
             task.cancel()
         self._pending.clear()
+
+
+async def elections_snapshot(board: Board, assembly_id: int, viewer: Any = None) -> list[dict[str, Any]]:
+    """The `elections` section of the websocket snapshot: every election of the assembly, with
+    turnout, the latest signed tree head and (for `live` elections) the tally."""
+    from voting.elections import list_elections
+
+    out = []
+    for view in await list_elections(assembly_id):
+        if view["status"] != "draft":
+            state = await board.state(int(view["id"]), fresh=True)
+            if state is not None and state.roll is not None:
+                view["turnout"] = turnout_payload(state)
+                view["sth"] = state.sth
+                if state.visibility == "live" and state.status == "open":
+                    view["tally"] = tally_payload(state)
+        out.append(view)
+    return out

@@ -230,3 +230,20 @@ async def test_concurrent_ballots_never_fork_the_board(world: World) -> None:
     assert [e["seq"] for e in board["entries"]] == seqs
     sth = await w.ok("GET", f"/api/elections/{eid}/sth")
     assert sth["signed"]["tree_size"] == len(seqs)
+
+
+async def test_snapshot_section_shows_elections(world: World) -> None:
+    """The websocket snapshot's `elections` section: turnout, the tree head and the live tally."""
+    from voting.live import elections_snapshot
+
+    w = world
+    eid, election, (alice, _bob), amendments = await open_amendment_election(w)
+    status, _ = await cast(w, eid, alice.ballot(election, [f"amendment-{amendments[0]}"]))
+    assert status == 201
+    board = w.client._transport.app.state.board  # type: ignore[attr-defined]
+    section = await elections_snapshot(board, w.assembly)
+    (view,) = section
+    assert view["id"] == eid and view["status"] == "open"
+    assert view["turnout"] == {"election": eid, "voted": 1, "roll_size": 2, "ballots": 1}
+    assert view["sth"]["signed"]["tree_size"] == 1
+    assert view["tally"]["winner"] == f"amendment-{amendments[0]}" and view["tally"]["tree_size"] == 1
