@@ -214,3 +214,7 @@ _register_client_commands()
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
