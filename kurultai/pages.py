@@ -1,49 +1,75 @@
 """Server-rendered pages (Jinja). Readable without JavaScript; everything is escaped.
 
+Three views of an assembly: the delegate view `/assemblies/{id}`, the chair console
+`/assemblies/{id}/chair` and the observer (projector) view `/assemblies/{id}/live`. Each is
+rendered whole by the server in the viewer's language; the scripts in `static/` enhance it and,
+on every live event, fetch the page again and swap its `data-region` parts.
+
 Forms carry a CSRF token (double-submit: a cookie and a hidden field that must match).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 
-from deliberation import accounts, agenda, amendments, assemblies, comments, draft
+from deliberation import accounts, agenda, amendments, assemblies, comments, draft, speakers
 from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
+from deliberation.core.phases import NEXT_PHASE, Phase
 from deliberation.core.redline import redline_html
-from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches
+from kurultai import charts
+from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, role_in
+from kurultai.i18n import LANG_COOKIE, LANGUAGES, Lang, negotiate
+from voting import elections, keys
+from voting.server_key import public_view
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
 Form = URLEncodedBody[dict[str, str]]
+ACTIVE_PHASES = (Phase.DEBATE, Phase.AMENDMENTS, Phase.VOTING)
 
 
 def configure_engine(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # each page passes its language's callables
     env.filters["redline"] = redline_html
+    env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
 def _csrf(request: Request) -> str:
     return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
+def request_lang(request: Request) -> Lang:
+    return Lang(negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")))
+
+
 def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> Template:
     csrf = _csrf(request)
     settings = request.app.state.settings
+    lang = request_lang(request)
     response = Template(
         template_name=name,
-        context={"user": principal.user if principal else None, "csrf_token": csrf, "lang": "en", **context},
+        context={
+            "user": principal.user if principal else None,
+            "csrf_token": csrf,
+            "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            **lang.context(),
+            "js_messages": lang.js_messages(),
+            **context,
+        },
         status_code=status,
+        headers={"vary": "accept-language, cookie", "content-language": lang.code},
     )
     if request.cookies.get(CSRF_COOKIE) != csrf:
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
@@ -55,7 +81,7 @@ def _check_form_csrf(request: Request, form: dict[str, str]) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
 
@@ -65,32 +91,158 @@ async def index_page(request: Request, principal: P) -> Template:
     return page(request, "index.html", principal, assemblies=await assemblies.list_assemblies())
 
 
-@get("/assemblies/{aid:int}", include_in_schema=False)
-async def assembly_page(request: Request, aid: FromPath[int], principal: P, ctx: C) -> Template:
+@post("/lang", include_in_schema=False, status_code=303)
+async def set_language(request: Request, data: Form) -> Response[Any]:
+    """The language switch: remembers the choice in a cookie for a year."""
+    response = Redirect(path=_safe_next(data.get("next")), status_code=303)
+    lang = data.get("lang", "")
+    if lang in LANGUAGES and _check_form_csrf(request, data):
+        settings = request.app.state.settings
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure, path="/")
+    return response
+
+
+# -- the assembly views --------------------------------------------------------------------------
+
+
+def pick_item(items: list[dict[str, Any]], wanted: int | None) -> dict[str, Any] | None:
+    """The item asked for, else the first in an active phase, else the first pending, else the last."""
+    if wanted is not None:
+        for item in items:
+            if item["id"] == wanted:
+                return item
+    for item in items:
+        if item["phase"] in ACTIVE_PHASES:
+            return item
+    for item in items:
+        if item["phase"] == Phase.PENDING:
+            return item
+    return items[-1] if items else None
+
+
+def comment_tree(all_comments: list[dict[str, Any]]) -> tuple[dict[tuple[str, int], list[dict[str, Any]]], dict[int, list[dict[str, Any]]]]:
+    """Top-level comments by target (`("provision", id)` or `("amendment", id)`), replies by parent."""
+    top: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    replies: dict[int, list[dict[str, Any]]] = {}
+    for c in all_comments:
+        if c["parent"] is not None:
+            replies.setdefault(c["parent"], []).append(c)
+        elif c["provision"] is not None:
+            top.setdefault(("provision", c["provision"]), []).append(c)
+        elif c["amendment"] is not None:
+            top.setdefault(("amendment", c["amendment"]), []).append(c)
+    return top, replies
+
+
+async def election_views(request: Request, aid: int, item_id: int | None) -> list[dict[str, Any]]:
+    """Elections of the assembly (of one item when given), each with its turnout, tree head and tally."""
+    board = request.app.state.board
+    out = []
+    for e in await elections.list_elections(aid):
+        if item_id is not None and e["agenda_item"] != item_id:
+            continue
+        e["turnout"] = None
+        e["sth"] = None
+        e["result"] = None
+        if e["status"] != "draft":
+            state = await board.state(int(e["id"]), fresh=True)
+            if state is not None and state.roll is not None:
+                e["turnout"] = {"voted": len(state.revisions), "roll_size": len(state.roll.voters), "ballots": state.size}
+                e["sth"] = state.sth
+        if e["status"] == "closed":
+            row = await elections.require_row(int(e["id"]))
+            e["result"] = json.loads(row["result_envelope"])["signed"] if row["result_envelope"] else None
+        out.append(e)
+    return out
+
+
+async def assembly_context(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item_id: int | None) -> dict[str, Any]:
     now = ctx.now()
     assembly = await assemblies.get_assembly(aid)
-    doc = await draft.document(aid)
     items = await agenda.list_items(aid, now)
+    current = pick_item(items, item_id)
+    doc = await draft.document(aid)
     all_amendments = await amendments.list_amendments(aid)
-    all_comments = await comments.list_comments(aid)
+    top, replies = comment_tree(await comments.list_comments(aid))
     by_provision: dict[int, list[dict[str, Any]]] = {}
     for a in all_amendments:
         by_provision.setdefault(a["provision"], []).append(a)
-    comments_on: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for c in all_comments:
-        key = ("provision", c["provision"]) if c["provision"] is not None else ("amendment", c["amendment"])
-        comments_on.setdefault(key, []).append(c)
-    return page(
-        request,
-        "assembly.html",
-        principal,
-        assembly=assembly,
-        document=doc,
-        agenda=items,
-        amendments_by_provision=by_provision,
-        comments_on=comments_on,
-        members=await assemblies.list_members(aid),
-    )
+    on_floor = set(current["provisions"]) if current else set()
+    role = await role_in(aid, principal)
+    if principal is not None and principal.is_admin:
+        role = role or "moderator"
+    return {
+        "assembly": assembly,
+        "agenda": items,
+        "item": current,
+        "next_phase": {i["id"]: (NEXT_PHASE[Phase(i["phase"])] or "") for i in items},
+        "document": doc,
+        "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
+        "amendments_by_provision": by_provision,
+        "amendments": all_amendments,
+        "comments_on": top,
+        "replies": replies,
+        "speakers": await speakers.speakers_view(current["id"], now) if current else None,
+        "elections": await election_views(request, aid, current["id"] if current else None),
+        "role": role,
+        "me": principal.username if principal else None,
+        "server_key": public_view(request.app.state.signer),
+        "fingerprint": request.app.state.signer.key_id,
+    }
+
+
+@get("/assemblies/{aid:int}", include_in_schema=False)
+async def assembly_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
+    data = await assembly_context(request, aid, principal, ctx, item)
+    if principal is not None:
+        data["my_keys"] = [k for k in await keys.my_keys(principal.id) if k["assembly"] == aid]
+    else:
+        data["my_keys"] = []
+    return page(request, "assembly.html", principal, view="delegate", **data)
+
+
+@get("/assemblies/{aid:int}/chair", include_in_schema=False, response_model=None)
+async def chair_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template | Redirect:
+    if principal is None:
+        return Redirect(path=f"/login?next=/assemblies/{aid}/chair", status_code=303)
+    data = await assembly_context(request, aid, principal, ctx, item)
+    if data["role"] != "moderator":
+        return page(request, "forbidden.html", principal, status=403, assembly=data["assembly"])
+    data["keys"] = await keys.list_keys(aid)
+    data["all_comments"] = [c for cs in data["comments_on"].values() for c in cs] + [c for cs in data["replies"].values() for c in cs]
+    data["all_comments"].sort(key=lambda c: c["id"])
+    return page(request, "chair.html", principal, view="chair", **data)
+
+
+@get("/assemblies/{aid:int}/live", include_in_schema=False)
+async def live_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
+    data = await assembly_context(request, aid, principal, ctx, item)
+    return page(request, "live.html", principal, view="live", **data)
+
+
+@get("/assemblies/{aid:int}/elections/{eid:int}/chart.svg", include_in_schema=False)
+async def chart_svg(request: Request, aid: FromPath[int], eid: FromPath[int]) -> Response[str]:
+    """The election's live tally (or its result) as a picture: ranked bars, and the pairwise
+    matrix (Condorcet methods) or the rounds (IRV)."""
+    row = await elections.require_row(eid)
+    if row["assembly"] != aid:
+        raise NotFoundException(f"no election {eid} in assembly {aid}")
+    lang = request_lang(request)
+    view = elections.election_view(row)
+    tally: dict[str, Any] | None = None
+    if row["status"] == "closed" and row["result_envelope"]:
+        tally = json.loads(row["result_envelope"])["signed"]
+    elif row["status"] == "open" and row["visibility"] == "live":
+        from voting.live import tally_payload
+
+        state = await request.app.state.board.state(eid, fresh=True)
+        if state is not None and state.tally is not None:
+            tally = tally_payload(state)
+    svg = charts.election_svg(view, tally, lang)
+    return Response(svg, media_type="image/svg+xml; charset=utf-8", headers={"cache-control": "no-store", "vary": "accept-language, cookie"})
+
+
+# -- accounts ------------------------------------------------------------------------------------
 
 
 @get("/login", include_in_schema=False)
@@ -151,5 +303,16 @@ async def invite_submit(request: Request, token: FromPath[str], data: Form, prin
     return page(request, "invite.html", principal, token=token, error=None, done=True)
 
 
-HANDLERS = [index_page, assembly_page, login_page, login_submit, logout_submit, invite_page, invite_submit]
-_ = quote
+HANDLERS = [
+    index_page,
+    set_language,
+    assembly_page,
+    chair_page,
+    live_page,
+    chart_svg,
+    login_page,
+    login_submit,
+    logout_submit,
+    invite_page,
+    invite_submit,
+]

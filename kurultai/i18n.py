@@ -1,0 +1,221 @@
+"""Interface languages: gettext catalogs (Babel) for Kazakh, Russian and English.
+
+The catalogs are `locale/{lang}/LC_MESSAGES/messages.po`. They are compiled in memory when first
+used (`babel.messages.mofile.write_mo`), so a fresh clone needs no build step and a stale `.mo`
+file can never hide a change to a `.po` file.
+
+The language of a request: the `kurultai_lang` cookie (set by the switch on every page), else the
+best match of the browser's Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_time as _format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
+from markupsafe import Markup
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
+DEFAULT_LANGUAGE = "en"
+LANG_COOKIE = "kurultai_lang"
+#: The names of the languages in themselves, for the switch.
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+#: Kazakhstan has used one time zone (UTC+5) since 2024.
+TIMEZONE = dt.timezone(dt.timedelta(hours=5))
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+#: Strings the browser scripts show, by key. Rendered into each page as a JSON data block.
+JS_MESSAGES: dict[str, str] = {
+    "error": N_("Something went wrong"),
+    "saved": N_("Done"),
+    "offline": N_("Connection lost. Reconnecting…"),
+    "online": N_("Live"),
+    "no_ed25519": N_("This browser cannot create Ed25519 keys (WebCrypto). Use a current version of Chromium, Chrome, Edge, Firefox or Safari to vote."),
+    "no_secure": N_("Voting keys need a secure connection (HTTPS)."),
+    "key_none": N_("This browser has no voting key yet."),
+    "key_pending": N_("Your key is waiting for the registrar's approval."),
+    "key_approved": N_("Your key is approved."),
+    "key_revoked": N_("Your key was revoked. Create a new one."),
+    "key_creating": N_("Creating your key…"),
+    "signing": N_("Signing and sending your ballot…"),
+    "verifying": N_("Checking the receipt…"),
+    "recorded": N_("Recorded. The receipt is verified: the server signed a tree head that includes your ballot."),
+    "receipt_bad": N_("The receipt did not verify. Your ballot may not be recorded; tell the chair."),
+    "not_on_roll": N_("Your key is not on this election's roll (it was approved after the vote opened)."),
+    "moved_up": N_("Moved up"),
+    "moved_down": N_("Moved down"),
+    "position": N_("Position"),
+    "history_ok": N_("History verified: each tree head extends the previous one."),
+    "history_bad": N_("WARNING: the server's ballot history does not extend the previous tree head. The record may have been rewritten."),
+    "key_changed": N_("WARNING: the server key differs from the key pinned earlier in this browser."),
+    "confirm": N_("Confirm"),
+    "cancel": N_("Cancel"),
+    "reason_required": N_("A reason is required."),
+}
+
+PHASES = {
+    "pending": N_("pending"),
+    "debate": N_("debate"),
+    "amendments": N_("amendments"),
+    "voting": N_("voting"),
+    "closed": N_("closed"),
+}
+AMENDMENT_STATUSES = {
+    "draft": N_("draft"),
+    "submitted": N_("submitted"),
+    "admitted": N_("admitted"),
+    "withdrawn": N_("withdrawn"),
+    "rejected": N_("rejected"),
+    "adopted": N_("adopted"),
+}
+AMENDMENT_KINDS = {
+    "replace": N_("replace the text"),
+    "delete": N_("delete the provision"),
+    "insert_after": N_("insert a new provision after"),
+}
+STANCES = {"for": N_("for"), "against": N_("against"), "neutral": N_("neutral")}
+SPEAKER_KINDS = {"speech": N_("speech"), "point_of_order": N_("point of order")}
+KEY_STATUSES = {"pending": N_("awaiting approval"), "approved": N_("approved"), "revoked": N_("revoked")}
+ELECTION_STATUSES = {"draft": N_("not open yet"), "open": N_("open"), "closed": N_("closed")}
+METHODS = {
+    "schulze": N_("Schulze method"),
+    "ranked_pairs": N_("ranked pairs"),
+    "irv": N_("instant-runoff"),
+    "borda": N_("Borda count"),
+    "plurality": N_("plurality"),
+    "yes_no": N_("yes or no"),
+}
+#: Option labels the server writes in English; translated by option id.
+OPTION_LABELS = {"status_quo": N_("Keep the current text"), "yes": N_("Yes"), "no": N_("No"), "abstain": N_("Abstain")}
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The catalog of `lang`, compiled from its .po file in memory."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}, want one of {LANGUAGES}")
+    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return Translations(buf, domain="messages")
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Primary language tags by preference (q-values honoured, q=0 dropped)."""
+    found: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")[:40]):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        tag = tag.strip().lower()
+        if tag and q > 0:
+            found.append((-q, i, tag.split("-")[0]))
+    return [t for _, _, t in sorted(found)]
+
+
+def negotiate(cookie: str | None, accept_language: str | None) -> str:
+    if cookie in LANGUAGES:
+        return cookie  # type: ignore[return-value]
+    for tag in parse_accept_language(accept_language):
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Lang:
+    """Everything a template needs to speak one language."""
+
+    code: str
+
+    @property
+    def tr(self) -> Translations:
+        return translations(self.code)
+
+    def gettext(self, message: str, **variables: Any) -> Markup:
+        """Newstyle gettext for autoescaped templates: the translation is trusted, variables are escaped."""
+        rv = Markup(self.tr.gettext(message))
+        return rv % variables if variables else rv
+
+    def ngettext(self, singular: str, plural: str, n: int, **variables: Any) -> Markup:
+        rv = Markup(self.tr.ngettext(singular, plural, n))
+        return rv % {"num": self.number(n), **variables}
+
+    def text(self, message: str) -> str:
+        """A plain (unescaped) translation, for JSON and SVG builders that escape themselves."""
+        return self.tr.gettext(message)
+
+    def label(self, table: dict[str, str], value: str | None) -> str:
+        return self.tr.gettext(table[value]) if value in table else (value or "")
+
+    def number(self, n: int | float) -> str:
+        return format_decimal(n, locale=self.code)
+
+    def percent(self, x: float) -> str:
+        return format_percent(x, locale=self.code)
+
+    def datetime(self, value: str | None, fmt: str = "medium") -> str:
+        """An RFC 3339 time (as the API writes it) in the local time of Kazakhstan."""
+        if not value:
+            return ""
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return _format_datetime(when, fmt, tzinfo=TIMEZONE, locale=self.code)
+
+    def time(self, value: str | None) -> str:
+        if not value:
+            return ""
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return _format_time(when.astimezone(TIMEZONE), "short", locale=self.code)
+
+    def js_messages(self) -> dict[str, str]:
+        return {k: self.tr.gettext(v) for k, v in JS_MESSAGES.items()}
+
+    def context(self) -> dict[str, Any]:
+        """The template variables of this language."""
+        return {
+            "lang": self.code,
+            "L": self,
+            "_": self.gettext,
+            "gettext": self.gettext,
+            "ngettext": self.ngettext,
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "phases": PHASES,
+            "amendment_statuses": AMENDMENT_STATUSES,
+            "amendment_kinds": AMENDMENT_KINDS,
+            "stances": STANCES,
+            "speaker_kinds": SPEAKER_KINDS,
+            "key_statuses": KEY_STATUSES,
+            "election_statuses": ELECTION_STATUSES,
+            "methods": METHODS,
+            "option_labels": OPTION_LABELS,
+        }
