@@ -117,7 +117,8 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
                                       text="Registration by default could let through organizations with incomplete founding documents.")
         await comments.create_comment(ctx, aid, d(8).id, provision=pids["4"], amendment=None, parent=None, stance="against",
                                       text="Quarterly foreign-funding reports are a heavy burden for volunteer-run groups.")
-        await amendments.cosponsor(ctx, appeal["id"], d(9).id, d(9).username)
+        backer = d(4)  # any delegate but the appeal's author, d(3)
+        await amendments.cosponsor(ctx, appeal["id"], backer.id, backer.username)
 
     # Voting (issue #4): the first item moves to its voting phase with a draft election on Article 3
     # (its admitted amendments and status_quo, Schulze, live). The chair opens it once the

@@ -162,3 +162,10 @@ def test_help_lists_commands(data_dir: Path) -> None:
     r = run(data_dir, "--help")
     for command in ("serve", "migrate", "user", "invite", "demo"):
         assert command in r.output
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 6, 9])
+def test_demo_works_for_any_number_of_delegates(data_dir: Path, n: int) -> None:
+    """Every size seeds: the appeal's co-sponsor is never its author."""
+    out = json.loads(run(data_dir, "demo", "--json", "--delegates", str(n)).output)
+    assert len(out["delegates"]) == n and out["election"]
