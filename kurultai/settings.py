@@ -21,6 +21,8 @@ ENVIRONMENT = {
     "KURULTAI_PORT": "Port to bind (default 8000).",
     "KURULTAI_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 262144).",
     "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
+    "KURULTAI_BALLOT_RATE": "Ballots accepted per voter key per minute, counted after the signature check, in each process (default 60).",
+    "KURULTAI_BALLOT_CLIENT_RATE": "Ballot requests allowed per client address per minute, before any check, in each process (default 20000).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
     "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: NORMAL (default; survives a server crash) or FULL (also an OS crash or power loss).",
@@ -45,6 +47,8 @@ class Settings:
     port: int = 8000
     max_body_bytes: int = 256 * 1024
     login_rate_per_minute: int = 10
+    ballot_rate_per_minute: int = 60
+    ballot_client_rate_per_minute: int = 20_000
     cookie_secure: bool = False
     token_ttl_hours: int = 12
     redis_prefix: str = "kurultai:"
@@ -105,6 +109,8 @@ class Settings:
             port=integer("KURULTAI_PORT", 8000),
             max_body_bytes=integer("KURULTAI_MAX_BODY_BYTES", 256 * 1024),
             login_rate_per_minute=integer("KURULTAI_LOGIN_RATE", 10),
+            ballot_rate_per_minute=integer("KURULTAI_BALLOT_RATE", 60),
+            ballot_client_rate_per_minute=integer("KURULTAI_BALLOT_CLIENT_RATE", 20_000),
             cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),

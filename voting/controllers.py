@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from deliberation.common import load
 from deliberation.context import Ctx
 from deliberation.tables import AgendaItem
-from kurultai.auth import Principal, require_moderator, require_role, require_user
+from kurultai.auth import Principal, RateLimiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
 from voting.board import Board, board_page, check_signature
@@ -32,6 +32,22 @@ BOARD_PAGE = 5000
 
 def _board(request: Request) -> Board:
     return request.app.state.board
+
+
+def _ballot_limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
+    """(per client address, per voter key), in process: made on first use from the settings."""
+    state = request.app.state
+    limiters = state.get("ballot_limiters")
+    if limiters is None:
+        settings = state.settings
+        limiters = (RateLimiter(settings.ballot_client_rate_per_minute), RateLimiter(settings.ballot_rate_per_minute))
+        state["ballot_limiters"] = limiters
+    return limiters
+
+
+async def _rate_limit(limiter: RateLimiter, key: str, what: str) -> None:
+    if not await limiter.hit(key):
+        raise ApiError(429, "rate_limited", f"too many ballots {what}; retry in {await limiter.retry_after(key)} s")
 
 
 @get("/api/server-key", tags=["voting"])
@@ -213,7 +229,13 @@ async def result_h(eid: FromPath[int]) -> dict[str, Any]:
 
 @post("/api/elections/{eid:int}/ballots", tags=["elections"], status_code=201, request_max_body_size=BALLOT_MAX_BYTES)
 async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[str, Any]]:
-    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer."""
+    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer.
+
+    Rate limits (429 `rate_limited`) sit outside the protocol's checks: per client address before
+    any work, and per voter key after the signature check (so a forger cannot use up a voter's
+    allowance)."""
+    per_client, per_key = _ballot_limiters(request)
+    await _rate_limit(per_client, request.client.host if request.client else "unknown", "from this address")
     body = await request.body()  # check 1 (size) is enforced by request_max_body_size
     obj = parse_json_strict(body)  # 2
     env, ballot = parse_ballot_envelope(obj)  # 2
@@ -229,6 +251,7 @@ async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[s
     if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
         raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
     await asyncio.get_running_loop().run_in_executor(None, check_signature, state, env, ballot)  # 5, 6
+    await _rate_limit(per_key, ballot.voter, "for this voter key")
     status, receipt = await board.submit(state, env, ballot, obj)  # 7-10, then the append
     return Response(receipt, status_code=status, media_type=MediaType.JSON)
 
