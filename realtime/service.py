@@ -14,7 +14,7 @@ from typing import Any
 from kurultai.settings import Settings
 from realtime.hub import Hub
 from realtime.publisher import ChannelsPublisher, make_channels
-from realtime.snapshot import Section
+from realtime.snapshot import Section, SnapshotCache
 from realtime.ws import live_events
 
 HANDLERS = [live_events]
@@ -27,9 +27,10 @@ class Realtime:
         self.publisher = ChannelsPublisher(self.channels, settings)
         self.hub = Hub(settings, self.channels)
         self.snapshot_sections: dict[str, Section] = dict(snapshot_sections or {})
+        self.snapshot_cache = SnapshotCache()
 
     def state(self) -> dict[str, Any]:
-        return {"hub": self.hub, "realtime": self, "snapshot_sections": self.snapshot_sections}
+        return {"hub": self.hub, "realtime": self, "snapshot_sections": self.snapshot_sections, "snapshot_cache": self.snapshot_cache}
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

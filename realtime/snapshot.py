@@ -12,6 +12,7 @@ read the seq) would be unsafe: an event committed in between would be skipped fo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,13 +29,9 @@ class NoSuchAssembly(LookupError):
     pass
 
 
-async def build_snapshot(assembly_id: int, viewer: Viewer, now_ms: int, sections: Sections | None = None) -> tuple[int, dict[str, Any]]:
-    """`(seq, state)`: the state includes every event up to `seq` (and maybe a few after it)."""
-    seq = await read_last_seq(assembly_id)
-    if seq is None:
-        raise NoSuchAssembly(f"no assembly with id {assembly_id}")
+async def _base_state(assembly_id: int, now_ms: int) -> dict[str, Any]:
     items = await agenda.list_items(assembly_id, now_ms)
-    state: dict[str, Any] = {
+    return {
         "assembly": await assemblies.get_assembly(assembly_id),
         "members": await assemblies.list_members(assembly_id),
         "agenda": items,
@@ -43,6 +40,45 @@ async def build_snapshot(assembly_id: int, viewer: Viewer, now_ms: int, sections
         "amendments": await amendments.list_amendments(assembly_id),
         "comments": await comments.list_comments(assembly_id),
     }
+
+
+class SnapshotCache:
+    """Shares one build of the viewer-independent sections among the sockets that connect at the
+    same seq within `ttl_ms` (a reconnect storm after a restart would otherwise build it once per
+    socket). Timers are computed for the build's `now`; they carry their start time, so clients
+    still show them correctly."""
+
+    def __init__(self, ttl_ms: int = 1000) -> None:
+        self.ttl_ms = ttl_ms
+        self._entries: dict[int, tuple[int, int, asyncio.Future[dict[str, Any]]]] = {}
+
+    async def base(self, assembly_id: int, seq: int, now_ms: int) -> dict[str, Any]:
+        entry = self._entries.get(assembly_id)
+        if entry is not None and entry[0] == seq and now_ms - entry[1] <= self.ttl_ms:
+            return await asyncio.shield(entry[2])
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._entries[assembly_id] = (seq, now_ms, future)
+        if len(self._entries) > 1000:
+            self._entries = {aid: e for aid, e in self._entries.items() if now_ms - e[1] <= self.ttl_ms}
+        try:
+            future.set_result(await _base_state(assembly_id, now_ms))
+        except BaseException as exc:
+            self._entries.pop(assembly_id, None)
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiting sockets get it through shield
+            raise
+        return future.result()
+
+
+async def build_snapshot(
+    assembly_id: int, viewer: Viewer, now_ms: int, sections: Sections | None = None, cache: SnapshotCache | None = None
+) -> tuple[int, dict[str, Any]]:
+    """`(seq, state)`: the state includes every event up to `seq` (and maybe a few after it)."""
+    seq = await read_last_seq(assembly_id)
+    if seq is None:
+        raise NoSuchAssembly(f"no assembly with id {assembly_id}")
+    base = await cache.base(assembly_id, seq, now_ms) if cache is not None else await _base_state(assembly_id, now_ms)
+    state = dict(base)
     for name, section in (sections or {}).items():
         state[name] = await section(assembly_id, viewer)
     return seq, state

@@ -168,7 +168,7 @@ class Session:
         plan = plan_start(since, last, self.settings.ws_replay_window)
         if plan.kind == "snapshot":
             now = self.socket.app.state.ctx.now()
-            seq, state = await build_snapshot(self.assembly_id, self.viewer, now, sections)
+            seq, state = await build_snapshot(self.assembly_id, self.viewer, now, sections, self.socket.app.state.snapshot_cache)
             await self.send(snapshot_frame(seq, format_ms(now), state))
             self.conn.last_sent = seq
         else:

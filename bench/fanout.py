@@ -1,0 +1,315 @@
+"""Live fan-out benchmark (issue #5): N observers on one server process while events stream in.
+
+    .venv/bin/python bench/fanout.py            # 1,000, 5,000 and 10,000 observers
+    .venv/bin/python bench/fanout.py --quick    # 100 and 500 observers, a smoke run
+
+For each N it runs, one after the other in the same invocation:
+
+- `kurultai`: the real application (`create_app`, SQLite, one uvicorn process). A producer task
+  inside the server writes events through the outbox (`ctx.write` → `tx.emit`) at a steady rate,
+  as the voting coalescer does with `election.turnout`; they flow through the publisher, Channels,
+  the hub and each socket's queue.
+- `bare`: a bare Litestar Channels broadcast (the plugin's own websocket handler, memory backend)
+  of the same frames, at the same rate, to the same number of clients.
+
+Clients run in separate processes (websockets library, compression off). Each frame carries the
+server timestamp of its event (`ts`, ms); a client records `receipt − ts`. The server measures
+its own CPU time (user + system) and RSS over the streaming phase. Reported: delivery delay p50
+and p99, messages delivered per server-CPU-second, server RSS. Never part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL_P99_S = 1.0
+GOAL_RSS = 1 << 30
+GOAL_RATIO = 0.8
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def proc_status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def payload(i: int) -> dict[str, Any]:
+    """About the size of an `election.turnout` event."""
+    return {"election": "e-2026-bench", "turnout": i, "eligible": 10_000, "roll_hash": "ab" * 32, "i": i}
+
+
+# -- server -------------------------------------------------------------------------------
+
+
+async def run_server(mode: str, port: int, rate: float, duration: float, drain: float) -> None:
+    import uvicorn
+
+    from deliberation.context import format_ms
+
+    raise_nofile()
+    tmp = Path(tempfile.mkdtemp(prefix="kurultai-bench-"))
+    if mode == "kurultai":
+        from deliberation import assemblies
+        from kurultai.app import create_app
+        from kurultai.settings import Settings
+
+        settings = Settings(data_dir=tmp, ws_heartbeat_s=15.0)
+        app = create_app(settings)
+    else:
+        from litestar import Litestar
+        from litestar.channels import ChannelsPlugin
+        from litestar.channels.backends.memory import MemoryChannelsBackend
+
+        channels = ChannelsPlugin(
+            backend=MemoryChannelsBackend(),
+            arbitrary_channels_allowed=True,
+            create_ws_route_handlers=True,
+            ws_handler_base_path="/bare",
+            subscriber_max_backlog=1000,
+            subscriber_backlog_strategy="dropleft",
+        )
+        app = Litestar(plugins=[channels])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", backlog=8192, ws_per_message_deflate=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    aid = 0
+    if mode == "kurultai":
+        aid = (await assemblies.create_assembly(app.state.ctx, "bench", title="Bench"))["id"]
+    print(f"READY {aid}", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # START
+    count = int(rate * duration)
+    cpu0, t0 = os.times(), time.monotonic()
+    rss_max = 0
+    for i in range(count):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        if mode == "kurultai":
+            await app.state.ctx.write(lambda tx, i=i: tx.emit(aid, "election.turnout", payload(i)))
+        else:
+            now = int(time.time() * 1000)
+            frame = json.dumps({"seq": i + 1, "type": "election.turnout", "ts": format_ms(now), "data": payload(i)}, separators=(",", ":"))
+            channels.publish(frame, "bench")
+        if i % 10 == 0:
+            rss_max = max(rss_max, proc_status("VmRSS"))
+    await asyncio.sleep(drain)
+    cpu1 = os.times()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    rss_max = max(rss_max, proc_status("VmRSS"))
+    print("DONE " + json.dumps({"events": count, "cpu_s": cpu, "rss": rss_max, "hwm": proc_status("VmHWM")}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # QUIT
+    server.should_exit = True
+    await task
+
+
+# -- clients ------------------------------------------------------------------------------
+
+
+def parse_ts(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+async def run_clients(url: str, n: int, wait_first: bool) -> None:
+    import websockets
+
+    raise_nofile()
+    hist: Counter[int] = Counter()
+    counts = {"events": 0, "closed": 0, "failed": 0, "open": 0}
+    stop = asyncio.Event()
+    sem = asyncio.Semaphore(64)
+
+    async def one() -> None:
+        try:
+            async with sem:
+                ws = await websockets.connect(url, compression=None, open_timeout=60, max_size=None, ping_interval=None)
+        except Exception:
+            counts["failed"] += 1
+            return
+        first = wait_first
+        if not wait_first:
+            counts["open"] += 1
+        try:
+            async for raw in ws:
+                if first:  # ready once the first frame (snapshot) is in
+                    counts["open"] += 1
+                    first = False
+                frame = json.loads(raw)
+                if frame.get("type") == "election.turnout":
+                    hist[int((time.time() - parse_ts(frame["ts"])) * 1000)] += 1
+                    counts["events"] += 1
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if not stop.is_set():
+                counts["closed"] += 1
+            await ws.close()
+
+    tasks = [asyncio.create_task(one()) for _ in range(n)]
+    while counts["open"] + counts["failed"] < n:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # let the first frames (snapshots) arrive
+    print("READY", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)  # STOP
+    stop.set()
+    print("RESULT " + json.dumps({**counts, "hist": hist}), flush=True)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- orchestration ------------------------------------------------------------------------
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def expect(proc: subprocess.Popen[str], prefix: str, timeout: float = 600) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith(prefix):
+        raise RuntimeError(f"expected {prefix!r} from {proc.args}, got {line!r}")
+    return line[len(prefix):].strip()
+
+
+def tell(proc: subprocess.Popen[str], word: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(word + "\n")
+    proc.stdin.flush()
+
+
+def percentile(hist: Counter[int], q: float) -> float:
+    total = sum(hist.values())
+    if not total:
+        return float("nan")
+    want, seen = q * total, 0
+    for ms in sorted(hist):
+        seen += hist[ms]
+        if seen >= want:
+            return ms / 1000
+    return max(hist) / 1000
+
+
+def measure(mode: str, n: int, rate: float, duration: float, clients: int, drain: float) -> dict[str, Any]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = spawn("--role", "server", "--mode", mode, "--port", str(port), "--rate", str(rate), "--duration", str(duration), "--drain", str(drain))
+    try:
+        aid = expect(server, "READY ")
+        url = f"ws://127.0.0.1:{port}/ws/assemblies/{aid}" if mode == "kurultai" else f"ws://127.0.0.1:{port}/bare/bench"
+        t0 = time.monotonic()
+        procs = [spawn("--role", "client", "--mode", mode, "--url", url, "--n", str(n // clients + (1 if i < n % clients else 0))) for i in range(clients)]
+        for p in procs:
+            expect(p, "READY")
+        connect_s = time.monotonic() - t0
+        tell(server, "START")
+        stats = json.loads(expect(server, "DONE "))
+        hist: Counter[int] = Counter()
+        events = closed = failed = 0
+        for p in procs:
+            tell(p, "STOP")
+            r = json.loads(expect(p, "RESULT "))
+            hist.update({int(k): v for k, v in r["hist"].items()})
+            events += r["events"]
+            closed += r["closed"]
+            failed += r["failed"]
+            p.wait(60)
+        tell(server, "QUIT")
+        server.wait(60)
+    finally:
+        for p in [server, *locals().get("procs", [])]:
+            if p.poll() is None:
+                p.kill()
+    expected = stats["events"] * n
+    return {
+        "mode": mode,
+        "n": n,
+        "connect_s": connect_s,
+        "delivered": events,
+        "expected": expected,
+        "closed": closed,
+        "failed": failed,
+        "p50": percentile(hist, 0.50),
+        "p99": percentile(hist, 0.99),
+        "max": max(hist) / 1000 if hist else float("nan"),
+        "cpu_s": stats["cpu_s"],
+        "per_cpu_s": events / stats["cpu_s"] if stats["cpu_s"] else float("nan"),
+        "rss": stats["rss"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--role", choices=["main", "server", "client"], default="main")
+    ap.add_argument("--mode", choices=["kurultai", "bare"], default="kurultai")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--url", default="")
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--rate", type=float, default=2.0, help="events per second (default 2)")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds of streaming (default 20)")
+    ap.add_argument("--drain", type=float, default=3.0, help="seconds after the last event (default 3)")
+    ap.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    ap.add_argument("--sizes", default="1000,5000,10000")
+    ap.add_argument("--quick", action="store_true", help="100 and 500 observers, 8 s of streaming")
+    args = ap.parse_args()
+    if args.role == "server":
+        asyncio.run(run_server(args.mode, args.port, args.rate, args.duration, args.drain))
+        return
+    if args.role == "client":
+        asyncio.run(run_clients(args.url, args.n, args.mode == "kurultai"))
+        return
+    raise_nofile()
+    sizes = [100, 500] if args.quick else [int(x) for x in args.sizes.split(",")]
+    duration = 8.0 if args.quick else args.duration
+    print(f"rate {args.rate}/s for {duration} s, {args.clients} client processes, {os.cpu_count()} cores")
+    print("| observers | server | delivered / expected | p50 | p99 | max | server CPU s | msgs per CPU-s | RSS MiB | connect s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ok = True
+    for n in sizes:
+        rows = {}
+        for mode in ("kurultai", "bare"):
+            r = rows[mode] = measure(mode, n, args.rate, duration, args.clients, args.drain)
+            print(
+                f"| {n:,} | {mode} | {r['delivered']:,} / {r['expected']:,} | {r['p50']:.3f} s | {r['p99']:.3f} s | {r['max']:.3f} s "
+                f"| {r['cpu_s']:.2f} | {r['per_cpu_s']:,.0f} | {r['rss'] / 2**20:.0f} | {r['connect_s']:.1f} |",
+                flush=True,
+            )
+        k, b = rows["kurultai"], rows["bare"]
+        ratio = k["per_cpu_s"] / b["per_cpu_s"] if b["per_cpu_s"] else float("nan")
+        met = ratio >= GOAL_RATIO and (n < 10_000 or (k["p99"] <= GOAL_P99_S and k["rss"] <= GOAL_RSS)) and k["delivered"] == k["expected"]
+        ok &= met
+        print(f"|  | ratio kurultai/bare msgs per CPU-s: {ratio:.2f} (goal ≥ {GOAL_RATIO}) | {'met' if met else 'MISSED'} |||||||", flush=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
