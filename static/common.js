@@ -1,0 +1,196 @@
+// Shared behaviour of the three views: messages, API calls with CSRF, enhanced forms with a
+// confirmation step, the speaking timer, the live connection and the refresh of page regions.
+
+export const T = JSON.parse(document.getElementById("i18n")?.textContent || "{}");
+export const t = (key) => T[key] || key;
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+export class ApiError extends Error {
+  constructor(status, code, detail) { super(`${code}: ${detail}`); this.status = status; this.code = code; this.detail = detail; }
+}
+
+export async function api(method, url, body) {
+  const init = { method, headers: { "x-csrf-token": csrf(), accept: "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) { init.headers["content-type"] = "application/json"; init.body = typeof body === "string" ? body : JSON.stringify(body); }
+  const r = await fetch(url, init);
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new ApiError(r.status, data?.error || "error", data?.detail || r.statusText);
+  return data;
+}
+
+let toastTimer = null;
+export function toast(message, kind = "info") {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = document.createElement("div");
+    el.id = "toast";
+    el.setAttribute("role", kind === "error" ? "alert" : "status");
+    document.body.append(el);
+  }
+  el.className = `toast ${kind}`;
+  el.textContent = message;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, kind === "error" ? 9000 : 3000);
+}
+
+export function confirmStep(message) {
+  const dialog = document.getElementById("confirm-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(true);
+  document.getElementById("confirm-text").textContent = message;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    document.getElementById("confirm-cancel").focus();
+  });
+}
+
+function formBody(form) {
+  if (form.dataset.body) return JSON.parse(form.dataset.body);
+  const body = form.dataset.extra ? JSON.parse(form.dataset.extra) : {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled) continue;
+    if (el.type === "radio" && !el.checked) continue;
+    if (el.type === "checkbox") { if (el.checked) body[el.name] = el.value; else if (el.dataset.unchecked) body[el.name] = el.dataset.unchecked; continue; }
+    if (el.dataset.optional !== undefined && el.value === "") continue;
+    body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10) : el.value;
+  }
+  return body;
+}
+
+/** Every `form.api` posts its fields as JSON to `data-url` (after `data-confirm`, if any). */
+function enhanceForms(onDone) {
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("api")) return;
+    ev.preventDefault();
+    if (form.dataset.confirm && !(await confirmStep(form.dataset.confirm))) return;
+    const method = form.dataset.method || "POST";
+    const body = method === "DELETE" && !form.dataset.body ? undefined : formBody(form);
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      await api(method, form.dataset.url, body);
+      form.reset();
+      form.closest("details")?.removeAttribute("open");
+      toast(t("saved"));
+      await onDone();
+    } catch (err) {
+      toast(`${t("error")}: ${err.detail || err.message}`, "error");
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+}
+
+// -- the speaking timer: the server sends the remaining time; the page counts down locally ----
+
+const seen = new WeakMap();
+function tick() {
+  const now = performance.now();
+  for (const el of document.querySelectorAll("[data-timer]")) {
+    if (!seen.has(el)) seen.set(el, now);
+    const running = el.dataset.running === "1";
+    const left = Number(el.dataset.remaining) - (running ? now - seen.get(el) : 0);
+    const s = Math.max(0, Math.ceil(left / 1000));
+    const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    if (el.textContent !== text) el.textContent = text;
+    el.classList.toggle("over", left <= 0);
+  }
+}
+
+// -- regions: fetch the page again and swap the parts that changed -------------------------------
+
+function isDirty(region) {
+  if (region.querySelector("[data-dirty]") || region.hasAttribute("data-dirty")) return true;
+  for (const el of region.querySelectorAll("textarea, input:not([type=hidden]):not([type=radio]):not([type=checkbox])")) {
+    if (el.value !== el.defaultValue) return true;
+  }
+  return false;
+}
+
+let refreshing = null;
+let again = false;
+export async function refreshRegions() {
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      const r = await fetch(location.href, { credentials: "same-origin", headers: { accept: "text/html" } });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      for (const fresh of doc.querySelectorAll("[data-region]")) {
+        const old = document.getElementById(fresh.id);
+        if (!old || isDirty(old) || old.outerHTML === fresh.outerHTML) continue;
+        const open = Array.from(old.querySelectorAll("details"), (d) => d.open);
+        const focusId = old.contains(document.activeElement) ? document.activeElement.id : null;
+        const node = document.importNode(fresh, true);
+        const details = node.querySelectorAll("details");
+        if (details.length === open.length) details.forEach((d, i) => { d.open = open[i]; });
+        old.replaceWith(node);
+        if (focusId) document.getElementById(focusId)?.focus();
+      }
+      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+      document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
+    } while (again);
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+// -- the live connection: reconnect with ?since= and resume -------------------------------------
+
+export function connectLive(assemblyId, onFrame) {
+  const status = document.getElementById("live-status");
+  let since = null;
+  let backoff = 500;
+  let socket = null;
+  let watchdog = null;
+  const setState = (state) => {
+    document.body.dataset.live = state;
+    if (status) { status.hidden = false; status.textContent = t(state === "online" ? "online" : "offline"); status.className = `live-status ${state}`; }
+  };
+  const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(() => socket?.close(), 45000); };
+  const open = () => {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${proto}://${location.host}/ws/assemblies/${assemblyId}${since === null ? "" : `?since=${since}`}`);
+    socket.addEventListener("open", () => { backoff = 500; setState("online"); arm(); });
+    socket.addEventListener("message", (m) => {
+      arm();
+      let frame;
+      try { frame = JSON.parse(m.data); } catch { return; }
+      if (frame.type === "heartbeat" || frame.type === "pong") return;
+      if (frame.type === "snapshot") { since = frame.seq; document.body.dataset.seq = String(since); onFrame(frame); return; }
+      if (typeof frame.seq !== "number") return;
+      if (since !== null && frame.seq <= since) return;
+      since = frame.seq;
+      document.body.dataset.seq = String(since);
+      onFrame(frame); // unknown types included: they only cause a refresh
+    });
+    socket.addEventListener("close", (ev) => {
+      clearTimeout(watchdog);
+      if (ev.code === 4404) return;
+      if (ev.code === 4400) since = null; // our position was refused: start over with a snapshot
+      setState("offline");
+      setTimeout(open, backoff + Math.random() * 250);
+      backoff = Math.min(backoff * 2, 8000);
+    });
+  };
+  open();
+}
+
+/** Start a view: forms, timer, live updates; `onFrame` sees each frame before the refresh. */
+export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {} } = {}) {
+  const assemblyId = document.body.dataset.assembly;
+  let pending = null;
+  const schedule = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => refreshRegions().then(onRefresh), delay);
+  };
+  enhanceForms(() => refreshRegions().then(onRefresh));
+  setInterval(tick, 250);
+  tick();
+  if (assemblyId) connectLive(assemblyId, (frame) => { onFrame(frame); schedule(); });
+  return { refresh: () => refreshRegions().then(onRefresh) };
+}

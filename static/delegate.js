@@ -1,0 +1,245 @@
+// The delegate view: the floor, amendments and comments (forms in common.js), and voting with a
+// key that never leaves the browser: create, register, rank, sign, cast, verify the receipt.
+import { api, ApiError, startView, t, toast } from "./common.js";
+import { b64u, ed25519Available, hex, importServerKey, jcs, leafHash, sha256, unhex, utf8, verifyEnvelope, verifyInclusion } from "./crypto.js";
+
+const view = startView({ onRefresh: () => showKeyStatus() });
+
+// -- the key in IndexedDB ------------------------------------------------------------------------
+
+function idb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open("kurultai", 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("keys");
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function idbDo(mode, fn) {
+  const db = await idb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("keys", mode);
+    const req = fn(tx.objectStore("keys"));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+const keysBox = () => document.querySelector("[data-keys]");
+const slot = () => `${keysBox()?.dataset.assembly}:${keysBox()?.dataset.user}`;
+const loadKey = () => idbDo("readonly", (s) => s.get(slot()));
+const saveKey = (record) => idbDo("readwrite", (s) => s.put(record, slot()));
+
+let ed25519 = null;
+
+async function showKeyStatus() {
+  const box = keysBox();
+  if (!box) return;
+  const text = box.querySelector("[data-key-status-text]");
+  const button = box.querySelector("[data-create-key]");
+  if (ed25519 === null) ed25519 = await ed25519Available();
+  if (!ed25519) {
+    text.textContent = window.isSecureContext ? t("no_ed25519") : t("no_secure");
+    text.classList.add("error");
+    button.hidden = true;
+    document.querySelectorAll("[data-cast]").forEach((b) => { b.disabled = true; });
+    return;
+  }
+  const record = await loadKey();
+  const li = record && box.querySelector(`li[data-key-id="${record.keyId}"]`);
+  box.querySelectorAll("li[data-key-id]").forEach((el) => el.classList.toggle("this-browser", el === li));
+  const status = li ? li.dataset.keyStatus : record ? "unregistered" : "none";
+  box.dataset.state = status;
+  text.textContent = { none: t("key_none"), unregistered: t("key_none"), pending: t("key_pending"), approved: t("key_approved"), revoked: t("key_revoked") }[status];
+  button.hidden = status === "pending" || status === "approved";
+  if (status === "unregistered") await register(record).catch(() => {});
+}
+
+async function register(record) {
+  await api("POST", "/api/me/keys", { assembly: Number(keysBox().dataset.assembly), public_key: record.publicKey });
+  await view.refresh();
+}
+
+async function createKey() {
+  const box = keysBox();
+  box.querySelector("[data-key-status-text]").textContent = t("key_creating");
+  try {
+    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const record = { privateKey: pair.privateKey, publicKey: b64u(raw), keyId: hex(await sha256(raw)) };
+    await saveKey(record);
+    await register(record);
+    toast(t("key_pending"));
+  } catch (err) {
+    toast(`${t("error")}: ${err.detail || err.message}`, "error");
+  }
+  await showKeyStatus();
+}
+
+// -- ranking: drag and drop, arrow keys, buttons -------------------------------------------------
+
+function renumber(list) {
+  list.querySelectorAll("li[data-option]").forEach((li, i) => { li.querySelector(".pos").textContent = String(i + 1); });
+}
+
+function move(li, dir) {
+  const list = li.parentElement;
+  const other = dir === "up" ? li.previousElementSibling : li.nextElementSibling;
+  if (!other) return;
+  if (dir === "up") list.insertBefore(li, other); else list.insertBefore(other, li);
+  changed(list, li, dir);
+}
+
+function changed(list, li, dir) {
+  list.closest("[data-region]")?.setAttribute("data-dirty", "");
+  renumber(list);
+  const pos = Array.prototype.indexOf.call(list.children, li) + 1;
+  const announce = list.parentElement.querySelector("[data-rank-announce]");
+  if (announce) announce.textContent = `${li.querySelector(".option-label").textContent}: ${dir ? t(dir === "up" ? "moved_up" : "moved_down") + ", " : ""}${t("position")} ${pos}`;
+}
+
+document.addEventListener("click", (ev) => {
+  const mover = ev.target.closest("[data-move]");
+  if (mover) {
+    const li = mover.closest("li[data-option]");
+    move(li, mover.dataset.move);
+    mover.focus();
+    return;
+  }
+  if (ev.target.closest("[data-create-key]")) { createKey(); return; }
+  const cast = ev.target.closest("[data-cast]");
+  if (cast) { castBallot(cast.dataset.cast, cast); return; }
+  if (ev.target.closest("#vote-again")) {
+    const list = document.querySelector(`#ranking-${lastCast?.election} li[data-option]`);
+    (list || document.querySelector(".ranking li[data-option]"))?.focus();
+  }
+});
+
+document.addEventListener("keydown", (ev) => {
+  const li = ev.target.closest?.("li[data-option]");
+  if (!li || ev.target !== li) return;
+  if (ev.key === "ArrowUp" || ev.key === "ArrowDown") {
+    ev.preventDefault();
+    move(li, ev.key === "ArrowUp" ? "up" : "down");
+    li.focus();
+  }
+});
+
+let dragged = null;
+document.addEventListener("dragstart", (ev) => {
+  dragged = ev.target.closest?.("li[data-option]");
+  if (!dragged) return;
+  ev.dataTransfer.effectAllowed = "move";
+  ev.dataTransfer.setData("text/plain", dragged.dataset.option);
+  dragged.classList.add("dragging");
+});
+document.addEventListener("dragover", (ev) => {
+  const over = ev.target.closest?.("li[data-option]");
+  if (dragged && over && over.parentElement === dragged.parentElement) ev.preventDefault();
+});
+document.addEventListener("drop", (ev) => {
+  const over = ev.target.closest?.("li[data-option]");
+  if (!dragged || !over || over === dragged || over.parentElement !== dragged.parentElement) return;
+  ev.preventDefault();
+  const box = over.getBoundingClientRect();
+  const list = over.parentElement;
+  list.insertBefore(dragged, ev.clientY > box.top + box.height / 2 ? over.nextElementSibling : over);
+  changed(list, dragged, null);
+});
+document.addEventListener("dragend", () => { dragged?.classList.remove("dragging"); dragged = null; });
+
+// -- casting and checking the receipt --------------------------------------------------------------
+
+let lastCast = null;
+
+async function highestRevision(eid, voter) {
+  let best = 0;
+  for (let start = 0; ; ) {
+    const page = await api("GET", `/api/elections/${eid}/board?start=${start}`);
+    for (const e of page.entries) if (e.leaf.ballot.signed.voter === voter) best = Math.max(best, e.leaf.ballot.signed.revision);
+    if (!page.entries.length) return best;
+    start = page.entries[page.entries.length - 1].seq + 1;
+  }
+}
+
+async function castBallot(eid, button) {
+  const record = await loadKey();
+  if (!record) { toast(t("key_none"), "error"); return; }
+  const panel = document.getElementById("receipt-panel");
+  const status = document.getElementById("receipt-status");
+  panel.hidden = false;
+  panel.dataset.state = "signing";
+  status.textContent = t("signing");
+  button.disabled = true;
+  try {
+    const election = await api("GET", `/api/elections/${eid}`);
+    const serverKey = document.querySelector('meta[name="server-key"]');
+    const key = await importServerKey(serverKey.content);
+    await verifyEnvelope(election.election, "election", key, serverKey.dataset.keyId);
+    const digest = hex(await sha256(utf8(jcs(election.election.signed))));
+    const ranking = Array.from(document.querySelectorAll(`#ranking-${eid} li[data-option]`), (li) => li.dataset.option);
+    const revKey = `kurultai:revision:${eid}:${record.keyId}`;
+    let revision = Number(localStorage.getItem(revKey) || 0) + 1;
+    let receipt, signed;
+    for (let attempt = 0; ; attempt++) {
+      signed = { v: 1, type: "ballot", election: String(eid), election_digest: digest, voter: record.keyId, revision, ranking, nonce: b64u(crypto.getRandomValues(new Uint8Array(16))) };
+      const signature = b64u(new Uint8Array(await crypto.subtle.sign("Ed25519", record.privateKey, utf8(jcs(signed)))));
+      try {
+        receipt = await api("POST", `/api/elections/${eid}/ballots`, JSON.stringify({ signed, signature, signer: record.keyId }));
+        break;
+      } catch (err) {
+        if (err instanceof ApiError && err.code === "stale_revision" && attempt === 0) { revision = (await highestRevision(eid, record.keyId)) + 1; continue; }
+        throw err;
+      }
+    }
+    localStorage.setItem(revKey, String(revision));
+    status.textContent = t("verifying");
+    panel.dataset.state = "verifying";
+    await verifyReceipt(eid, receipt, signed, key, serverKey.dataset.keyId);
+    lastCast = { election: eid, receipt, ballot: signed };
+    showReceipt(receipt, signed);
+    panel.dataset.state = "recorded";
+    status.textContent = t("recorded");
+    status.className = "receipt-status ok";
+    document.getElementById("vote")?.removeAttribute("data-dirty");
+  } catch (err) {
+    panel.dataset.state = "failed";
+    status.className = "receipt-status error";
+    status.textContent = err instanceof ApiError && err.code === "not_on_roll" ? t("not_on_roll")
+      : err instanceof ApiError ? `${t("error")}: ${err.detail}` : `${t("receipt_bad")} (${err.message})`;
+  } finally {
+    button.disabled = false;
+  }
+  await view.refresh();
+}
+
+async function verifyReceipt(eid, receipt, signed, key, keyId) {
+  const sth = receipt.sth;
+  await verifyEnvelope(sth, "sth", key, keyId);
+  if (sth.signed.election !== String(eid)) throw new Error("tree head of another election");
+  if (!(sth.signed.tree_size > receipt.seq)) throw new Error("tree head does not cover the ballot");
+  const page = await api("GET", `/api/elections/${eid}/board?start=${receipt.seq}&end=${receipt.seq + 1}`);
+  const entry = page.entries[0];
+  if (!entry || entry.seq !== receipt.seq) throw new Error("the board has no such leaf");
+  if (jcs(entry.leaf.ballot.signed) !== jcs(signed)) throw new Error("the board holds another ballot at this position");
+  const lh = await leafHash(entry.leaf);
+  if (hex(lh) !== receipt.leaf_hash) throw new Error("leaf hash differs");
+  await verifyInclusion(receipt.seq, sth.signed.tree_size, lh, receipt.inclusion_proof.map(unhex), unhex(sth.signed.root_hash));
+}
+
+function showReceipt(receipt, signed) {
+  const dl = document.getElementById("receipt-details");
+  dl.replaceChildren();
+  for (const [k, v] of [["seq", receipt.seq], ["revision", signed.revision], ["leaf_hash", receipt.leaf_hash], ["tree_size", receipt.sth.signed.tree_size], ["root_hash", receipt.sth.signed.root_hash]]) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = String(v);
+    dl.append(dt, dd);
+  }
+  const a = document.getElementById("receipt-download");
+  if (a.href.startsWith("blob:")) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(new Blob([JSON.stringify({ receipt, ballot: signed }, null, 2)], { type: "application/json" }));
+  a.download = `kurultai-receipt-${signed.election}-${signed.revision}.json`;
+}
+
+showKeyStatus();
