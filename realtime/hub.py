@@ -38,6 +38,10 @@ HEARTBEAT = "heartbeat"
 PONG = "pong"
 
 
+class NoSuchAssembly(LookupError):
+    pass
+
+
 class ConnState(Enum):
     """The lifecycle of one socket: JOINING (initial snapshot/replay) → LIVE → CLOSING."""
 
@@ -126,7 +130,10 @@ class Feed:
         # Subscribe first, then read the base: anything committed after the read arrives on the
         # channel (or is filled from the log); anything before it is each socket's own catch-up.
         base = await read_last_seq(self.assembly_id)
-        self.buffer.skip_to(base or 0)
+        if base is None:
+            await self.stop()
+            raise NoSuchAssembly(f"no assembly with id {self.assembly_id}")
+        self.buffer.skip_to(base)
         self.task = asyncio.create_task(self._run(), name=f"kurultai-feed-{self.assembly_id}")
         self.ready.set()
 
@@ -229,7 +236,7 @@ class Hub:
                 raise
         await feed.ready.wait()
         if self.feeds.get(assembly_id) is not feed:
-            raise RuntimeError(f"the live feed of assembly {assembly_id} failed to start")
+            raise NoSuchAssembly(f"no assembly with id {assembly_id} (or its live feed failed to start)")
         feed.conns.add(conn)
         feed.idle_ticks = 0
         return feed

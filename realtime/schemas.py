@@ -10,11 +10,13 @@ from __future__ import annotations
 import msgspec
 
 
-class Ping(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fields=False):
+class Ping(msgspec.Struct, tag_field="type", tag="ping"):
     """Asks for a `pong` frame carrying the last seq sent (clients use it to measure liveness)."""
 
 
-ClientMessage = Ping  # extend as `Ping | Other`: every member is tagged by "type"
+#: The union of client messages, discriminated by "type". With a single member msgspec would
+#: accept a missing tag, so `decode_client` also requires "type" to be present.
+ClientMessage = Ping
 
 _decoder = msgspec.json.Decoder(ClientMessage)
 
@@ -25,7 +27,10 @@ class BadClientMessage(ValueError):
 
 def decode_client(text: str) -> ClientMessage:
     try:
-        return _decoder.decode(text)
+        message = _decoder.decode(text)
+        if '"type"' not in text:  # a one-member union does not require its tag
+            raise msgspec.ValidationError("missing the 'type' field")
+        return message
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise BadClientMessage(f"expected a client message such as {{\"type\":\"ping\"}}: {exc}") from None
 

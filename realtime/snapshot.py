@@ -18,15 +18,11 @@ from typing import Any
 
 from deliberation import agenda, amendments, assemblies, comments, draft, speakers
 from realtime.core.protocol import Viewer
-from realtime.hub import read_last_seq
+from realtime.hub import NoSuchAssembly, read_last_seq
 
 #: Extra snapshot sections supplied by other packages: `{"elections": fn(assembly_id, viewer)}`.
 Section = Callable[[int, Viewer], Awaitable[Any]]
 Sections = Mapping[str, Section]
-
-
-class NoSuchAssembly(LookupError):
-    pass
 
 
 async def _base_state(assembly_id: int, now_ms: int) -> dict[str, Any]:
@@ -71,10 +67,20 @@ class SnapshotCache:
 
 
 async def build_snapshot(
-    assembly_id: int, viewer: Viewer, now_ms: int, sections: Sections | None = None, cache: SnapshotCache | None = None
+    assembly_id: int,
+    viewer: Viewer,
+    now_ms: int,
+    sections: Sections | None = None,
+    cache: SnapshotCache | None = None,
+    seq: int | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """`(seq, state)`: the state includes every event up to `seq` (and maybe a few after it)."""
-    seq = await read_last_seq(assembly_id)
+    """`(seq, state)`: the state includes every event up to `seq` (and maybe a few after it).
+
+    `seq` may be given when the caller knows that every event up to it has committed (the
+    websocket passes its feed's last released seq); by default it is read from the database.
+    """
+    if seq is None:
+        seq = await read_last_seq(assembly_id)
     if seq is None:
         raise NoSuchAssembly(f"no assembly with id {assembly_id}")
     base = await cache.base(assembly_id, seq, now_ms) if cache is not None else await _base_state(assembly_id, now_ms)

@@ -37,10 +37,10 @@ from realtime.core.protocol import (
     snapshot_frame,
 )
 from realtime.core.throttle import TokenBucket, origin_allowed
-from realtime.hub import HEARTBEAT, LOG_PAGE, PONG, Connection, ConnState, Hub, frame_for, read_last_seq
+from realtime.hub import HEARTBEAT, LOG_PAGE, PONG, Connection, ConnState, Hub, NoSuchAssembly, frame_for
 from realtime.outbox import events_after
 from realtime.schemas import BadClientMessage, Ping, decode_client
-from realtime.snapshot import NoSuchAssembly, build_snapshot
+from realtime.snapshot import build_snapshot
 
 log = logging.getLogger("kurultai.realtime")
 
@@ -95,15 +95,13 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
     reader: asyncio.Task[None] | None = None
     try:
         since = parse_since(socket.query_params.get("since"))
-        if await read_last_seq(aid) is None:
-            raise Closing(CloseCode.NOT_FOUND, f"no assembly with id {aid}")
         viewer = await resolve_viewer(socket, aid, app.state.ctx.now())
         session = Session(socket, aid, viewer, settings, handler_task)
         conn = session.conn
-        await hub.attach(aid, conn)
+        feed = await hub.attach(aid, conn)  # reads the assembly's last seq once per process
         reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
         reader.add_done_callback(session.reader_done)
-        await session.start(since, app.state.snapshot_sections)
+        await session.start(since, app.state.snapshot_sections, feed.buffer.last)
         await session.send_loop()
     except Closing as c:
         await _close(socket, c.code, c.reason)
@@ -161,14 +159,15 @@ class Session:
         finally:
             self.sending = False
 
-    async def start(self, since: int | None, sections: Any) -> None:
-        last = await read_last_seq(self.assembly_id)
-        if last is None:
-            raise Closing(CloseCode.NOT_FOUND, f"no assembly with id {self.assembly_id}")
+    async def start(self, since: int | None, sections: Any, last: int) -> None:
+        """`last`: the feed's last released seq. Every event up to it has committed, and every
+        event after it reaches this connection's queue (it attached first), so it is a safe
+        snapshot seq and catch-up bound without reading the database."""
         plan = plan_start(since, last, self.settings.ws_replay_window)
         if plan.kind == "snapshot":
             now = self.socket.app.state.ctx.now()
-            seq, state = await build_snapshot(self.assembly_id, self.viewer, now, sections, self.socket.app.state.snapshot_cache)
+            cache = self.socket.app.state.snapshot_cache
+            seq, state = await build_snapshot(self.assembly_id, self.viewer, now, sections, cache, seq=last)
             await self.send(snapshot_frame(seq, format_ms(now), state))
             self.conn.last_sent = seq
         else:
