@@ -14,7 +14,6 @@ from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -28,7 +27,7 @@ from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
 from kurultai.auth import Principal, make_login_limiter, resolve_principal
 from kurultai.db import Database
-from kurultai.errors import handle_exception
+from kurultai.errors import ApiSchemaPlugin, handle_exception
 from kurultai.settings import Settings
 from realtime.service import HANDLERS as REALTIME_HANDLERS
 from realtime.service import Realtime, Section
@@ -148,7 +147,7 @@ def create_app(
             title="Kurultai API",
             version="1",
             path="/schema",
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[ApiSchemaPlugin()],
         ),
         request_max_body_size=settings.max_body_bytes,
         after_request=_security_headers,

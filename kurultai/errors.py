@@ -7,9 +7,11 @@ status. Anything else is a bug: it is logged and answered with a generic 500 tha
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from deliberation.core.errors import DeliberationError
@@ -101,3 +103,33 @@ def _voting_error(exc: Exception) -> Response | None:
 
         return error_response(status_of(exc), exc.code, str(exc))
     return None
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document the error body we send (`{"error", "detail"}`) instead of Litestar's default
+    400 body, and every other 4xx as the same shape (`4XX`)."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"description": "An error: `{\"error\": code, \"detail\": text}`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                if "400" in responses:
+                    responses["400"] = {**error, "description": "Bad input: `{\"error\": code, \"detail\": text}`"}
+                responses.setdefault("4XX", error)
+    return schema
+
+
+class ApiSchemaPlugin(JsonRenderPlugin):
+    """`/schema/openapi.json`, with our error responses documented (`document_errors`)."""
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, document_errors(openapi_schema))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from deliberation.common import load
@@ -168,7 +170,21 @@ async def roll_h(eid: FromPath[int]) -> dict[str, Any]:
     return json.loads(row["roll_envelope"])
 
 
-@get("/api/elections/{eid:int}/board", tags=["elections"])
+@dataclass
+class BoardEntry:
+    seq: int
+    leaf: dict[str, Any]
+    leaf_hash: str
+
+
+@dataclass
+class BoardPage:
+    """What `board_h` sends (as pre-encoded bytes), for the OpenAPI schema."""
+
+    entries: list[BoardEntry]
+
+
+@get("/api/elections/{eid:int}/board", tags=["elections"], responses={200: ResponseSpec(data_container=BoardPage, description="Board entries in seq order")})
 async def board_h(eid: FromPath[int], start: FromQuery[int] = 0, end: FromQuery[int | None] = None) -> Response[bytes]:
     await elections.require_row(eid)
     if start < 0 or (end is not None and end < start) or start > 2**53:
