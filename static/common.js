@@ -55,7 +55,11 @@ function formBody(form) {
     if (el.type === "radio" && !el.checked) continue;
     if (el.type === "checkbox") { if (el.checked) body[el.name] = el.value; else if (el.dataset.unchecked) body[el.name] = el.dataset.unchecked; continue; }
     if (el.dataset.optional !== undefined && el.value === "") continue;
-    body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10) : el.value;
+    if (el.closest("fieldset:disabled")) continue;
+    const value = el.dataset.type === "int" ? parseInt(el.value, 10) : el.value;
+    const [outer, inner] = el.name.split(".", 2);  // "rule.majority" nests: {"rule": {"majority": …}}
+    if (inner === undefined) body[outer] = value;
+    else (body[outer] = body[outer] || {})[inner] = value;
   }
   return body;
 }
