@@ -160,6 +160,9 @@ class Board:
         self.on_accepted = on_accepted
         self.states: dict[int, ElectionState] = {}
         self._loading: dict[int, asyncio.Lock] = {}
+        # Held while a batch is prepared and committed: its leaves are in the in-memory tree
+        # before they are in the database, so a fresh read must not replace the state meanwhile.
+        self._committing: dict[int, asyncio.Lock] = {}
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
         lock = self._loading.setdefault(election_id, asyncio.Lock())
@@ -167,17 +170,19 @@ class Board:
             current = self.states.get(election_id)
             if current is not None and not fresh:
                 return current
-            if current is not None and fresh:
-                row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
-                if row and row["tree_size"] == current.size and row["status"] == current.status:
-                    return current
-            loaded = await load_state(election_id)
-            if loaded is None:
-                return None
-            if current is not None:
-                loaded.queue, loaded.worker = current.queue, current.worker
-            self.states[election_id] = loaded
-            return loaded
+            async with self._committing.setdefault(election_id, asyncio.Lock()):
+                current = self.states.get(election_id)
+                if current is not None and fresh:
+                    row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+                    if row and row["tree_size"] == current.size and row["status"] == current.status:
+                        return current
+                loaded = await load_state(election_id)
+                if loaded is None:
+                    return None
+                if current is not None:
+                    loaded.queue, loaded.worker = current.queue, current.worker
+                self.states[election_id] = loaded
+                return loaded
 
     def mark_closed(self, election_id: int) -> None:
         """Called inside the closing transaction: later batches see the election closed."""
@@ -222,16 +227,17 @@ class Board:
             batch = [await state.queue.get()]
             while len(batch) < BATCH_MAX and not state.queue.empty():
                 batch.append(state.queue.get_nowait())
-            try:
-                await self._commit_batch(election_id, batch)
-            except Exception as exc:  # the transaction failed: nothing is durable, reload state
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
-                fresh = await load_state(election_id)
-                if fresh is not None and (old := self.states.get(election_id)) is not None:
-                    fresh.queue, fresh.worker = old.queue, old.worker
-                    self.states[election_id] = fresh
+            async with self._committing.setdefault(election_id, asyncio.Lock()):
+                try:
+                    await self._commit_batch(election_id, batch)
+                except Exception as exc:  # the transaction failed: nothing is durable, reload state
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(exc)
+                    fresh = await load_state(election_id)
+                    if fresh is not None and (old := self.states.get(election_id)) is not None:
+                        fresh.queue, fresh.worker = old.queue, old.worker
+                        self.states[election_id] = fresh
 
     async def _commit_batch(self, election_id: int, batch: list[Pending]) -> None:
         outcomes: dict[int, tuple[int, Any]] = {}
