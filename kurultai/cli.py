@@ -212,6 +212,36 @@ def _register_client_commands() -> None:
 _register_client_commands()
 
 
+@cli.command("backup", help="Copy the SQLite database into DEST (a new file) with SQLite's online backup, while the server runs.")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup_command(settings: Settings, dest: Path) -> None:
+    """A consistent copy even during writes (sqlite3 `Connection.backup`). Restore: stop the
+    server, copy DEST to `$KURULTAI_DATA_DIR/kurultai.sqlite3` with the server key beside it."""
+    import sqlite3
+
+    if settings.uses_postgres:
+        raise click.ClickException("kurultai backup copies the SQLite file; on PostgreSQL use pg_dump -Fc (see docs/operations.md, Backups)")
+    source_path = settings.sqlite_path
+    if not source_path.exists():
+        raise click.ClickException(f"no database at {source_path}")
+    if dest.exists():
+        raise click.ClickException(f"{dest} exists; choose a new file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(source_path)
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target, pages=1024)
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        ok = target.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+    if ok != "ok":
+        raise click.ClickException(f"the copy failed its integrity check: {ok}")
+    click.echo(f"backed up {source_path} to {dest} ({dest.stat().st_size} bytes); keep {settings.data_dir / 'server-key.ed25519'} with it")
+
+
 def main() -> None:
     cli()
 
