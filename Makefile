@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-ingest: $(STAMP)
 
 bench-verify: $(STAMP)
 	$(BIN)/python bench/verify.py
+
+bench-fanout: $(STAMP)
+	$(BIN)/python bench/fanout.py
 
 SOAK_MINUTES ?= 30
 bench-soak: $(STAMP)

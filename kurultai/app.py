@@ -27,6 +27,7 @@ from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
 from kurultai.auth import Principal, make_login_limiter, resolve_principal
 from kurultai.db import Database
+from kurultai.metrics import Metrics, metrics_h
 from kurultai.errors import ApiSchemaPlugin, handle_exception
 from kurultai.settings import Settings
 from realtime.service import HANDLERS as REALTIME_HANDLERS
@@ -94,10 +95,12 @@ def create_app(
     db = Database(settings)
     sections: dict[str, Section] = dict(snapshot_sections or {})
     realtime = Realtime(settings, sections)
-    ctx = Ctx(db=db, clock=clock, publish=realtime.publisher)
+    metrics = Metrics(lambda: realtime.hub.connections)
+    ctx = Ctx(db=db, clock=clock, publish=metrics.wrap_publisher(realtime.publisher))
     signer = signer or server_key.load_or_create(settings.data_dir)
     coalescer: Coalescer | None = None
     board = Board(ctx, signer, on_accepted=lambda state: coalescer.mark(state) if coalescer else None)
+    metrics.watch_board(board)
     coalescer = Coalescer(ctx, board, settings.live_interval_ms / 1000)
     sections.setdefault("elections", functools.partial(elections_snapshot, board))
 
@@ -117,6 +120,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             health,
+            metrics_h,
             *controllers.HANDLERS,
             *account_controllers.HANDLERS,
             *voting_controllers.HANDLERS,
@@ -135,6 +139,7 @@ def create_app(
                 "settings": settings,
                 "db": db,
                 "ctx": ctx,
+                "metrics": metrics,
                 **realtime.state(),
                 "signer": signer,
                 "board": board,

@@ -21,6 +21,7 @@ from voting import elections, keys
 from voting.board import Board, board_page, check_signature
 from voting.core.encoding import parse_json_strict
 from voting.core.signed import parse_ballot_envelope, verify_ballot_election
+from voting.core.errors import VotingError
 from voting.errors import BallotRejected
 from voting.live import tally_payload
 from voting.schemas import ElectionCreate, ElectionUpdate, KeyRegistration
@@ -245,7 +246,19 @@ async def result_h(eid: FromPath[int]) -> dict[str, Any]:
 
 @post("/api/elections/{eid:int}/ballots", tags=["elections"], status_code=201, request_max_body_size=BALLOT_MAX_BYTES)
 async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[str, Any]]:
-    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer.
+    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer."""
+    metrics = request.app.state.metrics
+    try:
+        status, receipt = await _cast(request, eid)
+    except (VotingError, ApiError) as exc:
+        metrics.ballots_rejected.labels(exc.code).inc()
+        raise
+    metrics.ballots_accepted.labels("new" if status == 201 else "repeat").inc()
+    return Response(receipt, status_code=status, media_type=MediaType.JSON)
+
+
+async def _cast(request: Request, eid: int) -> tuple[int, dict[str, Any]]:
+    """The ballot checks in order, then the append.
 
     Rate limits (429 `rate_limited`) sit outside the protocol's checks: per client address before
     any work, and per voter key after the signature check (so a forger cannot use up a voter's
@@ -268,8 +281,7 @@ async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[s
         raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
     await asyncio.get_running_loop().run_in_executor(None, check_signature, state, env, ballot)  # 5, 6
     await _rate_limit(per_key, ballot.voter, "for this voter key")
-    status, receipt = await board.submit(state, env, ballot, obj)  # 7-10, then the append
-    return Response(receipt, status_code=status, media_type=MediaType.JSON)
+    return await board.submit(state, env, ballot, obj)  # 7-10, then the append
 
 
 HANDLERS = [

@@ -247,3 +247,21 @@ async def test_snapshot_section_shows_elections(world: World) -> None:
     assert view["turnout"] == {"election": eid, "voted": 1, "roll_size": 2, "ballots": 1}
     assert view["sth"]["signed"]["tree_size"] == 1
     assert view["tally"]["winner"] == f"amendment-{amendments[0]}" and view["tally"]["tree_size"] == 1
+
+
+async def test_metrics_count_ballots_and_tree_sizes(world: World) -> None:
+    w = world
+    eid, election, (alice, bob), amendments = await open_amendment_election(w)
+    ballot = alice.ballot(election, [f"amendment-{amendments[0]}"])
+    assert (await cast(w, eid, ballot))[0] == 201
+    assert (await cast(w, eid, ballot))[0] == 200
+    assert (await cast(w, eid, bob.ballot(election, ["nope"])))[0] == 400
+    r = await w.client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert 'kurultai_ballots_accepted_total{kind="new"} 1.0' in text
+    assert 'kurultai_ballots_accepted_total{kind="repeat"} 1.0' in text
+    assert 'kurultai_ballots_rejected_total{code="unknown_option"} 1.0' in text
+    assert f'kurultai_tree_size{{election="{eid}"}} 1.0' in text
+    assert "kurultai_websocket_connections" in text
+    assert "kurultai_event_delay_seconds_count" in text

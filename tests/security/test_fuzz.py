@@ -15,11 +15,12 @@ pytest plugin. `KURULTAI_FUZZ_EXAMPLES` (default 3) sets the examples per operat
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -32,7 +33,23 @@ LAST = ("DELETE", "/api/auth/token")  # revokes the role's token: each role send
 
 
 def test_fuzz_every_operation_as_every_role(tmp_path: Path) -> None:
-    pytest.importorskip("schemathesis")
+    """Runs in a child interpreter: schemathesis leaves the main thread's event loop marked as
+    running, which breaks every asyncio test that follows it in the same process."""
+    if os.environ.get("KURULTAI_FUZZ_CHILD"):
+        _fuzz(tmp_path)
+        return
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-x", "--basetemp", str(tmp_path / "child")],
+        env={**os.environ, "KURULTAI_FUZZ_CHILD": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def _fuzz(tmp_path: Path) -> None:
     from schemathesis import openapi
     from schemathesis.checks import not_a_server_error
     from schemathesis.core.failures import FailureGroup
