@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from collections.abc import Awaitable, Callable
@@ -52,11 +53,31 @@ def cli(click_ctx: click.Context) -> None:
     type=click.IntRange(1, 256),
     help="Worker processes; more than one needs PostgreSQL (KURULTAI_DATABASE_URL) and Redis (KURULTAI_REDIS_URL).",
 )
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS certificate (PEM); serve HTTPS (needs --tls-key).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS private key (PEM) for --tls-cert.")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]), help="Structured (JSON) log level.")
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, demo_if_empty: bool, workers: int) -> None:
+def serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    demo_if_empty: bool,
+    workers: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_level: str,
+) -> None:
     import uvicorn
 
     from kurultai.app import create_app
+    from kurultai.logs import log_config
+
+    if bool(tls_cert) != bool(tls_key):
+        click.echo("Error: --tls-cert and --tls-key go together", err=True)
+        sys.exit(2)
+    if tls_cert:  # behind TLS cookies are Secure (the workers read it from the environment)
+        settings = settings.with_(cookie_secure=True)
+        os.environ["KURULTAI_COOKIE_SECURE"] = "1"
 
     if workers > 1:
         missing = [name for name, ok in (("KURULTAI_DATABASE_URL (PostgreSQL)", settings.uses_postgres), ("KURULTAI_REDIS_URL (Redis)", bool(settings.redis_url))) if not ok]
@@ -68,8 +89,15 @@ def serve(settings: Settings, host: str | None, port: int | None, demo_if_empty:
         logins = _run(settings, _demo_if_empty)
         if logins:
             _print_logins(logins)
-    url = f"http://{settings.host}:{settings.port}"
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": "warning", "ws_max_size": settings.ws_max_frame_bytes}
+    url = f"{'https' if tls_cert else 'http'}://{settings.host}:{settings.port}"
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": log_config(log_level),
+        "ws_max_size": settings.ws_max_frame_bytes,
+    }
+    if tls_cert:
+        options.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     if workers > 1:
         from kurultai.db import Database
 
