@@ -115,6 +115,14 @@ class Settings:
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
             sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL"), "NORMAL"),
+            redis_prefix=env.get("KURULTAI_REDIS_PREFIX") or "kurultai:",
+            allowed_origins=tuple(o.strip() for o in (env.get("KURULTAI_ALLOWED_ORIGINS") or "").split(",") if o.strip()),
+            ws_heartbeat_s=number("KURULTAI_WS_HEARTBEAT_S", 15.0),
+            ws_queue_max=integer("KURULTAI_WS_QUEUE", 1000),
+            ws_max_frame_bytes=integer("KURULTAI_WS_MAX_FRAME", 4096),
+            ws_client_rate=number("KURULTAI_WS_RATE", 5.0),
+            ws_client_burst=number("KURULTAI_WS_BURST", 20.0),
+            ws_replay_window=integer("KURULTAI_REPLAY_WINDOW", 10_000),
         )
 
 

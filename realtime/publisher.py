@@ -9,7 +9,11 @@ the hubs, which fill every gap from the event log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any
+
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
@@ -23,6 +27,9 @@ log = logging.getLogger("kurultai.realtime")
 #: The Channels subscriber backlog of each hub (one subscriber per assembly and process).
 #: Overflow drops the oldest message; the hub then sees a gap and reads it from the log.
 HUB_BACKLOG = 10_000
+#: Backoff of the Redis subscription's reconnects (seconds).
+RECONNECT_MIN_S = 0.1
+RECONNECT_MAX_S = 2.0
 
 
 def channel_name(settings: Settings, assembly_id: int) -> str:
@@ -31,11 +38,66 @@ def channel_name(settings: Settings, assembly_id: int) -> str:
 
 def make_backend(settings: Settings) -> ChannelsBackend:
     if settings.redis_url:
-        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
         from redis.asyncio import Redis
 
-        return RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+        return resilient_redis_backend(Redis.from_url(settings.redis_url))
     return MemoryChannelsBackend()
+
+
+def resilient_redis_backend(redis: Any) -> ChannelsBackend:
+    """Litestar's Redis pub/sub backend, made to survive a Redis restart.
+
+    As shipped, one failed publish ends the Channels publishing task (later events queue up in
+    memory forever and shutdown waits on them), and a lost connection ends the subscribing task
+    (no live event reaches this process again). Here a publish that fails is logged and dropped
+    (the event is in the log; the hubs fill it at their next tick), and the subscription
+    reconnects with a backoff; redis-py subscribes again to every channel on reconnect.
+    """
+    from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+
+    class ResilientRedisPubSubBackend(RedisChannelsPubSubBackend):
+        async def publish(self, data: bytes, channels: Iterable[str]) -> None:
+            try:
+                await super().publish(data, channels)
+            except Exception as exc:  # Redis down or restarting
+                log.warning("publishing on Redis failed (%r); the hubs will read the event from the log", exc)
+
+        async def subscribe(self, channels: Iterable[str]) -> None:
+            try:
+                await super().subscribe(channels)
+            except Exception as exc:  # remember them: the reconnect below subscribes to them
+                log.warning("subscribing on Redis failed (%r); retrying when it is back", exc)
+                self._pub_sub.channels.update(self._pub_sub._normalize_keys(dict.fromkeys(channels)))
+                self._has_subscribed.set()
+
+        async def unsubscribe(self, channels: Iterable[str]) -> None:
+            try:
+                await super().unsubscribe(channels)
+            except Exception as exc:
+                log.warning("unsubscribing on Redis failed (%r)", exc)
+                for key in self._pub_sub._normalize_keys(dict.fromkeys(channels)):
+                    self._pub_sub.channels.pop(key, None)
+
+        async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
+            delay = RECONNECT_MIN_S
+            while True:
+                try:
+                    async for item in super().stream_events():
+                        delay = RECONNECT_MIN_S
+                        yield item
+                except Exception as exc:
+                    log.warning("the Redis subscription failed (%r); reconnecting in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX_S)
+                    pubsub = self._pub_sub
+                    if pubsub.connection is None and pubsub.channels:  # never connected: subscribe now
+                        try:
+                            await pubsub.subscribe(*[pubsub.encoder.decode(k, force=True) for k in pubsub.channels])
+                        except Exception:
+                            log.debug("Redis is still unreachable", exc_info=True)
+                # otherwise the next read reconnects, and redis-py subscribes to every channel again
+
+    return ResilientRedisPubSubBackend(redis=redis)
 
 
 def make_channels(settings: Settings) -> ChannelsPlugin:
