@@ -152,6 +152,7 @@ class Observer:
     events: list[dict[str, Any]] = field(default_factory=list)  # every event frame, duplicates kept
     connections: list[list[int]] = field(default_factory=list)  # the seqs of each connection
     delays: list[float] = field(default_factory=list)  # arrival − event ts, seconds
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() at arrival
     last: int = 0
     snapshots: int = 0
 
@@ -174,6 +175,7 @@ class Observer:
                             continue
                         now = time.time()
                         self.delays.append(now - _ts(frame["ts"]))
+                        self.arrivals.append(time.monotonic())
                         self.events.append(frame)
                         seqs.append(frame["seq"])
                         self.last = max(self.last, frame["seq"])
@@ -181,8 +183,11 @@ class Observer:
                 pass
             await asyncio.sleep(0.1)
 
-    def check_complete(self, n: int) -> int:
-        """Every seq 1..n exactly once after dedup by seq, each connection in order; returns the
+    def first_arrival(self, seq: int) -> float:
+        return min(t for e, t in zip(self.events, self.arrivals) if e["seq"] == seq)
+
+    def check_complete(self, n: int, start: int = 0) -> int:
+        """Every seq start+1..n exactly once after dedup by seq, each connection in order; returns the
         number of duplicates seen."""
         by_seq: dict[int, dict[str, Any]] = {}
         dups = 0
@@ -191,7 +196,7 @@ class Observer:
                 dups += 1
                 assert by_seq[e["seq"]] == e, f"{self.name}: seq {e['seq']} arrived twice with different content"
             by_seq[e["seq"]] = e
-        missing = sorted(set(range(1, n + 1)) - set(by_seq))
+        missing = sorted(set(range(start + 1, n + 1)) - set(by_seq))
         assert not missing, f"{self.name}: {len(missing)} seqs missing, first {missing[:10]}"
         assert max(by_seq) == n, f"{self.name}: seqs beyond {n}: {max(by_seq)}"
         for seqs in self.connections:
@@ -353,7 +358,7 @@ async def _kill_mid_vote(a: Server, b: Server, info: dict[str, Any], db: str) ->
     t_close = time.monotonic()
     n = await settled_last_seq(db, aid)
     await wait_until(lambda: all(o.last >= n for o in observers), 10, f"observers to reach seq {n}")
-    caught_up = time.monotonic() - t_close
+    caught_up = max(o.first_arrival(n) for o in observers) - t_close
     await asyncio.sleep(1.5)  # let any stray duplicate arrive before checking
     for t in obs_tasks:
         t.cancel()
@@ -378,3 +383,255 @@ async def settled_last_seq(db: str, aid: int, quiet: float = 1.0) -> int:
             return n
         last = n
         await asyncio.sleep(quiet)
+
+
+# -- 2. restart Redis during a vote -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_restart_redis_mid_vote_service_continues_and_observers_catch_up(tmp_path: Path, pg_db: str, own_redis: OwnRedis, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = "kurultai-faults:"
+    a, b, info = two_instances(tmp_path, pg_db, own_redis.url, prefix)
+    try:
+        figures = asyncio.run(_restart_redis(a, b, info, own_redis, pg_db, f"{prefix}assembly.{info['assembly']}"))
+        figures["board"] = check_board(b.url, str(info["election"]), figures.pop("receipts"))
+        figures["stop_s"] = [round(stop_cleanly(s), 2) for s in (a, b)]
+    finally:
+        a.kill()
+        b.kill()
+    with capsys.disabled():
+        print(f"\nrestart Redis: {json.dumps(figures)}")
+
+
+async def act(info: dict[str, Any], url: str, stop: asyncio.Event, tally: Tally) -> None:
+    """Speakers and comments through the API, as a delegate, until `stop`."""
+    auth = {"Authorization": f"Bearer {info['tokens']['delegate']}"}
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=auth) as http:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            calls: list[tuple[str, str, str, dict[str, Any] | None]] = [
+                ("comment", "POST", f"/api/assemblies/{info['assembly']}/comments", {"provision": info["provision"], "stance": "for", "text": f"Comment {n}"}),
+                ("speaker", "POST", f"/api/agenda/{info['item']}/speakers", {"kind": "speech"}),
+            ]
+            for what, method, path, body in calls:
+                try:
+                    r = await http.request(method, path, json=body)
+                except httpx.HTTPError as exc:
+                    tally.count(what, False, type(exc).__name__)
+                    continue
+                tally.count(what, r.status_code in (200, 201), f"{what} {r.status_code}")
+                if what == "speaker" and r.status_code == 201:
+                    sid = r.json()["queue"][-1]["id"]
+                    try:
+                        w = await http.post(f"/api/speakers/{sid}/withdraw")
+                        tally.count("speaker", w.status_code == 200, f"withdraw {w.status_code}")
+                    except httpx.HTTPError as exc:
+                        tally.count("speaker", False, type(exc).__name__)
+            await asyncio.sleep(0.05)
+
+
+async def _restart_redis(a: Server, b: Server, info: dict[str, Any], own: OwnRedis, db: str, channel: str) -> dict[str, Any]:
+    import redis.asyncio
+
+    aid = info["assembly"]
+    observers = [Observer(f"observer{i}") for i in range(4)]
+    url_a = ws_url(a, aid)
+    obs_tasks = [asyncio.create_task(o.run(lambda _attempt: url_a)) for o in observers]
+    await wait_until(lambda: all(o.connections for o in observers), 10, "observers to connect to A")
+    stop = asyncio.Event()
+    tally = Tally()
+    voters = info["voters"]
+    tasks = [asyncio.create_task(cast_ballots(info, voters[i::4], lambda _f: b.url, stop, tally, i)) for i in range(4)]
+    tasks.append(asyncio.create_task(act(info, b.url, stop, tally)))
+    await asyncio.sleep(3)
+    await asyncio.to_thread(own.kill)
+    t_down = time.monotonic()
+    await asyncio.sleep(1.0)  # Redis is down for a second
+    await asyncio.to_thread(own.start)
+    t_up = time.monotonic()
+    # the hub of A subscribes again, and B's publisher publishes again
+    probe = redis.asyncio.Redis.from_url(own.url)
+    try:
+        async def subscribed() -> bool:
+            return int(dict(await probe.pubsub_numsub(channel))[channel.encode()]) >= 1
+        t = time.monotonic()
+        while not await subscribed():
+            assert time.monotonic() - t < 10, "instance A never subscribed to the assembly's channel again after Redis came back"
+            await asyncio.sleep(0.1)
+        resubscribed = time.monotonic() - t_up
+        sub = probe.pubsub()
+        await sub.subscribe(channel)
+        got = None
+        t = time.monotonic()
+        while got is None or got["type"] != "message":
+            assert time.monotonic() - t < 10, "no event published on Redis after it came back"
+            got = await sub.get_message(timeout=1)
+        republished = time.monotonic() - t_up
+        await sub.aclose()
+    finally:
+        await probe.aclose()
+    await asyncio.sleep(3)
+    stop.set()
+    await asyncio.gather(*tasks)
+    t_stop = time.monotonic()
+    n = await settled_last_seq(db, aid)
+    await wait_until(lambda: all(o.last >= n for o in observers), 10, f"observers to reach seq {n}")
+    caught_up = max(o.first_arrival(n) for o in observers) - t_stop
+    await asyncio.sleep(1.5)
+    for task in obs_tasks:
+        task.cancel()
+    await asyncio.gather(*obs_tasks, return_exceptions=True)
+    dups = [o.check_complete(n) for o in observers]
+    during = [f for f in tally.failures if f[0] >= t_down]
+    for what in ("ballot", "comment", "speaker"):
+        assert any(t >= t_up for t, w in tally.successes if w == what), f"no {what} succeeded after Redis came back: {tally.statuses}"
+    assert len(tally.failures) <= 20, f"too many failed API calls: {tally.statuses}"
+    # the observers' delay after Redis is back (live through pub/sub, not at the next heartbeat)
+    after = [d for o in observers for d, t in zip(o.delays, o.arrivals) if t > t_up + 1]
+    return {
+        "n": n, "observers": len(observers), "api_calls_ok": len(tally.successes), "api_calls_failed": len(tally.failures),
+        "failed_during_restart": len(during), "answers": tally.statuses, "receipts": tally.receipts, "receipts_total": len(tally.receipts),
+        "resubscribed_s": round(resubscribed, 2), "republished_s": round(republished, 2), "caught_up_s": round(caught_up, 2),
+        "duplicates": dups, "delay_after_restart_ms": {"median": round(statistics.median(after) * 1000), "max": round(max(after) * 1000)} if after else None,
+        "reconnects": [len(o.connections) - 1 for o in observers],
+    }
+
+
+# -- 3. websocket abuse on one server -----------------------------------------------------------------
+
+IDLE = int(os.environ.get("KURULTAI_ABUSE_IDLE", "1000"))
+ABUSE_ROUNDS = int(os.environ.get("KURULTAI_ABUSE_ROUNDS", "10"))
+#: offender: (what it sends, the close code it must get)
+OFFENDERS: dict[str, tuple[list[str | bytes], int]] = {
+    "garbage": (["this is not JSON {"], 4400),
+    "binary": ([b"\x00\x01\x02 binary"], 4400),
+    "unknown type": (['{"type":"subscribe","channel":"everything"}'], 4400),
+    "no type": (['{"ping":1}'], 4400),
+    "oversize 5 KB": (["x" * 5_000], 1009),
+    "oversize 1 MB": (['{"type":"ping","pad":"' + "x" * 1_000_000 + '"}'], 1009),
+    "flood": (['{"type":"ping"}'] * 300, 4429),
+}
+
+
+def raise_nofile(want: int) -> tuple[int, int]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return soft, hard
+
+
+def test_websocket_abuse_closes_only_the_offender(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = raise_nofile(2 * IDLE + 1024)  # the server process inherits it
+    try:
+        env = server_env(tmp_path / "data", free_port(), None, KURULTAI_WS_HEARTBEAT_S="5", **UNLIMITED)
+        cli(env, "migrate")
+        info = seed(env, 0, open_election=False)
+        server = Server(env, tmp_path / "server.log")
+        server.start()
+        try:
+            figures = asyncio.run(_abuse(server, info))
+        finally:
+            server.stop()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    with capsys.disabled():
+        print(f"\nwebsocket abuse: {json.dumps(figures)}")
+
+
+async def close_code_after(url: str, frames: list[str | bytes]) -> tuple[int | None, str]:
+    async with websockets.connect(url, open_timeout=10, max_size=None, ping_interval=None) as ws:
+        try:
+            for f in frames:
+                await ws.send(f)
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+        except ConnectionClosed as exc:
+            return (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, "no close frame")
+    raise AssertionError("unreachable")
+
+
+async def _abuse(server: Server, info: dict[str, Any]) -> dict[str, Any]:
+    aid = info["assembly"]
+    url = ws_url(server, aid)
+    auth = {"Authorization": f"Bearer {info['tokens']['admin']}"}
+    http = httpx.AsyncClient(base_url=server.url, timeout=10, headers=auth)
+    start = await asyncio.to_thread(_last_seq_via_snapshot, url)
+    clients = [Observer(f"client{i}", last=start) for i in range(3)]
+    tasks = [asyncio.create_task(c.run(lambda _a: url)) for c in clients]
+    await wait_until(lambda: all(c.connections for c in clients), 10, "the normal clients to connect")
+    stop = asyncio.Event()
+    posted = 0
+
+    async def emit() -> None:  # 10 events a second, each an agenda item
+        nonlocal posted
+        while not stop.is_set():
+            r = await http.post(f"/api/assemblies/{aid}/agenda", json={"title": f"Item {posted}"})
+            assert r.status_code == 201, r.text
+            posted += 1
+            await asyncio.sleep(0.1)
+
+    emitter = asyncio.create_task(emit())
+    t0 = time.monotonic()
+    idle: list[Any] = []
+    for _ in range(0, IDLE, 100):  # open the idle connections in batches of 100
+        batch = [websockets.connect(f"{url}?since={start}", open_timeout=30, ping_interval=None, compression=None, max_queue=None) for _ in range(100)]
+        idle += await asyncio.gather(*batch)
+    opened_s = time.monotonic() - t0
+    metrics = (await http.get("/metrics")).text
+    gauge = next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("kurultai_websocket_connections"))
+    assert gauge >= IDLE + len(clients)
+    # the offenders, five of each kind at once, in several rounds while the events flow
+    t1 = time.monotonic()
+    got: dict[str, list[int | None]] = {}
+    for _round in range(ABUSE_ROUNDS):
+        kinds = [k for k in OFFENDERS for _ in range(5)]
+        codes = await asyncio.gather(*(close_code_after(f"{url}?since={start}", OFFENDERS[k][0]) for k in kinds))
+        for k, (code, reason) in zip(kinds, codes):
+            got.setdefault(k, []).append(code)
+            assert code == OFFENDERS[k][1], f"{k}: closed with {code} {reason!r}, want {OFFENDERS[k][1]}"
+        await asyncio.sleep(1)
+    abuse_s = time.monotonic() - t1
+    await asyncio.sleep(2)
+    stop.set()
+    await emitter
+    await http.aclose()
+    n = start + posted
+    await wait_until(lambda: all(c.last >= n for c in clients), 10, f"the normal clients to reach seq {n}")
+    await asyncio.sleep(0.5)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for c in clients:
+        c.check_complete(n, start=start)
+        assert len(c.connections) == 1, f"{c.name} was disconnected"
+    # every idle connection is still open and holds every event, in order
+    t2 = time.monotonic()
+    for ws in idle:
+        seqs = []
+        while not seqs or seqs[-1] < n:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame["type"] not in CONTROL:
+                seqs.append(frame["seq"])
+        assert seqs == list(range(start + 1, n + 1))
+    drained_s = time.monotonic() - t2
+    await asyncio.gather(*(ws.close() for ws in idle))
+    delays = sorted(d for c in clients for d in c.delays)
+    p95 = delays[int(len(delays) * 0.95)]
+    assert p95 < 1.0 and delays[-1] < 3.0, f"event delay p95 {p95:.3f} s, max {delays[-1]:.3f} s"
+    return {
+        "idle_connections": len(idle), "connections_gauge": gauge, "open_idle_s": round(opened_s, 1), "events": posted,
+        "offenders": {k: f"{len(v)} x {v[0]}" for k, v in got.items()}, "abuse_s": round(abuse_s, 2), "drain_idle_s": round(drained_s, 1),
+        "delay_ms": {"median": round(statistics.median(delays) * 1000), "p95": round(p95 * 1000), "max": round(delays[-1] * 1000)},
+    }
+
+
+def _last_seq_via_snapshot(url: str) -> int:
+    """The seq of a fresh snapshot from `url`."""
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=5) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["type"] == "snapshot"
+        return int(frame["seq"])
