@@ -108,21 +108,45 @@ async def load_state(election_id: int) -> ElectionState | None:
     if roll is None:
         return state
     state.tally = IncrementalTally(row["method"], options, rule, roll.total_weight if row["method"] == "yes_no" else None)
-    leaves = await Leaf.select(Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking).where(
-        Leaf.election == election_id
-    ).order_by(Leaf.seq)
+    leaves = await Leaf.select(*LEAF_FIELDS).where(Leaf.election == election_id).order_by(Leaf.seq)
     for lf in leaves:
-        state.store.add(state.tree.append(bytes.fromhex(lf["leaf_hash"]))[:1])
-        state.accepted[lf["signed_digest"]] = lf["seq"]
-        if lf["revision"] > state.revisions.get(lf["voter"], 0):
-            state.revisions[lf["voter"]] = lf["revision"]
-            voter = roll.get(lf["voter"])
-            state.tally.add(lf["voter"], json.loads(lf["ranking"]), voter.weight if voter else 1, lf["revision"])
+        _apply_stored_leaf(state, lf, levels=1)  # higher levels come from the stored node hashes
     nodes = await MerkleNode.select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(MerkleNode.election == election_id)
     state.store.add((n["level"], n["idx"], bytes.fromhex(n["hash"])) for n in nodes)
     head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
     state.sth = json.loads(head["envelope"]) if head else None
     return state
+
+
+LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
+
+
+def _apply_stored_leaf(state: ElectionState, lf: dict[str, Any], levels: int | None = None) -> None:
+    """Add one stored leaf to the in-memory tree, node store, revisions and tally."""
+    assert state.roll is not None and state.tally is not None
+    nodes = state.tree.append(bytes.fromhex(lf["leaf_hash"]))
+    state.store.add(nodes if levels is None else nodes[:levels])
+    state.accepted[lf["signed_digest"]] = lf["seq"]
+    if lf["revision"] > state.revisions.get(lf["voter"], 0):
+        state.revisions[lf["voter"]] = lf["revision"]
+        voter = state.roll.get(lf["voter"])
+        state.tally.add(lf["voter"], json.loads(lf["ranking"]), voter.weight if voter else 1, lf["revision"])
+
+
+async def catch_up(state: ElectionState, tree_size: int) -> bool:
+    """Append the leaves another process added since this state was built, instead of rebuilding
+    the whole state (which would make two busy workers reload O(n) per batch). False when the
+    state cannot be caught up (it is ahead of the database, or has no roll)."""
+    if state.roll is None or state.tally is None or tree_size < state.size:
+        return False
+    leaves = await Leaf.select(*LEAF_FIELDS).where((Leaf.election == state.id) & (Leaf.seq >= state.size)).order_by(Leaf.seq)
+    for lf in leaves:
+        if lf["seq"] != state.size:
+            return False
+        _apply_stored_leaf(state, lf)
+    head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == state.id).order_by(TreeHead.tree_size, ascending=False).first()
+    state.sth = json.loads(head["envelope"]) if head else state.sth
+    return state.size == tree_size
 
 
 def check_ranking(state: ElectionState, ballot: Ballot) -> None:
@@ -174,8 +198,9 @@ class Board:
                 current = self.states.get(election_id)
                 if current is not None and fresh:
                     row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
-                    if row and row["tree_size"] == current.size and row["status"] == current.status:
-                        return current
+                    if row and row["status"] == current.status:
+                        if row["tree_size"] == current.size or await catch_up(current, row["tree_size"]):
+                            return current
                 loaded = await load_state(election_id)
                 if loaded is None:
                     return None
@@ -339,6 +364,9 @@ class Board:
         if not self.ctx.db.is_sqlite:
             await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
         row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+        if state is not None and row is not None and row["status"] == state.status and row["tree_size"] > state.size:
+            if await catch_up(state, row["tree_size"]):
+                return state
         if state is None or row is None or row["tree_size"] != state.size or row["status"] != state.status:
             fresh = await load_state(election_id)
             if fresh is None:
