@@ -221,9 +221,12 @@ class Board:
             state.worker.cancel()
 
     async def stop(self) -> None:
-        for state in self.states.values():
-            if state.worker:
-                state.worker.cancel()
+        """Cancel the ingestion tasks and wait for them, so that none is left holding a
+        database connection when the database stops."""
+        workers = [state.worker for state in self.states.values() if state.worker]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         self.states.clear()
 
     # -- casting ---------------------------------------------------------------------------

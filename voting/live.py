@@ -5,11 +5,14 @@ default), and never later than one interval plus one write after the ballots the
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 from deliberation.context import Ctx, Tx
 from voting.board import Board, ElectionState
+
+log = logging.getLogger("kurultai.voting")
 
 
 def tally_payload(state: ElectionState) -> dict[str, Any]:
@@ -44,6 +47,7 @@ class Coalescer:
         self._last: dict[int, float] = {}
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
+        self._stopping = False
 
     def mark(self, state: ElectionState) -> None:
         self._dirty.add(state.id)
@@ -59,10 +63,12 @@ class Coalescer:
             self._dirty.discard(election_id)
             self._last[election_id] = time.monotonic()
             await self.flush(election_id)
+        except Exception:  # a failed write: the next accepted ballot marks the election again
+            log.exception("live events of election %s could not be written", election_id)
         finally:
             self._pending.pop(election_id, None)
             state = self.board.states.get(election_id)
-            if election_id in self._dirty and state is not None:
+            if election_id in self._dirty and state is not None and not self._stopping:
                 self.mark(state)
 
     async def flush(self, election_id: int) -> None:
@@ -83,8 +89,12 @@ class Coalescer:
         await self.ctx.write(run)
 
     async def stop(self) -> None:
-        for task in list(self._pending.values()):
+        """Cancel pending flushes and wait for them (none may hold a connection at shutdown)."""
+        self._stopping = True
+        tasks = list(self._pending.values())
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._pending.clear()
 
 
