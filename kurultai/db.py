@@ -14,6 +14,7 @@ On PostgreSQL, `write` runs the job in its own transaction on the connection poo
 from __future__ import annotations
 
 import asyncio
+import logging
 import importlib.util
 import sqlite3
 import os
@@ -32,11 +33,13 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from kurultai.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("kurultai.db")
 Job = Callable[[], Awaitable[Any]]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x4B55_5255  # "KURU": PostgreSQL advisory lock id for migrations
 
+POOL_CLOSE_TIMEOUT_S = 5
 BATCH_MAX_JOBS = 500
 BATCH_MAX_WAIT_S = 0.002
 
@@ -139,8 +142,17 @@ class Database:
         if self._bulk_conn is not None:
             self._bulk_conn.close()
             self._bulk_conn = None
-        if isinstance(self.engine, PostgresEngine):
-            await self.engine.close_connection_pool()
+        if isinstance(self.engine, PostgresEngine) and self.engine.pool is not None:
+            pool = self.engine.pool
+            closing = asyncio.ensure_future(pool.close())
+            # Graceful: wait for connections in use to come back, but not forever.
+            done, _ = await asyncio.wait({closing}, timeout=POOL_CLOSE_TIMEOUT_S)
+            if not done:
+                log.warning("closing the PostgreSQL pool: a connection was not released within %s s; terminating", POOL_CLOSE_TIMEOUT_S)
+                pool.terminate()
+                closing.cancel()
+            await asyncio.gather(closing, return_exceptions=True)
+            self.engine.pool = None
 
     # -- writes --------------------------------------------------------------------------
 

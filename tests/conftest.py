@@ -135,7 +135,12 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
     finally:
-        await shutdown(app)
+        try:
+            await asyncio.wait_for(shutdown(app), timeout=30)
+        except asyncio.TimeoutError:  # never hang the suite: show what is stuck, then fail
+            for task in asyncio.all_tasks():
+                task.print_stack()
+            raise
 
 
 @dataclass
