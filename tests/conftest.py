@@ -39,10 +39,15 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def pg_unavailable(reason: str) -> None:
+def service_unavailable(what: str, reason: str) -> None:
+    """A service a test needs is missing: fail under CI, skip elsewhere."""
     if IN_CI:
-        pytest.fail(f"PostgreSQL is required under CI but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
+        pytest.fail(f"{what} is required under CI but unavailable: {reason}")
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def pg_unavailable(reason: str) -> None:
+    service_unavailable("PostgreSQL", reason)
 
 
 @pytest.fixture(scope="session")

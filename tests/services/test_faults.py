@@ -42,7 +42,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import IN_CI, PG_SERVER, pg_url
+from tests.conftest import PG_SERVER, pg_url, service_unavailable
 from tests.reliability.crash import fetch_board
 from tests.reliability.server import Server, cli, free_port, seed, server_env
 
@@ -51,10 +51,8 @@ UNLIMITED = {"KURULTAI_BALLOT_RATE": "100000000", "KURULTAI_BALLOT_CLIENT_RATE":
 CONTROL = ("heartbeat", "pong")
 
 
-def unavailable(what: str, reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI but unavailable: {reason}")
-    pytest.skip(f"{what} unavailable: {reason}")
+
+unavailable = service_unavailable
 
 
 # -- fixtures: a PostgreSQL database, a Redis of our own ------------------------------------------

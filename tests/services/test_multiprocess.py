@@ -24,7 +24,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import IN_CI, PG_SERVER, pg_url
+from tests.conftest import PG_SERVER, pg_url, service_unavailable
 
 pytestmark = pytest.mark.postgres
 
@@ -32,10 +32,8 @@ REDIS_URL = os.environ.get("KURULTAI_TEST_REDIS", "redis://127.0.0.1:6379/0")
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
 
 
-def unavailable(what: str, reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI but unavailable: {reason}")
-    pytest.skip(f"{what} unavailable: {reason}")
+
+unavailable = service_unavailable
 
 
 def free_port() -> int:
