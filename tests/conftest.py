@@ -205,3 +205,9 @@ async def world(client: httpx.AsyncClient, app: Any) -> World:
     item = await agenda.create_item(ctx, a["id"], "seed", title="Item one", provisions=w.provisions[:2])
     w.item = item["id"]
     return w
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser suite last: Playwright's sync API owns the main thread's event loop while a
+    browser is open, so no asyncio test may run in between."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

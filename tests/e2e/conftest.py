@@ -40,8 +40,11 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop marked as running in
+    the main thread while it is open, which would break every asyncio test that runs after the
+    browser suite if it stayed open for the whole session."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("KURULTAI_REQUIRE_BROWSER") == "1":
