@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from deliberation.common import load
+from deliberation.controllers import load_assembly
 from deliberation.context import Ctx
 from deliberation.tables import AgendaItem
 from kurultai.auth import Principal, RateLimiter, require_moderator, require_role, require_user
@@ -63,9 +64,7 @@ async def server_key_h(request: Request) -> dict[str, str]:
 
 @post("/api/me/keys", tags=["keys"], status_code=201)
 async def register_key_h(data: JSONBody[KeyRegistration], principal: P, ctx: C) -> dict[str, Any]:
-    from deliberation.tables import Assembly
-
-    await load(Assembly, data.assembly, "assembly")
+    await load_assembly(data.assembly)
     p = await require_role(data.assembly, principal, "delegate")
     return await keys.register(ctx, data.assembly, p.id, p.username, data.public_key)
 
@@ -78,18 +77,14 @@ async def my_keys_h(principal: P) -> list[dict[str, Any]]:
 
 @get("/api/assemblies/{aid:int}/keys", tags=["keys"])
 async def list_keys_h(aid: FromPath[int], principal: P) -> list[dict[str, Any]]:
-    from deliberation.tables import Assembly
-
-    await load(Assembly, aid, "assembly")
+    await load_assembly(aid)
     await require_moderator(aid, principal)
     return await keys.list_keys(aid)
 
 
 @post("/api/assemblies/{aid:int}/keys/{key_id:str}/approve", tags=["keys"], status_code=200)
 async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
-    from deliberation.tables import Assembly
-
-    await load(Assembly, aid, "assembly")
+    await load_assembly(aid)
     p = await require_moderator(aid, principal)
     return await keys.decide(ctx, aid, key_id, p.username, "approve")
 
@@ -97,9 +92,7 @@ async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P,
 @post("/api/assemblies/{aid:int}/keys/{key_id:str}/revoke", tags=["keys"], status_code=200)
 async def revoke_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
     """A moderator revokes any key; a delegate may revoke their own (a lost device)."""
-    from deliberation.tables import Assembly
-
-    await load(Assembly, aid, "assembly")
+    await load_assembly(aid)
     p = require_user(principal)
     try:
         p = await require_moderator(aid, p)
@@ -114,9 +107,7 @@ async def revoke_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, 
 
 @get("/api/assemblies/{aid:int}/elections", tags=["elections"])
 async def list_elections_h(aid: FromPath[int]) -> list[dict[str, Any]]:
-    from deliberation.tables import Assembly
-
-    await load(Assembly, aid, "assembly")
+    await load_assembly(aid)
     return await elections.list_elections(aid)
 
 
