@@ -6,9 +6,9 @@ signed tree head and result that anyone can fetch (or read from an export), and 
 input: whatever the objects hold, a problem is a :class:`Failure`, never an exception.
 
 It depends only on the pure core (`voting.core`), never on the server code or the database.
-Signature checks, the bulk of the work, run on a thread pool over chunks of leaves:
-`cryptography` releases the GIL while it verifies, so they use every core while the calling
-thread keeps parsing the next leaves (docs/verifying.md, docs/benchmarks.md).
+The board, the bulk of the work (a signature per ballot), is checked in chunks of leaves on
+forked worker processes, one per core, while the calling process checks the roll and then
+merges the chunks' results in seq order (docs/verifying.md, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,22 +16,24 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
-import json
+import multiprocessing
 import os
 import re
-import sys
+import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+import msgspec
 
 from voting.core.counting import CountingError, WeightedBallot, compute_result, encode_choice, encode_ranking
 from voting.core.counting import Rule as CountingRule
 from voting.core.encoding import MAX_SAFE_INTEGER, b64u_decode, jcs, parse_time, sha256
 from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, VotingError
 from voting.core.keys import check_public_key, key_id, verify_signature
-from voting.core.merkle import compute_root, leaf_hash
+from voting.core.merkle import compute_root, leaf_hash, node_hash
 from voting.core.signed import _fields, _header, _hex64, _int, _str  # the roll's field checks, shared
 from voting.core.signed import (
     Election,
@@ -50,11 +52,11 @@ from voting.core.signed import (
 
 __all__ = ["Bundle", "Failure", "Report", "Summary", "verify_election"]
 
-#: Leaves per signature-checking task: large enough that scheduling costs nothing, small
-#: enough that the pool starts while the calling thread is still parsing.
-CHUNK_SIZE = 2048
-#: Seconds a thread may hold the GIL while another waits, during verification.
-SWITCH_INTERVAL = 0.00005
+#: Leaves per task, rounded down to a power of two (a complete subtree of the Merkle tree):
+#: large enough that scheduling costs nothing, small enough that the workers end together.
+CHUNK_SIZE = 1024
+#: Boards with fewer leaves are checked in the calling process: forking costs more.
+POOL_MIN_LEAVES = 4096
 #: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
 #: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
 SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
@@ -264,33 +266,30 @@ class _Verifier:
             self.fail("server_key", str(exc))
             key = None
         _, election, election_digest = self.server_object("election", b.election, parse_election, key)
-        roll_env, _, roll_digest = self.server_object("roll", b.roll, lambda signed: None, key)
-        _, sth, _ = self.server_object("sth", b.sth, parse_sth, key)
-        result_env, result, _ = self.server_object("result", b.result, parse_result, key)
-        roll, bad_keys = self.parse_roll(roll_env.signed) if roll_env is not None else (None, set())
-
         if election is None:
             election_digest = None
-        if election is not None and roll_digest is not None:
-            if election.roll_digest != roll_digest:
-                self.fail("election.roll_digest", f"want {roll_digest} (the digest of the roll), got {election.roll_digest}")
-        if election is not None and roll is not None and roll.election != election.id:
-            self.fail("roll.election", f"want {election.id!r}, got {roll.election!r}")
-
-        leaves = b.board
-        if leaves is None:
-            if not any(p.check.startswith("board") for p in b.problems):
-                self.fail("board", "missing")
-            leaves = []
-        elif not isinstance(leaves, list):
-            self.fail("board", f"want an array of leaves, got {type(leaves).__name__}")
-            leaves = []
-        board = _BoardCheck(self, election, election_digest, roll, bad_keys)
-        hashes, counted = board.run(leaves, self.workers, self.progress)
+        # The board's chunks start now, on the workers; the failures are reported in this
+        # order all the same (the chunks only return them, `board.finish` reports them).
+        leaves = b.board if isinstance(b.board, list) else []
+        board = _BoardCheck(self, election, election_digest)
+        try:
+            board.start(leaves, self.workers)
+            roll_env, _, roll_digest = self.server_object("roll", b.roll, lambda signed: None, key)
+            _, sth, _ = self.server_object("sth", b.sth, parse_sth, key)
+            result_env, result, _ = self.server_object("result", b.result, parse_result, key)
+            roll, bad_keys = self.parse_roll(roll_env.signed) if roll_env is not None else (None, set())
+            self.check_roll_header(election, roll, roll_digest)
+            if b.board is None:
+                if not any(p.check.startswith("board") for p in b.problems):
+                    self.fail("board", "missing")
+            elif not isinstance(b.board, list):
+                self.fail("board", f"want an array of leaves, got {type(b.board).__name__}")
+            root, counted = board.finish(roll, bad_keys, self.progress)
+        finally:
+            board.close()
         if roll is not None:
             self.check_roll_keys(roll, board.proven)
 
-        root: bytes | None = compute_root(hashes) if hashes is not None else None
         if root is None and leaves:
             self.fail("board.root_hash", "cannot compute the root hash: a leaf cannot be canonicalized")
         if sth is not None:
@@ -313,6 +312,13 @@ class _Verifier:
             root_hash=root.hex() if root is not None else None,
         )
         return Report(tuple(self.failures), summary)
+
+    def check_roll_header(self, election: Election | None, roll: Roll | None, roll_digest: str | None) -> None:
+        if election is not None and roll_digest is not None:
+            if election.roll_digest != roll_digest:
+                self.fail("election.roll_digest", f"want {roll_digest} (the digest of the roll), got {election.roll_digest}")
+        if election is not None and roll is not None and roll.election != election.id:
+            self.fail("roll.election", f"want {election.id!r}, got {roll.election!r}")
 
     def check_tree(self, name: str, tree_size: int, root_hash: bytes, size: int, root: bytes | None) -> None:
         if tree_size != size:
@@ -371,34 +377,37 @@ def _short(value: Any) -> str:
 
 # --- the board -----------------------------------------------------------------------------
 #
-# The fast path: one C-encoder pass gives JCS(leaf) (hashed for the tree), one regex over it
-# checks the whole leaf's shape and types at once, and JCS(ballot.signed), the signed message,
-# is a slice of it (JCS of a nested object is the JCS of that object). The regex only accepts
-# text whose every key and value position is fixed (strings, hex, b64u, times, positive
-# integers), which is exactly when compact sorted `json` output is RFC 8785 (encoding.jcs says
-# why). Anything else takes the slow path: the core parsers, which raise the precise message.
+# The fast path: one C-encoder pass (msgspec, sorted keys) gives JCS(leaf) (hashed for the
+# tree), one regex over it checks the whole leaf's shape at once, and JCS(ballot.signed), the
+# signed message, is a slice of it (JCS of a nested object is the JCS of that object). The
+# regex only accepts text whose every key and value position is fixed (strings, hex, b64u,
+# times, positive integers), and the values at those positions are checked to be plain str
+# and int (msgspec also writes UUIDs, dates or bytes as JSON strings), which is exactly when
+# compact sorted JSON output is RFC 8785 (encoding.jcs says why; msgspec escapes strings
+# exactly as `json` does, tests/unit/test_verifier_pool.py checks every code point). Anything
+# else takes the slow path: the core parsers, which raise the precise message.
 # tests/unit/test_verifier.py checks that the two paths agree.
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
-_STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
-_B64U_16 = r"[A-Za-z0-9_-]{21}[AQgw]"  # 16 bytes: 22 characters, the last 4 bits zero
-_B64U_64 = r"[A-Za-z0-9_-]{85}[AQgw]"  # 64 bytes: 86 characters, the last 4 bits zero
-_HEX = r"[0-9a-f]{64}"
+_LEAF_ENCODER = msgspec.json.Encoder(order="sorted")
+_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_B64U_16 = rb"[A-Za-z0-9_-]{21}[AQgw]"  # 16 bytes: 22 characters, the last 4 bits zero
+_B64U_64 = rb"[A-Za-z0-9_-]{85}[AQgw]"  # 64 bytes: 86 characters, the last 4 bits zero
+_HEX = rb"[0-9a-f]{64}"
 _LEAF_RE = re.compile(
-    '{"ballot":{"signature":"(' + _B64U_64 + ')","signed":('
-    '{"election":' + _STR + ',"election_digest":"(' + _HEX + ')","nonce":"' + _B64U_16 + '",'
-    '"ranking":\\[(?:' + _STR + '(?:,' + _STR + ')*)?\\],"revision":[1-9][0-9]{0,15},"type":"ballot","v":1,'
-    '"voter":"(' + _HEX + ')"})'
-    ',"signer":"(' + _HEX + ')"},"received_at":"(([0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
-    '\\.[0-9]{3}Z)","seq":(?:0|[1-9][0-9]{0,15}),"type":"leaf","v":1}'
+    rb'{"ballot":{"signature":"(' + _B64U_64 + rb')","signed":('
+    rb'{"election":' + _STR + rb',"election_digest":"(' + _HEX + rb')","nonce":"' + _B64U_16 + rb'",'
+    rb'"ranking":\[(?:' + _STR + rb'(?:,' + _STR + rb')*)?\],"revision":[1-9][0-9]{0,15},"type":"ballot","v":1,'
+    rb'"voter":"(' + _HEX + rb')"})'
+    rb',"signer":"(' + _HEX + rb')"},"received_at":"(([0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+    rb'\.[0-9]{3}Z)","seq":(?:0|[1-9][0-9]{0,15}),"type":"leaf","v":1}'
 )
 
 
 @lru_cache(maxsize=4096)
-def _date_ok(date: str) -> bool:
+def _date_ok(date: bytes) -> bool:
     """Whether the day exists (and is not before 1970): `parse_time` on its midnight."""
     try:
-        parse_time(date + "T00:00:00.000Z")
+        parse_time(date.decode("ascii") + "T00:00:00.000Z")
     except MalformedError:
         return False
     return True
@@ -418,23 +427,43 @@ class _LeafData(NamedTuple):
 
 def _fast_leaf(obj: Any) -> _LeafData | None:
     """The leaf's data when it is certainly well formed, else None (then the slow path decides)."""
+    fields = _fast_fields(obj)
+    return _LeafData(*fields) if fields is not None else None
+
+
+def _fast_fields(obj: Any) -> tuple[bytes, bytes, bytes, int, str, int, list[str], str, str] | None:
+    """`_fast_leaf`, as a plain tuple (cheaper, for the board's loop)."""
     try:
-        text = _ENCODER.encode(obj)
-        data = text.encode("utf-8")
-    except (TypeError, ValueError):  # non-string keys, NaN, a lone surrogate, an unknown type
+        data = _LEAF_ENCODER.encode(obj)
+    except Exception:  # noqa: BLE001 - non-string keys, a lone surrogate, an unknown type: the slow path says
         return None
-    match = _LEAF_RE.fullmatch(text)
+    match = _LEAF_RE.fullmatch(data)
     # groups: 1 signature, 2 JCS(signed), 3 election_digest, 4 voter, 5 signer, 6 received_at, 7 its date
     if match is None or match[4] != match[5] or not _date_ok(match[7]):
         return None
-    signed = obj["ballot"]["signed"]
-    ranking, revision, seq = signed["ranking"], signed["revision"], obj["seq"]
-    if type(ranking) is not list or revision > MAX_SAFE_INTEGER or seq > MAX_SAFE_INTEGER:
+    try:
+        ballot = obj["ballot"]
+        signed = ballot["signed"]
+        ranking, revision, seq = signed["ranking"], signed["revision"], obj["seq"]
+        election, digest, voter = signed["election"], signed["election_digest"], signed["voter"]
+        # Only plain dicts, strs and ints: then the text above is what `json` writes too.
+        if (type(obj) is not dict or type(ballot) is not dict or type(signed) is not dict
+                or type(ranking) is not list or type(revision) is not int or type(seq) is not int
+                or type(election) is not str or type(digest) is not str or type(voter) is not str
+                or type(ballot["signature"]) is not str or type(ballot["signer"]) is not str
+                or type(signed["nonce"]) is not str or type(signed["type"]) is not str
+                or type(signed["v"]) is not int or type(obj["received_at"]) is not str
+                or type(obj["type"]) is not str or type(obj["v"]) is not int
+                or revision > MAX_SAFE_INTEGER or seq > MAX_SAFE_INTEGER):
+            return None
+        for option in ranking:
+            if type(option) is not str:
+                return None
+    except (KeyError, TypeError, IndexError):  # a mapping that only encodes like a leaf
         return None
-    message = match[2].encode("utf-8") if not text.isascii() else data[match.start(2):match.end(2)]
-    signature = binascii.a2b_base64(match[1].replace("-", "+").replace("_", "/") + "==")
-    return _LeafData(leaf_hash(data), message, signature, seq, match[4], revision, ranking,
-                     signed["election"], match[3])
+    signature = binascii.a2b_base64(match[1].replace(b"-", b"+").replace(b"_", b"/") + b"==")
+    return (leaf_hash(data), data[match.start(2):match.end(2)], signature, seq, voter, revision, ranking,
+            election, digest)
 
 
 def _slow_leaf(obj: Any, seq: int, fail: Callable[[str, str, int | None], None]) -> tuple[bytes | None, _LeafData | None]:
@@ -457,96 +486,279 @@ def _slow_leaf(obj: Any, seq: int, fail: Callable[[str, str, int | None], None])
                              ballot.ranking, ballot.election, ballot.election_digest)
 
 
-def _check_chunk(chunk: list[tuple[int, bytes, bytes, bytes]]) -> list[tuple[int, str]]:
-    """Verify (seq, public key, message, signature) items; return the failures. Runs in the pool."""
-    bad: list[tuple[int, str]] = []
-    for seq, public_key, message, signature in chunk:
+def _ignore(check: str, message: str, seq: int | None) -> None:
+    pass
+
+
+# --- the board, in chunks ----------------------------------------------------------------------
+#
+# The per-leaf work that needs nothing but the leaf, the election and a key (canonicalizing,
+# hashing, the leaf's own checks, the signature) runs over chunks of CHUNK_SIZE leaves, on
+# worker processes when the board is large (forked: they inherit the parsed board, and they
+# share no GIL with the caller), in the calling thread otherwise. The calling thread meanwhile
+# checks the roll, then merges the chunks' small results in seq order: the revision order,
+# the roll checks, the failures (exactly as one pass over the board would report them), the
+# latest ballot of each voter.
+#
+# The workers start before the roll is checked, so they take each voter's key from the roll
+# as published (the last entry with that key_id); each record carries the key a signature was
+# checked with, and the merge re-checks, in-process, any ballot whose key is not the one the
+# checked roll holds (a tampered roll; never an honest one).
+#
+# A chunk is a power of two of aligned leaves: a complete subtree of the Merkle tree (RFC 6962
+# splits at the largest power of two), so a worker returns its root, not its leaf hashes.
+
+
+@dataclass
+class _Scan:
+    """What a chunk's worker needs: the board, the election's facts and the published roll."""
+
+    leaves: Sequence[Any]
+    election_id: str | None
+    election_digest: str | None
+    yes_no: bool
+    index: dict[str, int]
+    roll_voters: list[Any] | None  # the roll's `voters` array as published, or None
+    _keys: dict[str, str] | None = None
+
+    def keys(self) -> dict[str, str]:
+        """key_id -> public_key (b64u) of the published roll, the last entry winning, unchecked."""
+        keys = self._keys
+        if keys is None:
+            keys = {}
+            for item in self.roll_voters or ():
+                if type(item) is dict:
+                    kid, b64 = item.get("key_id"), item.get("public_key")
+                    if type(kid) is str and type(b64) is str:
+                        keys[kid] = b64
+            self._keys = keys
+        return keys
+
+    def check_ranking(self, ranking: Sequence[str]) -> bytes | tuple[Any, ...]:
+        """The ranking as option indexes (or as a tuple); raises CountingError for an unknown or
+        repeated option (the same checks as the count)."""
+        if self.yes_no:
+            encode_choice(ranking, "ballot")
+        else:
+            index = self.index
+            try:
+                codes = bytes([index[o] for o in ranking])
+            except (KeyError, TypeError, ValueError):
+                codes = None
+            if codes is not None and len(set(codes)) == len(codes):
+                return codes
+            encode_ranking(ranking, index, "ballot")
         try:
-            verify_signature(public_key, message, signature)
-        except VotingError as exc:
-            bad.append((seq, str(exc)))
-    return bad
+            return bytes([self.index[o] for o in ranking])
+        except (KeyError, TypeError, ValueError):
+            return tuple(ranking)
+
+    def chunk(self, lo: int, hi: int) -> tuple[bytes | None, list[tuple[Any, ...]]]:
+        """(Merkle root of leaves lo..hi or None when one cannot be hashed, a record per leaf).
+
+        A record is ``(None, failures)`` for a leaf that does not parse, else ``(voter,
+        revision, ranking, key, bad, before, after)``: the ranking as option indexes (bytes) or
+        a tuple, None when invalid; the key the signature was checked with (None when not
+        checked) and why it failed (None when it holds); the leaf's own failures that one pass
+        reports before the revision check and after it (None when there are none).
+        """
+        leaves, keys = self.leaves, self.keys()
+        election_id, election_digest = self.election_id, self.election_digest
+        check_election = election_id is not None and election_digest is not None
+        check_ranking = self.check_ranking
+        hashes: list[bytes] | None = []
+        records: list[tuple[Any, ...]] = []
+        append = records.append
+        for seq in range(lo, hi):
+            obj = leaves[seq]
+            data = _fast_fields(obj)
+            if data is None:
+                problems: list[tuple[str, str]] = []
+                hashed, slow = _slow_leaf(obj, seq, lambda check, message, _seq: problems.append((check, message)))
+                if hashed is None:
+                    hashes = None
+                elif hashes is not None:
+                    hashes.append(hashed)
+                if slow is None:
+                    append((None, problems))
+                    continue
+                data = tuple(slow)
+            elif hashes is not None:
+                hashes.append(data[0])
+            _, message, signature, leaf_seq, voter, revision, ranking, election, digest = data
+            before = after = None
+            if leaf_seq != seq:
+                before = (("leaf.seq", f"want {seq} (the leaf's position on the board), got {leaf_seq}"),)
+            codes: bytes | tuple[Any, ...] | None = None
+            if check_election:
+                if election == election_id and digest == election_digest:
+                    try:
+                        codes = check_ranking(ranking)
+                    except CountingError as exc:
+                        after = ((f"ballot.{exc.code}", str(exc)),)
+                else:
+                    problems = []
+                    if election != election_id:
+                        problems.append(("ballot.election", f"ballot.election: want {election_id!r}, got {election!r}"))
+                    if digest != election_digest:
+                        problems.append(("ballot.election", f"ballot.election_digest: want {election_digest}, "
+                                                            f"got {digest}"))
+                    try:
+                        check_ranking(ranking)
+                    except CountingError as exc:
+                        problems.append((f"ballot.{exc.code}", str(exc)))
+                    after = tuple(problems)
+            key: bytes | None = None
+            bad: str | None = None
+            b64 = keys.get(voter)
+            if b64 is not None:
+                try:
+                    key = base64.urlsafe_b64decode(b64 + "=")
+                    verify_signature(key, message, signature)
+                except VotingError as exc:
+                    bad = str(exc)
+                except Exception:  # noqa: BLE001 - an undecodable key: the merge checks it if it matters
+                    key = None
+            append((voter, revision, codes, key, bad, before, after))
+        return (_subtree_root(hashes) if hashes is not None else None), records
+
+
+def _subtree_root(hashes: list[bytes]) -> bytes:
+    """`compute_root`, level by level when the count is a power of two (a full chunk)."""
+    n = len(hashes)
+    if n < 2 or n & (n - 1):
+        return compute_root(hashes)
+    while len(hashes) > 1:
+        hashes = [node_hash(left, right) for left, right in zip(hashes[::2], hashes[1::2])]
+    return hashes[0]
+
+
+#: The scans the worker processes inherit (by fork), by token.
+_SCANS: dict[int, _Scan] = {}
+
+
+def _chunk_in_worker(token: int, lo: int, hi: int) -> tuple[bytes | None, list[Any]]:
+    return _SCANS[token].chunk(lo, hi)
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: the caller handles it (and shuts the pool down).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Deferred:
+    """A chunk computed in the calling thread when its result is asked for."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def result(self) -> Any:
+        return self.fn(*self.args)
+
+
+def _chunk_size() -> int:
+    return 1 << (max(CHUNK_SIZE, 1).bit_length() - 1)  # a power of two: a complete subtree
 
 
 class _BoardCheck:
-    """Every leaf in one pass: shape, seq, ballot, roll, election, options, revisions, leaf hash."""
+    """Every leaf: shape, seq, ballot, roll, election, options, revisions, signature, leaf hash.
 
-    def __init__(self, v: _Verifier, election: Election | None, election_digest: str | None,
-                 roll: Roll | None, bad_keys: set[str]) -> None:
+    :meth:`start` hands the chunks to the workers (before the roll is checked), :meth:`finish`
+    merges them once the roll is known. Failures are reported only by :meth:`finish`, in the
+    order of one pass over the board.
+    """
+
+    def __init__(self, v: _Verifier, election: Election | None, election_digest: str | None) -> None:
         self.v = v
         self.election = election
-        self.election_digest = election_digest
-        self.roll = roll
-        self.bad_keys = bad_keys
         self.proven: set[str] = set()  # voters with at least one valid signature
-        self.yes_no = election is not None and election.method == "yes_no"
-        self.index = {o: i for i, o in enumerate(election.option_ids)} if election is not None else {}
+        self.pool: Executor | None = None
+        self.token = 0
+        self.futures: list[Any] = []
+        self.leaves: Sequence[Any] = []
+        self.scan = _Scan(
+            leaves=[],
+            election_id=election.id if election is not None else None,
+            election_digest=election_digest,
+            yes_no=election is not None and election.method == "yes_no",
+            index={o: i for i, o in enumerate(election.option_ids)} if election is not None else {},
+            roll_voters=_published_voters(v.bundle.roll),
+        )
 
-    def check_ranking(self, ranking: Sequence[str]) -> None:
-        """Raises CountingError for an unknown or repeated option (the same checks as the count)."""
-        if self.yes_no:
-            encode_choice(ranking, "ballot")
+    def start(self, leaves: Sequence[Any], workers: int) -> None:
+        """Submit every chunk: to forked processes for a large board, else computed in-process."""
+        self.leaves = self.scan.leaves = leaves
+        size = _chunk_size()
+        bounds = [(lo, min(lo + size, len(leaves))) for lo in range(0, len(leaves), size)]
+        workers = min(workers, len(bounds))
+        if workers <= 1 or len(leaves) < POOL_MIN_LEAVES:
+            self.futures = [_Deferred(self.scan.chunk, lo, hi) for lo, hi in bounds]
             return
-        index = self.index
-        if len(ranking) > len(index) or len(set(ranking)) != len(ranking) or not all(o in index for o in ranking):
-            encode_ranking(ranking, index, "ballot")
+        if "fork" in multiprocessing.get_all_start_methods():
+            self.token = id(self.scan)
+            _SCANS[self.token] = self.scan
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_worker_init)
+            self.futures = [self.pool.submit(_chunk_in_worker, self.token, lo, hi) for lo, hi in bounds]
+        else:  # pragma: no cover - no fork (Windows): threads, which share the GIL
+            self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
+            self.futures = [self.pool.submit(self.scan.chunk, lo, hi) for lo, hi in bounds]
 
-    def run(
-        self, leaves: Sequence[Any], workers: int, progress: Callable[[int], None] | None = None
-    ) -> tuple[list[bytes] | None, list[WeightedBallot] | None]:
-        """(leaf hashes or None when one cannot be computed, counted ballots or None when unknowable)."""
+    def close(self) -> None:
+        """Stop the workers (pending chunks are cancelled); safe to call twice."""
+        _SCANS.pop(self.token, None)
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def finish(
+        self, roll: Roll | None, bad_keys: set[str], progress: Callable[[int], None] | None = None
+    ) -> tuple[bytes | None, list[WeightedBallot] | None]:
+        """(Merkle root or None when a leaf cannot be hashed, counted ballots or None when unknowable)."""
         fail = self.v.fail
-        hashes: list[bytes] | None = []
+        election, leaves = self.election, self.leaves
         # voter -> (revision, ranking, weight) of the highest valid revision so far
         latest: dict[str, tuple[int, Sequence[str], int]] = {}
         last_revision: dict[str, int] = {}
-        valid: list[tuple[int, str, int, Sequence[str]]] = []  # (seq, voter, revision, ranking) of valid leaves
-        futures: list[Future[list[tuple[int, str]]]] = []
-        chunk: list[tuple[int, bytes, bytes, bytes]] = []
-        signed_by: list[tuple[int, str]] = []
-        election, roll, bad_keys = self.election, self.roll, self.bad_keys
-        election_id = election.id if election is not None else None
-        election_digest = self.election_digest
+        bad_signatures: list[tuple[int, str]] = []
+        proven = self.proven
         roll_get = roll.get if roll is not None else None
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-            for seq, obj in enumerate(leaves):
-                data = _fast_leaf(obj)
-                if data is None:
-                    hashed, data = _slow_leaf(obj, seq, fail)
-                    if hashes is not None:
-                        if hashed is None:
-                            hashes = None
-                        else:
-                            hashes.append(hashed)
-                    if data is None:
-                        continue
-                elif hashes is not None:
-                    hashes.append(data.leaf_hash)
+        option_ids = election.option_ids if election is not None else ()
+        rankings: dict[bytes, tuple[str, ...]] = {}
+        roots: list[bytes] | None = []
+        seq = 0
+        for future in self.futures:
+            root, records = future.result()
+            if root is None:
+                roots = None
+            elif roots is not None:
+                roots.append(root)
+            checked = 0
+            for record in records:
+                voter = record[0]
+                if voter is None:  # the leaf did not parse
+                    for check, message in record[1]:
+                        fail(check, message, seq)
+                    seq += 1
+                    continue
+                _, revision, ranking, key, bad, before, after = record
                 ok = True
-                voter, revision = data.voter, data.revision
-                if data.seq != seq:
-                    fail("leaf.seq", f"want {seq} (the leaf's position on the board), got {data.seq}", seq)
+                if before is not None:
+                    for check, message in before:
+                        fail(check, message, seq)
                     ok = False
                 previous = last_revision.get(voter)
                 if previous is not None and revision <= previous:
                     fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), "
                                             f"got {revision}", seq)
                     ok = False
-                    revision = previous
-                last_revision[voter] = revision
-                if election_id is not None and election_digest is not None:
-                    if data.election != election_id:
-                        fail("ballot.election", f"ballot.election: want {election_id!r}, got {data.election!r}", seq)
-                        ok = False
-                    if data.election_digest != election_digest:
-                        fail("ballot.election", f"ballot.election_digest: want {election_digest}, "
-                                                f"got {data.election_digest}", seq)
-                        ok = False
-                    try:
-                        self.check_ranking(data.ranking)
-                    except CountingError as exc:
-                        fail(f"ballot.{exc.code}", str(exc), seq)
-                        ok = False
+                    last_revision[voter] = previous
+                else:
+                    last_revision[voter] = revision
+                if after is not None:
+                    for check, message in after:
+                        fail(check, message, seq)
+                    ok = False
                 entry = roll_get(voter) if roll_get is not None else None
                 if voter in bad_keys:
                     fail("ballot.bad_key", f"voter {voter} has an unusable key on the roll", seq)
@@ -555,55 +767,66 @@ class _BoardCheck:
                     fail("ballot.not_on_roll", f"voter {voter} is not on the roll", seq)
                     ok = False
                 if entry is not None:
-                    chunk.append((seq, entry.public_key, data.message, data.signature))
-                    signed_by.append((seq, voter))
-                    if len(chunk) >= CHUNK_SIZE:
-                        futures.append(_submit(pool, chunk, progress))
-                        chunk = []
-                if ok and entry is not None:
-                    valid.append((seq, voter, data.revision, data.ranking))
-            if chunk:
-                futures.append(_submit(pool, chunk, progress))
-            bad_signatures = [item for future in futures for item in future.result()]
-        bad_seqs = {seq for seq, _ in bad_signatures}
+                    checked += 1
+                    if key != entry.public_key:  # checked with another key (or not at all): check here
+                        bad = _check_signature(leaves[seq], seq, entry.public_key)
+                    if bad is not None:
+                        bad_signatures.append((seq, bad))
+                    else:
+                        proven.add(voter)
+                        if ok and election is not None:
+                            if type(ranking) is bytes:
+                                counted_ranking = rankings.get(ranking)
+                                if counted_ranking is None:
+                                    counted_ranking = rankings[ranking] = tuple(option_ids[i] for i in ranking)
+                            else:
+                                counted_ranking = ranking  # type: ignore[assignment]
+                            current = latest.get(voter)
+                            if current is None or revision > current[0]:
+                                latest[voter] = (revision, counted_ranking, entry.weight)
+                seq += 1
+            if progress is not None and checked:
+                progress(checked)
         for seq, message in bad_signatures:
             fail("ballot.signature", message, seq)
-        self.proven = {voter for seq, voter in signed_by if seq not in bad_seqs}
+        root = compute_root(roots) if roots is not None else None
         if election is None or roll is None:
-            return hashes, None
-        assert roll_get is not None
-        for seq, voter, revision, ranking in valid:
-            if seq in bad_seqs:
-                continue
-            current = latest.get(voter)
-            if current is None or revision > current[0]:
-                latest[voter] = (revision, ranking, roll_get(voter).weight)  # type: ignore[union-attr]
+            return root, None
         counted = [WeightedBallot(tuple(ranking), weight) for _, ranking, weight in latest.values()]
-        return hashes, counted
+        return root, counted
 
 
-def _submit(pool: ThreadPoolExecutor, chunk: list[tuple[int, bytes, bytes, bytes]], progress: Callable[[int], None] | None) -> Future[list[tuple[int, str]]]:
-    future = pool.submit(_check_chunk, chunk)
-    if progress is not None:
-        future.add_done_callback(lambda _f, n=len(chunk): progress(n))
-    return future
+def _published_voters(roll: Any) -> list[Any] | None:
+    """The roll's voters array as published, when it is where it should be (for the workers' keys)."""
+    if type(roll) is dict and type(signed := roll.get("signed")) is dict and type(voters := signed.get("voters")) is list:
+        return voters
+    return None
+
+
+def _check_signature(obj: Any, seq: int, public_key: bytes) -> str | None:
+    """Why the leaf's ballot signature fails with ``public_key``, None when it holds."""
+    data = _fast_leaf(obj)
+    if data is None:
+        data = _slow_leaf(obj, seq, _ignore)[1]
+    assert data is not None  # the worker parsed this leaf
+    try:
+        verify_signature(public_key, data.message, data.signature)
+    except VotingError as exc:
+        return str(exc)
+    return None
 
 
 def verify_election(bundle: Bundle, *, workers: int | None = None, progress: Callable[[int], None] | None = None) -> Report:
     """Check every rule of PROTOCOL §2–4 on ``bundle``; never raises on bad input.
 
-    ``workers`` is the size of the signature-checking thread pool (default: the CPU count);
-    ``progress(n)`` is called (from the pool's threads) as each chunk of n signatures is checked.
+    ``workers`` is the number of worker processes for the board (default: the CPU count;
+    1, or a board under POOL_MIN_LEAVES leaves, checks it in the calling thread);
+    ``progress(n)`` is called from the calling thread as each chunk of n signatures is checked.
     """
     gc_was_enabled = gc.isenabled()
-    interval = sys.getswitchinterval()
-    # The pool's threads need the GIL for a moment between two verifications; with the default
-    # 5 ms switch interval they would wait for the parsing thread far longer than they verify.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     gc.disable()  # hundreds of thousands of small, acyclic objects: the collector only slows it down
     try:
         return _Verifier(bundle, workers or os.cpu_count() or 1, progress=progress).run()
     finally:
-        sys.setswitchinterval(interval)
         if gc_was_enabled:
             gc.enable()
