@@ -18,6 +18,8 @@ import pytest
 
 import voting.verifier as verifier
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
+from voting.core.encoding import jcs
+from voting.core.errors import MalformedError
 from voting.core.keys import Signer
 from voting.core.merkle import compute_root, leaf_hash
 from voting.core.signed import make_leaf
@@ -181,3 +183,30 @@ def test_fast_leaf_declines_what_only_msgspec_writes_as_json(field):
     assert verifier._fast_leaf(leaf) is None
     signed[field] = msgspec.json.decode(signed[field])
     assert verifier._fast_leaf(leaf) is not None
+
+
+def _roll(voters: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"v": 1, "type": "roll", "election": "42", "voters": voters, **extra}
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"weight": 2**53 - 1}, {"weight": -5}, {"weight": 2**53}, {"weight": 1.0}, {"weight": True},
+    {"key_id": "\u00e9\u2028\"\\\x01"}, {"key_id": "\ud800"}, {"note": 1}, {"weight": None},
+])
+@pytest.mark.parametrize("top", [{}, {"n\u00e9": 1}, {"x": 1.5}, {"x": {"\u00e9": [1, {"b": 2, "a": 3}]}}])
+def test_canonical_roll_is_jcs(change, top):
+    """The roll's fast canonical form is `jcs`, or `jcs`'s error."""
+    signer = Signer.from_private_bytes(b"\x01" * 32)
+    entry = {"key_id": signer.key_id, "public_key": signer.public_key_b64u, "weight": 1}
+    voters = [dict(entry) for _ in range(40)]
+    voters[17].update(change)
+    signed = _roll(voters, **top)
+    try:
+        want: bytes | str = jcs(signed)
+    except MalformedError as exc:
+        want = str(exc)
+    try:
+        got: bytes | str = verifier._canonical(signed)
+    except MalformedError as exc:
+        got = str(exc)
+    assert got == want
