@@ -578,14 +578,14 @@ class _Scan:
         else:
             index = self.index
             try:
-                codes = bytes([index[o] for o in ranking])
+                codes = bytes(map(index.__getitem__, ranking))
             except (KeyError, TypeError, ValueError):
                 codes = None
             if codes is not None and len(set(codes)) == len(codes):
                 return codes
             encode_ranking(ranking, index, "ballot")
         try:
-            return bytes([self.index[o] for o in ranking])
+            return bytes(map(self.index.__getitem__, ranking))
         except (KeyError, TypeError, ValueError):
             return tuple(ranking)
 
