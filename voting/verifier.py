@@ -20,7 +20,7 @@ import os
 import re
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -711,6 +711,7 @@ class _BoardCheck:
         self.pool: Executor | None = None
         self.token = 0
         self.futures: list[Any] = []
+        self.bounds: list[tuple[int, int]] = []
         self.leaves: Sequence[Any] = []
         self.scan = _Scan(
             leaves=[],
@@ -726,19 +727,23 @@ class _BoardCheck:
         self.leaves = self.scan.leaves = leaves
         size = _chunk_size()
         bounds = [(lo, min(lo + size, len(leaves))) for lo in range(0, len(leaves), size)]
+        self.bounds = bounds
         workers = min(workers, len(bounds))
-        if workers <= 1 or len(leaves) < POOL_MIN_LEAVES:
-            self.futures = [_Deferred(self.scan.chunk, lo, hi) for lo, hi in bounds]
-            return
-        if "fork" in multiprocessing.get_all_start_methods():
-            self.token = id(self.scan)
-            _SCANS[self.token] = self.scan
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_worker_init)
-            self.futures = [self.pool.submit(_chunk_in_worker, self.token, lo, hi) for lo, hi in bounds]
-        else:  # pragma: no cover - no fork (Windows): threads, which share the GIL
-            self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
-            self.futures = [self.pool.submit(self.scan.chunk, lo, hi) for lo, hi in bounds]
+        if workers > 1 and len(leaves) >= POOL_MIN_LEAVES:
+            try:
+                if "fork" in multiprocessing.get_all_start_methods():
+                    self.token = id(self.scan)
+                    _SCANS[self.token] = self.scan
+                    self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                                    initializer=_worker_init)
+                    self.futures = [self.pool.submit(_chunk_in_worker, self.token, lo, hi) for lo, hi in bounds]
+                else:  # pragma: no cover - no fork (Windows): threads, which share the GIL
+                    self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
+                    self.futures = [self.pool.submit(self.scan.chunk, lo, hi) for lo, hi in bounds]
+                return
+            except Exception:  # noqa: BLE001 - no pool here (a daemonic process...): in-process, then
+                self.close()
+        self.futures = [_Deferred(self.scan.chunk, lo, hi) for lo, hi in bounds]
 
     def close(self) -> None:
         """Stop the workers (pending chunks are cancelled); safe to call twice."""
@@ -763,8 +768,11 @@ class _BoardCheck:
         rankings: dict[bytes, tuple[str, ...]] = {}
         roots: list[bytes] | None = []
         seq = 0
-        for future in self.futures:
-            root, records = future.result()
+        for future, (lo, hi) in zip(self.futures, self.bounds):
+            try:
+                root, records = future.result()
+            except BrokenExecutor:  # a worker died (killed, out of memory): this chunk in-process
+                root, records = self.scan.chunk(lo, hi)
             if root is None:
                 roots = None
             elif roots is not None:

@@ -210,3 +210,32 @@ def test_canonical_roll_is_jcs(change, top):
     except MalformedError as exc:
         got = str(exc)
     assert got == want
+
+
+def test_a_worker_that_dies_costs_no_check(pool, monkeypatch):
+    """A dead worker breaks the pool: the chunks not yet returned are checked in-process."""
+    import os
+
+    in_process: list[int] = []  # chunks checked here (the workers' appends stay in the workers)
+    chunk = verifier._Scan.chunk
+
+    def spy(self: verifier._Scan, lo: int, hi: int) -> Any:
+        in_process.append(lo)
+        return chunk(self, lo, hi)
+
+    monkeypatch.setattr(verifier._Scan, "chunk", spy)
+    monkeypatch.setattr(verifier, "_worker_init", lambda: os._exit(1))  # every worker dies at once
+    bundle = election(40).bundle()
+    report = verify_election(bundle, workers=2)
+    assert in_process == list(range(0, 40, 4))
+    assert multiprocessing.active_children() == []
+    assert report == verify_election(bundle, workers=1)
+
+
+def test_no_pool_is_no_problem(pool, monkeypatch):
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(verifier, "ProcessPoolExecutor", refuse)
+    bundle = election().bundle()
+    assert verify_election(bundle, workers=2) == verify_election(bundle, workers=1)
