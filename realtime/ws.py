@@ -10,7 +10,10 @@ One handler task per socket sends; one small task reads client messages. The seq
    or a snapshot at seq N.
 5. Live: queued frames go out strictly in seq order. A frame whose seq is past the next one
    expected (only possible just after the start) is preceded by the missing events, read from
-   the log. Frames at or below the last seq sent are dropped.
+   the log. Frames at or below the last seq sent are dropped. While the send loop waits with
+   nothing queued, the feed sends the next event itself (`Session.send_now`): the ASGI send runs
+   at once when the socket can take it, else the unfinished send is passed to the send loop,
+   which completes it before anything queued after it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import types
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -92,6 +97,7 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
     handler_task = asyncio.current_task()
     assert handler_task is not None
     conn: Connection | None = None
+    session: Session | None = None
     reader: asyncio.Task[None] | None = None
     try:
         since = parse_since(socket.query_params.get("since"))
@@ -117,7 +123,10 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
     finally:
         if conn is not None:
             conn.state = ConnState.CLOSING
+            conn.idle = False
             hub.detach(aid, conn)
+        if session is not None:
+            session.drop_pending()
         if reader is not None:
             reader.cancel()
 
@@ -127,6 +136,28 @@ async def _close(socket: WebSocket, code: int, reason: str) -> None:
         await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_WAIT_S)
     except Exception:  # already gone, or it never read its backlog: uvicorn drops the socket
         pass
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Run to its end, in the awaiting task, a coroutine that was stepped outside any task and
+    suspended at `yielded` (what it yielded: the future it waits on). As `await coro` would."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
 
 
 class Session:
@@ -140,6 +171,11 @@ class Session:
         self.handler = handler
         self.sending = False
         self.conn = Connection(viewer, settings.ws_queue_max, on_overflow=self._overflowed)
+        self.conn.send_now = self.send_now
+        # A send started by `send_now` that could not finish at once: (seq, coroutine, what it
+        # waits on); or the error it raised. The send loop finishes or raises it.
+        self.pending: tuple[int, Coroutine[Any, Any, Any], Any] | None = None
+        self.error: BaseException | None = None
 
     def _overflowed(self) -> None:
         # If the handler is stuck sending to this slow client, interrupt it so it closes now.
@@ -158,6 +194,48 @@ class Session:
             await self.socket.send({"type": "websocket.send", "text": frame})
         finally:
             self.sending = False
+
+    def send_now(self, seq: int, frame: str) -> None:
+        """Send the next event from the feed's task while the send loop is idle (`Connection.offer`).
+
+        Uvicorn's send returns without suspending while the transport takes data, so this
+        usually completes here, without waking the send loop. When it does suspend (a slow
+        client: the transport paused writing), the loop completes it; meanwhile it counts as a
+        send in progress (`sending`), as if the loop had started it."""
+        conn = self.conn
+        coro = self.socket.send({"type": "websocket.send", "text": frame})
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            conn.last_sent = seq
+            return
+        except Exception as exc:  # the socket is gone: the send loop raises it, as its own send would
+            self.error = exc
+        else:
+            self.pending = (seq, coro, yielded)
+            self.sending = True
+        conn.notify()
+
+    async def _finish_pending(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        if self.pending is None:
+            return
+        seq, coro, yielded = self.pending
+        self.pending = None
+        self.sending = True
+        try:
+            await _resume(coro, yielded)
+        finally:
+            self.sending = False
+        self.conn.last_sent = seq
+
+    def drop_pending(self) -> None:
+        if self.pending is not None:
+            coro = self.pending[1]
+            self.pending = None
+            coro.close()
 
     async def start(self, since: int | None, sections: Any, last: int) -> None:
         """`last`: the feed's last released seq. Every event up to it has committed, and every
@@ -198,7 +276,12 @@ class Session:
                 raise Closing(*conn.close_request)
             if not queue:
                 conn.wake.clear()
-                await conn.wake.wait()
+                conn.idle = True
+                try:
+                    await conn.wake.wait()
+                finally:
+                    conn.idle = False
+                await self._finish_pending()
                 continue
             seq, frame = queue.popleft()
             if seq == 0:
