@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import binascii
 import gc
+import hashlib
 import multiprocessing
 import os
 import re
@@ -204,7 +205,7 @@ class _Verifier:
             if (type(item) is dict and len(item) == 3 and type(kid := item.get("key_id")) is str
                     and type(b64 := item.get("public_key")) is str and type(weight := item.get("weight")) is int
                     and weight >= 1 and _KEY_B64_RE.fullmatch(b64)
-                    and sha256(raw := _b64u_key(b64)).hex() == kid):
+                    and _sha256(raw := _a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hexdigest() == kid):
                 pass
             else:
                 kid, raw, weight = self.roll_entry(item, i)
@@ -361,6 +362,8 @@ class _Verifier:
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+_a2b_base64 = binascii.a2b_base64
+_sha256 = hashlib.sha256
 
 
 def _b64u_key(text: str) -> bytes:
