@@ -56,7 +56,7 @@ __all__ = ["Bundle", "Failure", "Report", "Summary", "verify_election"]
 #: large enough that scheduling costs nothing, small enough that the workers end together.
 CHUNK_SIZE = 512
 #: Boards with fewer leaves are checked in the calling process: forking costs more.
-POOL_MIN_LEAVES = 4096
+POOL_MIN_LEAVES = 1024
 #: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
 #: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
 SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
