@@ -18,7 +18,7 @@ spends per message is taken from the server. They therefore use a minimal websoc
 (bench/wsclient.py, on uvloop when installed): an `asyncio.Protocol` per socket that parses the
 server's frames from the buffer and reads only the event timestamp with a bytes search, a few
 µs per message instead of the ~30–50 µs of the `websockets` library (which is what the tests
-use). It offers no extensions, so neither server compresses. The same client measures both
+use). By default it offers no extensions, so neither server compresses. The same client measures both
 servers. Each frame carries the server timestamp of its event (`ts`, ms); a client records
 `receipt − ts`. The server measures its own CPU time (user + system) and RSS over the streaming
 phase; the clients report theirs. Reported: delivery delay p50 and p99, messages delivered per
@@ -28,7 +28,8 @@ work on the machine makes the figures noisy). Never part of the test run.
 The servers run as `kurultai serve` runs them: `uvicorn.Config` defaults (`ws="auto"`: the
 websockets-sansio implementation in uvicorn 0.54; `http="auto"`) on the event loop uvicorn.run
 would pick (`loop="auto"`: uvloop when installed, else asyncio). `--ws` and `--loop` set both
-servers to another of uvicorn's choices. Unlike `kurultai serve`, per-message deflate is off.
+servers to another of uvicorn's choices. Unlike `kurultai serve`, per-message deflate is off
+unless `--deflate` (then the clients offer it, as browsers do, and inflate every message).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def server_loop_factory(loop: str) -> Any:
     return None if path is None else import_from_string(path)(use_subprocess=False)
 
 
-async def run_server(mode: str, port: int, rate: float, duration: float, drain: float, ws: str) -> None:
+async def run_server(mode: str, port: int, rate: float, duration: float, drain: float, ws: str, deflate: bool) -> None:
     import uvicorn
 
     from deliberation.context import format_ms
@@ -114,7 +115,7 @@ async def run_server(mode: str, port: int, rate: float, duration: float, drain: 
             subscriber_backlog_strategy="dropleft",
         )
         app = Litestar(plugins=[channels])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", backlog=8192, ws=ws, ws_per_message_deflate=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", backlog=8192, ws=ws, ws_per_message_deflate=deflate)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -151,7 +152,7 @@ async def run_server(mode: str, port: int, rate: float, duration: float, drain: 
 # -- clients ------------------------------------------------------------------------------
 
 
-async def run_clients(url: str, n: int, wait_first: bool) -> None:
+async def run_clients(url: str, n: int, wait_first: bool, deflate: bool) -> None:
     from bench.wsclient import Stats, connect
 
     raise_nofile()
@@ -162,7 +163,7 @@ async def run_clients(url: str, n: int, wait_first: bool) -> None:
     async def one() -> None:
         try:
             async with sem:
-                conns.append(await connect(url, stats))
+                conns.append(await connect(url, stats, deflate=deflate))
         except Exception:
             stats.failed += 1
 
@@ -217,18 +218,19 @@ def percentile(hist: Counter[int], q: float) -> float:
     return max(hist) / 1000
 
 
-def measure(mode: str, n: int, rate: float, duration: float, clients: int, drain: float, ws: str = "auto", loop: str = "auto") -> dict[str, Any]:
+def measure(mode: str, n: int, rate: float, duration: float, clients: int, drain: float, ws: str = "auto", loop: str = "auto", deflate: bool = False) -> dict[str, Any]:
+    extra = ["--deflate"] if deflate else []
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = spawn("--role", "server", "--mode", mode, "--port", str(port), "--rate", str(rate), "--duration", str(duration), "--drain", str(drain), "--ws", ws, "--loop", loop)
+    server = spawn("--role", "server", "--mode", mode, "--port", str(port), "--rate", str(rate), "--duration", str(duration), "--drain", str(drain), "--ws", ws, "--loop", loop, *extra)
     try:
         aid, loop_name, ws_name = expect(server, "READY ").split()
         url = f"ws://127.0.0.1:{port}/ws/assemblies/{aid}" if mode == "kurultai" else f"ws://127.0.0.1:{port}/bare/bench"
         t0 = time.monotonic()
-        procs = [spawn("--role", "client", "--mode", mode, "--url", url, "--n", str(n // clients + (1 if i < n % clients else 0))) for i in range(clients)]
+        procs = [spawn("--role", "client", "--mode", mode, "--url", url, "--n", str(n // clients + (1 if i < n % clients else 0)), *extra) for i in range(clients)]
         for p in procs:
             expect(p, "READY")
         connect_s = time.monotonic() - t0
@@ -286,28 +288,29 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,5000,10000")
     ap.add_argument("--ws", default="auto", help="uvicorn's websocket implementation for both servers (default auto, as `kurultai serve`)")
     ap.add_argument("--loop", default="auto", help="uvicorn's event loop for both servers (default auto, as `kurultai serve`)")
+    ap.add_argument("--deflate", action="store_true", help="per-message deflate on (as `kurultai serve` has it) and offered by the clients (as browsers do)")
     ap.add_argument("--modes", default="kurultai,bare", help="which servers to measure (default kurultai,bare)")
     ap.add_argument("--quick", action="store_true", help="100 and 500 observers, 8 s of streaming")
     args = ap.parse_args()
     if args.role == "server":
         with asyncio.Runner(loop_factory=server_loop_factory(args.loop)) as runner:
-            runner.run(run_server(args.mode, args.port, args.rate, args.duration, args.drain, args.ws))
+            runner.run(run_server(args.mode, args.port, args.rate, args.duration, args.drain, args.ws, args.deflate))
         return
     if args.role == "client":
         with asyncio.Runner(loop_factory=server_loop_factory("auto")) as runner:
-            runner.run(run_clients(args.url, args.n, args.mode == "kurultai"))
+            runner.run(run_clients(args.url, args.n, args.mode == "kurultai", args.deflate))
         return
     raise_nofile()
     sizes = [100, 500] if args.quick else [int(x) for x in args.sizes.split(",")]
     duration = 8.0 if args.quick else args.duration
-    print(f"rate {args.rate}/s for {duration} s, {args.clients} client processes, {os.cpu_count()} cores, uvicorn ws={args.ws} loop={args.loop}")
+    print(f"rate {args.rate}/s for {duration} s, {args.clients} client processes, {os.cpu_count()} cores, uvicorn ws={args.ws} loop={args.loop}, per-message deflate {'on' if args.deflate else 'off'}")
     print("| observers | server | delivered / expected | p50 | p99 | max | server CPU s | msgs per CPU-s | RSS MiB | client CPU s | connect s | load avg (1 min) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for n in sizes:
         rows = {}
         for mode in args.modes.split(","):
-            r = rows[mode] = measure(mode, n, args.rate, duration, args.clients, args.drain, args.ws, args.loop)
+            r = rows[mode] = measure(mode, n, args.rate, duration, args.clients, args.drain, args.ws, args.loop, args.deflate)
             print(
                 f"| {n:,} | {mode} ({r['server_stack']}) | {r['delivered']:,} / {r['expected']:,} | {r['p50']:.3f} s | {r['p99']:.3f} s | {r['max']:.3f} s "
                 f"| {r['cpu_s']:.2f} | {r['per_cpu_s']:,.0f} | {r['rss'] / 2**20:.0f} | {r['client_cpu_s']:.2f} | {r['connect_s']:.1f} | {os.getloadavg()[0]:.2f} |",

@@ -11,8 +11,9 @@ answered), and for each complete text message looks up only the event timestamp 
 search; the timestamp string → epoch seconds conversion is cached (every socket receives the same
 few timestamps). Receipt time is read once per `data_received` call. A message costs a few µs.
 
-It is a benchmark tool, not a general client: no TLS, no extensions (it offers none, so the
-server never compresses), no UTF-8 validation.
+It is a benchmark tool, not a general client: no TLS, no UTF-8 validation, and the only
+extension is permessage-deflate, offered when asked (`deflate=True`, as browsers do): then the
+server compresses every message and the client inflates it (zlib, one context per socket).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import base64
 import os
 import struct
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -58,7 +61,7 @@ class Stats:
 class LeanClient(asyncio.Protocol):
     """One websocket connection; reports to a shared `Stats`."""
 
-    __slots__ = ("stats", "request", "transport", "handshake", "buf", "frag", "got_first", "closed_sent", "done")
+    __slots__ = ("stats", "request", "transport", "handshake", "buf", "frag", "frag_rsv1", "got_first", "closed_sent", "done", "inflate")
 
     def __init__(self, stats: Stats, request: bytes, done: Callable[[LeanClient], None] | None = None) -> None:
         self.stats = stats
@@ -67,6 +70,8 @@ class LeanClient(asyncio.Protocol):
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.buf = b""
         self.frag: list[bytes] | None = None
+        self.frag_rsv1 = False
+        self.inflate: Any = None  # a zlib decompressor once permessage-deflate is agreed
         self.got_first = False
         self.closed_sent = False
         self.done = done
@@ -100,6 +105,8 @@ class LeanClient(asyncio.Protocol):
                 assert self.transport is not None
                 self.transport.close()
                 return
+            if b"permessage-deflate" in data[:end].lower():
+                self.inflate = zlib.decompressobj(wbits=-15)
             self.handshake.set_result(None)
             if not self.stats.wait_first:
                 self.stats.open += 1
@@ -149,15 +156,21 @@ class LeanClient(asyncio.Protocol):
             if not b0 & 0x80:  # a fragment: keep it until the final one
                 if self.frag is None:
                     self.frag = []
+                    self.frag_rsv1 = bool(b0 & 0x40)
                 self.frag.append(data[start:end])
                 continue
             if self.frag is not None:
                 self.frag.append(data[start:end])
                 msg = b"".join(self.frag)
                 self.frag = None
+                compressed = self.frag_rsv1
                 msg_start, msg_end = 0, len(msg)
             else:
+                compressed = bool(b0 & 0x40)
                 msg, msg_start, msg_end = data, start, end
+            if compressed:
+                msg = self.inflate.decompress(msg[msg_start:msg_end] + b"\x00\x00\xff\xff")
+                msg_start, msg_end = 0, len(msg)
             stats.messages += 1
             if not self.got_first:
                 self.got_first = True
@@ -189,7 +202,7 @@ class LeanClient(asyncio.Protocol):
         self.transport.close()
 
 
-def upgrade_request(url: str) -> tuple[str, int, bytes]:
+def upgrade_request(url: str, deflate: bool = False) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     if parts.scheme != "ws":
         raise ValueError("only ws:// URLs")
@@ -198,13 +211,15 @@ def upgrade_request(url: str) -> tuple[str, int, bytes]:
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        + ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if deflate else "")
+        + "\r\n"
     )
     return host, port, request.encode()
 
 
-async def connect(url: str, stats: Stats, timeout: float = 60.0, done: Callable[[LeanClient], None] | None = None) -> LeanClient:
-    host, port, request = upgrade_request(url)
+async def connect(url: str, stats: Stats, timeout: float = 60.0, done: Callable[[LeanClient], None] | None = None, deflate: bool = False) -> LeanClient:
+    host, port, request = upgrade_request(url, deflate)
     loop = asyncio.get_running_loop()
     _, proto = await asyncio.wait_for(loop.create_connection(lambda: LeanClient(stats, request, done), host, port), timeout)
     try:
