@@ -137,6 +137,21 @@ def load_generator(port: int, path: str, bodies: list[bytes], connections: int, 
     asyncio.run(main())
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) per thread name of a process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        key = "main" if task.name == str(pid) else name
+        out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,9 +172,9 @@ def main() -> int:
         eid, bodies = asyncio.run(setup(data_dir, voters))
         port = free_port()
         env = {**os.environ, "KURULTAI_DATA_DIR": str(data_dir), "KURULTAI_PORT": str(port)}
-        cmd = [sys.executable, os.environ.get("BENCH_SERVER", "-m"), *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]), "serve"]
+        cmd = [sys.executable, os.environ.get("BENCH_SERVER", "-m"), *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]), "serve", *os.environ.get("BENCH_SERVE_ARGS", "--no-access-log").split()]
         if os.environ.get("BENCH_PROFILE"):
-            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", os.environ["BENCH_PROFILE"], "-f", "speedscope", "--", *cmd]
+            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", *os.environ.get("BENCH_PROFILE_ARGS", "").split(), "-o", os.environ["BENCH_PROFILE"], "-f", os.environ.get("BENCH_PROFILE_FORMAT", "speedscope"), "--", *cmd]
         server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_SERVER") else subprocess.DEVNULL)
         try:
             deadline = time.time() + 20
@@ -171,9 +186,15 @@ def main() -> int:
                     time.sleep(0.1)
             out: mp.Queue[object] = mp.Queue()
             gen = mp.get_context("fork").Process(target=load_generator, args=(port, f"/api/elections/{eid}/ballots", bodies, args.connections, out))
+            # Warm up: the first request for the election loads its state (the roll) into memory.
+            import urllib.request
+
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/elections/{eid}/tally", timeout=60).read()
+            cpu_before = thread_cpu(server.pid)
             gen.start()
             report = out.get(timeout=600)
             gen.join()
+            cpu_after = thread_cpu(server.pid)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=20)
@@ -191,6 +212,9 @@ def main() -> int:
     print(f"ballots sent / accepted      : {len(bodies):,} / {accepted:,}  statuses {report['statuses']}")
     print(f"accepted ballots/s           : {rate:,.0f}  ({ratio:.2f} x verify rate; goal >= 0.5)")
     print(f"latency p50 / p99            : {p50:.1f} ms / {p99:.1f} ms  ({args.connections} connections)")
+    main_cpu = cpu_after.get("main", 0.0) - cpu_before.get("main", 0.0)
+    other_cpu = sum(cpu_after.values()) - sum(cpu_before.values()) - main_cpu
+    print(f"server CPU per ballot         : {main_cpu / max(accepted, 1) * 1e6:.0f} µs event-loop thread, {other_cpu / max(accepted, 1) * 1e6:.0f} µs other threads")
     return 0 if ratio >= 0.5 and accepted == len(bodies) else 1
 
 

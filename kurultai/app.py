@@ -22,6 +22,8 @@ from deliberation import account_controllers, controllers
 from voting import controllers as voting_controllers
 from voting import server_key
 from voting.board import Board
+from voting.ingress import BallotIngress
+from voting.signatures import BatchedChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
@@ -143,6 +145,7 @@ def create_app(
                 **realtime.state(),
                 "signer": signer,
                 "board": board,
+                "signature_checks": BatchedChecks(),
                 "coalescer": coalescer,
                 "login_limiter": make_login_limiter(settings),
             }
@@ -159,6 +162,8 @@ def create_app(
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
+    # Ballots skip the framework's per-request work (voting/ingress.py); the rest goes on as usual.
+    app.asgi_handler = BallotIngress(app.asgi_handler, app.state, SECURITY_HEADERS)
     return app
 
 

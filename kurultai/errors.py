@@ -62,25 +62,38 @@ def error_response(status: int, code: str, detail: str, headers: dict[str, str] 
     )
 
 
-def handle_exception(request: Request, exc: Exception) -> Response:
+def error_parts(exc: Exception) -> tuple[int, str, str] | None:
+    """`(status, code, detail)` of a domain or shell error; None for anything else."""
     if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.code, exc.detail)
+        return exc.status, exc.code, exc.detail
     if isinstance(exc, DeliberationError):
-        return error_response(exc.status, exc.code, str(exc))
-    voting_error = _voting_error(exc)
-    if voting_error is not None:
-        return voting_error
+        return exc.status, exc.code, str(exc)
+    try:
+        from voting.core.errors import VotingError
+    except ImportError:  # the voting core is optional until issue #4 lands
+        return None
+    if isinstance(exc, VotingError):
+        from voting.errors import status_of
+
+        return status_of(exc), exc.code, str(exc)
+    return None
+
+
+def handle_exception(request: Request, exc: Exception) -> Response:
+    parts = error_parts(exc)
+    if parts is not None:
+        return error_response(*parts)
     if isinstance(exc, ValidationException):
         detail = exc.detail
         extra = exc.extra
         if isinstance(extra, list) and extra:
-            parts = []
+            messages = []
             for item in extra:
                 if isinstance(item, dict):
                     where = item.get("key") or item.get("source") or ""
-                    parts.append(f"{where}: {item.get('message', '')}".strip(": "))
-            if parts:
-                detail = f"{detail}: " + "; ".join(parts)
+                    messages.append(f"{where}: {item.get('message', '')}".strip(": "))
+            if messages:
+                detail = f"{detail}: " + "; ".join(messages)
         return error_response(400, "invalid_input", detail)
     if isinstance(exc, HTTPException):
         status = exc.status_code
@@ -91,18 +104,6 @@ def handle_exception(request: Request, exc: Exception) -> Response:
         return error_response(status, code, exc.detail, headers=exc.headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
-
-
-def _voting_error(exc: Exception) -> Response | None:
-    try:
-        from voting.core.errors import VotingError
-    except ImportError:  # the voting core is optional until issue #4 lands
-        return None
-    if isinstance(exc, VotingError):
-        from voting.errors import status_of
-
-        return error_response(status_of(exc), exc.code, str(exc))
-    return None
 
 
 ERROR_SCHEMA = {

@@ -4,7 +4,8 @@ receipts and proofs.
 Each process keeps an `ElectionState` per open election: the roll, the compact range of the
 tree, the stored node hashes (for O(log n) proofs), the voters' highest revisions, the digests
 of accepted ballots (idempotency) and the live tally. Ballots pass the stateless checks of
-PROTOCOL §5 in the request (signature checks run in a thread, off the event loop), then wait in
+PROTOCOL §5 in the request (signature checks run on pool threads, off the event loop, batched by
+`voting.signatures`), then wait in
 the election's queue. One task per election drains the queue into batches; a batch is one write
 transaction that re-checks against the database (another process may have appended), appends
 the leaves and node hashes, signs one tree head for the batch and stores every receipt. Futures
@@ -19,17 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from deliberation.context import Ctx
 from voting.core.counting import Rule
-from voting.core.encoding import format_time, jcs
+from voting.core.encoding import format_time, jcs, sha256
 from voting.core.keys import Signer, verify_signature
-from voting.core.merkle import EMPTY_ROOT, CompactRange, MemoryNodeStore, consistency_proof, inclusion_proof
-from voting.core.signed import Ballot, Envelope, Roll, compute_leaf_hash, digest, make_leaf, parse_roll
+from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, leaf_hash
+from voting.core.signed import Ballot, Envelope, Roll, make_leaf, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected
 from voting.tables import Election, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500
+_encode = msgspec.json.Encoder().encode  # compact JSON, UTF-8
 LEAF_SQL = (
     "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -43,8 +47,8 @@ TREE_SQL = "UPDATE election SET tree_size = ?, root_hash = ?, compact_range = ? 
 class Pending:
     envelope: dict[str, Any]
     ballot: Ballot
-    signed_digest: str
-    future: asyncio.Future[tuple[int, dict[str, Any]]]
+    signed_digest: bytes  # H(JCS(signed)), raw
+    future: asyncio.Future[tuple[int, bytes]]
 
 
 @dataclass
@@ -59,9 +63,9 @@ class ElectionState:
     digest: str
     roll: Roll | None
     tree: CompactRange = field(default_factory=CompactRange)
-    store: MemoryNodeStore = field(default_factory=MemoryNodeStore)
+    store: PackedNodeStore = field(default_factory=PackedNodeStore)
     revisions: dict[str, int] = field(default_factory=dict)
-    accepted: dict[str, int] = field(default_factory=dict)  # signed digest -> seq
+    accepted: dict[bytes, int] = field(default_factory=dict)  # raw signed digest -> seq (32-byte keys: memory)
     tally: IncrementalTally | None = None
     sth: dict[str, Any] | None = None
     queue: asyncio.Queue[Pending] | None = None
@@ -126,7 +130,7 @@ def _apply_stored_leaf(state: ElectionState, lf: dict[str, Any], levels: int | N
     assert state.roll is not None and state.tally is not None
     nodes = state.tree.append(bytes.fromhex(lf["leaf_hash"]))
     state.store.add(nodes if levels is None else nodes[:levels])
-    state.accepted[lf["signed_digest"]] = lf["seq"]
+    state.accepted[bytes.fromhex(lf["signed_digest"])] = lf["seq"]
     if lf["revision"] > state.revisions.get(lf["voter"], 0):
         state.revisions[lf["voter"]] = lf["revision"]
         voter = state.roll.get(lf["voter"])
@@ -164,13 +168,19 @@ def check_ranking(state: ElectionState, ballot: Ballot) -> None:
         raise BallotRejected("malformed_ballot", f"a yes_no ranking holds at most one choice, got {len(ballot.ranking)}")
 
 
-def check_signature(state: ElectionState, env: Envelope, ballot: Ballot) -> None:
+def check_roll(state: ElectionState, ballot: Ballot) -> bytes:
+    """PROTOCOL §5 check 5: the voter's roll key."""
     assert state.roll is not None
     voter = state.roll.get(ballot.voter)
     if voter is None:
         raise BallotRejected("not_on_roll", f"voter {ballot.voter} is not on the roll of election {state.id}")
+    return voter.public_key
+
+
+def check_signature(public_key: bytes, message: bytes, env: Envelope, ballot: Ballot) -> None:
+    """PROTOCOL §5 check 6, on a pool thread: `message` is JCS(signed)."""
     try:
-        verify_signature(voter.public_key, jcs(env.signed), env.signature)
+        verify_signature(public_key, message, env.signature)
     except Exception as exc:  # BadSignatureError, or anything the key library raises
         raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}") from exc
 
@@ -231,9 +241,10 @@ class Board:
 
     # -- casting ---------------------------------------------------------------------------
 
-    async def submit(self, state: ElectionState, env: Envelope, ballot: Ballot, envelope_json: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Queue a checked ballot; returns (HTTP status, receipt) once durable."""
-        signed_digest = digest(env.signed)
+    async def submit(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes) -> tuple[int, bytes]:
+        """Queue a checked ballot (`signed_bytes` is JCS of its signed part); returns (HTTP status,
+        receipt as JSON bytes) once durable."""
+        signed_digest = sha256(signed_bytes)
         if signed_digest in state.accepted:
             return 200, await stored_receipt(state.id, state.accepted[signed_digest])
         check_ranking(state, ballot)
@@ -243,7 +254,7 @@ class Board:
             state.queue = asyncio.Queue()
         if state.worker is None or state.worker.done():
             state.worker = asyncio.create_task(self._drain(state.id), name=f"ingest-{state.id}")
-        future: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         await state.queue.put(Pending(envelope_json, ballot, signed_digest, future))
         return await future
 
@@ -281,7 +292,7 @@ class Board:
                     outcomes[i] = (0, BallotRejected("election_not_open", f"election {election_id} is {state.status}"))
                 return [], state
             received_at = format_time(now_ms)
-            new_leaves: list[tuple[int, Pending, dict[str, Any], bytes]] = []
+            new_leaves: list[tuple[int, Pending, int, bytes, bytes]] = []
             new_nodes: list[tuple[int, int, bytes]] = []
             for i, p in enumerate(batch):
                 if p.signed_digest in state.accepted:
@@ -292,42 +303,42 @@ class Board:
                     outcomes[i] = (0, BallotRejected("stale_revision", f"revision {p.ballot.revision} is not above {prior}, the highest accepted for this voter"))
                     continue
                 seq = state.tree.size
-                leaf = make_leaf(seq, p.envelope, received_at)
-                lh = compute_leaf_hash(leaf)
+                leaf_bytes = jcs(make_leaf(seq, p.envelope, received_at))
+                lh = leaf_hash(leaf_bytes)
                 nodes = state.tree.append(lh)
                 state.store.add(nodes)
                 new_nodes.extend(nodes)
                 state.revisions[p.ballot.voter] = p.ballot.revision
                 state.accepted[p.signed_digest] = seq
-                new_leaves.append((i, p, leaf, lh))
+                new_leaves.append((i, p, seq, leaf_bytes, lh))
             if not new_leaves:
                 return [], state
             size, root = state.tree.size, state.tree.root()
             sth = self.sign_sth(election_id, size, root, now_ms)
             state.sth = sth
             rows = []
-            for i, p, leaf, lh in new_leaves:
-                seq = leaf["seq"]
+            for i, p, seq, leaf_bytes, lh in new_leaves:
                 receipt = {
                     "seq": seq,
                     "leaf_hash": lh.hex(),
                     "sth": sth,
                     "inclusion_proof": [h.hex() for h in inclusion_proof(seq, size, state.store)],
                 }
-                outcomes[i] = (201, receipt)
+                receipt_bytes = _encode(receipt)
+                outcomes[i] = (201, receipt_bytes)
                 voter = state.roll.get(p.ballot.voter) if state.roll else None
                 appended.append((p.ballot.voter, list(p.ballot.ranking), voter.weight if voter else 1, p.ballot.revision))
                 rows.append(
                     (
                         election_id,
                         seq,
-                        jcs(leaf).decode(),
+                        leaf_bytes.decode(),
                         lh.hex(),
-                        p.signed_digest,
+                        p.signed_digest.hex(),
                         p.ballot.voter,
                         p.ballot.revision,
-                        json.dumps(list(p.ballot.ranking), ensure_ascii=False),
-                        json.dumps(receipt, ensure_ascii=False),
+                        _encode(p.ballot.ranking).decode(),
+                        receipt_bytes.decode(),
                         now_ms,
                     )
                 )
@@ -399,10 +410,11 @@ class Board:
         return [h.hex() for h in consistency_proof(first, second, state.store)]
 
 
-async def stored_receipt(election_id: int, seq: int) -> dict[str, Any]:
+async def stored_receipt(election_id: int, seq: int) -> bytes:
+    """The receipt handed out when the ballot was accepted, as stored (JSON bytes)."""
     row = await Leaf.select(Leaf.receipt).where((Leaf.election == election_id) & (Leaf.seq == seq)).first()
     assert row is not None, "an accepted ballot has a stored receipt"
-    return json.loads(row["receipt"])
+    return row["receipt"].encode()
 
 
 async def board_page(election_id: int, start: int, end: int | None, limit: int = 5000) -> bytes:

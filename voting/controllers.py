@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, patch, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -19,8 +20,8 @@ from deliberation.tables import AgendaItem
 from kurultai.auth import Principal, RateLimiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
-from voting.board import Board, board_page, check_signature
-from voting.core.encoding import parse_json_strict
+from voting.board import Board, board_page, check_roll, check_signature
+from voting.core.encoding import jcs, parse_json_strict
 from voting.core.signed import parse_ballot_envelope, verify_ballot_election
 from voting.core.errors import VotingError
 from voting.errors import BallotRejected
@@ -38,9 +39,8 @@ def _board(request: Request) -> Board:
     return request.app.state.board
 
 
-def _ballot_limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
+def _ballot_limiters(state: State) -> tuple[RateLimiter, RateLimiter]:
     """(per client address, per voter key), in process: made on first use from the settings."""
-    state = request.app.state
     limiters = state.get("ballot_limiters")
     if limiters is None:
         settings = state.settings
@@ -236,30 +236,41 @@ async def result_h(eid: FromPath[int]) -> dict[str, Any]:
 
 
 @post("/api/elections/{eid:int}/ballots", tags=["elections"], status_code=201, request_max_body_size=BALLOT_MAX_BYTES)
-async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[dict[str, Any]]:
-    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer."""
-    metrics = request.app.state.metrics
+async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[bytes]:
+    """PROTOCOL §5: the checks run in the documented order; the first failure is the answer.
+
+    `create_app` serves this path through `voting.ingress` (the same `cast_ballot`, without the
+    framework's per-request work); this handler documents the operation in the OpenAPI schema
+    and answers when the app runs without that fast path."""
+    status, receipt = await cast_ballot(request.app.state, request.client.host if request.client else "unknown", request.body, eid)
+    return Response(receipt, status_code=status, media_type=MediaType.JSON)
+
+
+async def cast_ballot(app_state: State, client: str, body: Callable[[], Awaitable[bytes]], eid: int) -> tuple[int, bytes]:
+    """Check a ballot and append it: (HTTP status, receipt as JSON bytes), counted in the metrics.
+
+    `body()` reads the request body and enforces check 1 (413 past `BALLOT_MAX_BYTES`)."""
+    metrics = app_state.metrics
     try:
-        status, receipt = await _cast(request, eid)
+        status, receipt = await _cast(app_state, client, body, eid)
     except (VotingError, ApiError) as exc:
         metrics.ballots_rejected.labels(exc.code).inc()
         raise
     metrics.ballots_accepted.labels("new" if status == 201 else "repeat").inc()
-    return Response(receipt, status_code=status, media_type=MediaType.JSON)
+    return status, receipt
 
 
-async def _cast(request: Request, eid: int) -> tuple[int, dict[str, Any]]:
+async def _cast(app_state: State, client: str, body: Callable[[], Awaitable[bytes]], eid: int) -> tuple[int, bytes]:
     """The ballot checks in order, then the append.
 
     Rate limits (429 `rate_limited`) sit outside the protocol's checks: per client address before
     any work, and per voter key after the signature check (so a forger cannot use up a voter's
     allowance)."""
-    per_client, per_key = _ballot_limiters(request)
-    await _rate_limit(per_client, request.client.host if request.client else "unknown", "from this address")
-    body = await request.body()  # check 1 (size) is enforced by request_max_body_size
-    obj = parse_json_strict(body)  # 2
+    per_client, per_key = _ballot_limiters(app_state)
+    await _rate_limit(per_client, client, "from this address")
+    obj = parse_json_strict(await body())  # 1 (size), 2
     env, ballot = parse_ballot_envelope(obj)  # 2
-    board = _board(request)
+    board: Board = app_state.board
     state = await board.state(eid) if 1 <= eid <= 2**31 - 1 else None  # cached: no database read per ballot
     if state is not None and state.status != "open":  # another process may have opened or closed it
         state = await board.state(eid, fresh=True)
@@ -270,9 +281,11 @@ async def _cast(request: Request, eid: int) -> tuple[int, dict[str, Any]]:
     verify_ballot_election(ballot, str(eid), state.digest)  # 3
     if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
         raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
-    await asyncio.get_running_loop().run_in_executor(None, check_signature, state, env, ballot)  # 5, 6
+    public_key = check_roll(state, ballot)  # 5
+    signed_bytes = jcs(env.signed)
+    await app_state.signature_checks.run(check_signature, public_key, signed_bytes, env, ballot)  # 6, off the loop
     await _rate_limit(per_key, ballot.voter, "for this voter key")
-    return await board.submit(state, env, ballot, obj)  # 7-10, then the append
+    return await board.submit(state, ballot, obj, signed_bytes)  # 7-10, then the append
 
 
 HANDLERS = [

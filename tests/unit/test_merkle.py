@@ -359,3 +359,25 @@ def test_compact_range_errors():
         CompactRange.from_hashes(1, [b"x"])
     assert CompactRange.from_hashes(0, []).root() == EMPTY_ROOT
     assert compute_root_from_store(0, MemoryNodeStore()) == EMPTY_ROOT
+
+
+def test_packed_node_store_serves_the_same_proofs_in_any_insertion_order() -> None:
+    from voting.core.merkle import PackedNodeStore
+
+    leaves = [hashlib.sha256(bytes([i % 256, i // 256])).digest() for i in range(300)]
+    nodes = CompactRange().extend(leaves)
+    reference = MemoryNodeStore(nodes)
+    shuffled = list(nodes)
+    random.Random(5).shuffle(shuffled)
+    for packed in (PackedNodeStore(nodes), PackedNodeStore(shuffled)):
+        for size in (1, 2, 7, 64, 255, 300):
+            for index in (0, size // 2, size - 1):
+                assert inclusion_proof(index, size, packed) == inclusion_proof(index, size, reference)
+            assert consistency_proof(size // 3, size, packed) == consistency_proof(size // 3, size, reference)
+    packed = PackedNodeStore([(0, 0, leaves[0]), (0, 5, leaves[5])])
+    assert packed.get(0, 5) == leaves[5]
+    for level, index in ((0, 3), (0, 6), (1, 0), (0, -1)):  # a gap, past the end, a level never written
+        with pytest.raises(KeyError):
+            packed.get(level, index)
+    with pytest.raises(ProofError, match="node hash has size 31"):
+        packed.add([(0, 1, b"x" * 31)])
