@@ -28,8 +28,9 @@ work on the machine makes the figures noisy). Never part of the test run.
 The servers run as `kurultai serve` runs them: `uvicorn.Config` defaults (`ws="auto"`: the
 websockets-sansio implementation in uvicorn 0.54; `http="auto"`) on the event loop uvicorn.run
 would pick (`loop="auto"`: uvloop when installed, else asyncio). `--ws` and `--loop` set both
-servers to another of uvicorn's choices. Unlike `kurultai serve`, per-message deflate is off
-unless `--deflate` (then the clients offer it, as browsers do, and inflate every message).
+servers to another of uvicorn's choices. As in `kurultai serve`, per-message deflate is off;
+`--deflate` turns it on for both servers (the clients then offer it, as browsers do, and inflate
+every message), and the kurultai server caps malloc arenas as `serve` does.
 """
 
 from __future__ import annotations
@@ -96,10 +97,11 @@ async def run_server(mode: str, port: int, rate: float, duration: float, drain: 
     tmp = Path(tempfile.mkdtemp(prefix="kurultai-bench-"))
     if mode == "kurultai":
         from deliberation import assemblies
-        from kurultai.app import create_app
+        from kurultai.app import create_app, limit_malloc_arenas
         from kurultai.settings import Settings
 
         settings = Settings(data_dir=tmp, ws_heartbeat_s=15.0)
+        limit_malloc_arenas()
         app = create_app(settings)
     else:
         from litestar import Litestar

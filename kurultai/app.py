@@ -174,7 +174,28 @@ def create_app_from_env() -> Litestar:
 
 def create_worker_app_from_env() -> Litestar:
     """The factory of `kurultai serve --workers N`: migrations already ran in the parent."""
+    limit_malloc_arenas()
     return create_app(Settings.from_env(), migrate=False)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for this process (what `MALLOC_ARENA_MAX` does).
+
+    glibc gives threads that allocate their own arenas, up to eight per core. The server's threads
+    come and go (aiosqlite runs a thread per connection and Piccolo opens a connection per query;
+    signature checks and the SQLite writer use the thread pool), so freed memory ends up spread
+    over many arenas and RSS creeps up for the length of a vote. With two arenas the soak's RSS
+    stays flat (docs/benchmarks.md). Elsewhere than glibc this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    m_arena_max = -8
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(m_arena_max, arenas)
+    except (OSError, AttributeError):
+        pass
 
 
 async def _security_headers(response: Any) -> Any:

@@ -42,6 +42,8 @@ MIGRATION_LOCK_KEY = 0x4B55_5255  # "KURU": PostgreSQL advisory lock id for migr
 POOL_CLOSE_TIMEOUT_S = 5
 BATCH_MAX_JOBS = 500
 BATCH_MAX_WAIT_S = 0.002
+WRITER_STOP_TIMEOUT_S = 10
+_STOP: Any = object()  # queued by stop(): the writer returns after the jobs before it
 
 
 def _connection_class(synchronous: str) -> type[sqlite3.Connection]:
@@ -133,12 +135,15 @@ class Database:
 
     async def stop(self) -> None:
         if self._writer is not None:
+            # Let the writer finish the jobs queued so far (a transaction cut off by a cancel
+            # would leave its connection open), then stop; cancel it only if it hangs.
+            if self._queue is not None and not self._writer.done():
+                self._queue.put_nowait((_STOP, None))
+                await asyncio.wait({self._writer}, timeout=WRITER_STOP_TIMEOUT_S)
             self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
+            self._queue = None
         if self._bulk_conn is not None:
             self._bulk_conn.close()
             self._bulk_conn = None
@@ -191,10 +196,11 @@ class Database:
     async def _write_loop(self) -> None:
         assert self._queue is not None
         queue = self._queue
-        while True:
+        stopping = False
+        while not stopping:
             batch = [await queue.get()]
             deadline = time.monotonic() + BATCH_MAX_WAIT_S
-            while len(batch) < BATCH_MAX_JOBS:
+            while len(batch) < BATCH_MAX_JOBS and batch[-1][0] is not _STOP:
                 try:
                     batch.append(queue.get_nowait())
                 except asyncio.QueueEmpty:
@@ -204,6 +210,9 @@ class Database:
             # Keep the order: runs of ordinary jobs share a transaction, bulk writes go alone.
             run: list[tuple[Job, asyncio.Future[Any]]] = []
             for item in batch:
+                if item[0] is _STOP:
+                    stopping = True
+                    break
                 if isinstance(item[0], _Bulk):
                     if run:
                         await self._run_batch(run)
