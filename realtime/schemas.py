@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Ping(msgspec.Struct, tag_field="type", tag="ping"):
+class Ping(msgspec.Struct, tag_field="type", tag="ping", forbid_unknown_fields=True):
     """Asks for a `pong` frame carrying the last seq sent (clients use it to measure liveness)."""
 
 
