@@ -41,7 +41,6 @@ from voting.core.signed import (
     Result,
     Roll,
     RollVoter,
-    Sth,
     parse_ballot_envelope,
     parse_election,
     parse_envelope,
