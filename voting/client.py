@@ -257,7 +257,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
 
 
 def parse_board(data: bytes) -> Any:
-    """`parse_json_strict` for a large board, faster on the common case.
+    """`parse_json_strict` for a large board or roll, faster on the common case.
 
     The same rules, except that it skips the up-front nesting scan (the verifier refuses any
     leaf that is not exactly the PROTOCOL shape, and the C parser guards its own recursion)
@@ -283,7 +283,8 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a large board is hundreds of thousands of acyclic containers
     try:
-        objects = {name: _read_json(root / file, name, problems, parse_board if name == "board" else parse_json_strict)
+        # The board and the roll grow with the electorate: both take the fast strict parser.
+        objects = {name: _read_json(root / file, name, problems, parse_board if name in ("board", "roll") else parse_json_strict)
                    for name, file in BUNDLE_FILES.items()}
     finally:
         if gc_was_enabled:
