@@ -215,6 +215,11 @@ def main() -> int:
     main_cpu = cpu_after.get("main", 0.0) - cpu_before.get("main", 0.0)
     other_cpu = sum(cpu_after.values()) - sum(cpu_before.values()) - main_cpu
     print(f"server CPU per ballot         : {main_cpu / max(accepted, 1) * 1e6:.0f} µs event-loop thread, {other_cpu / max(accepted, 1) * 1e6:.0f} µs other threads")
+    if os.environ.get("BENCH_THREADS"):
+        for name in sorted(cpu_after):
+            spent = cpu_after[name] - cpu_before.get(name, 0.0)
+            if spent > 0.01:
+                print(f"  {name:28s} {spent / max(accepted, 1) * 1e6:6.0f} µs/ballot")
     return 0 if ratio >= 0.5 and accepted == len(bodies) else 1
 
 
