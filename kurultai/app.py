@@ -27,7 +27,7 @@ from voting.signatures import BatchedChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
-from kurultai.auth import Principal, make_login_limiter, resolve_principal
+from kurultai.auth import Principal, RedisRateLimiter, make_login_limiter, resolve_principal
 from kurultai.db import Database
 from kurultai.metrics import Metrics, metrics_h
 from kurultai.errors import ApiSchemaPlugin, handle_exception
@@ -78,6 +78,9 @@ async def shutdown(app: Litestar) -> None:
     await app.state.coalescer.stop()
     await app.state.board.stop()
     await app.state.db.stop()
+    for limiter in (app.state.login_limiter, *app.state.ballot_limiters):
+        if isinstance(limiter, RedisRateLimiter):
+            await limiter.close()
 
 
 def create_app(
@@ -148,6 +151,7 @@ def create_app(
                 "signature_checks": BatchedChecks(),
                 "coalescer": coalescer,
                 "login_limiter": make_login_limiter(settings),
+                "ballot_limiters": voting_controllers.make_ballot_limiters(settings),
             }
         ),
         template_config=template_config,

@@ -202,8 +202,14 @@ class RedisRateLimiter:
             self._redis = None
 
 
-def make_login_limiter(settings: Any) -> RateLimiter | RedisRateLimiter:
-    """In process by default; in Redis when `KURULTAI_REDIS_URL` is set (shared by all workers)."""
+def make_rate_limiter(settings: Any, scope: str, limit: int, window_s: float = 60.0) -> RateLimiter | RedisRateLimiter:
+    """In process by default; in Redis when `KURULTAI_REDIS_URL` is set, shared by all workers
+    and instances. `scope` keeps the keys of different limits apart (an address is a key of both
+    the login and the ballot limits)."""
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, settings.redis_prefix, settings.login_rate_per_minute, 60.0)
-    return RateLimiter(settings.login_rate_per_minute, 60.0)
+        return RedisRateLimiter(settings.redis_url, f"{settings.redis_prefix}{scope}:", limit, window_s)
+    return RateLimiter(limit, window_s)
+
+
+def make_login_limiter(settings: Any) -> RateLimiter | RedisRateLimiter:
+    return make_rate_limiter(settings, "login", settings.login_rate_per_minute)

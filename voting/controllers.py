@@ -17,7 +17,7 @@ from deliberation.common import load
 from deliberation.controllers import load_assembly
 from deliberation.context import Ctx
 from deliberation.tables import AgendaItem
-from kurultai.auth import Principal, RateLimiter, require_moderator, require_role, require_user
+from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
 from voting.board import Board, board_page, check_roll, check_signature
@@ -39,17 +39,15 @@ def _board(request: Request) -> Board:
     return request.app.state.board
 
 
-def _ballot_limiters(state: State) -> tuple[RateLimiter, RateLimiter]:
-    """(per client address, per voter key), in process: made on first use from the settings."""
-    limiters = state.get("ballot_limiters")
-    if limiters is None:
-        settings = state.settings
-        limiters = (RateLimiter(settings.ballot_client_rate_per_minute), RateLimiter(settings.ballot_rate_per_minute))
-        state["ballot_limiters"] = limiters
-    return limiters
+def make_ballot_limiters(settings: Any) -> tuple[RateLimiter | RedisRateLimiter, RateLimiter | RedisRateLimiter]:
+    """(per client address, per voter key): in Redis when it is configured, like the login limit."""
+    return (
+        make_rate_limiter(settings, "ballot-client", settings.ballot_client_rate_per_minute),
+        make_rate_limiter(settings, "ballot-key", settings.ballot_rate_per_minute),
+    )
 
 
-async def _rate_limit(limiter: RateLimiter, key: str, what: str) -> None:
+async def _rate_limit(limiter: RateLimiter | RedisRateLimiter, key: str, what: str) -> None:
     if not await limiter.hit(key):
         raise ApiError(429, "rate_limited", f"too many ballots {what}; retry in {await limiter.retry_after(key)} s")
 
@@ -266,7 +264,7 @@ async def _cast(app_state: State, client: str, body: Callable[[], Awaitable[byte
     Rate limits (429 `rate_limited`) sit outside the protocol's checks: per client address before
     any work, and per voter key after the signature check (so a forger cannot use up a voter's
     allowance)."""
-    per_client, per_key = _ballot_limiters(app_state)
+    per_client, per_key = app_state.ballot_limiters
     await _rate_limit(per_client, client, "from this address")
     obj = parse_json_strict(await body())  # 1 (size), 2
     env, ballot = parse_ballot_envelope(obj)  # 2

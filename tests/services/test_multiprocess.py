@@ -202,3 +202,42 @@ async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
             await probe.delete(key)
     finally:
         await probe.aclose()
+
+
+async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Path) -> None:
+    """With Redis configured, two app instances count one client's ballots together, and the
+    ballot limit's keys are apart from the login limit's (the same address is a key of both)."""
+    import redis.asyncio
+    from litestar.testing import AsyncTestClient
+
+    from kurultai.app import create_app
+    from kurultai.settings import Settings
+
+    prefix = f"kurultai-test-{uuid.uuid4().hex[:8]}:"
+    probe = redis.asyncio.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        try:
+            await probe.ping()
+        except (redis.RedisError, OSError) as exc:
+            unavailable("Redis", str(exc))
+        apps = [
+            create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_rate_per_minute=2))
+            for name in ("a", "b")
+        ]
+        async with AsyncTestClient(app=apps[0]) as a, AsyncTestClient(app=apps[1]) as b:
+            for client in (a, b):  # two failed logins from this address use up the login limit
+                r = await client.post("/api/auth/token", json={"username": "nobody", "password": "wrong-password"})
+                assert r.status_code == 401
+            answers = []
+            for client in (a, b, a, b):
+                r = await client.post("/api/elections/1/ballots", content=b"{")
+                answers.append((r.status_code, r.json()["error"]))
+            assert answers == [(400, "malformed_ballot")] * 3 + [(429, "rate_limited")], answers
+            r = await a.post("/api/auth/token", json={"username": "nobody", "password": "wrong-password"})
+            assert r.status_code == 429
+        keys = sorted([k.decode() async for k in probe.scan_iter(match=f"{prefix}*")])
+        assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}login:") for k in keys), keys
+    finally:
+        async for key in probe.scan_iter(match=f"{prefix}*"):
+            await probe.delete(key)
+        await probe.aclose()
