@@ -8,6 +8,7 @@ walk the whole matrix.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from collections import deque
@@ -19,6 +20,8 @@ from litestar import Request
 from deliberation.accounts import UserView, lookup_token
 from deliberation.tables import Membership
 from kurultai.errors import ApiError
+
+log = logging.getLogger("kurultai")
 
 SESSION_COOKIE = "kurultai_session"
 CSRF_COOKIE = "kurultai_csrf"
@@ -164,7 +167,11 @@ return 1
 
 
 class RedisRateLimiter:
-    """The same sliding window, shared by every process through Redis (one sorted set per key)."""
+    """The same sliding window, shared by every process through Redis (one sorted set per key).
+
+    While Redis cannot be reached (a restart, a network cut) the limit falls back to this
+    process's own window instead of failing the request: ballots, logins and the floor never
+    depend on Redis being up (tests/services/test_faults.py restarts it mid-vote)."""
 
     def __init__(self, redis_url: str, prefix: str, limit: int, window_s: float = 60.0) -> None:
         self.redis_url = redis_url
@@ -173,6 +180,8 @@ class RedisRateLimiter:
         self.window_s = window_s
         self._redis: Any = None
         self._script: Any = None
+        self._local = RateLimiter(limit, window_s)
+        self._degraded = False
 
     def _client(self) -> Any:
         if self._redis is None:
@@ -183,18 +192,33 @@ class RedisRateLimiter:
         return self._redis
 
     async def hit(self, key: str, now: float | None = None) -> bool:
+        from redis.exceptions import RedisError
+
         self._client()
-        now = time.time() if now is None else now
-        member = f"{now:.6f}:{secrets.token_hex(4)}"
-        return bool(await self._script(keys=[self.prefix + key], args=[now, self.window_s, self.limit, member]))
+        at = time.time() if now is None else now
+        member = f"{at:.6f}:{secrets.token_hex(4)}"
+        try:
+            allowed = bool(await self._script(keys=[self.prefix + key], args=[at, self.window_s, self.limit, member]))
+        except (RedisError, OSError) as exc:
+            if not self._degraded:  # once per outage, not once per request
+                log.warning("rate limit %s: Redis unavailable (%s); counting in this process", self.prefix, type(exc).__name__)
+                self._degraded = True
+            return await self._local.hit(key)
+        self._degraded = False
+        return allowed
 
     async def retry_after(self, key: str, now: float | None = None) -> int:
+        from redis.exceptions import RedisError
+
         redis = self._client()
-        now = time.time() if now is None else now
-        oldest = await redis.zrange(self.prefix + key, 0, 0, withscores=True)
+        at = time.time() if now is None else now
+        try:
+            oldest = await redis.zrange(self.prefix + key, 0, 0, withscores=True)
+        except (RedisError, OSError):
+            return await self._local.retry_after(key)
         if not oldest:
-            return 0
-        return max(1, int(oldest[0][1] + self.window_s - now) + 1)
+            return await self._local.retry_after(key)
+        return max(1, int(oldest[0][1] + self.window_s - at) + 1)
 
     async def close(self) -> None:
         if self._redis is not None:

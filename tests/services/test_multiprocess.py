@@ -241,3 +241,15 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
         async for key in probe.scan_iter(match=f"{prefix}*"):
             await probe.delete(key)
         await probe.aclose()
+
+
+async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
+    """A Redis outage must not fail requests: the limit falls back to this process's window."""
+    from kurultai.auth import RedisRateLimiter
+
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "kurultai-test-down:", 2, 60.0)  # nothing listens
+    try:
+        assert [await limiter.hit("ip:1") for _ in range(3)] == [True, True, False]
+        assert 1 <= await limiter.retry_after("ip:1") <= 61 and await limiter.hit("ip:2") is True
+    finally:
+        await limiter.close()
