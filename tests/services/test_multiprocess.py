@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
 from pathlib import Path
 
 import asyncpg
@@ -175,11 +177,10 @@ def test_workers_refuse_without_postgres_and_redis(tmp_path: Path, env_changes: 
     assert len(lines) == 1 and "--workers 2 needs PostgreSQL and Redis" in lines[0] and missing in lines[0]
 
 
-async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
-    """Two limiters on one Redis (as two processes would have) count the same attempts."""
+@asynccontextmanager
+async def redis_keys() -> AsyncIterator[tuple[str, Any]]:
+    """(a fresh key prefix, a Redis client); the prefix's keys are deleted afterwards."""
     import redis.asyncio
-
-    from kurultai.auth import RedisRateLimiter
 
     prefix = f"kurultai-test-{uuid.uuid4().hex[:8]}:"
     probe = redis.asyncio.Redis.from_url(REDIS_URL, socket_timeout=2)
@@ -188,6 +189,21 @@ async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
             await probe.ping()
         except (redis.RedisError, OSError) as exc:
             unavailable("Redis", str(exc))
+        yield prefix, probe
+    finally:
+        try:
+            async for key in probe.scan_iter(match=f"{prefix}*"):
+                await probe.delete(key)
+        except (redis.RedisError, OSError):
+            pass
+        await probe.aclose()
+
+
+async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
+    """Two limiters on one Redis (as two processes would have) count the same attempts."""
+    from kurultai.auth import RedisRateLimiter
+
+    async with redis_keys() as (prefix, _probe):
         a, b = RedisRateLimiter(REDIS_URL, prefix, 3, 60.0), RedisRateLimiter(REDIS_URL, prefix, 3, 60.0)
         try:
             assert [await a.hit("ip:1"), await b.hit("ip:1"), await a.hit("ip:1")] == [True, True, True]
@@ -198,28 +214,17 @@ async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
         finally:
             await a.close()
             await b.close()
-        async for key in probe.scan_iter(match=f"{prefix}*"):
-            await probe.delete(key)
-    finally:
-        await probe.aclose()
 
 
 async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Path) -> None:
     """With Redis configured, two app instances count one client's ballots together, and the
     ballot limit's keys are apart from the login limit's (the same address is a key of both)."""
-    import redis.asyncio
     from litestar.testing import AsyncTestClient
 
     from kurultai.app import create_app
     from kurultai.settings import Settings
 
-    prefix = f"kurultai-test-{uuid.uuid4().hex[:8]}:"
-    probe = redis.asyncio.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        try:
-            await probe.ping()
-        except (redis.RedisError, OSError) as exc:
-            unavailable("Redis", str(exc))
+    async with redis_keys() as (prefix, probe):
         apps = [
             create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_rate_per_minute=2))
             for name in ("a", "b")
@@ -237,10 +242,6 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
             assert r.status_code == 429
         keys = sorted([k.decode() async for k in probe.scan_iter(match=f"{prefix}*")])
         assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}login:") for k in keys), keys
-    finally:
-        async for key in probe.scan_iter(match=f"{prefix}*"):
-            await probe.delete(key)
-        await probe.aclose()
 
 
 async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
