@@ -8,7 +8,8 @@ input: whatever the objects hold, a problem is a :class:`Failure`, never an exce
 It depends only on the pure core (`voting.core`), never on the server code or the database.
 The board, the bulk of the work (a signature per ballot), is checked in chunks of leaves on
 forked worker processes, one per core, while the calling process checks the roll and then
-merges the chunks' results in seq order (docs/verifying.md, docs/benchmarks.md).
+merges the chunks' results in seq order (docs/verifying.md, docs/benchmarks.md). A board given
+as the bytes of its file (:class:`BoardFile`) is parsed by those workers too, each its chunks.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from __future__ import annotations
 import binascii
 import gc
 import hashlib
+import json
 import multiprocessing
 import os
 import re
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -30,7 +32,15 @@ import msgspec
 
 from voting.core.counting import CountingError, WeightedBallot, compute_result, encode_choice, encode_ranking
 from voting.core.counting import Rule as CountingRule
-from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, b64u_decode, jcs, parse_time, sha256
+from voting.core.encoding import (
+    MAX_SAFE_INTEGER,
+    _check_jcs_value,
+    b64u_decode,
+    jcs,
+    parse_json_strict,
+    parse_time,
+    sha256,
+)
 from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, VotingError
 from voting.core.keys import check_public_key, key_id, verify_signature
 from voting.core.merkle import compute_root, leaf_hash, node_hash
@@ -49,7 +59,7 @@ from voting.core.signed import (
     parse_sth,
 )
 
-__all__ = ["Bundle", "Failure", "Report", "Summary", "verify_election"]
+__all__ = ["BoardFile", "Bundle", "Failure", "Report", "Summary", "parse_board", "verify_election"]
 
 #: Leaves per task, rounded down to a power of two (a complete subtree of the Merkle tree):
 #: large enough that scheduling costs nothing, small enough that the workers end together.
@@ -91,12 +101,29 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class BoardFile:
+    """A board as the bytes of its file (a JSON array of leaves), not yet parsed.
+
+    As a :class:`Bundle`'s board, the verifier parses it with :func:`parse_board`'s rules; a
+    large one laid out one leaf per line (as `voting.client.write_bundle` writes it) is parsed
+    by the worker processes, each its own chunks of lines, while the checks run. A file that
+    does not parse is the failure ``("board", f"{name}: {why}")``, inserted in the bundle's
+    ``problems`` at ``problem_index`` (at the end when None), the board then None: exactly as
+    if the reader had parsed it.
+    """
+
+    data: bytes
+    name: str = "board.json"
+    problem_index: int | None = None
+
+
+@dataclass(frozen=True)
 class Bundle:
     """The five published objects, as parsed JSON, and the server's raw public key.
 
-    ``board`` is the list of leaf objects in seq order (the ``leaf`` of each board entry).
-    An object that could not be read is None; ``problems`` then says why (reading a
-    malformed file is a verification failure, not a crash).
+    ``board`` is the list of leaf objects in seq order (the ``leaf`` of each board entry), or
+    a :class:`BoardFile`. An object that could not be read is None; ``problems`` then says why
+    (reading a malformed file is a verification failure, not a crash).
     """
 
     election: Any
@@ -143,6 +170,7 @@ class _Verifier:
     workers: int
     failures: list[Failure] = field(default_factory=list)
     progress: Callable[[int], None] | None = None
+    lines: _BoardLines | None = None  # the board's leaves when it is a file the workers parse
 
     def fail(self, check: str, message: str, seq: int | None = None) -> None:
         self.failures.append(Failure(check, message, seq))
@@ -271,7 +299,7 @@ class _Verifier:
             election_digest = None
         # The board's chunks start now, on the workers; the failures are reported in this
         # order all the same (the chunks only return them, `board.finish` reports them).
-        leaves = b.board if isinstance(b.board, list) else []
+        leaves: Sequence[Any] = self.lines if self.lines is not None else b.board if isinstance(b.board, list) else []
         board = _BoardCheck(self, election, election_digest)
         try:
             board.start(leaves, self.workers)
@@ -283,7 +311,7 @@ class _Verifier:
             if b.board is None:
                 if not any(p.check.startswith("board") for p in b.problems):
                     self.fail("board", "missing")
-            elif not isinstance(b.board, list):
+            elif self.lines is None and not isinstance(b.board, list):
                 self.fail("board", f"want an array of leaves, got {type(b.board).__name__}")
             root, counted = board.finish(roll, bad_keys, self.progress)
         finally:
@@ -528,6 +556,145 @@ def _ignore(check: str, message: str, seq: int | None) -> None:
     pass
 
 
+# --- the board file ----------------------------------------------------------------------------
+#
+# `read_bundle` can hand over board.json unparsed (a BoardFile): parsing 57 MB in the calling
+# process before any worker starts was the last serial part of a large verification, and the
+# workers' touching of an inherited parsed board cost a copy-on-write fault per page. Laid out
+# one leaf per line, each chunk of leaves is a range of lines that its worker parses itself.
+#
+# That is the whole file's parse, piece by piece: the line breaks are whitespace between
+# values (a JSON string holds no raw line break), so when the file is "[\n", lines, "\n]\n",
+# every range but the last ends in a comma, and "[" + range + "]" parses to one value per
+# line, the file is the array of those values, each parsed by the same rules. Anything else
+# (another layout, a range that does not parse or has more or fewer values than lines) parses
+# the whole file in the calling process (`parse_board`), which gives the board or the precise
+# error of `parse_json_strict`: the report is the one the reader would have caused.
+
+
+class _Fallback(Exception):
+    """The fast path met something only the whole file's strict parse should judge."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Fallback
+    return obj
+
+
+def _refuse(text: str) -> Any:
+    raise _Fallback
+
+
+def _int_in_range(text: str) -> int:
+    value = int(text)
+    if len(text) > 15 and abs(value) > MAX_SAFE_INTEGER:
+        raise _Fallback
+    return value
+
+
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse,
+                                 parse_int=_int_in_range, strict=True)
+# A \uD800-\uDFFF escape, possibly a lone surrogate (or an escaped backslash before "ud8": harmless).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+
+
+def _parse_fast(text: str) -> Any:
+    """The common case of `parse_json_strict` (no BOM, surrogate escape, duplicate key, float or
+    big integer); raises _Fallback, ValueError or RecursionError on anything else."""
+    if text.startswith("\ufeff") or _SURROGATE_ESCAPE.search(text):
+        raise _Fallback
+    return _FAST_DECODER.decode(text)
+
+
+def parse_board(data: bytes) -> Any:
+    """`parse_json_strict` for a large board or roll, faster on the common case.
+
+    The same rules, except that it skips the up-front nesting scan (the verifier refuses any
+    leaf that is not exactly the PROTOCOL shape, and the C parser guards its own recursion)
+    and scans the text once for surrogate escapes instead of walking every string. Anything
+    unusual (a duplicate key, a float, a big integer, a surrogate escape, a syntax error) is
+    handed to `parse_json_strict`, which raises its precise :class:`MalformedError`.
+    """
+    try:
+        return _parse_fast(data.decode("utf-8"))
+    except (_Fallback, ValueError, RecursionError):
+        return parse_json_strict(data)
+
+
+def _line_breaks(data: bytes) -> list[int] | None:
+    """The offsets of the line breaks around the leaves of a file laid out as "[\n", one leaf
+    per line, "\n]\n" (leaf i is data[breaks[i] + 1:breaks[i + 1]]), else None."""
+    if not (data.startswith(b"[\n") and data.endswith(b"\n]\n")) or len(data) < 6:
+        return None
+    breaks: list[int] = []
+    append, find, end = breaks.append, data.find, len(data) - 2  # the last break is at end - 1
+    at = 1
+    while at >= 0:
+        append(at)
+        at = find(b"\n", at + 1, end)
+    return breaks
+
+
+class _BoardLines(Sequence[Any]):
+    """A board file's leaves, parsed on demand, a slice at a time: ``board[lo:hi]`` parses lines
+    lo..hi as one array and raises _Fallback unless that is one leaf per line."""
+
+    def __init__(self, data: bytes, breaks: list[int]) -> None:
+        self.data, self.breaks = data, breaks
+
+    def __len__(self) -> int:
+        return len(self.breaks) - 1
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            lo, hi, _ = index.indices(len(self))
+            return self.parse(lo, hi)
+        return self.parse(index, index + 1)[0]
+
+    def parse(self, lo: int, hi: int) -> list[Any]:
+        if lo >= hi:
+            return []
+        data, breaks = self.data, self.breaks
+        start, end = breaks[lo] + 1, breaks[hi]
+        if hi < len(breaks) - 1:  # lines follow: this range ends in the comma before them
+            if data[end - 1] != 0x2C:  # ","
+                raise _Fallback
+            end -= 1
+        try:
+            leaves = _parse_fast("[" + data[start:end].decode("utf-8") + "]")
+        except (ValueError, RecursionError):
+            raise _Fallback from None
+        if len(leaves) != hi - lo:
+            raise _Fallback
+        return leaves
+
+
+def _board_lines(board: BoardFile, workers: int) -> _BoardLines | None:
+    """The board file's leaves for the workers, or None when it is to be parsed here (small,
+    no pool, or not one leaf per line)."""
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    breaks = _line_breaks(board.data)
+    if breaks is None or len(breaks) - 1 < max(POOL_MIN_LEAVES, 1):
+        return None
+    return _BoardLines(board.data, breaks)
+
+
+def _parsed(bundle: Bundle) -> Bundle:
+    """The bundle with its BoardFile parsed here (the board, or None and its problem)."""
+    board = bundle.board
+    assert type(board) is BoardFile
+    try:
+        return replace(bundle, board=parse_board(board.data))
+    except MalformedError as exc:
+        problems = list(bundle.problems)
+        at = len(problems) if board.problem_index is None else board.problem_index
+        problems.insert(at, Failure("board", f"{board.name}: {exc}"))
+        return replace(bundle, board=None, problems=tuple(problems))
+
+
 # --- the board, in chunks ----------------------------------------------------------------------
 #
 # The per-leaf work that needs nothing but the leaf, the election and a key (canonicalizing,
@@ -551,7 +718,7 @@ def _ignore(check: str, message: str, seq: int | None) -> None:
 class _Scan:
     """What a chunk's worker needs: the board, the election's facts and the published roll."""
 
-    leaves: Sequence[Any]
+    leaves: Sequence[Any]  # a list, or a board file's _BoardLines
     election_id: str | None
     election_digest: str | None
     yes_no: bool
@@ -600,15 +767,14 @@ class _Scan:
         checked) and why it failed (None when it holds); the leaf's own failures that one pass
         reports before the revision check and after it (None when there are none).
         """
-        leaves, keys = self.leaves, self.keys()
+        leaves, keys = self.leaves[lo:hi], self.keys()  # a board file's: parsed here (or _Fallback)
         election_id, election_digest = self.election_id, self.election_digest
         check_election = election_id is not None and election_digest is not None
         check_ranking = self.check_ranking
         hashes: list[bytes] | None = []
         records: list[tuple[Any, ...]] = []
         append = records.append
-        for seq in range(lo, hi):
-            obj = leaves[seq]
+        for seq, obj in enumerate(leaves, lo):
             data = _fast_fields(obj)
             if data is None:
                 problems: list[tuple[str, str]] = []
@@ -867,12 +1033,22 @@ def verify_election(bundle: Bundle, *, workers: int | None = None, progress: Cal
 
     ``workers`` is the number of worker processes for the board (default: the CPU count;
     1, or a board under POOL_MIN_LEAVES leaves, checks it in the calling thread);
-    ``progress(n)`` is called from the calling thread as each chunk of n signatures is checked.
+    ``progress(n)`` is called from the calling thread as each chunk of n signatures is checked
+    (again from the start, should a board file turn out to need parsing as a whole).
     """
+    workers = workers or os.cpu_count() or 1
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small, acyclic objects: the collector only slows it down
     try:
-        return _Verifier(bundle, workers or os.cpu_count() or 1, progress=progress).run()
+        if type(bundle.board) is BoardFile:
+            lines = _board_lines(bundle.board, workers)
+            if lines is not None:
+                try:
+                    return _Verifier(bundle, workers, progress=progress, lines=lines).run()
+                except _Fallback:  # a chunk of lines is not one leaf per line: the whole file, here
+                    pass
+            bundle = _parsed(bundle)
+        return _Verifier(bundle, workers, progress=progress).run()
     finally:
         if gc_was_enabled:
             gc.enable()
