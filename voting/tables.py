@@ -45,12 +45,12 @@ class Election(Table, tablename="election"):
 
 
 class Leaf(Table, tablename="board_leaf"):
-    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade)  # indexed by (election, seq), migrations/m0004
     seq = BigInt()
     leaf = Text()  # JCS bytes of the leaf object, as text
     leaf_hash = Varchar(length=64)
-    signed_digest = Varchar(length=64, index=True)  # hex(H(JCS(ballot.signed))): idempotency
-    voter = Varchar(length=64, index=True)
+    signed_digest = Varchar(length=64)  # hex(H(JCS(ballot.signed))): idempotency
+    voter = Varchar(length=64)
     revision = BigInt()
     ranking = Text()  # JSON list
     receipt = Text()  # JSON of the receipt handed out
@@ -58,7 +58,7 @@ class Leaf(Table, tablename="board_leaf"):
 
 
 class MerkleNode(Table, tablename="merkle_node"):
-    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade)  # indexed by (election, level, idx)
     level = Integer()
     idx = BigInt()
     hash = Varchar(length=64)

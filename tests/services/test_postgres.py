@@ -84,6 +84,17 @@ async def test_migrations_twice_are_a_no_op(fresh_db: str, tmp_path: Path) -> No
     assert await _applied(fresh_db) == sorted(first)
 
 
+async def test_board_tables_keep_only_the_indexes_queries_use(fresh_db: str, tmp_path: Path) -> None:
+    """migrations/m0005 drops the same unused board indexes on PostgreSQL."""
+    await Database(Settings(data_dir=tmp_path, database_url=fresh_db)).migrate()
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename IN ('board_leaf', 'merkle_node') AND indexname NOT LIKE '%_pkey'")
+    finally:
+        await conn.close()
+    assert sorted(r["indexname"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position"]
+
+
 async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
     """Two server processes starting at once on a fresh database: both succeed, each migration
     is applied exactly once (the advisory lock serialises them)."""

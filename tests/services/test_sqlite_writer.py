@@ -121,3 +121,37 @@ async def test_write_before_start_is_a_programming_error(tmp_path: Path) -> None
     database = Database(Settings(data_dir=tmp_path / "other"))
     with pytest.raises(RuntimeError, match="start"):
         await database.write(lambda: _add_user("x"))
+
+
+async def test_bulk_statements_write_every_row_in_order(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`write_statements` turns each INSERT into multi-row statements (kurultai.db.MULTI_ROW_MAX
+    rows each): all rows land, in order, including a last partial chunk and one-row statements."""
+    import kurultai.db as kdb
+
+    monkeypatch.setattr(kdb, "MULTI_ROW_MAX", 7)
+    sql = "INSERT INTO kurultai_user (username, display_name, password_hash, created_ms) VALUES (?, ?, ?, ?)"
+    rows = [(f"bulk{i:03d}", f"Bulk \"{i}\" ü", "", i) for i in range(23)]
+
+    async def prepare() -> tuple[list, str]:
+        return [(sql, rows), (sql, [("single", "one row", "", 99)]), (sql, [])], "done"
+
+    assert await db.write_statements(prepare) == "done"
+    got = [tuple(r.values()) for r in await User.select(User.username, User.display_name).order_by(User.id)]
+    assert got == [(r[0], r[1]) for r in rows] + [("single", "one row")]
+
+
+async def test_failing_bulk_statement_writes_nothing(db: Database) -> None:
+    sql = "INSERT INTO kurultai_user (username, display_name, password_hash, created_ms) VALUES (?, ?, ?, ?)"
+
+    async def prepare() -> tuple[list, None]:
+        return [(sql, [("dup", "", "", 0)] * 3)], None  # violates the unique username in one statement
+
+    with pytest.raises(Exception, match="(?i)unique"):
+        await db.write_statements(prepare)
+    assert await User.count() == 0
+
+
+async def test_board_tables_keep_only_the_indexes_queries_use(db: Database) -> None:
+    """migrations/m0005: an index per random key cost a page write per ballot; these remain."""
+    rows = await User.raw("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('board_leaf', 'merkle_node') AND sql IS NOT NULL")
+    assert sorted(r["name"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position"]
