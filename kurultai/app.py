@@ -77,6 +77,7 @@ async def startup(app: Litestar, *, migrate: bool = True) -> None:
 async def shutdown(app: Litestar) -> None:
     await app.state.coalescer.stop()
     await app.state.board.stop()
+    app.state.signature_checks.close()
     await app.state.db.stop()
     for limiter in (app.state.login_limiter, *app.state.ballot_limiters):
         if isinstance(limiter, RedisRateLimiter):
