@@ -24,11 +24,12 @@ import msgspec
 
 from deliberation.context import Ctx
 from voting.core.counting import Rule
-from voting.core.encoding import format_time, jcs, sha256
+from voting.core.encoding import format_time, sha256
 from voting.core.keys import Signer, verify_signature
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, leaf_hash
 from voting.core.signed import Ballot, Envelope, Roll, make_leaf, parse_roll
 from voting.core.tally import IncrementalTally
+from voting.fastjson import jcs_plain
 from voting.errors import BallotRejected
 from voting.tables import Election, Leaf, MerkleNode, TreeHead
 
@@ -303,7 +304,7 @@ class Board:
                     outcomes[i] = (0, BallotRejected("stale_revision", f"revision {p.ballot.revision} is not above {prior}, the highest accepted for this voter"))
                     continue
                 seq = state.tree.size
-                leaf_bytes = jcs(make_leaf(seq, p.envelope, received_at))
+                leaf_bytes = jcs_plain(make_leaf(seq, p.envelope, received_at))
                 lh = leaf_hash(leaf_bytes)
                 nodes = state.tree.append(lh)
                 state.store.add(nodes)

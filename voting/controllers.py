@@ -21,10 +21,10 @@ from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_li
 from kurultai.errors import ApiError
 from voting import elections, keys
 from voting.board import Board, board_page, check_roll, check_signature
-from voting.core.encoding import jcs, parse_json_strict
-from voting.core.signed import parse_ballot_envelope, verify_ballot_election
 from voting.core.errors import VotingError
+from voting.core.signed import verify_ballot_election
 from voting.errors import BallotRejected
+from voting.fastjson import parse_ballot_body
 from voting.live import tally_payload
 from voting.schemas import ElectionCreate, ElectionUpdate, KeyRegistration
 from voting.server_key import public_view
@@ -266,8 +266,7 @@ async def _cast(app_state: State, client: str, body: Callable[[], Awaitable[byte
     allowance)."""
     per_client, per_key = app_state.ballot_limiters
     await _rate_limit(per_client, client, "from this address")
-    obj = parse_json_strict(await body())  # 1 (size), 2
-    env, ballot = parse_ballot_envelope(obj)  # 2
+    obj, env, ballot, signed_bytes = parse_ballot_body(await body())  # 1 (size), 2
     board: Board = app_state.board
     state = await board.state(eid) if 1 <= eid <= 2**31 - 1 else None  # cached: no database read per ballot
     if state is not None and state.status != "open":  # another process may have opened or closed it
@@ -280,7 +279,6 @@ async def _cast(app_state: State, client: str, body: Callable[[], Awaitable[byte
     if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
         raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
     public_key = check_roll(state, ballot)  # 5
-    signed_bytes = jcs(env.signed)
     await app_state.signature_checks.run(check_signature, public_key, signed_bytes, env, ballot)  # 6, off the loop
     await _rate_limit(per_key, ballot.voter, "for this voter key")
     return await board.submit(state, ballot, obj, signed_bytes)  # 7-10, then the append

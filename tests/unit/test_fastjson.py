@@ -1,0 +1,123 @@
+"""voting.fastjson gives exactly the pure core's answers (strict parse, ballot checks, JCS)."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voting.core.encoding import jcs, parse_json_strict
+from voting.core.errors import MalformedError
+from voting.core.keys import Signer, sign_object
+from voting.core.signed import parse_ballot_envelope
+from voting.fastjson import jcs_plain, parse_ballot_body
+
+SIGNER = Signer.generate()
+
+
+def envelope(**changes):
+    signed = {
+        "v": 1, "type": "ballot", "election": "7", "election_digest": "ab" * 32, "voter": SIGNER.key_id,
+        "revision": 1, "ranking": ["a1", "status_quo"], "nonce": "AAAAAAAAAAAAAAAAAAAAAA",
+    }
+    signed.update(changes)
+    return sign_object(SIGNER, signed)
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def reference(body):
+    """The pure core's answer: the result, or the error message."""
+    try:
+        obj = parse_json_strict(body)
+        env, ballot = parse_ballot_envelope(obj)
+        return ("ok", obj, env, ballot, jcs(env.signed))
+    except MalformedError as exc:
+        return ("error", str(exc))
+
+
+def fast(body):
+    try:
+        return ("ok", *parse_ballot_body(body))
+    except MalformedError as exc:
+        return ("error", str(exc))
+
+
+VALID = compact(envelope())
+
+BODIES = [
+    VALID,
+    json.dumps(envelope()).encode(),  # with spaces: the strict path
+    VALID.replace(b'"revision":1', b'"revision":1,"revision":2'),  # duplicate key
+    VALID.replace(b'"revision":1', b'"revision":2,"revision":1'),
+    VALID.replace(b'"v":1,"type":"ballot"', b'"v":1,"v":1,"type":"ballot"'),
+    VALID.replace(b'"revision":1', b'"revision":1.0'),
+    VALID.replace(b'"revision":1', b'"revision":1e0'),
+    VALID.replace(b'"revision":1', b'"revision":9007199254740992'),
+    VALID.replace(b'"revision":1', b'"revision":9007199254740991'),
+    VALID.replace(b'"revision":1', b'"revision":123456789012345678901234567890'),
+    VALID.replace(b'"revision":1', b'"revision":true'),
+    VALID.replace(b'"a1"', b'"\\ud800"'),  # lone surrogate escape
+    VALID.replace(b'"a1"', b'"\\ud83d\\ude00"'),  # a pair, escaped
+    VALID.replace(b'"a1"', '"😀"'.encode()),
+    VALID.replace(b'"a1"', b'"\xed\xa0\x80"'),  # a surrogate as (invalid) UTF-8
+    VALID.replace(b'"a1"', b'"\xff"'),
+    VALID.replace(b'"a1"', b'"a\\u0031"'),
+    VALID.replace(b'"a1"', b'"a\\n"'),
+    VALID.replace(b'"a1"', b'"tab\x09"'),  # raw control character
+    VALID.replace(b'"a1"', b'"\x7f"'),
+    VALID.replace(b'"a1"', b'"\\/"'),
+    VALID.replace(b'"a1"', b'"\xe2\x80\xa8"'),  # U+2028
+    b"\xef\xbb\xbf" + VALID,
+    VALID + b" ",
+    VALID + b"x",
+    VALID + b"{}",
+    VALID[:-1],
+    b"[" * 40 + b"]" * 40,
+    b"[]",
+    b"null",
+    b"",
+    compact(envelope(extra=1)),
+    compact({**envelope(), "extra": 1}),
+    compact(envelope(revision=0)),
+    compact(envelope(ranking="a1")),
+    compact({**envelope(), "signer": "cd" * 32}),
+]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_ballot_body_matches_the_core(body):
+    assert fast(body) == reference(body)
+
+
+def test_the_compact_valid_body_takes_the_fast_path(monkeypatch):
+    import voting.fastjson as fj
+
+    monkeypatch.setattr(fj, "parse_json_strict", lambda body: pytest.fail("strict path taken"))
+    assert fast(VALID)[0] == "ok"
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranking=st.lists(_text, max_size=4), election=_text, revision=st.integers(-5, 2**53 - 1), spaced=st.booleans())
+def test_ballot_bodies_from_hypothesis(ranking, election, revision, spaced):
+    obj = envelope(ranking=ranking, election=election, revision=revision)
+    body = json.dumps(obj).encode() if spaced else compact(obj)
+    assert fast(body) == reference(body)
+
+
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_plain)
+def test_jcs_plain_is_jcs(value):
+    assert jcs_plain(value) == jcs(value)
