@@ -98,7 +98,7 @@ async def setup(data_dir: Path, voters: int) -> tuple[int, list[bytes]]:
     bodies = []
     for s in signers:
         signed = {"v": 1, "type": "ballot", "election": e["id"], "election_digest": d, "voter": s.key_id, "revision": 1, "ranking": ["status_quo"], "nonce": b64u_encode(_os.urandom(16))}
-        bodies.append(json.dumps(sign_object(s, signed)).encode())
+        bodies.append(json.dumps(sign_object(s, signed), separators=(",", ":")).encode())
     await db.stop()
     return int(e["id"]), bodies
 
@@ -132,7 +132,8 @@ def load_generator(port: int, path: str, bodies: list[bytes], connections: int, 
         share = [bodies[i::connections] for i in range(connections)]
         t0 = time.perf_counter()
         await asyncio.gather(*(_client(port, path, part, latencies, statuses) for part in share))
-        out.put({"elapsed": time.perf_counter() - t0, "latencies": latencies, "statuses": statuses})
+        cpu = os.times()
+        out.put({"elapsed": time.perf_counter() - t0, "latencies": latencies, "statuses": statuses, "client_cpu": cpu.user + cpu.system})
 
     asyncio.run(main())
 
@@ -173,8 +174,6 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "KURULTAI_DATA_DIR": str(data_dir), "KURULTAI_PORT": str(port)}
         cmd = [sys.executable, os.environ.get("BENCH_SERVER", "-m"), *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]), "serve", *os.environ.get("BENCH_SERVE_ARGS", "--no-access-log").split()]
-        if os.environ.get("BENCH_PROFILE"):
-            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", *os.environ.get("BENCH_PROFILE_ARGS", "").split(), "-o", os.environ["BENCH_PROFILE"], "-f", os.environ.get("BENCH_PROFILE_FORMAT", "speedscope"), "--", *cmd]
         server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_SERVER") else subprocess.DEVNULL)
         try:
             deadline = time.time() + 20
@@ -190,11 +189,22 @@ def main() -> int:
             import urllib.request
 
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/elections/{eid}/tally", timeout=60).read()
+            profiler = None
+            if os.environ.get("BENCH_PROFILE"):  # py-spy attached for the measured part only
+                profiler = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), *os.environ.get("BENCH_PROFILE_ARGS", "").split(),
+                     "-o", os.environ["BENCH_PROFILE"], "-f", os.environ.get("BENCH_PROFILE_FORMAT", "speedscope")],
+                    stdout=subprocess.DEVNULL,
+                )
+                time.sleep(1)
             cpu_before = thread_cpu(server.pid)
             gen.start()
             report = out.get(timeout=600)
             gen.join()
             cpu_after = thread_cpu(server.pid)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=20)
@@ -215,6 +225,7 @@ def main() -> int:
     main_cpu = cpu_after.get("main", 0.0) - cpu_before.get("main", 0.0)
     other_cpu = sum(cpu_after.values()) - sum(cpu_before.values()) - main_cpu
     print(f"server CPU per ballot         : {main_cpu / max(accepted, 1) * 1e6:.0f} µs event-loop thread, {other_cpu / max(accepted, 1) * 1e6:.0f} µs other threads")
+    print(f"load generator CPU per ballot : {report['client_cpu'] / max(len(bodies), 1) * 1e6:.0f} µs")
     if os.environ.get("BENCH_THREADS"):
         for name in sorted(cpu_after):
             spent = cpu_after[name] - cpu_before.get(name, 0.0)
