@@ -29,9 +29,9 @@ from voting.core.keys import Signer, verify_signature
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, leaf_hash
 from voting.core.signed import Ballot, Envelope, Roll, make_leaf, parse_roll
 from voting.core.tally import IncrementalTally
-from voting.fastjson import jcs_plain
 from voting.errors import BallotRejected
-from voting.tables import Election, Leaf, MerkleNode, TreeHead
+from voting.fastjson import jcs_plain
+from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500
 _encode = msgspec.json.Encoder().encode  # compact JSON, UTF-8
@@ -97,7 +97,8 @@ async def load_state(election_id: int) -> ElectionState | None:
     if row is None:
         return None
     options = [o["id"] for o in json.loads(row["options"])]
-    roll = parse_roll(json.loads(row["roll_envelope"])["signed"]) if row["roll_envelope"] else None
+    roll_text = await stored_roll(election_id)
+    roll = parse_roll(json.loads(roll_text)["signed"]) if roll_text else None
     rule = _rule(row["rule"])
     state = ElectionState(
         id=row["id"],
@@ -409,6 +410,12 @@ class Board:
         if not (0 <= first <= second <= state.size):
             raise BallotRejected("bad_proof", f"want 0 <= first <= second <= {state.size}, got first={first}, second={second}")
         return [h.hex() for h in consistency_proof(first, second, state.store)]
+
+
+async def stored_roll(election_id: int) -> str:
+    """The signed roll as stored (JSON text), or "" while the election is a draft."""
+    row = await ElectionRoll.select(ElectionRoll.envelope).where(ElectionRoll.election == election_id).first()
+    return row["envelope"] if row else ""
 
 
 async def stored_receipt(election_id: int, seq: int) -> bytes:

@@ -20,7 +20,7 @@ from deliberation.tables import AgendaItem
 from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
-from voting.board import Board, board_page, check_roll, check_signature
+from voting.board import Board, board_page, check_roll, check_signature, stored_roll
 from voting.core.errors import VotingError
 from voting.core.signed import verify_ballot_election
 from voting.errors import BallotRejected
@@ -154,10 +154,11 @@ async def get_election_h(request: Request, eid: FromPath[int]) -> dict[str, Any]
 
 @get("/api/elections/{eid:int}/roll", tags=["elections"])
 async def roll_h(eid: FromPath[int]) -> dict[str, Any]:
-    row = await elections.require_row(eid)
-    if not row["roll_envelope"]:
+    await elections.require_row(eid)
+    roll = await stored_roll(eid)
+    if not roll:
         raise ApiError(409, "election_not_open", f"election {eid} is a draft; the roll is frozen when it opens")
-    return json.loads(row["roll_envelope"])
+    return json.loads(roll)
 
 
 @dataclass

@@ -17,8 +17,9 @@ from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, comp
 from voting.core.encoding import format_time
 from voting.core.keys import Signer, sign_object
 from voting.core.signed import digest
+from voting.board import stored_roll
 from voting.keys import approved_keys
-from voting.tables import Election, Leaf, TreeHead
+from voting.tables import Election, ElectionRoll, Leaf, TreeHead
 
 KINDS = ("amendments", "yes_no")
 VISIBILITIES = ("live", "after_close")
@@ -233,12 +234,12 @@ async def open_election(ctx: Ctx, signer: Signer, election_id: int, actor: str) 
                 Election.status: "open",
                 Election.options: json.dumps(options, ensure_ascii=False),
                 Election.election_envelope: json.dumps(election_env, ensure_ascii=False),
-                Election.roll_envelope: json.dumps(roll_env, ensure_ascii=False),
                 Election.election_digest: digest(signed),
                 Election.root_hash: _empty_root(),
                 Election.opened_ms: tx.now_ms,
             }
         ).where(Election.id == election_id)
+        await ElectionRoll.insert(ElectionRoll(election=election_id, envelope=json.dumps(roll_env, ensure_ascii=False)))
         await TreeHead.insert(TreeHead(election=election_id, tree_size=0, envelope=json.dumps(sth), created_ms=tx.now_ms))
         await tx.audit(row["assembly"], actor, "election.opened", {"election": election_id, "election_digest": digest(signed), "roll_size": len(voters)})
         await tx.emit(row["assembly"], "election.opened", {"election": str(election_id), "envelope": election_env, "roll_size": len(voters)})
@@ -276,7 +277,7 @@ async def close_election(
         row = await get_election_row(election_id)
         if row["status"] != "open":
             raise IllegalTransition(f"cannot close election {election_id}: it is {row['status']!r}, want 'open'")
-        roll_signed = json.loads(row["roll_envelope"])["signed"]
+        roll_signed = json.loads(await stored_roll(election_id))["signed"]
         weights = {v["key_id"]: v["weight"] for v in roll_signed["voters"]}
         total = sum(weights.values())
         options = [o["id"] for o in json.loads(row["options"])]

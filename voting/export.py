@@ -11,6 +11,7 @@ from typing import Any
 from deliberation.core.errors import IllegalTransition
 from voting.client import write_bundle
 from voting.core.keys import Signer
+from voting.board import stored_roll
 from voting.elections import require_row
 from voting.tables import Leaf, TreeHead
 from voting.verifier import Bundle
@@ -24,7 +25,7 @@ async def export_election(election_id: int, directory: Path, signer: Signer) -> 
     head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
     bundle = Bundle(
         election=json.loads(row["election_envelope"]),
-        roll=json.loads(row["roll_envelope"]),
+        roll=json.loads(await stored_roll(election_id)),
         board=[json.loads(lf["leaf"]) for lf in leaves],
         sth=json.loads(head["envelope"]) if head else None,
         result=json.loads(row["result_envelope"]) if row["result_envelope"] else None,

@@ -33,7 +33,6 @@ class Election(Table, tablename="election"):
     weights = Text(default="{}")  # JSON {username: weight}
     status = Varchar(length=16, default="draft")  # draft | open | closed
     election_envelope = Text(default="")
-    roll_envelope = Text(default="")
     result_envelope = Text(default="")
     election_digest = Varchar(length=64, default="")
     tree_size = BigInt(default=0)
@@ -42,6 +41,16 @@ class Election(Table, tablename="election"):
     created_ms = BigInt(default=0)
     opened_ms = BigInt(null=True, default=None)
     closed_ms = BigInt(null=True, default=None)
+
+
+class ElectionRoll(Table, tablename="election_roll"):
+    """The signed roll, frozen when the election opens (migrations/m0006, m0007).
+
+    Not a column of `election`: that row is updated by every batch of ballots (tree size, root,
+    compact range), and SQLite rewrites a whole row on update; a roll of 10,000 voters is ~1 MB."""
+
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade)  # unique, migrations/m0007
+    envelope = Text(default="")
 
 
 class Leaf(Table, tablename="board_leaf"):
@@ -71,4 +80,4 @@ class TreeHead(Table, tablename="tree_head"):
     created_ms = BigInt(default=0)
 
 
-TABLES: list[type[Table]] = [DelegateKey, Election, Leaf, MerkleNode, TreeHead]
+TABLES: list[type[Table]] = [DelegateKey, Election, ElectionRoll, Leaf, MerkleNode, TreeHead]

@@ -95,6 +95,16 @@ async def test_board_tables_keep_only_the_indexes_queries_use(fresh_db: str, tmp
     assert sorted(r["indexname"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position"]
 
 
+async def test_upgrade_moves_rolls_out_of_the_election_row(fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.upgrade import check_roll_moves_on_upgrade
+
+    settings = Settings(data_dir=tmp_path, database_url=fresh_db)
+    try:
+        await check_roll_moves_on_upgrade(settings, monkeypatch)
+    finally:
+        await Database(settings).stop()
+
+
 async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
     """Two server processes starting at once on a fresh database: both succeed, each migration
     is applied exactly once (the advisory lock serialises them)."""

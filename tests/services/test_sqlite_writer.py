@@ -155,3 +155,9 @@ async def test_board_tables_keep_only_the_indexes_queries_use(db: Database) -> N
     """migrations/m0005: an index per random key cost a page write per ballot; these remain."""
     rows = await User.raw("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('board_leaf', 'merkle_node') AND sql IS NOT NULL")
     assert sorted(r["name"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position"]
+
+
+async def test_upgrade_moves_rolls_out_of_the_election_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.upgrade import check_roll_moves_on_upgrade
+
+    await check_roll_moves_on_upgrade(Settings(data_dir=tmp_path / "data"), monkeypatch)

@@ -1,0 +1,39 @@
+"""Shared by the SQLite and PostgreSQL upgrade tests: a database migrated up to before m0006
+holds an open election whose roll is in `election.roll_envelope`; migrating the rest moves it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import kurultai.db as kdb
+from kurultai.db import Database
+from kurultai.settings import Settings
+from voting.board import stored_roll
+from voting.tables import Election
+
+
+async def check_roll_moves_on_upgrade(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    every = kdb.load_migrations()
+    before = [m for m in every if m.ID < "2026-11-25T07:40"]
+    assert len(before) == len(every) - 2  # m0006 and m0007 are the ones under test
+    monkeypatch.setattr(kdb, "load_migrations", lambda: before)
+    db = Database(settings)
+    await db.migrate()
+    roll: dict[str, Any] = {"signed": {"v": 1, "type": "roll", "voters": [{"key_id": "ab" * 32, "weight": 1}]}, "signature": "x", "signer": "y"}
+    await Election.raw(
+        "INSERT INTO election (kind, title, method, status, roll_envelope) VALUES ('amendments', 'old', 'schulze', 'open', {})",
+        json.dumps(roll),
+    )
+    await Election.raw("INSERT INTO election (kind, title, method, status, roll_envelope) VALUES ('amendments', 'draft', 'schulze', 'draft', '')")
+    ids = [r["id"] for r in await Election.select(Election.id).order_by(Election.id)]
+    monkeypatch.setattr(kdb, "load_migrations", lambda: every)
+    assert await db.migrate() == [every[-2].ID, every[-1].ID]
+    assert json.loads(await stored_roll(ids[0])) == roll
+    assert await stored_roll(ids[1]) == ""
+    row = await Election.select().where(Election.id == ids[0]).first()
+    assert row is not None and "roll_envelope" not in row and row["title"] == "old"
+    with pytest.raises(Exception):  # the column is gone from the database too
+        await Election.raw("SELECT roll_envelope FROM election")
