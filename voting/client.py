@@ -1,6 +1,7 @@
 """The client side of PROTOCOL §5: fetch an election's five objects over HTTP, or read/write them as files.
 
-Everything is parsed with `parse_json_strict` (duplicate keys, floats, lone surrogates refused).
+Everything is parsed with `parse_json_strict` (duplicate keys, floats, lone surrogates refused;
+the board and the roll with the verifier's `parse_board`, the same rules, faster).
 A response or file that does not parse is a verification failure carried in
 `Bundle.problems`, not an exception; only an unreachable server, an HTTP error on a required
 object or a missing file raise :class:`ClientError` (the CLI exits 2 on it).
@@ -22,17 +23,16 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from voting.core.encoding import MAX_SAFE_INTEGER, b64u_decode, b64u_encode, parse_json_strict
+from voting.core.encoding import b64u_decode, b64u_encode, parse_json_strict
 from voting.core.errors import MalformedError, VotingError
 from voting.core.keys import check_public_key, key_id
-from voting.verifier import Bundle, Failure
+from voting.verifier import BoardFile, Bundle, Failure, parse_board
 
 __all__ = [
     "BUNDLE_FILES",
@@ -214,13 +214,17 @@ def _tree_size(sth: Any) -> int:
 # --- files ---------------------------------------------------------------------------------
 
 
-def _read_json(path: Path, name: str, problems: list[Failure], parse: Callable[[bytes], Any] = parse_json_strict) -> Any:
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ClientError(f"{path}: no such file") from None
     except OSError as exc:
         raise ClientError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _read_json(path: Path, name: str, problems: list[Failure], parse: Callable[[bytes], Any] = parse_json_strict) -> Any:
+    data = _read_bytes(path)
     try:
         return parse(data)
     except MalformedError as exc:
@@ -228,64 +232,29 @@ def _read_json(path: Path, name: str, problems: list[Failure], parse: Callable[[
         return None
 
 
-class _Fallback(Exception):
-    """The fast board parser met something only `parse_json_strict` should judge."""
+def read_bundle(directory: str | os.PathLike[str], *, board_file: bool = False) -> Bundle:
+    """Read an export directory (see the module docstring). Raises :class:`ClientError` when unreadable.
 
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _Fallback
-    return obj
-
-
-def _refuse(text: str) -> Any:
-    raise _Fallback
-
-
-def _int_in_range(text: str) -> int:
-    value = int(text)
-    if len(text) > 15 and abs(value) > MAX_SAFE_INTEGER:
-        raise _Fallback
-    return value
-
-
-_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse,
-                                 parse_int=_int_in_range, strict=True)
-# A \uD800-\uDFFF escape, possibly a lone surrogate (or an escaped backslash before "ud8": harmless).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
-
-
-def parse_board(data: bytes) -> Any:
-    """`parse_json_strict` for a large board or roll, faster on the common case.
-
-    The same rules, except that it skips the up-front nesting scan (the verifier refuses any
-    leaf that is not exactly the PROTOCOL shape, and the C parser guards its own recursion)
-    and scans the text once for surrogate escapes instead of walking every string. Anything
-    unusual (a duplicate key, a float, a big integer, a surrogate escape, a syntax error) is
-    handed to `parse_json_strict`, which raises its precise :class:`MalformedError`.
+    With ``board_file`` the board is left as the bytes of board.json, a :class:`BoardFile` that
+    `verify_election` parses itself (a large one on its worker processes, while the signatures
+    are checked): the same report, without parsing the whole board here first. A board.json
+    that does not parse is then the verifier's problem, in the place this reader would give it.
     """
-    try:
-        text = data.decode("utf-8")
-        if text.startswith("\ufeff") or _SURROGATE_ESCAPE.search(text):
-            raise _Fallback
-        return _FAST_DECODER.decode(text)
-    except (_Fallback, ValueError, RecursionError):
-        return parse_json_strict(data)
-
-
-def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
-    """Read an export directory (see the module docstring). Raises :class:`ClientError` when unreadable."""
     root = Path(directory)
     if not root.is_dir():
         raise ClientError(f"{root}: not a directory")
     problems: list[Failure] = []
+    objects: dict[str, Any] = {}
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a large board is hundreds of thousands of acyclic containers
     try:
-        # The board and the roll grow with the electorate: both take the fast strict parser.
-        objects = {name: _read_json(root / file, name, problems, parse_board if name in ("board", "roll") else parse_json_strict)
-                   for name, file in BUNDLE_FILES.items()}
+        for name, file in BUNDLE_FILES.items():  # in this order: the problems keep it
+            if name == "board" and board_file:
+                objects[name] = BoardFile(_read_bytes(root / file), file, len(problems))
+            else:
+                # The board and the roll grow with the electorate: both take the fast strict parser.
+                parse = parse_board if name in ("board", "roll") else parse_json_strict
+                objects[name] = _read_json(root / file, name, problems, parse)
     finally:
         if gc_was_enabled:
             gc.enable()
