@@ -36,7 +36,7 @@ from voting.core.signed import (
     verify_envelope,
     verify_receipt,
 )
-from voting.verifier import Bundle, Failure, Report, verify_election
+from voting.verifier import BoardFile, Bundle, Failure, Report, verify_election
 
 __all__ = ["COMMANDS", "keygen", "load_signer", "register_key", "verify", "vote"]
 
@@ -252,7 +252,7 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
             _die(f"--server-key: {exc}")
     try:
         if offline is not None:
-            bundle = read_bundle(offline)
+            bundle = read_bundle(offline, board_file=True)  # the verifier's workers parse the board
             if pinned is not None and bundle.server_public_key != pinned:
                 bundle = Bundle(bundle.election, bundle.roll, bundle.board, bundle.sth, bundle.result, pinned,
                                 (*bundle.problems, Failure("server_key", "server-key.json is not the pinned key")))
@@ -267,20 +267,55 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
 
 
 PROGRESS_FROM = 10_000  # ballots: smaller boards verify in about a second
+#: No leaf is shorter than this (its signature, voter, signer and election digest alone are
+#: 278 characters): a board file of another layout under PROGRESS_FROM x this needs no bar.
+LEAF_BYTES_AT_LEAST = 256
+
+
+def _board_size(board: object) -> int | None:
+    """The number of leaves the progress bar expects, or None when unknown before parsing.
+
+    A :class:`BoardFile` laid out one leaf per line, as `write_bundle` writes it ("[\n",
+    a leaf a line, "\n]\n"), has two line breaks more than leaves; in another layout the
+    count is unknown (None) and the bar shows the signatures checked, without a total.
+    """
+    if isinstance(board, list):
+        return len(board)
+    if not isinstance(board, BoardFile):
+        return 0
+    data = board.data
+    if data.startswith(b"[\n") and data.endswith(b"\n]\n"):
+        return max(data.count(b"\n") - 2, 0)
+    return None
 
 
 def _verify_with_progress(bundle: Bundle) -> Report:
     """A progress bar on stderr for large boards (signature checks are most of the work)."""
-    total = len(bundle.board) if isinstance(bundle.board, list) else 0
-    if total < PROGRESS_FROM:
+    total = _board_size(bundle.board)
+    if total is None:
+        assert isinstance(bundle.board, BoardFile)
+        large = len(bundle.board.data) >= PROGRESS_FROM * LEAF_BYTES_AT_LEAST
+    else:
+        large = total >= PROGRESS_FROM
+    if not large:
         return verify_election(bundle)
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from rich.console import Console
-
-    with Progress("verifying signatures", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+    with Progress("verifying signatures", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("signatures", total=total)
-        return verify_election(bundle, progress=lambda n: bar.advance(task, n))
+        done = 0
+
+        def advance(n: int) -> None:
+            # Never past the total: a board file that turns out to need parsing as a whole is
+            # checked again from the start, and one with several leaves to a line has more
+            # leaves than lines.
+            nonlocal done
+            done += n
+            bar.update(task, completed=done if total is None else min(done, total))
+
+        return verify_election(bundle, progress=advance)
 
 
 COMMANDS = [keygen, register_key, vote, verify]

@@ -134,10 +134,14 @@ def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_pat
         change(target)
         return run(env, "verify", "--offline", str(target), check=False)
 
-    def edit(target: Path, file: str, fn: Any) -> None:
+    def edit(target: Path, file: str, fn: Any, lines: bool = False) -> None:
         data = json.loads((target / file).read_text())
         data = fn(data) or data
-        (target / file).write_text(json.dumps(data))
+        if lines:  # the export's layout, one leaf per line: the verifier's workers parse it
+            text = "[\n  " + ",\n  ".join(json.dumps(leaf, separators=(",", ":")) for leaf in data) + "\n]\n"
+        else:
+            text = json.dumps(data)
+        (target / file).write_text(text)
 
     def change_ballot(board: list[dict[str, Any]]) -> None:
         board[2]["ballot"]["signed"]["ranking"] = ["status_quo"]
@@ -162,8 +166,21 @@ def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_pat
         "reordered-leaves": lambda t: edit(t, "board.json", reorder),
         "changed-result": lambda t: edit(t, "result.json", change_result),
         "extra-roll-key": lambda t: edit(t, "roll.json", extra_key),
+        "changed-ballot-lines": lambda t: edit(t, "board.json", change_ballot, lines=True),
+        "dropped-leaf-lines": lambda t: edit(t, "board.json", lambda b: b[:-1], lines=True),
+        "reordered-leaves-lines": lambda t: edit(t, "board.json", reorder, lines=True),
+        "malformed-board": lambda t: (t / "board.json").write_text((t / "board.json").read_text()[:-4]),
     }
     for name, change in cases.items():
         proc = tampered(name, change)
         assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
-        assert proc.stdout.strip() or proc.stderr.strip(), name
+        assert proc.stdout.startswith("FAILED: "), (name, proc.stdout, proc.stderr)
+        if name == "malformed-board":
+            assert "\n  board: board.json: " in proc.stdout, proc.stdout
+
+    def indent(target: Path) -> None:  # the same board in another layout
+        board = json.loads((target / "board.json").read_text())
+        (target / "board.json").write_text(json.dumps(board, indent=2))
+
+    proc = tampered("indented-board", indent)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
