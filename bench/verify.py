@@ -2,26 +2,22 @@
 
 Builds a synthetic export of N ballots (default 100,000; `--quick` 10,000), pre-signed in this
 run: N distinct voters on the roll, 5 options, Schulze, random partial or full rankings. Then it
-times, end to end from the files, `read_bundle` + `verify_election` (median of 3 runs; the board
-is checked on one forked worker process per core), and in the same run N bare single-core
-Ed25519 verifications (`Ed25519PublicKey.verify` on the same ballot messages, keys loaded
-beforehand, median of 3 runs). The goal is
+times, end to end from the files, what `kurultai verify --offline` does:
+`read_bundle(dir, board_file=True)` (board.json left unparsed, a `voting.verifier.BoardFile`)
++ `verify_election` (median of 3 runs; the board is parsed and checked on one forked worker
+process per core), and in the same run N bare single-core Ed25519 verifications
+(`Ed25519PublicKey.verify` on the same ballot messages, keys loaded beforehand, median of 3
+runs). The goal is
 
     verify time <= 0.7 x the time of N bare single-core verifications
 
 and the script exits 1 when it is missed (or when the export does not verify).
-
-`--board-file` times the verification of a bundle whose board is the bytes of board.json
-(`voting.verifier.BoardFile`, parsed by the verifier's worker processes) instead of
-`read_bundle`'s parsed list: what `kurultai verify --offline` does once `read_bundle` hands
-the board over unparsed.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import os
 import platform
 import random
@@ -37,11 +33,11 @@ import cryptography  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey  # noqa: E402
 
 from tests.unit.synthetic_election import OPENED_MS, sign_result, sign_tree  # noqa: E402
-from voting.client import BUNDLE_FILES, _read_json, parse_board, parse_server_key, read_bundle, write_bundle  # noqa: E402
+from voting.client import read_bundle, write_bundle  # noqa: E402
 from voting.core.encoding import b64u_encode, format_time, jcs  # noqa: E402
 from voting.core.keys import Signer, sign_object  # noqa: E402
 from voting.core.signed import digest, make_leaf  # noqa: E402
-from voting.verifier import BoardFile, Bundle, verify_election  # noqa: E402
+from voting.verifier import Bundle, verify_election  # noqa: E402
 
 GOAL = 0.7
 OPTIONS = ("amendment-12", "amendment-13", "amendment-14", "amendment-15", "status_quo")
@@ -88,28 +84,10 @@ def bare_verifications(triples: list[tuple[bytes, bytes, bytes]]) -> float:
     return time.perf_counter() - start
 
 
-def read_with_board_file(directory: Path) -> Bundle:
-    """`read_bundle`, with the board left as the bytes of board.json (a BoardFile)."""
-    problems: list = []
-    objects: dict = {}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for name, file in BUNDLE_FILES.items():
-            if name == "board":
-                objects[name] = BoardFile((directory / file).read_bytes(), file, len(problems))
-            else:
-                objects[name] = _read_json(directory / file, name, problems, parse_board)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return Bundle(objects["election"], objects["roll"], objects["board"], objects["sth"], objects["result"],
-                  parse_server_key(objects["server_key"]), tuple(problems))
-
-
-def timed_verify(directory: Path, board_file: bool = False) -> tuple[float, object]:
+def timed_verify(directory: Path) -> tuple[float, object]:
+    """`kurultai verify --offline DIR` without the command line: read, then verify."""
     start = time.perf_counter()
-    report = verify_election(read_with_board_file(directory) if board_file else read_bundle(directory))
+    report = verify_election(read_bundle(directory, board_file=True))
     return time.perf_counter() - start, report
 
 
@@ -119,8 +97,6 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=None, help="number of ballots")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=None, help="write the export here and keep it")
-    parser.add_argument("--board-file", action="store_true",
-                        help="hand the verifier board.json unparsed (a BoardFile) instead of read_bundle's list")
     args = parser.parse_args()
     n = args.n or (10_000 if args.quick else 100_000)
 
@@ -134,7 +110,7 @@ def main() -> int:
         report = None
         for _ in range(args.runs):  # interleaved, so that both see the same machine load
             bare_times.append(bare_verifications(triples))
-            elapsed, report = timed_verify(directory, args.board_file)
+            elapsed, report = timed_verify(directory)
             verify_times.append(elapsed)
     assert report is not None
     verify_s, bare_s = statistics.median(verify_times), statistics.median(bare_times)
@@ -144,8 +120,7 @@ def main() -> int:
           f"{datetime.date.today().isoformat()}")
     print(f"{n:,} bare single-core Ed25519 verifications: {bare_s:.2f} s ({bare_s / n * 1e6:.1f} µs each); "
           f"runs {', '.join(f'{t:.2f}' for t in bare_times)}")
-    what = "reading with the board as a BoardFile" if args.board_file else "read_bundle"
-    print(f"{what} + verify_election: {verify_s:.2f} s; runs {', '.join(f'{t:.2f}' for t in verify_times)}")
+    print(f"read_bundle(board_file=True) + verify_election: {verify_s:.2f} s; runs {', '.join(f'{t:.2f}' for t in verify_times)}")
     print(f"ratio {ratio:.3f} (goal <= {GOAL}): {'met' if ratio <= GOAL else 'MISSED'}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the figures need both cores free)")
     if not report.ok:  # type: ignore[attr-defined]
