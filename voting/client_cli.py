@@ -273,7 +273,7 @@ LEAF_BYTES_AT_LEAST = 256
 
 
 def _board_size(board: object) -> int | None:
-    """The number of leaves the progress bar expects, or None when unknown before parsing.
+    r"""The number of leaves the progress bar expects, or None when unknown before parsing.
 
     A :class:`BoardFile` laid out one leaf per line, as `write_bundle` writes it ("[\n",
     a leaf a line, "\n]\n"), has two line breaks more than leaves; in another layout the
@@ -291,10 +291,10 @@ def _board_size(board: object) -> int | None:
 
 def _verify_with_progress(bundle: Bundle) -> Report:
     """A progress bar on stderr for large boards (signature checks are most of the work)."""
-    total = _board_size(bundle.board)
-    if total is None:
-        assert isinstance(bundle.board, BoardFile)
-        large = len(bundle.board.data) >= PROGRESS_FROM * LEAF_BYTES_AT_LEAST
+    board = bundle.board
+    total = _board_size(board)
+    if total is None:  # a board file of another layout: judged by its size
+        large = isinstance(board, BoardFile) and len(board.data) >= PROGRESS_FROM * LEAF_BYTES_AT_LEAST
     else:
         large = total >= PROGRESS_FROM
     if not large:
