@@ -26,7 +26,7 @@ from deliberation.context import Ctx
 from voting.core.counting import Rule
 from voting.core.encoding import format_time, sha256
 from voting.core.keys import Signer, verify_signature
-from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, leaf_hash
+from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
 from voting.core.signed import Ballot, Envelope, Roll, make_leaf, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected
@@ -319,12 +319,13 @@ class Board:
             sth = self.sign_sth(election_id, size, root, now_ms)
             state.sth = sth
             rows = []
-            for i, p, seq, leaf_bytes, lh in new_leaves:
+            proofs = inclusion_proofs([seq for _i, _p, seq, _b, _h in new_leaves], size, state.store)
+            for (i, p, seq, leaf_bytes, lh), proof in zip(new_leaves, proofs):
                 receipt = {
                     "seq": seq,
                     "leaf_hash": lh.hex(),
                     "sth": sth,
-                    "inclusion_proof": [h.hex() for h in inclusion_proof(seq, size, state.store)],
+                    "inclusion_proof": [h.hex() for h in proof],
                 }
                 receipt_bytes = _encode(receipt)
                 outcomes[i] = (201, receipt_bytes)

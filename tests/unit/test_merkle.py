@@ -22,6 +22,7 @@ from voting.core.merkle import (
     compute_root_from_store,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     verify_consistency,
@@ -218,6 +219,15 @@ def test_inclusion_proofs_match_reference(size):
         assert proof == ref_path(index, SMALL[:size])
         verify_inclusion(index, size, SMALL[index], proof, root)
         assert compute_root_from_inclusion(index, size, SMALL[index], proof) == root
+
+
+@pytest.mark.parametrize("size", range(1, N_SMALL + 1))
+def test_batched_inclusion_proofs_equal_single_ones(size):
+    indices = list(range(size))
+    batched = inclusion_proofs(indices[::-1], size, SMALL_STORE)  # any order; a memo serves them all
+    assert batched == [inclusion_proof(index, size, SMALL_STORE) for index in indices[::-1]]
+    with pytest.raises(ProofError):
+        inclusion_proofs([0, size], size, SMALL_STORE)
 
 
 @pytest.mark.parametrize("size2", range(1, N_SMALL + 1))

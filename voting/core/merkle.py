@@ -28,6 +28,7 @@ __all__ = [
     "compute_root_from_store",
     "consistency_proof",
     "inclusion_proof",
+    "inclusion_proofs",
     "leaf_hash",
     "node_hash",
     "verify_consistency",
@@ -256,18 +257,25 @@ def _subtree_hash(level: int, index: int, size: int, store: NodeStore) -> bytes:
     return _fold_right([store.get(lv, ix) for lv, ix in _decompose(begin, end)])
 
 
-def _path(level: int, index: int, size: int, store: NodeStore) -> list[bytes]:
+def _path(level: int, index: int, size: int, store: NodeStore, memo: dict[tuple[int, int], bytes] | None = None) -> list[bytes]:
     """Audit path of node ``(level, index)`` up to the root of a tree of ``size``, bottom up.
 
     The sibling at each level is the node next to ours, clipped at ``size``; a sibling
     starting at or beyond ``size`` does not exist (our node is promoted unchanged). Only
-    the topmost right sibling can be ragged, so this costs O(log n) reads.
+    the topmost right sibling can be ragged, so this costs O(log n) reads. ``memo`` keeps
+    the siblings' hashes for other paths in the same tree.
     """
     proof: list[bytes] = []
     while not (index == 0 and (1 << level) >= size):
         sibling = index ^ 1
         if sibling << level < size:
-            proof.append(_subtree_hash(level, sibling, size, store))
+            if memo is None:
+                proof.append(_subtree_hash(level, sibling, size, store))
+            else:
+                node = memo.get((level, sibling))
+                if node is None:
+                    node = memo[(level, sibling)] = _subtree_hash(level, sibling, size, store)
+                proof.append(node)
         index >>= 1
         level += 1
     return proof
@@ -288,6 +296,20 @@ def inclusion_proof(index: int, size: int, store: NodeStore) -> list[bytes]:
     if index >= size:
         raise ProofError(f"index {index} out of range for tree size {size}")
     return _path(0, index, size, store)
+
+
+def inclusion_proofs(indices: Sequence[int], size: int, store: NodeStore) -> list[list[bytes]]:
+    """:func:`inclusion_proof` of each index in one tree of ``size``: the receipts of a batch.
+    Neighbouring leaves share most of their path, which is read (or folded) once."""
+    _check_size("size", size)
+    memo: dict[tuple[int, int], bytes] = {}
+    proofs = []
+    for index in indices:
+        _check_size("index", index)
+        if index >= size:
+            raise ProofError(f"index {index} out of range for tree size {size}")
+        proofs.append(_path(0, index, size, store, memo))
+    return proofs
 
 
 def consistency_proof(size1: int, size2: int, store: NodeStore) -> list[bytes]:

@@ -51,6 +51,8 @@ def _fail(where: str, want: str, value: Any) -> MalformedError:
 def _fields(obj: Any, where: str, required: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise _fail(where, "an object", obj)
+    if obj.keys() == required:  # the usual case, without building the differences
+        return obj
     missing = sorted(required - obj.keys(), key=str)
     if missing:
         raise MalformedError(f"{where}.{missing[0]}: missing field")

@@ -38,6 +38,8 @@ from voting.core.counting import (
 )
 
 _INT64_SAFE = 2**62
+#: Rankings whose pairwise matrix is kept for reuse (a matrix is m*m bytes).
+ABOVE_CACHE_MAX = 4096
 
 # A voter's counted ballot: (encoded ranking or yes_no choice, weight, revision).
 _Entry = tuple[tuple[int, ...] | str, int, int]
@@ -62,6 +64,7 @@ class IncrementalTally:
         self._m = m
         self._index = {o: i for i, o in enumerate(self.options)}
         self._arange = np.arange(m, dtype=np.int64)
+        self._above: dict[tuple[int, ...], Any] = {}  # ranking -> its pairwise "ranked above" matrix
         self._voters: dict[str, _Entry] = {}
         self.counted = 0
         self.weight_counted = 0
@@ -146,9 +149,13 @@ class IncrementalTally:
             if self.weight_counted >= _INT64_SAFE and self._matrix.dtype != object:
                 self._matrix = self._matrix.astype(object)
             assert isinstance(ballot, tuple)
-            pos = np.full(self._m, self._m, dtype=np.int64)
-            pos[list(ballot)] = self._arange[: len(ballot)]
-            above = pos[:, None] < pos[None, :]
+            above = self._above.get(ballot)
+            if above is None:
+                pos = np.full(self._m, self._m, dtype=np.int64)
+                pos[list(ballot)] = self._arange[: len(ballot)]
+                above = pos[:, None] < pos[None, :]
+                if len(self._above) < ABOVE_CACHE_MAX:  # voters mostly repeat a few rankings
+                    self._above[ballot] = above
             if weight == 1:
                 if sign > 0:
                     self._matrix += above
