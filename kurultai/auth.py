@@ -135,8 +135,14 @@ class RateLimiter:
 
     async def hit(self, key: str, now: float | None = None) -> bool:
         """Record an attempt; False when the key is over its limit."""
+        return self.hit_now(key, now)
+
+    def hit_now(self, key: str, now: float | None = None) -> bool:
+        """`hit`, without a coroutine (the ballot path calls it twice per ballot)."""
         now = time.monotonic() if now is None else now
-        q = self._hits.setdefault(key, deque())
+        q = self._hits.get(key)
+        if q is None:
+            q = self._hits[key] = deque()
         while q and q[0] <= now - self.window_s:
             q.popleft()
         if len(q) >= self.limit:

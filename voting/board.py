@@ -201,7 +201,9 @@ class Board:
         self._committing: dict[int, asyncio.Lock] = {}
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
-        lock = self._loading.setdefault(election_id, asyncio.Lock())
+        if not fresh and (current := self.states.get(election_id)) is not None:
+            return current  # the common case, once per ballot: no lock
+        lock = self._loading.get(election_id) or self._loading.setdefault(election_id, asyncio.Lock())
         async with lock:
             current = self.states.get(election_id)
             if current is not None and not fresh:

@@ -48,7 +48,7 @@ def make_ballot_limiters(settings: Any) -> tuple[RateLimiter | RedisRateLimiter,
 
 
 async def _rate_limit(limiter: RateLimiter | RedisRateLimiter, key: str, what: str) -> None:
-    if not await limiter.hit(key):
+    if not (limiter.hit_now(key) if type(limiter) is RateLimiter else await limiter.hit(key)):
         raise ApiError(429, "rate_limited", f"too many ballots {what}; retry in {await limiter.retry_after(key)} s")
 
 
