@@ -71,6 +71,10 @@ class ElectionState:
     sth: dict[str, Any] | None = None
     queue: asyncio.Queue[Pending] | None = None
     worker: asyncio.Task[None] | None = None
+    known_options: frozenset[str] = frozenset()  # what a ranking may name (set in __post_init__)
+
+    def __post_init__(self) -> None:
+        self.known_options = frozenset(self.options) | ({"yes", "no", "abstain"} if self.method == "yes_no" else frozenset())
 
     @property
     def size(self) -> int:
@@ -157,9 +161,7 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
 
 def check_ranking(state: ElectionState, ballot: Ballot) -> None:
     """PROTOCOL §5 checks 8 and 9 (and the yes_no shape)."""
-    known = set(state.options)
-    if state.method == "yes_no":
-        known |= {"yes", "no", "abstain"}
+    known = state.known_options
     for opt in ballot.ranking:
         if opt not in known:
             raise BallotRejected("unknown_option", f"ranking names {opt!r}, which is not an option of election {state.id}")

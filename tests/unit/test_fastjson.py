@@ -84,6 +84,28 @@ BODIES = [
     compact(envelope(revision=0)),
     compact(envelope(ranking="a1")),
     compact({**envelope(), "signer": "cd" * 32}),
+    compact(envelope(nonce="AAAAAAAAAAAAAAAAAAAAAB")),  # non-canonical trailing bits
+    compact(envelope(nonce="AAAAAAAAAAAAAAAAAAAAAQ")),  # canonical, other last character
+    compact(envelope(nonce="AAAAAAAAAAAAAAAAAAAAAAAA")),  # 18 bytes
+    compact(envelope(nonce="AAAAAAAAAAAAAAAAAAAA+A")),  # standard alphabet
+    compact(envelope(nonce="AAAAAAAAAAAAAAAAAAAAAA==")),  # padded
+    compact(envelope(nonce=7)),
+    compact(envelope(voter=SIGNER.key_id.upper())),
+    compact(envelope(election_digest="AB" * 32)),
+    compact(envelope(election_digest="ab" * 31)),
+    compact(envelope(election=7)),
+    compact(envelope(election="")),
+    compact(envelope(ranking=["a1", 2])),
+    compact(envelope(ranking=[])),
+    compact(envelope(v=2)),
+    compact(envelope(v=True)),
+    compact(envelope(type="leaf")),
+    compact(envelope(revision=2**53 - 1)),
+    compact({**envelope(), "signature": envelope()["signature"][:-1] + "B"}),
+    compact({**envelope(), "signature": envelope()["signature"][:-2]}),
+    compact({**envelope(), "signature": None}),
+    compact({k: v for k, v in envelope().items() if k != "signer"}),
+    compact({**envelope(), "signed": []}),
 ]
 
 
@@ -96,6 +118,7 @@ def test_the_compact_valid_body_takes_the_fast_path(monkeypatch):
     import voting.fastjson as fj
 
     monkeypatch.setattr(fj, "parse_json_strict", lambda body: pytest.fail("strict path taken"))
+    monkeypatch.setattr(fj, "parse_ballot_envelope", lambda obj: pytest.fail("strict path taken"))
     assert fast(VALID)[0] == "ok"
 
 
