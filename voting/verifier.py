@@ -66,6 +66,8 @@ __all__ = ["BoardFile", "Bundle", "Failure", "Report", "Summary", "parse_board",
 CHUNK_SIZE = 512
 #: Boards with fewer leaves are checked in the calling process: forking costs more.
 POOL_MIN_LEAVES = 1024
+#: Distinct rankings whose check each worker remembers (a few hundred for five options).
+RANKINGS_KEPT = 4096
 #: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
 #: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
 SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
@@ -679,6 +681,87 @@ class _BoardLines(Sequence[Any]):
             raise _Fallback
         return leaves
 
+    def raw(self, lo: int, hi: int) -> list[tuple[Any, ...]] | None:
+        """`_fast_fields` of lines lo..hi read straight from the bytes, without parsing them,
+        when every line is a leaf in one of the two layouts of `_raw_fields`; else None (then
+        the caller parses the range: a range that does not parse must still end in _Fallback)."""
+        data, breaks, last = self.data, self.breaks, len(self.breaks) - 2
+        start, end = breaks[lo] + 1, breaks[hi]
+        if end <= start:
+            return None
+        text = data[start:end]
+        if not text.isascii():
+            try:
+                text.decode("utf-8")  # the patterns take any byte above 0x7f: it must be UTF-8
+            except UnicodeDecodeError:
+                return None
+        fields: list[tuple[Any, ...]] = []
+        append = fields.append
+        for i in range(lo, hi):
+            at, to = breaks[i] + 1, breaks[i + 1]
+            if i < last:  # lines follow: this one ends in the comma before them
+                if data[to - 1] != 0x2C:  # ","
+                    return None
+                to -= 1
+            found = _raw_fields(data, at, to)
+            if found is None:
+                return None
+            append(found)
+        return fields
+
+
+# Reading a line without parsing it: a line that matches one of these patterns in full is
+# one JSON object with exactly these members, each once, whose strings hold no escape and no
+# control character, and whose integers have at most 15 digits (so within ±(2^53-1)): the
+# strict parse of such a line could not fail, and gives the values the groups spell. Since
+# no string needs an escape, the JCS of the leaf and of its ballot are these very bytes (in
+# the server's layout: the leaves as stored, keys sorted) or these bytes in sorted order (in
+# the layout of `make_leaf` with the ballot's fields in the order the client signs them).
+# Everything else (another order, an escape, a bigger integer) is parsed as before.
+_PLAIN_STR = rb'"[^"\\\x00-\x1f]*"'
+_RAW_RANKING = rb'\[(?P<ranking>' + _PLAIN_STR + rb'(?:,' + _PLAIN_STR + rb')*)?\]'
+_RAW_SEQ = rb'(?P<seq>0|[1-9][0-9]{0,14})'
+_RAW_REVISION = rb'(?P<revision>[1-9][0-9]{0,14})'
+_RAW_TIME = (rb'"(?P<received_at>(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+             rb'\.[0-9]{3}Z)"')
+_RAW_SORTED_RE = re.compile(
+    rb' *(?P<leaf>{"ballot":{"signature":"(?P<signature>' + _B64U_64 + rb')","signed":(?P<signed>'
+    rb'{"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
+    rb'"nonce":"' + _B64U_16 + rb'","ranking":' + _RAW_RANKING + rb',"revision":' + _RAW_REVISION + rb','
+    rb'"type":"ballot","v":1,"voter":"(?P<voter>' + _HEX + rb')"}),"signer":"(?P<signer>' + _HEX + rb')"},'
+    rb'"received_at":' + _RAW_TIME + rb',"seq":' + _RAW_SEQ + rb',"type":"leaf","v":1})'
+)
+_RAW_CLIENT_RE = re.compile(
+    rb' *{"v":1,"type":"leaf","seq":' + _RAW_SEQ + rb',"ballot":{"signed":{"v":1,"type":"ballot",'
+    rb'"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
+    rb'"voter":"(?P<voter>' + _HEX + rb')","revision":' + _RAW_REVISION + rb',"ranking":' + _RAW_RANKING + rb','
+    rb'"nonce":"(?P<nonce>' + _B64U_16 + rb')"},"signature":"(?P<signature>' + _B64U_64 + rb')",'
+    rb'"signer":"(?P<signer>' + _HEX + rb')"},"received_at":' + _RAW_TIME + rb'}'
+)
+
+
+def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
+    """`_fast_fields` of the leaf in data[at:to], from its bytes (see the patterns above), with
+    the ranking as the bytes between its brackets (`_Scan.ranked` reads them); None when the
+    line is not one of the two layouts (or the leaf is not certainly well formed)."""
+    match = _RAW_SORTED_RE.fullmatch(data, at, to)
+    if match is not None:
+        leaf, signature, message, election, digest, ranking, revision, voter, signer, _, date, seq = match.groups()
+    else:
+        match = _RAW_CLIENT_RE.fullmatch(data, at, to)
+        if match is None:
+            return None
+        seq, election, digest, voter, revision, ranking, nonce, signature, signer, received_at, date = match.groups()
+        message = b"".join((b'{"election":', election, b',"election_digest":"', digest, b'","nonce":"', nonce,
+                            b'","ranking":[', ranking or b"", b'],"revision":', revision,
+                            b',"type":"ballot","v":1,"voter":"', voter, b'"}'))
+        leaf = b"".join((b'{"ballot":{"signature":"', signature, b'","signed":', message, b',"signer":"', signer,
+                         b'"},"received_at":"', received_at, b'","seq":', seq, b',"type":"leaf","v":1}'))
+    if voter != signer or not _date_ok(date):
+        return None
+    return (leaf_hash(leaf), message, _a2b_base64(signature.translate(_URLSAFE) + b"=="), int(seq),
+            voter.decode("ascii"), int(revision), ranking or b"", election[1:-1].decode("utf-8"), digest.decode("ascii"))
+
 
 def _board_lines(board: BoardFile, workers: int) -> _BoardLines | None:
     """The board file's leaves for the workers, or None when it is to be parsed here (small,
@@ -734,6 +817,7 @@ class _Scan:
     index: dict[str, int]
     roll_voters: list[Any] | None  # the roll's `voters` array as published, or None
     _keys: dict[str, str] | None = None
+    _ranked: dict[bytes, tuple[Any, Any]] = field(default_factory=dict)
 
     def keys(self) -> dict[str, str]:
         """key_id -> public_key (b64u) of the published roll, the last entry winning, unchecked."""
@@ -747,6 +831,20 @@ class _Scan:
                         keys[kid] = b64
             self._keys = keys
         return keys
+
+    def ranked(self, raw: bytes) -> tuple[bytes | tuple[Any, ...] | None, tuple[str, str] | None]:
+        """(`check_ranking` of a ranking read from a line, as the bytes between its brackets
+        (plain strings), or None; the failure it raises, or None), remembered for each ranking."""
+        known = self._ranked.get(raw)
+        if known is None:
+            ranking = raw[1:-1].decode("utf-8").split('","') if raw else []
+            try:
+                known = (self.check_ranking(ranking), None)
+            except CountingError as exc:
+                known = (None, (f"ballot.{exc.code}", str(exc)))
+            if len(self._ranked) < RANKINGS_KEPT:
+                self._ranked[raw] = known
+        return known
 
     def check_ranking(self, ranking: Sequence[str]) -> bytes | tuple[Any, ...]:
         """The ranking as option indexes (or as a tuple); raises CountingError for an unknown or
@@ -776,16 +874,19 @@ class _Scan:
         checked) and why it failed (None when it holds); the leaf's own failures that one pass
         reports before the revision check and after it (None when there are none).
         """
-        leaves, keys = self.leaves[lo:hi], self.keys()  # a board file's: parsed here (or _Fallback)
+        keys = self.keys()
+        parsed = type(self.leaves) is _BoardLines
+        # A board file's lines: read from their bytes, or parsed here (raising _Fallback)
+        raw = self.leaves.raw(lo, hi) if parsed else None  # type: ignore[attr-defined]
+        leaves = raw if raw is not None else self.leaves[lo:hi]
         election_id, election_digest = self.election_id, self.election_digest
         check_election = election_id is not None and election_digest is not None
-        check_ranking = self.check_ranking
-        parsed = type(self.leaves) is _BoardLines
+        check_ranking, ranked = self.check_ranking, self.ranked
         hashes: list[bytes] | None = []
         records: list[tuple[Any, ...]] = []
         append = records.append
         for seq, obj in enumerate(leaves, lo):
-            data = _fast_fields(obj, parsed)
+            data = obj if raw is not None else _fast_fields(obj, parsed)
             if data is None:
                 problems: list[tuple[str, str]] = []
                 hashed, slow = _slow_leaf(obj, seq, lambda check, message, _seq: problems.append((check, message)))
@@ -805,22 +906,26 @@ class _Scan:
                 before = (("leaf.seq", f"want {seq} (the leaf's position on the board), got {leaf_seq}"),)
             codes: bytes | tuple[Any, ...] | None = None
             if check_election:
-                if election == election_id and digest == election_digest:
-                    try:
-                        codes = check_ranking(ranking)
-                    except CountingError as exc:
-                        after = ((f"ballot.{exc.code}", str(exc)),)
+                if type(ranking) is bytes:  # read from the line: the same bytes, the same answer
+                    codes, problem = ranked(ranking)
                 else:
+                    try:
+                        codes, problem = check_ranking(ranking), None
+                    except CountingError as exc:
+                        codes, problem = None, (f"ballot.{exc.code}", str(exc))
+                if election == election_id and digest == election_digest:
+                    if problem is not None:
+                        after = (problem,)
+                else:
+                    codes = None
                     problems = []
                     if election != election_id:
                         problems.append(("ballot.election", f"ballot.election: want {election_id!r}, got {election!r}"))
                     if digest != election_digest:
                         problems.append(("ballot.election", f"ballot.election_digest: want {election_digest}, "
                                                             f"got {digest}"))
-                    try:
-                        check_ranking(ranking)
-                    except CountingError as exc:
-                        problems.append((f"ballot.{exc.code}", str(exc)))
+                    if problem is not None:
+                        problems.append(problem)
                     after = tuple(problems)
             key: bytes | None = None
             bad: str | None = None
