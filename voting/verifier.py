@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -279,7 +279,9 @@ class _Verifier:
         decodes it first); with the quick checks (y < p, not one of the small-order
         encodings) that is all `check_public_key` asks. The rest pay the full check.
         """
-        for i, voter in enumerate(roll.voters):
+        if len(proven) == len(roll.voters):  # proven holds only key ids on the roll: every one is proven
+            return
+        for voter in roll.voters:
             if voter.key_id in proven:
                 continue
             try:
@@ -1041,14 +1043,12 @@ class _BoardCheck:
         """(Merkle root or None when a leaf cannot be hashed, counted ballots or None when unknowable)."""
         fail = self.v.fail
         election, leaves = self.election, self.leaves
-        # voter -> (revision, ranking, weight) of the highest valid revision so far
-        latest: dict[str, tuple[int, Sequence[str], int]] = {}
+        # voter -> (revision, ranking as option indexes or a tuple, weight) of the highest valid revision so far
+        latest: dict[str, tuple[int, Any, int]] = {}
         last_revision: dict[str, int] = {}
         bad_signatures: list[tuple[int, str]] = []
         proven = self.proven
-        roll_get = {voter.key_id: voter for voter in roll.voters}.get if roll is not None else None  # = roll.get
-        option_ids = election.option_ids if election is not None else ()
-        rankings: dict[bytes, tuple[str, ...]] = {}
+        roll_get = roll._by_key_id.get if roll is not None else None  # = roll.get, without a call per leaf
         roots: list[bytes] | None = []
         seq = 0
         for future, (lo, hi) in zip(self.futures, self.bounds):
@@ -1102,15 +1102,9 @@ class _BoardCheck:
                     else:
                         proven.add(voter)
                         if ok and election is not None:
-                            if type(ranking) is bytes:
-                                counted_ranking = rankings.get(ranking)
-                                if counted_ranking is None:
-                                    counted_ranking = rankings[ranking] = tuple(option_ids[i] for i in ranking)
-                            else:
-                                counted_ranking = ranking  # type: ignore[assignment]
                             current = latest.get(voter)
                             if current is None or revision > current[0]:
-                                latest[voter] = (revision, counted_ranking, entry.weight)
+                                latest[voter] = (revision, ranking, entry.weight)
                 seq += 1
             if progress is not None and checked:
                 progress(checked)
@@ -1119,8 +1113,22 @@ class _BoardCheck:
         root = compute_root(roots) if roots is not None else None
         if election is None or roll is None:
             return root, None
-        counted = [WeightedBallot(tuple(ranking), weight) for _, ranking, weight in latest.values()]
-        return root, counted
+        return root, _counted(latest.values(), election.option_ids)
+
+
+def _counted(latest: Iterable[tuple[int, Any, int]], option_ids: Sequence[str]) -> list[WeightedBallot]:
+    """A counted ballot per voter, in the order given; voters with the same ranking and weight
+    share one (immutable) WeightedBallot, made once."""
+    made: dict[tuple[Any, int], WeightedBallot] = {}
+    counted: list[WeightedBallot] = []
+    append = counted.append
+    for _, ranking, weight in latest:
+        ballot = made.get((ranking, weight))
+        if ballot is None:
+            names = tuple(option_ids[i] for i in ranking) if type(ranking) is bytes else tuple(ranking)
+            ballot = made[(ranking, weight)] = WeightedBallot(names, weight)
+        append(ballot)
+    return counted
 
 
 def _published_voters(roll: Any) -> list[Any] | None:

@@ -2,7 +2,8 @@
 
 A board file's lines read from their bytes (`_raw_fields`, in the server's layout and in the
 client's) against the same lines parsed (`_fast_fields`); the report of a board file in either
-layout, or with lines the patterns do not read, against the board parsed whole.
+layout, or with lines the patterns do not read, against the board parsed whole; the counted
+ballots shared between voters; the roll keys left unchecked when every one signed a ballot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 import voting.verifier as verifier
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
 from voting.client import read_bundle, write_bundle
+from voting.core.counting import WeightedBallot
 from voting.core.encoding import jcs
 from voting.core.errors import MalformedError
 from voting.verifier import Report, verify_election
@@ -193,3 +195,22 @@ def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
     assert codes is None and problem is not None and problem[0] == "ballot.duplicate_option"
     assert scan.ranked(b'"x"')[1][0] == "ballot.unknown_option"  # type: ignore[index]
     assert calls == [["amendment-13", "status_quo"], [], ["status_quo", "status_quo"], ["x"]]
+
+
+def test_counted_ballots_are_shared_between_voters():
+    latest = [(1, b"\x01\x00", 1), (3, b"\x01\x00", 1), (1, b"\x01\x00", 2), (1, (A12,), 1), (2, b"", 1)]
+    counted = verifier._counted(latest, (A12, A13))
+    assert counted == [WeightedBallot((A13, A12), 1), WeightedBallot((A13, A12), 1), WeightedBallot((A13, A12), 2),
+                       WeightedBallot((A12,), 1), WeightedBallot((), 1)]
+    assert counted[0] is counted[1] and counted[0] is not counted[2]
+
+
+@pytest.mark.parametrize("n, checked", [(8, 0), (6, 2)])
+def test_roll_keys_of_voters_who_signed_are_not_checked_again(monkeypatch, n, checked):
+    """Every voter signed: no roll key is decoded again; otherwise those who did not."""
+    calls: list[bytes] = []
+    check = verifier.check_public_key
+    monkeypatch.setattr(verifier, "check_public_key", lambda raw: calls.append(raw) or check(raw))
+    e = build_election(n_voters=8, ballots=[(i, 1, [A12]) for i in range(n)])
+    assert verify_election(e.bundle(), workers=1).ok
+    assert len(calls) == 1 + checked  # the server key, then the roll keys no signature proved
