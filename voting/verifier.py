@@ -1117,18 +1117,23 @@ class _BoardCheck:
 
 
 def _counted(latest: Iterable[tuple[int, Any, int]], option_ids: Sequence[str]) -> list[WeightedBallot]:
-    """A counted ballot per voter, in the order given; voters with the same ranking and weight
-    share one (immutable) WeightedBallot, made once."""
-    made: dict[tuple[Any, int], WeightedBallot] = {}
-    counted: list[WeightedBallot] = []
-    append = counted.append
+    """The counted ballots: one per ranking, standing for the voters who chose it (``voters``)
+    with their summed weight, in the order the rankings first appear.
+
+    The same count as a ballot per voter: every method sums weights, and the tally CLI's
+    `"count": k` means the same thing (tests/unit/test_verifier_fast_paths.py compares them).
+    """
+    totals: dict[Any, list[int]] = {}
     for _, ranking, weight in latest:
-        ballot = made.get((ranking, weight))
-        if ballot is None:
-            names = tuple(option_ids[i] for i in ranking) if type(ranking) is bytes else tuple(ranking)
-            ballot = made[(ranking, weight)] = WeightedBallot(names, weight)
-        append(ballot)
-    return counted
+        total = totals.get(ranking)
+        if total is None:
+            totals[ranking] = [weight, 1]
+        else:
+            total[0] += weight
+            total[1] += 1
+    return [WeightedBallot(tuple(option_ids[i] for i in ranking) if type(ranking) is bytes else tuple(ranking),
+                           weight, voters)
+            for ranking, (weight, voters) in totals.items()]
 
 
 def _published_voters(roll: Any) -> list[Any] | None:

@@ -3,13 +3,14 @@
 A board file's lines read from their bytes (`_raw_fields`, in the server's layout and in the
 client's) against the same lines parsed (`_fast_fields`); the report of a board file in either
 layout, or with lines the patterns do not read, against the board parsed whole; the counted
-ballots shared between voters; the roll keys left unchecked when every one signed a ballot.
+ballots grouped by ranking; the roll keys left unchecked when every one signed a ballot.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 import voting.verifier as verifier
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
 from voting.client import read_bundle, write_bundle
-from voting.core.counting import WeightedBallot
+from voting.core.counting import METHODS, Rule, WeightedBallot, compute_result
 from voting.core.encoding import jcs
 from voting.core.errors import MalformedError
 from voting.verifier import Report, verify_election
@@ -197,12 +198,30 @@ def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
     assert calls == [["amendment-13", "status_quo"], [], ["status_quo", "status_quo"], ["x"]]
 
 
-def test_counted_ballots_are_shared_between_voters():
-    latest = [(1, b"\x01\x00", 1), (3, b"\x01\x00", 1), (1, b"\x01\x00", 2), (1, (A12,), 1), (2, b"", 1)]
-    counted = verifier._counted(latest, (A12, A13))
-    assert counted == [WeightedBallot((A13, A12), 1), WeightedBallot((A13, A12), 1), WeightedBallot((A13, A12), 2),
-                       WeightedBallot((A12,), 1), WeightedBallot((), 1)]
-    assert counted[0] is counted[1] and counted[0] is not counted[2]
+def test_counted_ballots_one_per_ranking():
+    latest = [(1, b"\x01\x00", 1), (3, b"\x01\x00", 1), (1, b"", 1), (1, b"\x01\x00", 2), (1, (A12,), 5)]
+    assert verifier._counted(latest, (A12, A13)) == [
+        WeightedBallot((A13, A12), 4, 3), WeightedBallot((), 1, 1), WeightedBallot((A12,), 5, 1)]
+    assert verifier._counted([], (A12,)) == []
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("seed", range(6))
+def test_counted_ballots_count_as_one_per_voter(method, seed):
+    """The recount of the ballots grouped by ranking is the recount of a ballot per voter."""
+    rng = random.Random(seed)
+    options = ("yes", "no", "abstain") if method == "yes_no" else ("a", "b", "c", "d")[: 2 + seed % 3]
+    rule = Rule("simple", 10 * seed) if method == "yes_no" else None
+    latest = []
+    for voter in range(rng.randint(0, 60)):
+        size = rng.randint(0, 1 if method == "yes_no" else len(options))
+        codes = bytes(rng.sample(range(len(options)), size))
+        weight = rng.choice([1, 1, 2, 7, 2**40]) if seed % 2 else 1
+        latest.append((1, codes, weight))
+    per_voter = [WeightedBallot(tuple(options[i] for i in codes), weight) for _, codes, weight in latest]
+    roll_weight = sum(weight for _, _, weight in latest) + 3
+    assert compute_result(method, options, verifier._counted(latest, options), rule=rule, roll_weight=roll_weight) \
+        == compute_result(method, options, per_voter, rule=rule, roll_weight=roll_weight)
 
 
 @pytest.mark.parametrize("n, checked", [(8, 0), (6, 2)])
