@@ -71,7 +71,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from kurultai.app import create_app, limit_malloc_arenas
+    from kurultai.app import create_app, limit_malloc_arenas, tune_gc
     from kurultai.logs import log_config
 
     if bool(tls_cert) != bool(tls_key):
@@ -113,6 +113,7 @@ def serve(
         return
     click.echo(f"Kurultai is serving on {url}  (Ctrl-C stops it)")
     limit_malloc_arenas()
+    tune_gc()
     uvicorn.run(create_app(settings), **options)
 
 
