@@ -63,7 +63,7 @@ def parse_ballot_body(body: bytes) -> tuple[dict[str, Any], Envelope, Ballot, by
 def _fast_ballot_body(body: bytes) -> tuple[dict[str, Any], Envelope, Ballot, bytes] | None:
     try:
         obj = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 inside a string raises the latter
+    except (ValueError, RecursionError):  # msgspec.DecodeError; UnicodeDecodeError (invalid UTF-8 in a string); deep nesting
         return None
     if type(obj) is not dict or _COMPACT_ENCODER.encode(obj) != body:
         return None

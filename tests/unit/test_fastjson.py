@@ -76,6 +76,8 @@ BODIES = [
     VALID + b"{}",
     VALID[:-1],
     b"[" * 40 + b"]" * 40,
+    b"[" * 30_000 + b"]" * 30_000,  # msgspec raises RecursionError here
+    b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
     b"[]",
     b"null",
     b"",
