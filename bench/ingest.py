@@ -7,7 +7,7 @@ is `kurultai serve` in its own process. The baseline, measured in the same run, 
 single-core Ed25519 verification rate of `cryptography`. Goal: accepted/s >= 0.5 x that rate.
 Reports p50/p99 latency per ballot too.
 
-    .venv/bin/python bench/ingest.py [--voters 10000] [--connections 64] [--quick]
+    .venv/bin/python bench/ingest.py [--voters 10000] [--connections 256] [--quick]
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def free_port() -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--voters", type=int, default=10_000)
-    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--connections", type=int, default=256, help="keep-alive connections of the load generator (default 256: enough to keep the server busy)")
     ap.add_argument("--quick", action="store_true", help="1,000 voters, for a smoke run")
     args = ap.parse_args()
     voters = 1000 if args.quick else args.voters
