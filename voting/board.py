@@ -189,6 +189,13 @@ def check_signature(public_key: bytes, message: bytes, env: Envelope, ballot: Ba
         raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}") from exc
 
 
+def receipt_json(seq: int, leaf_hash_raw: bytes, middle: bytes, proof_json: list[bytes]) -> bytes:
+    """The receipt `{"seq", "leaf_hash", "sth", "inclusion_proof"}` as compact JSON, the bytes
+    msgspec writes for that dict, put together from parts a batch shares (`middle` holds the
+    encoded tree head; `proof_json` the proof's hashes as JSON strings)."""
+    return b'{"seq":%d,"leaf_hash":"%s%s%s]}' % (seq, leaf_hash_raw.hex().encode(), middle, b",".join(proof_json))
+
+
 class Board:
     """All election states of this process, and their ingestion tasks."""
 
@@ -261,7 +268,7 @@ class Board:
         if state.worker is None or state.worker.done():
             state.worker = asyncio.create_task(self._drain(state.id), name=f"ingest-{state.id}")
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        await state.queue.put(Pending(envelope_json, ballot, signed_digest, future))
+        state.queue.put_nowait(Pending(envelope_json, ballot, signed_digest, future))  # unbounded: never waits
         return await future
 
     async def _drain(self, election_id: int) -> None:
@@ -324,14 +331,16 @@ class Board:
             state.sth = sth
             rows = []
             proofs = inclusion_proofs([seq for _i, _p, seq, _b, _h in new_leaves], size, state.store)
+            receipt_middle = b'","sth":' + _encode(sth) + b',"inclusion_proof":['
+            quoted: dict[bytes, bytes] = {}  # a proof node as a JSON string, once per batch
             for (i, p, seq, leaf_bytes, lh), proof in zip(new_leaves, proofs):
-                receipt = {
-                    "seq": seq,
-                    "leaf_hash": lh.hex(),
-                    "sth": sth,
-                    "inclusion_proof": [h.hex() for h in proof],
-                }
-                receipt_bytes = _encode(receipt)
+                nodes_json = []
+                for h in proof:
+                    q = quoted.get(h)
+                    if q is None:
+                        q = quoted[h] = b'"' + h.hex().encode() + b'"'
+                    nodes_json.append(q)
+                receipt_bytes = receipt_json(seq, lh, receipt_middle, nodes_json)
                 outcomes[i] = (201, receipt_bytes)
                 voter = state.roll.get(p.ballot.voter) if state.roll else None
                 appended.append((p.ballot.voter, list(p.ballot.ranking), voter.weight if voter else 1, p.ballot.revision))

@@ -146,3 +146,23 @@ _plain = st.recursive(
 @given(_plain)
 def test_jcs_plain_is_jcs(value):
     assert jcs_plain(value) == jcs(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=st.integers(0, 2**53 - 1), n=st.integers(0, 40), seed=st.binary(min_size=32, max_size=32))
+def test_receipt_json_is_the_encoded_receipt(seq, n, seed):
+    """voting.board.receipt_json builds a receipt from a batch's shared parts: the same bytes as
+    encoding the receipt object."""
+    import hashlib
+
+    import msgspec
+
+    from voting.board import receipt_json
+
+    encode = msgspec.json.Encoder().encode
+    sth = envelope()  # any signed object stands in for the tree head
+    proof = [hashlib.sha256(seed + bytes([i])).digest() for i in range(n)]
+    leaf = hashlib.sha256(seed).digest()
+    want = encode({"seq": seq, "leaf_hash": leaf.hex(), "sth": sth, "inclusion_proof": [h.hex() for h in proof]})
+    middle = b'","sth":' + encode(sth) + b',"inclusion_proof":['
+    assert receipt_json(seq, leaf, middle, [b'"' + h.hex().encode() + b'"' for h in proof]) == want
