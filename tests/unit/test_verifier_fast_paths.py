@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import voting.verifier as verifier
+from tests.unit.board_file_helpers import pool  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
 from voting.client import read_bundle, write_bundle
 from voting.core.counting import METHODS, Rule, WeightedBallot, compute_result
@@ -25,22 +26,6 @@ from voting.core.errors import MalformedError
 from voting.verifier import Report, verify_election
 
 A12, A13, SQ = "amendment-12", "amendment-13", "status_quo"
-
-
-@pytest.fixture
-def pool(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Boards of any size on the pool, in chunks of 4 leaves; returns the bundles parsed whole."""
-    monkeypatch.setattr(verifier, "POOL_MIN_LEAVES", 0)
-    monkeypatch.setattr(verifier, "CHUNK_SIZE", 4)
-    parsed: list[Any] = []
-    whole = verifier._parsed
-
-    def spy(bundle: Any) -> Any:
-        parsed.append(bundle)
-        return whole(bundle)
-
-    monkeypatch.setattr(verifier, "_parsed", spy)
-    return parsed
 
 
 def election(n: int = 23) -> SyntheticElection:
