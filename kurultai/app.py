@@ -194,8 +194,9 @@ def tune_gc(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
     Each request allocates a few hundred short-lived objects; with the default thresholds the
     collector ran a young collection every couple of ballots, and the older generations (every
     object of the process, an open election's state included) over and over. Nearly all those
-    objects are freed by reference counting anyway; the rest waits a little longer. Measured with bench/ingest.py: the event loop's CPU
-    per ballot falls from ~105 to ~91 µs and the accepted rate rises ~8 % (docs/benchmarks.md).
+    objects are freed by reference counting anyway; the rest waits a little longer. Measured
+    with bench/ingest.py in interleaved runs: ~12 µs less event-loop CPU per ballot and a 4-6 %
+    higher accepted rate (docs/benchmarks.md).
     """
     import gc
 

@@ -332,15 +332,8 @@ class Board:
             rows = []
             proofs = inclusion_proofs([seq for _i, _p, seq, _b, _h in new_leaves], size, state.store)
             receipt_middle = b'","sth":' + _encode(sth) + b',"inclusion_proof":['
-            quoted: dict[bytes, bytes] = {}  # a proof node as a JSON string, once per batch
             for (i, p, seq, leaf_bytes, lh), proof in zip(new_leaves, proofs):
-                nodes_json = []
-                for h in proof:
-                    q = quoted.get(h)
-                    if q is None:
-                        q = quoted[h] = b'"' + h.hex().encode() + b'"'
-                    nodes_json.append(q)
-                receipt_bytes = receipt_json(seq, lh, receipt_middle, nodes_json)
+                receipt_bytes = receipt_json(seq, lh, receipt_middle, [b'"%s"' % h.hex().encode() for h in proof])
                 outcomes[i] = (201, receipt_bytes)
                 voter = state.roll.get(p.ballot.voter) if state.roll else None
                 appended.append((p.ballot.voter, list(p.ballot.ranking), voter.weight if voter else 1, p.ballot.revision))

@@ -3,13 +3,13 @@
 One `run_in_executor` per ballot costs the event loop more than the ballot's own checks (a
 concurrent future, a pool lock, a thread wake-up and a `call_soon_threadsafe` each). Here the
 checks asked for during one turn of the loop are grouped: they are split into one chunk per core
-and each chunk is one job of the default thread pool, whose answer resolves every ballot of the
-chunk in one callback. `cryptography`'s Ed25519 verify releases the GIL, so the chunks run in
+and each chunk is one job of the checks' own thread pool, whose answer resolves every ballot of
+the chunk in one callback. `cryptography`'s Ed25519 verify releases the GIL, so the chunks run in
 parallel on the cores while the loop goes on with other requests.
 
-The checks have their own pool, one thread per core. In the loop's default pool (six threads on
-two cores) they queued ahead of the database writer's work (`asyncio.to_thread`), and the extra
-threads only fought over the GIL.
+That pool has one thread per core. In the loop's default pool (six threads on two cores) the
+checks queued ahead of the database writer's work, and the extra threads only fought over the
+GIL.
 """
 
 from __future__ import annotations

@@ -265,17 +265,15 @@ def _path(level: int, index: int, size: int, store: NodeStore, memo: dict[tuple[
     the topmost right sibling can be ragged, so this costs O(log n) reads. ``memo`` keeps
     the siblings' hashes for other paths in the same tree.
     """
+    memo = {} if memo is None else memo
     proof: list[bytes] = []
     while not (index == 0 and (1 << level) >= size):
         sibling = index ^ 1
         if sibling << level < size:
-            if memo is None:
-                proof.append(_subtree_hash(level, sibling, size, store))
-            else:
-                node = memo.get((level, sibling))
-                if node is None:
-                    node = memo[(level, sibling)] = _subtree_hash(level, sibling, size, store)
-                proof.append(node)
+            node = memo.get((level, sibling))
+            if node is None:
+                node = memo[(level, sibling)] = _subtree_hash(level, sibling, size, store)
+            proof.append(node)
         index >>= 1
         level += 1
     return proof
