@@ -23,7 +23,7 @@ from voting import controllers as voting_controllers
 from voting import server_key
 from voting.board import Board
 from voting.ingress import BallotIngress
-from voting.signatures import BatchedChecks
+from voting.signatures import SignatureChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
@@ -67,17 +67,19 @@ async def provide_ctx(request: Request) -> Ctx:
     return request.app.state.ctx
 
 
-async def startup(app: Litestar, *, migrate: bool = True) -> None:
+async def startup(app: Litestar, *, migrate: bool = True, start_workers: bool = False) -> None:
     """What the lifespan does before serving (tests that drive the app directly call it too)."""
     if migrate:
         await app.state.db.migrate()
     await app.state.db.start()
+    if start_workers:
+        app.state.signature_checks.start()
 
 
 async def shutdown(app: Litestar) -> None:
     await app.state.coalescer.stop()
     await app.state.board.stop()
-    app.state.signature_checks.close()
+    await app.state.signature_checks.stop()
     await app.state.db.stop()
     for limiter in (app.state.login_limiter, *app.state.ballot_limiters):
         if isinstance(limiter, RedisRateLimiter):
@@ -91,10 +93,14 @@ def create_app(
     signer: Signer | None = None,
     migrate: bool = True,
     snapshot_sections: Mapping[str, Section] | None = None,
+    start_workers: bool = False,
 ) -> Litestar:
     """Build the application. Nothing is read from the environment here: pass `settings`.
 
     `snapshot_sections` adds sections to the websocket snapshot: `{"elections": fn(assembly_id, viewer)}`.
+
+    `start_workers` starts the signature-check worker processes with the app (`kurultai serve`
+    does); otherwise they start at the first ballot.
 
     `signer` is the server key; by default it is read from (or created in) the data directory.
     """
@@ -112,7 +118,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await startup(app, migrate=migrate)
+        await startup(app, migrate=migrate, start_workers=start_workers)
         try:
             async with realtime.running():
                 yield
@@ -149,7 +155,7 @@ def create_app(
                 **realtime.state(),
                 "signer": signer,
                 "board": board,
-                "signature_checks": BatchedChecks(),
+                "signature_checks": SignatureChecks(settings.signature_processes),
                 "coalescer": coalescer,
                 "login_limiter": make_login_limiter(settings),
                 "ballot_limiters": voting_controllers.make_ballot_limiters(settings),
@@ -181,7 +187,7 @@ def create_worker_app_from_env() -> Litestar:
     """The factory of `kurultai serve --workers N`: migrations already ran in the parent."""
     limit_malloc_arenas()
     tune_gc()
-    return create_app(Settings.from_env(), migrate=False)
+    return create_app(Settings.from_env(), migrate=False, start_workers=True)
 
 
 #: Collection thresholds of a serving process (Python's defaults are 700, 10, 10).

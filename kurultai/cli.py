@@ -114,7 +114,7 @@ def serve(
     click.echo(f"Kurultai is serving on {url}  (Ctrl-C stops it)")
     limit_malloc_arenas()
     tune_gc()
-    uvicorn.run(create_app(settings), **options)
+    uvicorn.run(create_app(settings, start_workers=True), **options)
 
 
 async def _demo_if_empty(ctx: Any) -> dict[str, Any] | None:

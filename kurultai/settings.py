@@ -61,6 +61,7 @@ class Settings:
     ws_replay_window: int = 10_000
     live_interval_ms: int = 250
     sqlite_synchronous: str = "NORMAL"
+    signature_processes: int | None = None  # ballot signature-check worker processes; None: one per core, 0: threads
 
     @property
     def sqlite_path(self) -> Path:
@@ -98,6 +99,11 @@ class Settings:
                 raise SystemExit(f"{name} must be positive, got {raw!r}")
             return value
 
+        signature_processes: int | None = None
+        if env.get("KURULTAI_SIGNATURE_PROCESSES"):
+            signature_processes = integer("KURULTAI_SIGNATURE_PROCESSES", 0)
+            if signature_processes < 0:
+                raise SystemExit(f"KURULTAI_SIGNATURE_PROCESSES must be 0 or more, got {signature_processes}")
         url = env.get("KURULTAI_DATABASE_URL") or None
         if url and not url.startswith(("postgres://", "postgresql://")):
             raise SystemExit(f"KURULTAI_DATABASE_URL must start with postgres://, got {url!r}")
@@ -115,6 +121,7 @@ class Settings:
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
             sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL"), "NORMAL"),
+            signature_processes=signature_processes,
             redis_prefix=env.get("KURULTAI_REDIS_PREFIX") or "kurultai:",
             allowed_origins=tuple(o.strip() for o in (env.get("KURULTAI_ALLOWED_ORIGINS") or "").split(",") if o.strip()),
             ws_heartbeat_s=number("KURULTAI_WS_HEARTBEAT_S", 15.0),

@@ -4,9 +4,8 @@ receipts and proofs.
 Each process keeps an `ElectionState` per open election: the roll, the compact range of the
 tree, the stored node hashes (for O(log n) proofs), the voters' highest revisions, the digests
 of accepted ballots (idempotency) and the live tally. Ballots pass the stateless checks of
-PROTOCOL §5 in the request (signature checks run on pool threads, off the event loop, batched by
-`voting.signatures`), then wait in
-the election's queue. One task per election drains the queue into batches; a batch is one write
+PROTOCOL §5 in the request (signature checks run in worker processes, off the event loop,
+batched by `voting.signatures`), then wait in the election's queue. One task per election drains the queue into batches; a batch is one write
 transaction that re-checks against the database (another process may have appended), appends
 the leaves and node hashes, signs one tree head for the batch and stores every receipt. Futures
 resolve only after the commit, so a receipt is never handed out for a ballot that is not durable.
@@ -25,9 +24,9 @@ import msgspec
 from deliberation.context import Ctx
 from voting.core.counting import Rule
 from voting.core.encoding import format_time, sha256
-from voting.core.keys import Signer, verify_signature
+from voting.core.keys import Signer
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
-from voting.core.signed import Ballot, Envelope, Roll, make_leaf, parse_roll
+from voting.core.signed import Ballot, Roll, make_leaf, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected
 from voting.fastjson import jcs_plain
@@ -179,14 +178,6 @@ def check_roll(state: ElectionState, ballot: Ballot) -> bytes:
     if voter is None:
         raise BallotRejected("not_on_roll", f"voter {ballot.voter} is not on the roll of election {state.id}")
     return voter.public_key
-
-
-def check_signature(public_key: bytes, message: bytes, env: Envelope, ballot: Ballot) -> None:
-    """PROTOCOL §5 check 6, on a pool thread: `message` is JCS(signed)."""
-    try:
-        verify_signature(public_key, message, env.signature)
-    except Exception as exc:  # BadSignatureError, or anything the key library raises
-        raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}") from exc
 
 
 def receipt_json(seq: int, leaf_hash_raw: bytes, middle: bytes, proof_json: list[bytes]) -> bytes:

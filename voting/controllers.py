@@ -20,7 +20,7 @@ from deliberation.tables import AgendaItem
 from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
-from voting.board import Board, board_page, check_roll, check_signature, stored_roll
+from voting.board import Board, board_page, check_roll, stored_roll
 from voting.core.errors import VotingError
 from voting.core.signed import verify_ballot_election
 from voting.errors import BallotRejected
@@ -280,7 +280,8 @@ async def _cast(app_state: State, client: str, body: Callable[[], Awaitable[byte
     if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
         raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
     public_key = check_roll(state, ballot)  # 5
-    await app_state.signature_checks.run(check_signature, public_key, signed_bytes, env, ballot)  # 6, off the loop
+    if not await app_state.signature_checks.verify(public_key, signed_bytes, env.signature):  # 6, off the loop
+        raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}")
     await _rate_limit(per_key, ballot.voter, "for this voter key")
     return await board.submit(state, ballot, obj, signed_bytes)  # 7-10, then the append
 

@@ -1,95 +1,306 @@
-"""Ballot signature checks off the event loop, in batches (issue #4: they use every core).
+"""Ballot signature checks off the event loop, in batches, in worker processes (issue #4: they
+use every core).
 
-One `run_in_executor` per ballot costs the event loop more than the ballot's own checks (a
-concurrent future, a pool lock, a thread wake-up and a `call_soon_threadsafe` each). Here the
-checks asked for during one turn of the loop are grouped: they are split into one chunk per core
-and each chunk is one job of the checks' own thread pool, whose answer resolves every ballot of
-the chunk in one callback. `cryptography`'s Ed25519 verify releases the GIL, so the chunks run in
-parallel on the cores while the loop goes on with other requests.
+`await checks.verify(public_key, message, signature)` is True when the Ed25519 signature
+verifies. The checks asked for during one turn of the loop are grouped: they are split into at
+most one frame per worker and written to the workers' pipes, and each answer resolves its frame's
+checks in one callback. The workers are `python -m voting.sigworker` processes, one per core by
+default (`KURULTAI_SIGNATURE_PROCESSES`), started at the first check and stopped with the app.
 
-That pool has one thread per core. In the loop's default pool (six threads on two cores) the
-checks queued ahead of the database writer's work, and the extra threads only fought over the
-GIL.
+Why processes and not threads: `cryptography`'s verify releases the GIL, but a thread has to
+take the GIL back after every verification, and while the event loop runs Python (which, during
+a vote, is nearly always) the thread waits for the interpreter's switch interval (5 ms) before it
+gets it. Measured on the benchmark machine with a busy loop thread: two verifying threads
+managed ~470 checks/s instead of ~13,000. With pipes the event loop is the only thread that
+touches Python objects: it writes a frame (one system call) and reads the answers when the pipe
+is readable, and the workers never wait for it.
+
+With `processes=0` (or when a worker cannot be started) the checks run on a thread pool of one
+thread per core in this process, as before. A worker that dies takes nothing with it: its
+unanswered checks run again on that pool, and a new worker is started for the next batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from pathlib import Path
 
-MAX_CHUNK = 64
+from voting.core.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
+from voting.sigworker import ANSWER_HEAD, ITEM_HEAD, REQUEST_HEAD, check_frame
+
+log = logging.getLogger("kurultai")
+
+MAX_CHUNK = 256  # checks in one frame: a frame's answer waits for all of them
+STOP_TIMEOUT_S = 2.0
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+Check = tuple[bytes, bytes, bytes, "asyncio.Future[bool]"]  # public key, message, signature, answer
+Fallback = Callable[[asyncio.AbstractEventLoop, list[Check]], None]
 
 
-class BatchedChecks:
-    """`await checks.run(fn, *args)`: `fn(*args)` runs on a pool thread, batched with the other
-    calls made in the same loop turn; its result or exception comes back as usual."""
+def _frame_body(checks: Iterable[Check]) -> bytes:
+    return b"".join([ITEM_HEAD.pack(key, signature, len(message)) + message for key, message, signature, _f in checks])
 
-    def __init__(self, parallel: int | None = None, max_chunk: int = MAX_CHUNK) -> None:
-        self.parallel = max(1, parallel or os.cpu_count() or 1)
+
+def _check_in_process(checks: list[Check]) -> bytes:
+    """On a pool thread: the same answers a worker gives."""
+    return check_frame(_frame_body(checks), len(checks))
+
+
+class SignatureChecks:
+    def __init__(self, processes: int | None = None, max_chunk: int = MAX_CHUNK) -> None:
+        cores = os.cpu_count() or 1
+        self.processes = cores if processes is None else max(0, processes)
+        self.threads = cores
         self.max_chunk = max_chunk
-        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._pending: list[Check] = []
         self._scheduled = False
+        self._workers: list[_Worker] = []
+        self._broken = False  # a worker could not start or died unused: check in this process
         self._pool: ThreadPoolExecutor | None = None
+        self.started = 0  # workers started so far (tests and metrics)
 
-    def close(self) -> None:
-        """Stop the pool's threads (after the checks already given to them)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
-
-    def run(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> asyncio.Future[bool]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((fn, args, future))
+        future: asyncio.Future[bool] = loop.create_future()
+        if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+            future.set_result(False)
+            return future
+        self._pending.append((public_key, message, signature, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush, loop)
         return future
 
+    def start(self) -> None:
+        """Start the workers now instead of at the first check (`kurultai serve` does, so that
+        the first ballots of a vote do not wait for them to import)."""
+        self._live_workers(asyncio.get_running_loop())
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [w.proc.pid for w in self._workers if w.alive]
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self._scheduled = False
         pending, self._pending = self._pending, []
-        pending = [item for item in pending if not item[2].cancelled()]
+        pending = [check for check in pending if not check[3].cancelled()]
         if not pending:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="kurultai-signatures")
-        chunks = max(min(self.parallel, len(pending)), -(-len(pending) // self.max_chunk))
+        workers = self._live_workers(loop)
+        if not workers:
+            self._in_process(loop, pending)
+            return
+        chunks = max(min(len(workers), len(pending)), -(-len(pending) // self.max_chunk))
         size = -(-len(pending) // chunks)
         for start in range(0, len(pending), size):
-            chunk = pending[start : start + size]
-            job = loop.run_in_executor(self._pool, _run_chunk, [(fn, args) for fn, args, _f in chunk])
-            job.add_done_callback(partial(_deliver, [f for _fn, _a, f in chunk]))
+            min(workers, key=_Worker.in_flight).send(pending[start : start + size])
+
+    def _live_workers(self, loop: asyncio.AbstractEventLoop) -> list[_Worker]:
+        if self.processes == 0 or self._broken:
+            return []
+        for worker in [w for w in self._workers if not w.alive]:
+            self._workers.remove(worker)
+            if not worker.answered:
+                self._broken = True
+                log.warning("a signature-check worker stopped before its first answer; checking signatures in the serving process from now on")
+                return []
+        while len(self._workers) < self.processes:
+            try:
+                self._workers.append(_Worker(loop, self._in_process))
+            except OSError as exc:
+                self._broken = True
+                log.warning("cannot start a signature-check worker (%s); checking signatures in the serving process", exc)
+                return []
+            self.started += 1
+        return self._workers
+
+    def _in_process(self, loop: asyncio.AbstractEventLoop, checks: list[Check]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="kurultai-signatures")
+        size = -(-len(checks) // min(self.threads, len(checks)))
+        for start in range(0, len(checks), size):
+            chunk = checks[start : start + size]
+            job = loop.run_in_executor(self._pool, _check_in_process, chunk)
+            job.add_done_callback(partial(_deliver, chunk))
+
+    async def stop(self) -> None:
+        """Stop the workers (each finishes the frame it is checking, then sees its pipe close)
+        and the in-process pool. Checks still waiting are cancelled."""
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close_input()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for worker in workers:
+            while worker.proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            worker.terminate()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        for check in self._pending:
+            check[3].cancel()
+        self._pending = []
 
 
-def _run_chunk(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
-    out: list[tuple[bool, Any]] = []
-    for fn, args in calls:
-        try:
-            out.append((True, fn(*args)))
-        except Exception as exc:  # the call's own error, raised again in its caller
-            out.append((False, exc))
-    return out
-
-
-def _deliver(futures: list[asyncio.Future[Any]], job: asyncio.Future[list[tuple[bool, Any]]]) -> None:
-    if job.cancelled():
-        for f in futures:
-            f.cancel()
+def _deliver(checks: list[Check], job: asyncio.Future[bytes]) -> None:
+    if job.cancelled() or job.exception() is not None:
+        for check in checks:
+            if not check[3].done():
+                if job.cancelled():
+                    check[3].cancel()
+                else:
+                    check[3].set_exception(job.exception())  # type: ignore[arg-type]
         return
-    error = job.exception()
-    for i, f in enumerate(futures):
-        if f.done():
-            continue
-        if error is not None:
-            f.set_exception(error)
-            continue
-        ok, value = job.result()[i]
-        if ok:
-            f.set_result(value)
-        else:
-            f.set_exception(value)
+    for check, ok in zip(checks, job.result()):
+        if not check[3].done():
+            check[3].set_result(ok == 1)
+
+
+class _Worker:
+    """One `voting.sigworker` process and the two ends of its pipes, driven by the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fallback: Fallback) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voting.sigworker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.loop = loop
+        self.fallback = fallback
+        self.to_worker = self.proc.stdin.fileno()
+        self.from_worker = self.proc.stdout.fileno()
+        os.set_blocking(self.to_worker, False)
+        os.set_blocking(self.from_worker, False)
+        loop.add_reader(self.from_worker, self._readable)
+        self.waiting: dict[int, list[Check]] = {}
+        self.outbox = bytearray()
+        self.inbox = bytearray()
+        self.next_id = 0
+        self.alive = True
+        self.answered = False
+        self._in_flight = 0
+        self._writing = False  # a writer callback is registered for the rest of the outbox
+
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def send(self, checks: list[Check]) -> None:
+        frame_id, self.next_id = self.next_id, (self.next_id + 1) & 0xFFFF_FFFF
+        body = _frame_body(checks)
+        self.waiting[frame_id] = checks
+        self._in_flight += len(checks)
+        self._write(REQUEST_HEAD.pack(frame_id, len(checks), len(body)) + body)
+
+    def _write(self, data: bytes) -> None:
+        if self.outbox:
+            self.outbox += data
+            return
+        try:
+            written = os.write(self.to_worker, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # BrokenPipeError: the worker is gone
+            self._lost()
+            return
+        if written < len(data):
+            self.outbox += data[written:]
+            self.loop.add_writer(self.to_worker, self._writable)
+            self._writing = True
+
+    def _writable(self) -> None:
+        try:
+            written = os.write(self.to_worker, self.outbox)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost()
+            return
+        del self.outbox[:written]
+        if not self.outbox:
+            self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        # Only while registered: once the pipe is closed its fd number may belong to a socket.
+        if self._writing:
+            self._writing = False
+            self.loop.remove_writer(self.to_worker)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.from_worker, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        inbox = self.inbox
+        inbox += data
+        while len(inbox) >= ANSWER_HEAD.size:
+            frame_id, count = ANSWER_HEAD.unpack_from(inbox)
+            end = ANSWER_HEAD.size + count
+            if len(inbox) < end:
+                break
+            checks = self.waiting.pop(frame_id, None)
+            if checks is None or len(checks) != count:
+                log.error("a signature-check worker answered a frame it was not sent (id %d, %d checks); stopping it", frame_id, count)
+                if checks is not None:
+                    self.waiting[frame_id] = checks
+                self._lost()
+                return
+            answers = inbox[ANSWER_HEAD.size : end]
+            del inbox[:end]
+            self._in_flight -= count
+            self.answered = True
+            for check, ok in zip(checks, answers):
+                if not check[3].done():
+                    check[3].set_result(ok == 1)
+
+    def _lost(self) -> None:
+        """The worker died or broke the protocol: its unanswered checks run in this process."""
+        if not self.alive:
+            return
+        log.warning("signature-check worker %d stopped (exit code %s); %d checks run again in the serving process",
+                    self.proc.pid, self.proc.poll(), self._in_flight)
+        self.terminate()
+        unanswered = [check for checks in self.waiting.values() for check in checks if not check[3].done()]
+        self.waiting.clear()
+        self._in_flight = 0
+        if unanswered:
+            self.fallback(self.loop, unanswered)
+
+    def close_input(self) -> None:
+        """Close the worker's stdin: it answers what it has read, then exits."""
+        if self.alive:
+            self._stop_writing()
+            self.outbox.clear()
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+
+    def terminate(self) -> None:
+        """Kill the process if it still runs, reap it and close our ends of its pipes."""
+        if self.alive:
+            self.alive = False
+            self.loop.remove_reader(self.from_worker)
+            self._stop_writing()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
