@@ -34,3 +34,6 @@ def test_serve_tunes_the_process_and_uvicorn(tmp_path: Path, monkeypatch: pytest
     assert seen["options"]["access_log"] is False
     assert seen["options"]["ws_per_message_deflate"] is False
     assert seen["options"]["port"] == 8765
+    from voting.ingress import BallotProtocol
+
+    assert seen["options"]["http"] is BallotProtocol
