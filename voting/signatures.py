@@ -39,6 +39,7 @@ from voting.sigworker import ANSWER_HEAD, ITEM_HEAD, REQUEST_HEAD, check_frame
 log = logging.getLogger("kurultai")
 
 MAX_CHUNK = 256  # checks in one frame: a frame's answer waits for all of them
+FRAMES_IN_FLIGHT = 2  # per worker: it starts the next frame while the loop reads its last answer
 STOP_TIMEOUT_S = 2.0
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -65,6 +66,7 @@ class SignatureChecks:
         self._scheduled = False
         self._workers: list[_Worker] = []
         self._broken = False  # a worker could not start or died unused: check in this process
+        self._stopped = False
         self._pool: ThreadPoolExecutor | None = None
         self.started = 0  # workers started so far (tests and metrics)
 
@@ -91,21 +93,37 @@ class SignatureChecks:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self._scheduled = False
-        pending, self._pending = self._pending, []
-        pending = [check for check in pending if not check[3].cancelled()]
+        self._dispatch(loop)
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the waiting checks to workers with room for another frame; the rest wait for
+        the next answer (a busy worker would not read them sooner, and one frame then carries
+        them all: fewer system calls and wake-ups on both sides)."""
+        pending = [check for check in self._pending if not check[3].cancelled()]
+        self._pending = []
         if not pending:
             return
         workers = self._live_workers(loop)
         if not workers:
             self._in_process(loop, pending)
             return
-        chunks = max(min(len(workers), len(pending)), -(-len(pending) // self.max_chunk))
-        size = -(-len(pending) // chunks)
-        for start in range(0, len(pending), size):
-            min(workers, key=_Worker.in_flight).send(pending[start : start + size])
+        ready = [w for w in workers if w.frames() < FRAMES_IN_FLIGHT]
+        if not ready:
+            self._pending = pending
+            return
+        ready.sort(key=_Worker.in_flight)
+        size = min(self.max_chunk, -(-len(pending) // len(ready)))
+        while pending and ready:
+            for worker in ready:
+                worker.send(pending[:size])
+                pending = pending[size:]
+                if not pending:
+                    break
+            ready = [w for w in ready if w.alive and w.frames() < FRAMES_IN_FLIGHT]
+        self._pending = pending
 
     def _live_workers(self, loop: asyncio.AbstractEventLoop) -> list[_Worker]:
-        if self.processes == 0 or self._broken:
+        if self.processes == 0 or self._broken or self._stopped:
             return []
         for worker in [w for w in self._workers if not w.alive]:
             self._workers.remove(worker)
@@ -115,7 +133,7 @@ class SignatureChecks:
                 return []
         while len(self._workers) < self.processes:
             try:
-                self._workers.append(_Worker(loop, self._in_process))
+                self._workers.append(_Worker(loop, self._in_process, self._dispatch))
             except OSError as exc:
                 self._broken = True
                 log.warning("cannot start a signature-check worker (%s); checking signatures in the serving process", exc)
@@ -135,6 +153,7 @@ class SignatureChecks:
     async def stop(self) -> None:
         """Stop the workers (each finishes the frame it is checking, then sees its pipe close)
         and the in-process pool. Checks still waiting are cancelled."""
+        self._stopped = True
         workers, self._workers = self._workers, []
         for worker in workers:
             worker.close_input()
@@ -168,7 +187,7 @@ def _deliver(checks: list[Check], job: asyncio.Future[bytes]) -> None:
 class _Worker:
     """One `voting.sigworker` process and the two ends of its pipes, driven by the event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fallback: Fallback) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, fallback: Fallback, on_answer: Callable[[asyncio.AbstractEventLoop], None]) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "voting.sigworker"],
@@ -180,6 +199,7 @@ class _Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.loop = loop
         self.fallback = fallback
+        self.on_answer = on_answer
         self.to_worker = self.proc.stdin.fileno()
         self.from_worker = self.proc.stdout.fileno()
         os.set_blocking(self.to_worker, False)
@@ -196,6 +216,9 @@ class _Worker:
 
     def in_flight(self) -> int:
         return self._in_flight
+
+    def frames(self) -> int:
+        return len(self.waiting)
 
     def send(self, checks: list[Check]) -> None:
         frame_id, self.next_id = self.next_id, (self.next_id + 1) & 0xFFFF_FFFF
@@ -269,6 +292,7 @@ class _Worker:
             for check, ok in zip(checks, answers):
                 if not check[3].done():
                     check[3].set_result(ok == 1)
+        self.on_answer(self.loop)
 
     def _lost(self) -> None:
         """The worker died or broke the protocol: its unanswered checks run in this process."""
@@ -282,6 +306,8 @@ class _Worker:
         self._in_flight = 0
         if unanswered:
             self.fallback(self.loop, unanswered)
+        # Checks waiting for room go to the other (or a new) worker, after whatever called us.
+        self.loop.call_soon(self.on_answer, self.loop)
 
     def close_input(self) -> None:
         """Close the worker's stdin: it answers what it has read, then exits."""

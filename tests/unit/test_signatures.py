@@ -97,6 +97,26 @@ async def test_a_killed_worker_loses_no_check_and_is_replaced() -> None:
         await checks.stop()
 
 
+async def test_checks_wait_for_room_and_lose_nothing_when_the_worker_dies() -> None:
+    """One worker, frames of two checks, two frames in flight: the other checks wait in the
+    server for an answer, and when the worker is killed with frames in flight, those run in the
+    server and the waiting ones go to a new worker."""
+    checks = SignatureChecks(1, max_chunk=2)
+    try:
+        cases = _tampered(_signed(24))
+        answers = await asyncio.gather(*(checks.verify(k, m, s) for k, m, s in cases))
+        assert answers == [i % 2 == 0 for i in range(24)]
+        [pid] = checks.worker_pids
+        futures = [checks.verify(k, m, s) for k, m, s in cases]
+        await asyncio.sleep(0)  # the flush: two frames of two go out, twenty checks wait
+        assert len(checks._pending) == 20
+        os.kill(pid, signal.SIGKILL)
+        assert await asyncio.gather(*futures) == [i % 2 == 0 for i in range(24)]
+        assert checks.started == 2 and checks.worker_pids != [pid]
+    finally:
+        await checks.stop()
+
+
 async def test_a_worker_that_cannot_run_falls_back_to_threads(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr("voting.signatures.sys.executable", "/nonexistent/python")
     checks = SignatureChecks(2)
