@@ -33,6 +33,9 @@ class Metrics:
             "kurultai_ballots_accepted", "Ballots accepted onto a board (a repeat of an accepted ballot counts as 'repeat')", ["kind"], registry=self.registry
         )
         self.ballots_rejected = Counter("kurultai_ballots_rejected", "Ballots refused, by PROTOCOL §5 error code", ["code"], registry=self.registry)
+        # Bound once: `labels()` takes a lock and looks the child up, thousands of times a second.
+        self.ballots_new = self.ballots_accepted.labels("new")
+        self.ballots_repeat = self.ballots_accepted.labels("repeat")
         self.connections = Gauge("kurultai_websocket_connections", "Open websocket connections on this process", registry=self.registry)
         self.connections.set_function(connections)
         self.event_delay = Histogram(

@@ -26,7 +26,7 @@ from voting.core.counting import Rule
 from voting.core.encoding import format_time, sha256
 from voting.core.keys import Signer
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
-from voting.core.signed import Ballot, Roll, make_leaf, parse_roll
+from voting.core.signed import Ballot, Roll, ballot_leaf_bytes, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected
 from voting.fastjson import jcs_plain
@@ -48,6 +48,7 @@ class Pending:
     envelope: dict[str, Any]
     ballot: Ballot
     signed_digest: bytes  # H(JCS(signed)), raw
+    signed_bytes: bytes  # JCS(signed)
     future: asyncio.Future[tuple[int, bytes]]
 
 
@@ -259,7 +260,7 @@ class Board:
         if state.worker is None or state.worker.done():
             state.worker = asyncio.create_task(self._drain(state.id), name=f"ingest-{state.id}")
         future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        state.queue.put_nowait(Pending(envelope_json, ballot, signed_digest, future))  # unbounded: never waits
+        state.queue.put_nowait(Pending(envelope_json, ballot, signed_digest, signed_bytes, future))  # unbounded: never waits
         return await future
 
     async def _drain(self, election_id: int) -> None:
@@ -307,7 +308,7 @@ class Board:
                     outcomes[i] = (0, BallotRejected("stale_revision", f"revision {p.ballot.revision} is not above {prior}, the highest accepted for this voter"))
                     continue
                 seq = state.tree.size
-                leaf_bytes = jcs_plain(make_leaf(seq, p.envelope, received_at))
+                leaf_bytes = ballot_leaf_bytes(seq, p.envelope["signature"], p.signed_bytes, p.envelope["signer"], received_at)
                 lh = leaf_hash(leaf_bytes)
                 nodes = state.tree.append(lh)
                 state.store.add(nodes)

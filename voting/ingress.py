@@ -62,7 +62,7 @@ class BallotIngress:
         await send({"type": "http.response.body", "body": payload})
 
 
-async def answer(state: State, client: str, body: Callable[[], Awaitable[bytes]], eid: int) -> tuple[int, bytes]:
+async def answer(state: State, client: str, body: bytes | Callable[[], Awaitable[bytes]], eid: int) -> tuple[int, bytes]:
     """`cast_ballot`, with every error turned into its `{"error", "detail"}` answer."""
     try:
         return await cast_ballot(state, client, body, eid)
@@ -211,13 +211,10 @@ class _BallotCycle:
         protocol.tasks.add(task)
         task.add_done_callback(protocol.tasks.discard)
 
-    async def _read_body(self) -> bytes:
-        return bytes(self.body)
-
     async def run(self) -> None:
         protocol = self.protocol
         client = protocol.client
-        status, payload = await answer(self.ingress.state, client[0] if client else "unknown", self._read_body, self.eid)
+        status, payload = await answer(self.ingress.state, client[0] if client else "unknown", bytes(self.body), self.eid)
         if self.disconnected:
             return
         head = [STATUS_LINE[status]]

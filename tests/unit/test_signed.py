@@ -13,6 +13,7 @@ from voting.core.keys import Signer, sign_object
 from voting.core.merkle import EMPTY_ROOT, CompactRange, MemoryNodeStore, inclusion_proof
 from voting.core.signed import (
     Envelope,
+    ballot_leaf_bytes,
     compute_leaf_hash,
     digest,
     make_leaf,
@@ -389,3 +390,24 @@ def test_result_errors_name_the_field(changes, match):
 def test_result_missing_field(name):
     with pytest.raises(MalformedError, match=f"result.{name}: missing field"):
         parse_result(without(result_signed(), name))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"ranking": []},
+        {"ranking": ["é", "status_quo", "a\"b", "\\", "\u2028", "\x01", "😀"]},  # escapes inside signed
+        {"election": "élection \"x\"", "revision": 2**53 - 1},
+        {"extra": {"nested": [1, -2, True, None]}},
+    ],
+)
+@pytest.mark.parametrize("seq", [0, 7, 2**40])
+def test_ballot_leaf_bytes_is_the_leafs_jcs(changes: dict, seq: int) -> None:
+    """The ballot path's leaf, put together from JCS(signed), equals JCS of the leaf object."""
+    envelope = sign_object(VOTERS[1], ballot_signed(VOTERS[1], **changes))
+    obj = parse_json_strict(jcs(envelope))
+    parse_envelope(obj, "ballot")  # the parts are what the parser accepted
+    got = ballot_leaf_bytes(seq, obj["signature"], jcs(obj["signed"]), obj["signer"], TIME)
+    assert got == jcs(make_leaf(seq, obj, TIME))
+    assert parse_json_strict(got) == make_leaf(seq, obj, TIME)
