@@ -359,12 +359,14 @@ class Board:
                 state.tally.add(voter, ranking, weight, revision)
         for i, p in enumerate(batch):
             kind, value = outcomes[i]
+            if kind == -1:
+                value = await stored_receipt(election_id, value)
+            if p.future.done():  # its request was cancelled (the server is stopping)
+                continue
             if kind == 0:
                 p.future.set_exception(value)
-            elif kind == -1:
-                p.future.set_result((200, await stored_receipt(election_id, value)))
             else:
-                p.future.set_result((kind, value))
+                p.future.set_result((200 if kind == -1 else kind, value))
         if appended:
             self.on_accepted(state)
 

@@ -330,3 +330,32 @@ async def test_fast_path_limits_a_chunked_body_and_passes_other_methods_on(world
     r = await w.client.post(f"/api/elections/{eid}x/ballots", content=b"{}")
     assert r.status_code == 404
     assert (await w.ok("GET", f"/api/elections/{eid}/sth"))["signed"]["tree_size"] == 0
+
+
+async def test_a_cancelled_request_leaves_its_batch_answered(world: World, app: object) -> None:
+    """A request cancelled while its ballot waits to be written (as at shutdown) must not cost
+    the other ballots of the batch their receipts: they are durable."""
+    from voting.controllers import cast_ballot
+
+    eid, election, voters, _ = await open_amendment_election(world)
+    bodies = [json.dumps(v.ballot(election, ["status_quo"])).encode() for v in voters]
+    state = app.state  # type: ignore[attr-defined]
+    state.signature_checks.processes = 1  # one worker: the two checks answer in order, so the batch is [0, 1]
+    board = state.board
+    await board.state(int(eid))  # loaded before the commit lock is held below
+    async with board._committing.setdefault(int(eid), asyncio.Lock()):  # the batch waits here
+        tasks = [asyncio.create_task(cast_ballot(state, "127.0.0.1", body, int(eid))) for body in bodies]
+        async with asyncio.timeout(10):  # both checked and queued (or taken by the drain)
+            while board.states[int(eid)].queue is None or board.states[int(eid)].worker is None:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
+        assert not any(t.done() for t in tasks)
+        tasks[0].cancel()
+        await asyncio.sleep(0)
+    status, receipt = await asyncio.wait_for(tasks[1], 10)
+    assert status == 201 and json.loads(receipt)["seq"] in (0, 1)
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    # The board went on: the cancelled voter's ballot was appended too, and a repeat says so.
+    r = await world.call("POST", f"/api/elections/{eid}/ballots", json=json.loads(bodies[0]))
+    assert r.status_code == 200, r.text
