@@ -117,15 +117,27 @@ async def test_checks_wait_for_room_and_lose_nothing_when_the_worker_dies() -> N
         await checks.stop()
 
 
-async def test_a_worker_that_cannot_run_falls_back_to_threads(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr("voting.signatures.sys.executable", "/nonexistent/python")
-    checks = SignatureChecks(2)
+@pytest.mark.parametrize(
+    ("executable", "processes", "started", "logged"),
+    [
+        ("/nonexistent/python", 2, 0, "cannot start a signature-check worker"),
+        ("/bin/false", 1, 1, "stopped before its first answer"),  # starts, exits at once
+    ],
+)
+async def test_workers_that_cannot_run_leave_the_checks_to_threads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, executable: str, processes: int, started: int, logged: str
+) -> None:
+    """A worker that cannot start, or exits before its first answer: its checks run on the
+    threads, and no new worker is started in a loop."""
+    monkeypatch.setattr("voting.signatures.sys.executable", executable)
+    checks = SignatureChecks(processes)
     try:
         cases = _tampered(_signed(4))
         answers = await asyncio.gather(*(checks.verify(k, m, s) for k, m, s in cases))
         assert answers == [True, False, True, False]
-        assert checks.worker_pids == []
-        assert "cannot start a signature-check worker" in caplog.text
+        assert await checks.verify(*cases[0]) is True
+        assert checks.started == started and checks.worker_pids == []
+        assert logged in caplog.text
     finally:
         await checks.stop()
 
@@ -140,19 +152,3 @@ async def test_stop_ends_every_worker() -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # reaped: no zombie left either
     assert checks.worker_pids == []
-
-
-async def test_a_worker_that_dies_before_answering_sends_the_checks_in_process(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """A worker that exits at once (here `/bin/false`): its checks run on the threads, and no
-    new worker is started in a loop."""
-    monkeypatch.setattr("voting.signatures.sys.executable", "/bin/false")
-    checks = SignatureChecks(1)
-    try:
-        cases = _tampered(_signed(4))
-        answers = await asyncio.gather(*(checks.verify(k, m, s) for k, m, s in cases))
-        assert answers == [True, False, True, False]
-        assert await checks.verify(*cases[0]) is True
-        assert checks.started == 1
-        assert "stopped before its first answer" in caplog.text
-    finally:
-        await checks.stop()
