@@ -5,10 +5,11 @@ Each process keeps an `ElectionState` per open election: the roll, the compact r
 tree, the stored node hashes (for O(log n) proofs), the voters' highest revisions, the digests
 of accepted ballots (idempotency) and the live tally. Ballots pass the stateless checks of
 PROTOCOL §5 in the request (signature checks run in worker processes, off the event loop,
-batched by `voting.signatures`), then wait in the election's queue. One task per election drains the queue into batches; a batch is one write
-transaction that re-checks against the database (another process may have appended), appends
-the leaves and node hashes, signs one tree head for the batch and stores every receipt. Futures
-resolve only after the commit, so a receipt is never handed out for a ballot that is not durable.
+batched by `voting.signatures`), then wait in the election's queue. One task per election drains
+the queue into batches; a batch is one write transaction that re-checks against the database
+(another process may have appended), appends the leaves and node hashes, signs one tree head for
+the batch and stores every receipt. Futures resolve only after the commit, so a receipt is never
+handed out for a ballot that is not durable.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consis
 from voting.core.signed import Ballot, Roll, ballot_leaf_bytes, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected
-from voting.fastjson import jcs_plain
 from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500

@@ -2,10 +2,11 @@
 use every core).
 
 `await checks.verify(public_key, message, signature)` is True when the Ed25519 signature
-verifies. The checks asked for during one turn of the loop are grouped: they are split into at
-most one frame per worker and written to the workers' pipes, and each answer resolves its frame's
-checks in one callback. The workers are `python -m voting.sigworker` processes, one per core by
-default (`KURULTAI_SIGNATURE_PROCESSES`), started at the first check and stopped with the app.
+verifies. The checks asked for during one turn of the loop are grouped into frames, written to
+the workers' pipes (at most two frames in flight per worker; the rest wait for the next answer),
+and each answer resolves its frame's checks in one callback. The workers are
+`python -m voting.sigworker` processes, one per core by default (`KURULTAI_SIGNATURE_PROCESSES`),
+started with the app by `kurultai serve` (otherwise at the first check) and stopped with it.
 
 Why processes and not threads: `cryptography`'s verify releases the GIL, but a thread has to
 take the GIL back after every verification, and while the event loop runs Python (which, during
@@ -68,7 +69,7 @@ class SignatureChecks:
         self._broken = False  # a worker could not start or died unused: check in this process
         self._stopped = False
         self._pool: ThreadPoolExecutor | None = None
-        self.started = 0  # workers started so far (tests and metrics)
+        self.started = 0  # workers started so far
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> asyncio.Future[bool]:
         loop = asyncio.get_running_loop()
@@ -171,17 +172,19 @@ class SignatureChecks:
 
 
 def _deliver(checks: list[Check], job: asyncio.Future[bytes]) -> None:
-    if job.cancelled() or job.exception() is not None:
-        for check in checks:
-            if not check[3].done():
-                if job.cancelled():
-                    check[3].cancel()
-                else:
-                    check[3].set_exception(job.exception())  # type: ignore[arg-type]
-        return
-    for check, ok in zip(checks, job.result()):
-        if not check[3].done():
-            check[3].set_result(ok == 1)
+    """A pool job's answers to its checks; a failed job fails them, a cancelled one (the pool
+    was shut down) cancels them."""
+    error = None if job.cancelled() else job.exception()
+    answers = job.result() if not job.cancelled() and error is None else b""
+    for i, (_key, _message, _signature, future) in enumerate(checks):
+        if future.done():
+            continue
+        if i < len(answers):
+            future.set_result(answers[i] == 1)
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.cancel()
 
 
 class _Worker:
@@ -211,11 +214,10 @@ class _Worker:
         self.next_id = 0
         self.alive = True
         self.answered = False
-        self._in_flight = 0
         self._writing = False  # a writer callback is registered for the rest of the outbox
 
     def in_flight(self) -> int:
-        return self._in_flight
+        return sum(len(checks) for checks in self.waiting.values())
 
     def frames(self) -> int:
         return len(self.waiting)
@@ -224,7 +226,6 @@ class _Worker:
         frame_id, self.next_id = self.next_id, (self.next_id + 1) & 0xFFFF_FFFF
         body = _frame_body(checks)
         self.waiting[frame_id] = checks
-        self._in_flight += len(checks)
         self._write(REQUEST_HEAD.pack(frame_id, len(checks), len(body)) + body)
 
     def _write(self, data: bytes) -> None:
@@ -287,7 +288,6 @@ class _Worker:
                 return
             answers = inbox[ANSWER_HEAD.size : end]
             del inbox[:end]
-            self._in_flight -= count
             self.answered = True
             for check, ok in zip(checks, answers):
                 if not check[3].done():
@@ -299,11 +299,10 @@ class _Worker:
         if not self.alive:
             return
         log.warning("signature-check worker %d stopped (exit code %s); %d checks run again in the serving process",
-                    self.proc.pid, self.proc.poll(), self._in_flight)
+                    self.proc.pid, self.proc.poll(), self.in_flight())
         self.terminate()
         unanswered = [check for checks in self.waiting.values() for check in checks if not check[3].done()]
         self.waiting.clear()
-        self._in_flight = 0
         if unanswered:
             self.fallback(self.loop, unanswered)
         # Checks waiting for room go to the other (or a new) worker, after whatever called us.
