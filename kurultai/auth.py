@@ -67,15 +67,17 @@ async def resolve_principal(request: Request, now_ms: int) -> Principal | None:
     found = await lookup_token(cookie, "session", now_ms)
     if found is None:
         return None
-    user = found[0]
-    csrf = request.cookies.get(CSRF_COOKIE, "")
-    ok = request.method not in UNSAFE_METHODS or csrf_matches(csrf, request.headers.get(CSRF_HEADER, ""))
-    return Principal(user, via_cookie=True, csrf=csrf, csrf_ok=ok)
+    user, session_csrf = found
+    # The token is the one stored with the session at login, not the CSRF cookie: a cookie can be
+    # planted by a neighbouring (sub)domain, a session's own token cannot.
+    ok = request.method not in UNSAFE_METHODS or csrf_matches(session_csrf, request.headers.get(CSRF_HEADER, ""))
+    return Principal(user, via_cookie=True, csrf=session_csrf, csrf_ok=ok)
 
 
-def csrf_matches(cookie: str, sent: str) -> bool:
-    """Double-submit check: the value sent in a header or form field equals the CSRF cookie."""
-    return bool(cookie) and bool(sent) and hmac.compare_digest(cookie.encode(), sent.encode())
+def csrf_matches(expected: str, sent: str) -> bool:
+    """The value sent in a header or form field equals the expected token (the session's, or the
+    CSRF cookie's before login); an empty token never matches."""
+    return bool(expected) and bool(sent) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def require_user(principal: Principal | None) -> Principal:

@@ -5,7 +5,9 @@ Three views of an assembly: the delegate view `/assemblies/{id}`, the chair cons
 rendered whole by the server in the viewer's language; the scripts in `static/` enhance it and,
 on every live event, fetch the page again and swap its `data-region` parts.
 
-Forms carry a CSRF token (double-submit: a cookie and a hidden field that must match).
+Forms carry a CSRF token. Once logged in, it is the session's own (stored with the session at
+login, also sent by the scripts as `x-csrf-token`); before login it is a double-submit token (a
+cookie and a hidden field that must match). Login rotates the CSRF cookie to the session's token.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
-def _csrf(request: Request) -> str:
+def _csrf(request: Request, principal: Principal | None) -> str:
+    """The token forms and scripts send: a logged-in browser's is its session's (stored with the
+    session at login); before login it is the CSRF cookie's (double submit), made when missing."""
+    if principal is not None and principal.via_cookie and principal.csrf:
+        return principal.csrf
     return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
@@ -55,7 +61,7 @@ def request_lang(request: Request) -> Lang:
 
 
 def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> Template:
-    csrf = _csrf(request)
+    csrf = _csrf(request, principal)
     settings = request.app.state.settings
     lang = request_lang(request)
     response = Template(
@@ -72,12 +78,17 @@ def page(request: Request, name: str, principal: Principal | None, status: int =
         headers={"vary": "accept-language, cookie", "content-language": lang.code},
     )
     if request.cookies.get(CSRF_COOKIE) != csrf:
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
+        _set_csrf_cookie(response, csrf, settings)
     return response
 
 
-def _check_form_csrf(request: Request, form: dict[str, str]) -> bool:
-    return csrf_matches(request.cookies.get(CSRF_COOKIE, ""), form.get("csrf_token", ""))
+def _set_csrf_cookie(response: Response[Any] | Template, csrf: str, settings: Any) -> None:
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
+
+
+def _check_form_csrf(request: Request, form: dict[str, str], principal: Principal | None) -> bool:
+    expected = principal.csrf if principal is not None and principal.via_cookie else request.cookies.get(CSRF_COOKIE, "")
+    return csrf_matches(expected, form.get("csrf_token", ""))
 
 
 def _safe_next(target: str | None) -> str:
@@ -92,11 +103,11 @@ async def index_page(request: Request, principal: P) -> Template:
 
 
 @post("/lang", include_in_schema=False, status_code=303)
-async def set_language(request: Request, data: Form) -> Response[Any]:
+async def set_language(request: Request, data: Form, principal: P) -> Response[Any]:
     """The language switch: remembers the choice in a cookie for a year."""
     response = Redirect(path=_safe_next(data.get("next")), status_code=303)
     lang = data.get("lang", "")
-    if lang in LANGUAGES and _check_form_csrf(request, data):
+    if lang in LANGUAGES and _check_form_csrf(request, data, principal):
         settings = request.app.state.settings
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure, path="/")
     return response
@@ -256,7 +267,7 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
     from kurultai.errors import ApiError
 
     target = _safe_next(data.get("next"))
-    if not _check_form_csrf(request, data):
+    if not _check_form_csrf(request, data, principal):
         return page(request, "login.html", principal, status=403, next=target, error="csrf")
     username = data.get("username", "")[:64]
     try:
@@ -270,16 +281,17 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
         return page(request, "login.html", principal, status=401, next=target, error="credentials")
     settings = request.app.state.settings
     ttl = settings.token_ttl_hours * 3600 * 1000
-    token, _ = await accounts.issue_token(ctx, user.id, "session", ttl)
+    token, csrf = await accounts.issue_token(ctx, user.id, "session", ttl)
     response = Redirect(path=target, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure, max_age=ttl // 1000, path="/")
+    _set_csrf_cookie(response, csrf, settings)  # a new token with the session: the one before login is spent
     return response
 
 
 @post("/logout", include_in_schema=False, status_code=303)
-async def logout_submit(request: Request, data: Form, ctx: C) -> Response[Any]:
+async def logout_submit(request: Request, data: Form, principal: P, ctx: C) -> Response[Any]:
     response = Redirect(path="/", status_code=303)
-    if _check_form_csrf(request, data):
+    if _check_form_csrf(request, data, principal):
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             await accounts.revoke_token(ctx, token)
@@ -294,7 +306,7 @@ async def invite_page(request: Request, token: FromPath[str], principal: P) -> T
 
 @post("/invite/{token:str}", include_in_schema=False, status_code=200)
 async def invite_submit(request: Request, token: FromPath[str], data: Form, principal: P, ctx: C) -> Template:
-    if not _check_form_csrf(request, data):
+    if not _check_form_csrf(request, data, principal):
         return page(request, "invite.html", principal, status=403, token=token, error="csrf", done=False)
     try:
         await accounts.accept_invite(ctx, token, data.get("password", ""))

@@ -157,8 +157,7 @@ async def _session(world: World, app: Any, who: str) -> tuple[str, str]:
     """A browser session issued by the service (the form login is tested in test_pages)."""
     from deliberation import accounts
 
-    token, _ = await accounts.issue_token(app.state.ctx, world.users[who], "session", 3_600_000)
-    return token, "csrf-value-123456"
+    return await accounts.issue_token(app.state.ctx, world.users[who], "session", 3_600_000)
 
 
 async def test_cookie_session_needs_csrf_header(world: World, app: Any) -> None:
@@ -180,6 +179,18 @@ async def test_cookie_session_needs_csrf_header(world: World, app: Any) -> None:
         c.cookies.delete(CSRF_COOKIE)
         r = await c.patch(path, json={"description": "x"}, headers={"x-csrf-token": ""})
         assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        # The token is bound to the session: without the CSRF cookie the session's token still
+        # works, and a cookie planted by someone else (with a header to match) does not.
+        r = await c.patch(path, json={"description": "no cookie"}, headers={"x-csrf-token": csrf})
+        assert r.status_code == 200 and r.json()["description"] == "no cookie"
+        c.cookies.set(CSRF_COOKIE, "planted-by-a-sibling-domain")
+        r = await c.patch(path, json={"description": "planted"}, headers={"x-csrf-token": "planted-by-a-sibling-domain"})
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        # another session's token does not open this one
+        _other, other_csrf = await _session(world, app, "moderator")
+        r = await c.patch(path, json={"description": "other"}, headers={"x-csrf-token": other_csrf})
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        assert (await c.get(path)).json()["description"] == "no cookie"
     finally:
         c.cookies.clear()
 

@@ -107,20 +107,32 @@ async def test_form_login_logout(world: World, app: Any) -> None:
         assert "HttpOnly" in session and "samesite=lax" in session.lower() and "Path=/" in session
         assert "Max-Age=43200" in session
         token = c.cookies[SESSION_COOKIE]
+        # login rotates the CSRF token to the session's own; the one from before login is spent
+        [rotated] = _set_cookie_headers(r, CSRF_COOKIE)
+        assert "HttpOnly" in rotated
+        anonymous_csrf, csrf = csrf, c.cookies[CSRF_COOKIE]
+        assert csrf != anonymous_csrf
 
         page = await c.get("/")
         assert "formuser" in page.text and 'action="/logout"' in page.text
+        assert _form_csrf(page.text) == csrf and f'<meta name="csrf-token" content="{csrf}">' in page.text
         me = (await c.get("/api/me")).json()
         assert me["username"] == "formuser"
         # the cookie session may write with the CSRF header only
         body = {"provision": world.provisions[0], "text": "via the browser"}
         r = await c.post(f"/api/assemblies/{world.assembly}/comments", json=body)
         assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        r = await c.post(f"/api/assemblies/{world.assembly}/comments", json=body, headers={"x-csrf-token": anonymous_csrf})
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
         r = await c.post(f"/api/assemblies/{world.assembly}/comments", json=body, headers={"x-csrf-token": csrf})
         assert r.status_code == 201 and r.json()["author"] == "formuser"
 
         # logout without the token does nothing
         r = await c.post("/logout", data={"csrf_token": "forged"})
+        assert r.status_code == 303 and (await c.get("/api/me")).status_code == 200
+        c.cookies.delete(CSRF_COOKIE)
+        c.cookies.set(CSRF_COOKIE, "planted")  # a planted cookie and a field to match: still refused
+        r = await c.post("/logout", data={"csrf_token": "planted"})
         assert r.status_code == 303 and (await c.get("/api/me")).status_code == 200
         r = await c.post("/logout", data={"csrf_token": csrf})
         assert r.status_code == 303 and r.headers["location"] == "/"

@@ -59,7 +59,9 @@ async def browser_login(c: httpx.AsyncClient, name: str) -> tuple[str, httpx.Res
     csrf = form_csrf(r.text)
     r = await c.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf, "next": "/"})
     assert r.status_code == 303, r.text
-    return csrf, r
+    session_csrf = form_csrf((await c.get("/")).text)  # login rotates the token to the session's
+    assert session_csrf != csrf
+    return session_csrf, r
 
 
 # -- cookies ------------------------------------------------------------------------------------
@@ -167,7 +169,8 @@ async def test_every_cookie_authenticated_write_needs_the_csrf_header(world: Wor
     assert len(unsafe) >= 36
     for op in unsafe:
         path, body = requests[op]
-        for headers in ({}, {"x-csrf-token": "another value"}):
+        # the CSRF cookie is not the session's token: a header that merely matches it is refused
+        for headers in ({}, {"x-csrf-token": "another value"}, {"x-csrf-token": "the-csrf-cookie"}):
             r = await c.request(op[0], path, json=fill(body, "admin") if body is not None else None, headers=headers)
             assert (r.status_code, r.json().get("error")) == (403, "csrf_failed"), (op, headers, r.text)
     assert snapshot(settings.sqlite_path) == before
