@@ -5,80 +5,12 @@ the winning amendment is in the consolidated text, and tampered exports fail."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from kurultai.settings import Settings
-
-KURULTAI = [sys.executable, "-m", "kurultai.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def run(env: dict[str, str], *args: str, check: bool = True, password: str | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**env, **({"KURULTAI_PASSWORD": password} if password else {})}
-    proc = subprocess.run([*KURULTAI, *args], env=full_env, capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kurultai {' '.join(args)} exited {proc.returncode}: {proc.stdout} {proc.stderr}")
-    return proc
-
-
-@pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    if settings.uses_postgres:
-        import asyncio
-
-        from tests.conftest import reset_postgres
-
-        assert settings.database_url
-        asyncio.run(reset_postgres(settings.database_url))
-    port = free_port()
-    env = {**os.environ, "KURULTAI_DATA_DIR": str(settings.data_dir), "KURULTAI_PORT": str(port)}
-    if settings.database_url:
-        env["KURULTAI_DATABASE_URL"] = settings.database_url
-    env.pop("KURULTAI_REDIS_URL", None)
-    run(env, "migrate")
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([*KURULTAI, "serve"], env=env, stdout=log, stderr=log, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        proc.wait()
-        log.close()
-        raise AssertionError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
-    try:
-        yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-
-
-def api(url: str, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
-    r = httpx.request(method, f"{url}{path}", json=body, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
-    assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
-    return r.json() if r.content else None
+from tests.api.conftest import api, run
 
 
 def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kurultai.logs import JsonFormatter, redact
-from tests.api.test_end_to_end_voting import free_port
+from tests.api.conftest import free_port
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
