@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from kurultai.settings import Settings
+from tests.serving import wait_healthy
 
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
 
@@ -64,14 +64,7 @@ def server(settings: Settings, tmp_path: Path, server_env: dict[str, str]) -> It
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen([*KURULTAI, "serve"], env=env, stdout=log, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    if not wait_healthy(url, proc):
         proc.kill()
         proc.wait()
         log.close()

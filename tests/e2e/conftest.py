@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.serving import wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -94,17 +95,8 @@ class Server:
         if self.log is None:
             self.log = (self.data_dir / "serve.log").open("ab")
         self.proc = subprocess.Popen(self.kurultai("serve", "--port", str(self.port)), env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kurultai serve exited: {(self.data_dir / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        raise RuntimeError("kurultai serve did not answer within 30 s")
+        if not wait_healthy(self.url, self.proc):
+            raise RuntimeError(f"kurultai serve did not answer within 30 s: {(self.data_dir / 'serve.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

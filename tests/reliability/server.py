@@ -8,13 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.serving import wait_healthy
 
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,15 +61,8 @@ class Server:
         log = self.log_path.open("a")
         self.proc = subprocess.Popen([*KURULTAI, "serve"], env=self.env, stdout=log, stderr=log, text=True, cwd=ROOT)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        if wait_healthy(self.url, self.proc, timeout):
+            return
         self.kill()
         raise AssertionError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 

@@ -27,6 +27,7 @@ import pytest
 import websockets
 
 from tests.conftest import PG_SERVER, pg_url, service_unavailable
+from tests.serving import wait_healthy
 
 pytestmark = pytest.mark.postgres
 
@@ -90,18 +91,10 @@ def start_server(env: dict[str, str], port: int, *extra: str) -> subprocess.Pope
     return subprocess.Popen([*KURULTAI, "serve", "--port", str(port), *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server on port {port} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server on port {port} did not start")
+def wait_started(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if not wait_healthy(f"http://127.0.0.1:{port}", proc, timeout):
+        exited = proc.poll() is not None
+        raise AssertionError(f"server on port {port} {'exited' if exited else 'did not start'}: {proc.stderr.read().decode() if exited and proc.stderr else ''}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -154,7 +147,7 @@ def test_events_from_any_process_reach_every_client_in_order(shared_env: dict[st
         procs = [start_server(shared_env, ports[0], "--workers", "2")]
     try:
         for p, proc in zip(ports, procs):
-            wait_healthy(p, proc)
+            wait_started(p, proc)
         frames = asyncio.run(observe_and_act(ports[0], ports[1], 40))
         assert {f["type"] for f in frames} == {"agenda.updated"}
         assert sorted(f["data"]["item"]["title"] for f in frames) == sorted(f"Item {n}" for n in range(40))  # type: ignore[index]
