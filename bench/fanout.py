@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 GOAL_P99_S = 1.0
 GOAL_RSS = 1 << 30
 GOAL_RATIO = 0.8
+GOAL_MIN_OBSERVERS = 1_000  # issue #5 names 1,000, 5,000 and 10,000
 
 
 def raise_nofile() -> None:
@@ -322,9 +323,15 @@ def main() -> None:
             continue
         k, b = rows["kurultai"], rows["bare"]
         ratio = k["per_cpu_s"] / b["per_cpu_s"] if b["per_cpu_s"] else float("nan")
-        met = ratio >= GOAL_RATIO and (n < 10_000 or (k["p99"] <= GOAL_P99_S and k["rss"] <= GOAL_RSS)) and k["delivered"] == k["expected"]
+        # The goals are issue #5's, for 1,000, 5,000 and 10,000 observers. Below 1,000 (the
+        # --quick smoke run) the per-event SQLite commit outweighs the sends, so the ratio is
+        # only reported; every message must still arrive.
+        judged = n >= GOAL_MIN_OBSERVERS
+        met = (not judged or ratio >= GOAL_RATIO) and (n < 10_000 or (k["p99"] <= GOAL_P99_S and k["rss"] <= GOAL_RSS)) and k["delivered"] == k["expected"]
         ok &= met
-        print(f"|  | ratio kurultai/bare msgs per CPU-s: {ratio:.2f} (goal ≥ {GOAL_RATIO}) | {'met' if met else 'MISSED'} |||||||", flush=True)
+        goal = f"goal ≥ {GOAL_RATIO}" if judged else f"reported only: the goal applies from {GOAL_MIN_OBSERVERS:,} observers"
+        verdict = ("met" if met else "MISSED") if judged else ("all delivered" if met else "MISSED: messages lost")
+        print(f"|  | ratio kurultai/bare msgs per CPU-s: {ratio:.2f} ({goal}) | {verdict} |||||||", flush=True)
     sys.exit(0 if ok else 1)
 
 
