@@ -38,8 +38,8 @@ def good() -> SyntheticElection:
 def boards(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The pool on for any board, in chunks of 4 leaves; the progress bar on or off. Returns
     the boards `verify_election` was given, as the command calls it."""
-    monkeypatch.setattr(verifier, "POOL_MIN_LEAVES", 0)
-    monkeypatch.setattr(verifier, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(verifier.parallel, "POOL_MIN_LEAVES", 0)
+    monkeypatch.setattr(verifier.parallel, "CHUNK_SIZE", 4)
     if request.param:
         monkeypatch.setattr(client_cli, "PROGRESS_FROM", 1)
     seen: list[Any] = []
@@ -272,8 +272,8 @@ def bars(monkeypatch: pytest.MonkeyPatch) -> _Bars:
             super().update(task_id, **kwargs)
 
     monkeypatch.setattr(rich.progress, "Progress", Recording)
-    monkeypatch.setattr(verifier, "POOL_MIN_LEAVES", 0)
-    monkeypatch.setattr(verifier, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(verifier.parallel, "POOL_MIN_LEAVES", 0)
+    monkeypatch.setattr(verifier.parallel, "CHUNK_SIZE", 4)
     return seen
 
 

@@ -99,3 +99,25 @@ def test_checker_catches_forbidden_imports(source):
 )
 def test_checker_allows_pure_imports(source):
     assert violations(source) == []
+
+
+VERIFIER_FILES = sorted((ROOT / "voting" / "verifier").glob("*.py"))
+#: What the independent verifier may use: the pure core, its own modules, the standard library
+#: and these third-party packages (issue #4: "never on the database or the server code").
+VERIFIER_THIRD_PARTY = {"msgspec", "cryptography"}
+
+
+@pytest.mark.parametrize("path", VERIFIER_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_verifier_depends_only_on_the_pure_core(path):
+    import sys
+
+    bad = []
+    for name in imported_modules(path.read_text(encoding="utf-8")):
+        if name.startswith("."):
+            continue  # its own modules
+        top = name.split(".")[0]
+        if name.startswith("voting.core") or top in sys.stdlib_module_names or top in VERIFIER_THIRD_PARTY:
+            continue
+        bad.append(name)
+    assert len(VERIFIER_FILES) >= 5
+    assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"

@@ -112,10 +112,12 @@ def test_empty_board_passes():
 def test_many_chunks_and_a_bad_signature_in_the_middle(monkeypatch):
     import voting.verifier as verifier
 
-    monkeypatch.setattr(verifier, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(verifier.parallel, "CHUNK_SIZE", 3)
     ballots = [(i % 6, 1 + i // 6, [A12] if i % 2 else [A13, SQ]) for i in range(30)]
     e = build_election(ballots=ballots)
-    assert verify_election(e.bundle(), workers=2).ok
+    seen: list[int] = []
+    assert verify_election(e.bundle(), workers=2, progress=seen.append).ok
+    assert seen == [2] * 15  # chunks of 2 leaves (3, rounded down to a power of two)
     board = copy.deepcopy(e.board)
     board[17]["ballot"]["signature"] = board[16]["ballot"]["signature"]
     report = verify_election(rebuild_tail(e, board, skip=[17]).bundle())

@@ -213,8 +213,8 @@ def test_counted_ballots_count_as_one_per_voter(method, seed):
 def test_roll_keys_of_voters_who_signed_are_not_checked_again(monkeypatch, n, checked):
     """Every voter signed: no roll key is decoded again; otherwise those who did not."""
     calls: list[bytes] = []
-    check = verifier.check_public_key
-    monkeypatch.setattr(verifier, "check_public_key", lambda raw: calls.append(raw) or check(raw))
+    check = verifier.checks.check_public_key
+    monkeypatch.setattr(verifier.checks, "check_public_key", lambda raw: calls.append(raw) or check(raw))
     e = build_election(n_voters=8, ballots=[(i, 1, [A12]) for i in range(n)])
     assert verify_election(e.bundle(), workers=1).ok
     assert len(calls) == 1 + checked  # the server key, then the roll keys no signature proved

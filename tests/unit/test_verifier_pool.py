@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 import voting.verifier as verifier
+from tests.unit.board_file_helpers import dead_workers  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
 from voting.core.encoding import jcs
 from voting.core.errors import MalformedError
@@ -31,8 +32,8 @@ A12, A13, SQ = "amendment-12", "amendment-13", "status_quo"
 @pytest.fixture
 def pool(monkeypatch: pytest.MonkeyPatch) -> None:
     """Boards of any size on the pool, in chunks of 4 leaves."""
-    monkeypatch.setattr(verifier, "POOL_MIN_LEAVES", 0)
-    monkeypatch.setattr(verifier, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(verifier.parallel, "POOL_MIN_LEAVES", 0)
+    monkeypatch.setattr(verifier.parallel, "CHUNK_SIZE", 4)
 
 
 def both(bundle: Bundle, *, on_pool: bool = True) -> tuple[Report, Report]:
@@ -105,8 +106,8 @@ def test_roll_that_differs_from_the_published_keys(pool, monkeypatch):
     """A voter whose last roll entry is unusable: the workers checked with that entry's key, the
     merge re-checks with the usable one."""
     rechecked: list[int] = []
-    check = verifier._check_signature
-    monkeypatch.setattr(verifier, "_check_signature", lambda obj, seq, key: rechecked.append(seq) or check(obj, seq, key))
+    check = verifier.parallel._check_signature
+    monkeypatch.setattr(verifier.parallel, "_check_signature", lambda obj, seq, key: rechecked.append(seq) or check(obj, seq, key))
     e = election()
     roll = copy.deepcopy(e.roll)
     voters = roll["signed"]["voters"]
@@ -212,22 +213,11 @@ def test_canonical_roll_is_jcs(change, top):
     assert got == want
 
 
-def test_a_worker_that_dies_costs_no_check(pool, monkeypatch):
+def test_a_worker_that_dies_costs_no_check(pool, dead_workers):
     """A dead worker breaks the pool: the chunks not yet returned are checked in-process."""
-    import os
-
-    in_process: list[int] = []  # chunks checked here (the workers' appends stay in the workers)
-    chunk = verifier._Scan.chunk
-
-    def spy(self: verifier._Scan, lo: int, hi: int) -> Any:
-        in_process.append(lo)
-        return chunk(self, lo, hi)
-
-    monkeypatch.setattr(verifier._Scan, "chunk", spy)
-    monkeypatch.setattr(verifier, "_worker_init", lambda: os._exit(1))  # every worker dies at once
     bundle = election(40).bundle()
     report = verify_election(bundle, workers=2)
-    assert in_process == list(range(0, 40, 4))
+    assert dead_workers == list(range(0, 40, 4))
     assert multiprocessing.active_children() == []
     assert report == verify_election(bundle, workers=1)
 
@@ -236,6 +226,6 @@ def test_no_pool_is_no_problem(pool, monkeypatch):
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("daemonic processes are not allowed to have children")
 
-    monkeypatch.setattr(verifier, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(verifier.parallel, "ProcessPoolExecutor", refuse)
     bundle = election().bundle()
     assert verify_election(bundle, workers=2) == verify_election(bundle, workers=1)

@@ -1,0 +1,222 @@
+"""board.json as bytes: the strict parse, and the leaves read a range of lines at a time."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from voting.core.encoding import MAX_SAFE_INTEGER, parse_json_strict
+from voting.core.errors import MalformedError
+from voting.core.merkle import leaf_hash
+
+from .leaves import _B64U_16, _B64U_64, _HEX, _URLSAFE, _a2b_base64, _date_ok
+from .model import BoardFile, Bundle, Failure
+
+# `read_bundle` can hand over board.json unparsed (a BoardFile): parsing 57 MB in the calling
+# process before any worker starts was the last serial part of a large verification, and the
+# workers' touching of an inherited parsed board cost a copy-on-write fault per page. Laid out
+# one leaf per line, each chunk of leaves is a range of lines that its worker parses itself.
+#
+# That is the whole file's parse, piece by piece: the line breaks are whitespace between
+# values (a JSON string holds no raw line break), so when the file is "[\n", lines, "\n]\n",
+# every range but the last ends in a comma, and "[" + range + "]" parses to one value per
+# line, the file is the array of those values, each parsed by the same rules. Anything else
+# (another layout, a range that does not parse or has more or fewer values than lines) parses
+# the whole file in the calling process (`parse_board`), which gives the board or the precise
+# error of `parse_json_strict`: the report is the one the reader would have caused.
+
+
+class _Fallback(Exception):
+    """The fast path met something only the whole file's strict parse should judge."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Fallback
+    return obj
+
+
+def _refuse(text: str) -> Any:
+    raise _Fallback
+
+
+def _int_in_range(text: str) -> int:
+    value = int(text)
+    if len(text) > 15 and abs(value) > MAX_SAFE_INTEGER:
+        raise _Fallback
+    return value
+
+
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse,
+                                 parse_int=_int_in_range, strict=True)
+# A \uD800-\uDFFF escape, possibly a lone surrogate (or an escaped backslash before "ud8": harmless).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+
+
+def _parse_fast(text: str) -> Any:
+    """The common case of `parse_json_strict` (no BOM, surrogate escape, duplicate key, float or
+    big integer); raises _Fallback, ValueError or RecursionError on anything else."""
+    if text.startswith("\ufeff") or _SURROGATE_ESCAPE.search(text):
+        raise _Fallback
+    return _FAST_DECODER.decode(text)
+
+
+def parse_board(data: bytes) -> Any:
+    """`parse_json_strict` for a large board or roll, faster on the common case.
+
+    The same rules, except that it skips the up-front nesting scan (the verifier refuses any
+    leaf that is not exactly the PROTOCOL shape, and the C parser guards its own recursion)
+    and scans the text once for surrogate escapes instead of walking every string. Anything
+    unusual (a duplicate key, a float, a big integer, a surrogate escape, a syntax error) is
+    handed to `parse_json_strict`, which raises its precise :class:`MalformedError`.
+    """
+    try:
+        return _parse_fast(data.decode("utf-8"))
+    except (_Fallback, ValueError, RecursionError):
+        return parse_json_strict(data)
+
+
+def _line_breaks(data: bytes) -> list[int] | None:
+    """The offsets of the line breaks around the leaves of a file laid out as "[\n", one leaf
+    per line, "\n]\n" (leaf i is data[breaks[i] + 1:breaks[i + 1]]), else None."""
+    if not (data.startswith(b"[\n") and data.endswith(b"\n]\n")) or len(data) < 6:
+        return None
+    breaks: list[int] = []
+    append, find, end = breaks.append, data.find, len(data) - 2  # the last break is at end - 1
+    at = 1
+    while at >= 0:
+        append(at)
+        at = find(b"\n", at + 1, end)
+    return breaks
+
+
+class _BoardLines(Sequence[Any]):
+    """A board file's leaves, parsed on demand, a slice at a time: ``board[lo:hi]`` parses lines
+    lo..hi as one array and raises _Fallback unless that is one leaf per line."""
+
+    def __init__(self, data: bytes, breaks: list[int]) -> None:
+        self.data, self.breaks = data, breaks
+
+    def __len__(self) -> int:
+        return len(self.breaks) - 1
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            lo, hi, _ = index.indices(len(self))
+            return self.parse(lo, hi)
+        return self.parse(index, index + 1)[0]
+
+    def parse(self, lo: int, hi: int) -> list[Any]:
+        if lo >= hi:
+            return []
+        data, breaks = self.data, self.breaks
+        start, end = breaks[lo] + 1, breaks[hi]
+        if hi < len(breaks) - 1:  # lines follow: this range ends in the comma before them
+            if data[end - 1] != 0x2C:  # ","
+                raise _Fallback
+            end -= 1
+        try:
+            leaves = _parse_fast("[" + data[start:end].decode("utf-8") + "]")
+        except (ValueError, RecursionError):
+            raise _Fallback from None
+        if len(leaves) != hi - lo:
+            raise _Fallback
+        return leaves
+
+    def raw(self, lo: int, hi: int) -> list[tuple[Any, ...]] | None:
+        """`_fast_fields` of lines lo..hi read straight from the bytes, without parsing them,
+        when every line is a leaf in one of the two layouts of `_raw_fields`; else None (then
+        the caller parses the range: a range that does not parse must still end in _Fallback)."""
+        data, breaks, last = self.data, self.breaks, len(self.breaks) - 2
+        start, end = breaks[lo] + 1, breaks[hi]
+        if end <= start:
+            return None
+        text = data[start:end]
+        if not text.isascii():
+            try:
+                text.decode("utf-8")  # the patterns take any byte above 0x7f: it must be UTF-8
+            except UnicodeDecodeError:
+                return None
+        fields: list[tuple[Any, ...]] = []
+        append = fields.append
+        for i in range(lo, hi):
+            at, to = breaks[i] + 1, breaks[i + 1]
+            if i < last:  # lines follow: this one ends in the comma before them
+                if data[to - 1] != 0x2C:  # ","
+                    return None
+                to -= 1
+            found = _raw_fields(data, at, to)
+            if found is None:
+                return None
+            append(found)
+        return fields
+
+
+# Reading a line without parsing it: a line that matches one of these patterns in full is
+# one JSON object with exactly these members, each once, whose strings hold no escape and no
+# control character, and whose integers have at most 15 digits (so within ±(2^53-1)): the
+# strict parse of such a line could not fail, and gives the values the groups spell. Since
+# no string needs an escape, the JCS of the leaf and of its ballot are these very bytes (in
+# the server's layout: the leaves as stored, keys sorted) or these bytes in sorted order (in
+# the layout of `make_leaf` with the ballot's fields in the order the client signs them).
+# Everything else (another order, an escape, a bigger integer) is parsed as before.
+_PLAIN_STR = rb'"[^"\\\x00-\x1f]*"'
+_RAW_RANKING = rb'\[(?P<ranking>' + _PLAIN_STR + rb'(?:,' + _PLAIN_STR + rb')*)?\]'
+_RAW_SEQ = rb'(?P<seq>0|[1-9][0-9]{0,14})'
+_RAW_REVISION = rb'(?P<revision>[1-9][0-9]{0,14})'
+_RAW_TIME = (rb'"(?P<received_at>(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
+             rb'\.[0-9]{3}Z)"')
+_RAW_SORTED_RE = re.compile(
+    rb' *(?P<leaf>{"ballot":{"signature":"(?P<signature>' + _B64U_64 + rb')","signed":(?P<signed>'
+    rb'{"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
+    rb'"nonce":"' + _B64U_16 + rb'","ranking":' + _RAW_RANKING + rb',"revision":' + _RAW_REVISION + rb','
+    rb'"type":"ballot","v":1,"voter":"(?P<voter>' + _HEX + rb')"}),"signer":"(?P<signer>' + _HEX + rb')"},'
+    rb'"received_at":' + _RAW_TIME + rb',"seq":' + _RAW_SEQ + rb',"type":"leaf","v":1})'
+)
+_RAW_CLIENT_RE = re.compile(
+    rb' *{"v":1,"type":"leaf","seq":' + _RAW_SEQ + rb',"ballot":{"signed":{"v":1,"type":"ballot",'
+    rb'"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
+    rb'"voter":"(?P<voter>' + _HEX + rb')","revision":' + _RAW_REVISION + rb',"ranking":' + _RAW_RANKING + rb','
+    rb'"nonce":"(?P<nonce>' + _B64U_16 + rb')"},"signature":"(?P<signature>' + _B64U_64 + rb')",'
+    rb'"signer":"(?P<signer>' + _HEX + rb')"},"received_at":' + _RAW_TIME + rb'}'
+)
+
+
+def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
+    """`_fast_fields` of the leaf in data[at:to], from its bytes (see the patterns above), with
+    the ranking as the bytes between its brackets (`_Scan.ranked` reads them); None when the
+    line is not one of the two layouts (or the leaf is not certainly well formed)."""
+    match = _RAW_SORTED_RE.fullmatch(data, at, to)
+    if match is not None:
+        leaf, signature, message, election, digest, ranking, revision, voter, signer, _, date, seq = match.groups()
+    else:
+        match = _RAW_CLIENT_RE.fullmatch(data, at, to)
+        if match is None:
+            return None
+        seq, election, digest, voter, revision, ranking, nonce, signature, signer, received_at, date = match.groups()
+        message = b"".join((b'{"election":', election, b',"election_digest":"', digest, b'","nonce":"', nonce,
+                            b'","ranking":[', ranking or b"", b'],"revision":', revision,
+                            b',"type":"ballot","v":1,"voter":"', voter, b'"}'))
+        leaf = b"".join((b'{"ballot":{"signature":"', signature, b'","signed":', message, b',"signer":"', signer,
+                         b'"},"received_at":"', received_at, b'","seq":', seq, b',"type":"leaf","v":1}'))
+    if voter != signer or not _date_ok(date):
+        return None
+    return (leaf_hash(leaf), message, _a2b_base64(signature.translate(_URLSAFE) + b"=="), int(seq),
+            voter.decode("ascii"), int(revision), ranking or b"", election[1:-1].decode("utf-8"), digest.decode("ascii"))
+
+
+def _parsed(bundle: Bundle) -> Bundle:
+    """The bundle with its BoardFile parsed here (the board, or None and its problem)."""
+    board = bundle.board
+    assert type(board) is BoardFile
+    try:
+        return replace(bundle, board=parse_board(board.data))
+    except MalformedError as exc:
+        problems = list(bundle.problems)
+        at = len(problems) if board.problem_index is None else board.problem_index
+        problems.insert(at, Failure("board", f"{board.name}: {exc}"))
+        return replace(bundle, board=None, problems=tuple(problems))

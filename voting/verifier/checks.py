@@ -1,0 +1,328 @@
+"""The checks of one election: the signed server objects, the roll, the tree heads and the recount.
+
+The board's leaves are checked by `voting.verifier.parallel`, which `_Verifier.run` starts
+before the roll and merges after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from voting.core.counting import CountingError, WeightedBallot, compute_result
+from voting.core.counting import Rule as CountingRule
+from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, b64u_decode, jcs, sha256
+from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, VotingError
+from voting.core.keys import check_public_key, key_id, verify_signature
+from voting.core.signed import _fields, _header, _hex64, _int, _str  # the roll's field checks, shared
+from voting.core.signed import (
+    Election,
+    Envelope,
+    Result,
+    Roll,
+    RollVoter,
+    parse_election,
+    parse_envelope,
+    parse_result,
+    parse_sth,
+)
+
+from .board_file import _BoardLines
+from .leaves import _LEAF_ENCODER, _URLSAFE, _a2b_base64
+from .model import Bundle, Failure, Report, Summary
+from .parallel import _BoardCheck
+
+#: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
+#: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
+SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+))
+_P = 2**255 - 19
+_KEY_B64_RE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")  # 32 bytes: 43 characters, the last 2 bits zero
+#: The result fields that must equal the recount, compared as canonical JSON (so that
+#: ``true`` never equals ``1``).
+RECOUNT_FIELDS = ("ranking", "winner", "ties_broken", "details", "counted", "weight_counted", "abstentions")
+
+
+@dataclass
+class _Verifier:
+    bundle: Bundle
+    workers: int
+    failures: list[Failure] = field(default_factory=list)
+    progress: Callable[[int], None] | None = None
+    lines: _BoardLines | None = None  # the board's leaves when it is a file the workers parse
+
+    def fail(self, check: str, message: str, seq: int | None = None) -> None:
+        self.failures.append(Failure(check, message, seq))
+
+    # signed server objects
+
+    def server_object(self, name: str, obj: Any, parse: Callable[[Any], Any],
+                      key: bytes | None) -> tuple[Envelope | None, Any, str | None]:
+        """(envelope, parsed signed object, digest of the signed object), Nones when unusable.
+
+        ``parse_envelope`` checks ``v`` and ``type`` (the domain separation); JCS(signed) is
+        computed once, for both the signature and the digest (the roll can be large).
+        """
+        if obj is None:
+            if not any(p.check.startswith(name) for p in self.bundle.problems):
+                self.fail(name, "missing")
+            return None, None, None
+        try:
+            env = parse_envelope(obj, name)
+            canonical = _canonical(env.signed)
+        except VotingError as exc:
+            self.fail(f"{name}.envelope", str(exc))
+            return None, None, None
+        if key is not None:
+            try:
+                if env.signer != key_id(key):
+                    raise BadSignatureError(f"signer {env.signer} is not the expected key {key_id(key)}")
+                verify_signature(key, canonical, env.signature)
+            except VotingError as exc:
+                self.fail(f"{name}.signature", f"server signature: {exc}")
+        try:
+            parsed = parse(env.signed)
+        except VotingError as exc:
+            self.fail(f"{name}.fields", str(exc))
+            parsed = None
+        return env, parsed, sha256(canonical).hex()
+
+    def parse_roll(self, signed: Any) -> tuple[Roll | None, set[str]]:
+        """The roll, as `voting.core.signed.parse_roll` checks it, every entry reported on its own.
+
+        Returns the usable roll (entries whose key passed the quick checks) and the key ids of
+        entries with an unusable key. The expensive half of `check_public_key` (decoding the
+        point) is deferred to :meth:`check_roll_keys`.
+        """
+        try:
+            s = _header(signed, "roll", {"election", "voters"})
+            election = _str(s, "roll", "election")
+            if not isinstance(s["voters"], list):
+                raise MalformedError(f"roll.voters: want an array, got {type(s['voters']).__name__}")
+        except VotingError as exc:
+            self.fail("roll.fields", str(exc))
+            return None, set()
+        usable: list[RollVoter] = []
+        bad_keys: set[str] = set()
+        previous = ""
+        for i, item in enumerate(s["voters"]):
+            # Fast path: exactly the three fields, canonical b64u of 32 bytes, the matching key id.
+            # (The sha256 match implies that key_id is 64 lowercase hex digits.)
+            if (type(item) is dict and len(item) == 3 and type(kid := item.get("key_id")) is str
+                    and type(b64 := item.get("public_key")) is str and type(weight := item.get("weight")) is int
+                    and weight >= 1 and _KEY_B64_RE.fullmatch(b64)
+                    and _sha256(raw := _a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hexdigest() == kid):
+                pass
+            else:
+                kid, raw, weight = self.roll_entry(item, i)
+                if not kid:
+                    continue
+            if kid <= previous:
+                self.fail("roll.order", f"roll.voters[{i}].key_id: voters must be sorted strictly by key_id, "
+                                        f"{kid} after {previous}")
+            else:
+                previous = kid
+            # y < p unless the top 7 bits are all set; then the full check (and the small-order set)
+            problem = _quick_key_check(raw) if raw[31] & 0x7F == 0x7F or raw in SMALL_ORDER_KEYS else None
+            if problem is not None:
+                self.fail("roll.public_key", f"roll.voters[{i}].public_key: {problem}")
+                bad_keys.add(kid)
+                continue
+            usable.append(RollVoter(kid, raw, weight))
+        return Roll(election, tuple(usable)), bad_keys
+
+    def roll_entry(self, item: Any, i: int) -> tuple[str, bytes, int]:
+        """A roll entry through the core's field checks; ("", b"", 0) after reporting its problem."""
+        at = f"roll.voters[{i}]"
+        try:
+            _fields(item, at, {"key_id", "public_key", "weight"})
+            kid = _hex64(item, at, "key_id")
+            weight = _int(item, at, "weight", 1)
+            try:
+                raw = b64u_decode(item["public_key"])
+            except MalformedError as exc:
+                raise MalformedError(f"{at}.public_key: {exc}") from None
+            if key_id(raw) != kid:
+                raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
+        except VotingError as exc:
+            self.fail("roll.voter", str(exc))
+            return "", b"", 0
+        return kid, raw, weight
+
+    def check_roll_keys(self, roll: Roll, proven: set[str]) -> None:
+        """`check_public_key` on every roll key no valid signature has already proven to be a point.
+
+        A key that verified a signature decoded as a curve point (RFC 8032 verification
+        decodes it first); with the quick checks (y < p, not one of the small-order
+        encodings) that is all `check_public_key` asks. The rest pay the full check.
+        """
+        if len(proven) == len(roll.voters):  # proven holds only key ids on the roll: every one is proven
+            return
+        for voter in roll.voters:
+            if voter.key_id in proven:
+                continue
+            try:
+                check_public_key(voter.public_key)
+            except BadKeyError as exc:
+                self.fail("roll.public_key", f"roll key {voter.key_id}: {exc}")
+
+    def run(self) -> Report:
+        b = self.bundle
+        self.failures.extend(b.problems)
+        key: bytes | None = b.server_public_key
+        try:
+            check_public_key(key)
+        except BadKeyError as exc:
+            self.fail("server_key", str(exc))
+            key = None
+        _, election, election_digest = self.server_object("election", b.election, parse_election, key)
+        if election is None:
+            election_digest = None
+        # The board's chunks start now, on the workers; the failures are reported in this
+        # order all the same (the chunks only return them, `board.finish` reports them).
+        leaves: Sequence[Any] = self.lines if self.lines is not None else b.board if isinstance(b.board, list) else []
+        board = _BoardCheck(self, election, election_digest)
+        try:
+            board.start(leaves, self.workers)
+            roll_env, _, roll_digest = self.server_object("roll", b.roll, lambda signed: None, key)
+            _, sth, _ = self.server_object("sth", b.sth, parse_sth, key)
+            result_env, result, _ = self.server_object("result", b.result, parse_result, key)
+            roll, bad_keys = self.parse_roll(roll_env.signed) if roll_env is not None else (None, set())
+            self.check_roll_header(election, roll, roll_digest)
+            if b.board is None:
+                if not any(p.check.startswith("board") for p in b.problems):
+                    self.fail("board", "missing")
+            elif self.lines is None and not isinstance(b.board, list):
+                self.fail("board", f"want an array of leaves, got {type(b.board).__name__}")
+            root, counted = board.finish(roll, bad_keys, self.progress)
+        finally:
+            board.close()
+        if roll is not None:
+            self.check_roll_keys(roll, board.proven)
+
+        if root is None and leaves:
+            self.fail("board.root_hash", "cannot compute the root hash: a leaf cannot be canonicalized")
+        if sth is not None:
+            if election is not None and sth.election != election.id:
+                self.fail("sth.election", f"want {election.id!r}, got {sth.election!r}")
+            self.check_tree("sth", sth.tree_size, sth.root_hash, len(leaves), root)
+        if result is not None:
+            self.check_result(result, election, election_digest, len(leaves), root)
+        recount = self.recount(election, roll, counted, result_env.signed if result is not None else None)
+
+        summary = Summary(
+            election=election.id if election is not None else None,
+            method=election.method if election is not None else None,
+            ballots=len(leaves),
+            voters=len(roll.voters) if roll is not None else 0,
+            counted=recount["counted"] if recount else None,
+            winner=recount["winner"] if recount else None,
+            ranking=tuple(recount["ranking"]) if recount else None,
+            tree_size=len(leaves),
+            root_hash=root.hex() if root is not None else None,
+        )
+        return Report(tuple(self.failures), summary)
+
+    def check_roll_header(self, election: Election | None, roll: Roll | None, roll_digest: str | None) -> None:
+        if election is not None and roll_digest is not None:
+            if election.roll_digest != roll_digest:
+                self.fail("election.roll_digest", f"want {roll_digest} (the digest of the roll), got {election.roll_digest}")
+        if election is not None and roll is not None and roll.election != election.id:
+            self.fail("roll.election", f"want {election.id!r}, got {roll.election!r}")
+
+    def check_tree(self, name: str, tree_size: int, root_hash: bytes, size: int, root: bytes | None) -> None:
+        if tree_size != size:
+            self.fail(f"{name}.tree_size", f"want {size} (the leaves on the board), got {tree_size}")
+        elif root is not None and root_hash != root:
+            self.fail(f"{name}.root_hash", f"want {root.hex()} (the Merkle root of the board), got {root_hash.hex()}")
+
+    def check_result(self, result: Result, election: Election | None, election_digest: str | None,
+                     size: int, root: bytes | None) -> None:
+        if election is not None:
+            if result.election != election.id:
+                self.fail("result.election", f"want {election.id!r}, got {result.election!r}")
+            if result.method != election.method:
+                self.fail("result.method", f"want {election.method!r} (the election's method), got {result.method!r}")
+        if election_digest is not None and result.election_digest != election_digest:
+            self.fail("result.election_digest", f"want {election_digest}, got {result.election_digest}")
+        self.check_tree("result", result.tree_size, result.root_hash, size, root)
+
+    def recount(self, election: Election | None, roll: Roll | None, counted: list[WeightedBallot] | None,
+                signed: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Count each voter's highest-revision valid ballot and compare with the signed result."""
+        if election is None or roll is None or counted is None:
+            return None
+        rule = None
+        if election.rule is not None:
+            rule = CountingRule(election.rule.majority, election.rule.quorum_percent)
+        try:
+            recount = compute_result(election.method, election.option_ids, counted, rule=rule,
+                                     roll_weight=roll.total_weight)
+        except CountingError as exc:  # pragma: no cover - leaves were checked with the same functions
+            self.fail("recount", str(exc))
+            return None
+        if signed is not None:
+            for name in RECOUNT_FIELDS:
+                if jcs(recount[name]) != jcs(signed[name]):
+                    self.fail(f"result.{name}", f"the recount gives {_short(recount[name])}, "
+                                                f"the signed result says {_short(signed[name])}")
+        return recount
+
+
+_sha256 = hashlib.sha256
+
+
+def _quick_key_check(raw: bytes) -> str | None:
+    """What `check_public_key` finds without decoding the point: size, y >= p, small order."""
+    if len(raw) != 32:
+        return f"public key: wrong size {len(raw)}, want 32 bytes"
+    if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _P:
+        return "public key: non-canonical encoding (y >= 2^255 - 19)"
+    if raw in SMALL_ORDER_KEYS:
+        return "public key: small-order point (one of the eight low-order points)"
+    return None
+
+
+def _canonical(signed: Any) -> bytes:
+    """`jcs(signed)`, faster for a large roll.
+
+    When every roll entry is a plain object of three plain fields (strings, an integer within
+    ±(2^53-1)) and the rest passes the core's JCS check with ASCII keys only, sorted compact
+    msgspec output is the JCS (see the leaf's fast path in `leaves.py`); anything else, and any
+    other object, goes to `jcs`, which raises the precise error.
+    """
+    if type(signed) is dict and type(voters := signed.get("voters")) is list and len(voters) > 16:
+        rest = {k: v for k, v in signed.items() if k != "voters"}
+        try:
+            if _check_jcs_value(rest, 0) and _plain_roll_entries(voters):
+                return _LEAF_ENCODER.encode(signed)
+        except Exception:  # noqa: BLE001 - a lone surrogate, a float...: `jcs` says what
+            pass
+    return jcs(signed)
+
+
+def _plain_roll_entries(voters: list[Any]) -> bool:
+    for item in voters:
+        if (type(item) is not dict or len(item) != 3 or type(item.get("key_id")) is not str
+                or type(item.get("public_key")) is not str or type(weight := item.get("weight")) is not int
+                or not -MAX_SAFE_INTEGER <= weight <= MAX_SAFE_INTEGER):
+            return False
+    return True
+
+
+def _short(value: Any) -> str:
+    text = jcs(value).decode("utf-8")
+    return text if len(text) <= 200 else text[:197] + "..."
