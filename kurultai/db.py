@@ -2,7 +2,7 @@
 
 SQLite (the default) is one file in the data directory, in WAL mode. Piccolo's SQLite engine
 opens a connection per query, so concurrent write transactions would fail with "database is
-locked". Every write therefore goes through `Database.write`, which on SQLite hands the work to
+locked" (plain reads outside a transaction run instead on a few kept connections, `_Readers`). Every write therefore goes through `Database.write`, which on SQLite hands the work to
 one writer task: it drains a queue and runs a batch of jobs in one IMMEDIATE transaction (group
 commit), each job inside its own savepoint so that one failing job does not undo the others. A
 job's future resolves only after the batch has committed, so a caller never reports something
@@ -21,6 +21,7 @@ import re
 import sqlite3
 import os
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 from kurultai.settings import Settings
 
@@ -64,6 +65,60 @@ def _connection_class(synchronous: str) -> type[sqlite3.Connection]:
             self.execute("PRAGMA foreign_keys=ON")
 
     return Connection
+
+
+READER_THREADS = 4
+
+
+class _Readers:
+    """Plain SQLite reads on a few kept connections, one per thread of a small pool.
+
+    Piccolo opens a new connection, and with aiosqlite a new thread, for every query outside a
+    transaction: ~1 ms each, and a rendered assembly page runs ~30 queries. In WAL mode readers
+    never block the writer, and a SELECT outside BEGIN (the connections are in autocommit, as
+    Piccolo's) is its own read transaction, so it sees every write committed before it starts.
+    """
+
+    def __init__(self, connection_kwargs: dict[str, Any]) -> None:
+        self.kwargs = {**connection_kwargs, "check_same_thread": False}  # closed from stop()'s thread
+        self.executor = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="kurultai-sqlite-read")
+        self.local = threading.local()
+        self.connections: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+
+    def read(self, query: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(**self.kwargs)
+            conn.row_factory = dict_factory
+            self.local.conn = conn
+            with self.lock:
+                self.connections.append(conn)
+        cursor = conn.execute(query, args)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        for conn in self.connections:
+            conn.close()
+        self.connections.clear()
+
+
+class KurultaiSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine; while the database is started, a statement that starts with
+    SELECT and runs outside a transaction goes to `_Readers` instead of a new connection.
+    Everything else (writes, DDL, anything inside a transaction) takes Piccolo's path."""
+
+    readers: _Readers | None = None
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None) -> Any:
+        readers = self.readers
+        if readers is None or query.lstrip()[:6].upper() != "SELECT":
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        return await asyncio.get_running_loop().run_in_executor(readers.executor, readers.read, query, args or [])
 
 
 _VALUES_RE = re.compile(r"(INSERT INTO .+ VALUES )(\((?:\?, )*\?\))", re.DOTALL)
@@ -139,7 +194,7 @@ class Database:
             self.engine = PostgresEngine(config=_postgres_config(settings.database_url), log_queries=False)
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self.engine = SQLiteEngine(path=str(settings.sqlite_path), timeout=30, factory=_connection_class(settings.sqlite_synchronous))
+            self.engine = KurultaiSQLiteEngine(path=str(settings.sqlite_path), timeout=30, factory=_connection_class(settings.sqlite_synchronous))
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._bulk_conn: sqlite3.Connection | None = None
@@ -167,6 +222,8 @@ class Database:
             await self.engine.start_connection_pool(min_size=2, max_size=20)
         else:
             await self.engine.run_ddl("PRAGMA journal_mode=WAL")
+            if isinstance(self.engine, KurultaiSQLiteEngine) and self.engine.readers is None:
+                self.engine.readers = _Readers(self.engine.connection_kwargs)
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
 
@@ -181,6 +238,9 @@ class Database:
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
             self._queue = None
+        if isinstance(self.engine, KurultaiSQLiteEngine) and self.engine.readers is not None:
+            readers, self.engine.readers = self.engine.readers, None
+            await asyncio.get_running_loop().run_in_executor(None, readers.close)  # waits for reads in flight
         if self._bulk_conn is not None:
             self._bulk_conn.close()
             self._bulk_conn = None
