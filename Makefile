@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-verify: $(STAMP)
 
 bench-fanout: $(STAMP)
 	$(BIN)/python bench/fanout.py
+
+bench-pages: $(STAMP)
+	$(BIN)/python bench/pages.py
 
 SOAK_MINUTES ?= 30
 bench-soak: $(STAMP)

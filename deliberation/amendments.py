@@ -30,10 +30,9 @@ def _check_kind(kind: str, text: str | None) -> None:
         raise InvalidInput(f"a {kind!r} amendment needs a non-empty 'text'")
 
 
-async def _text_before(row: dict[str, Any]) -> str | None:
-    """The provision's text the redline compares with: the current text, or for an adopted
-    amendment the text just before its adoption."""
-    current = await _latest_version(row["provision"])
+async def _text_before(row: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """The provision's text the redline compares with: the current text (`current`, the latest
+    version), or for an adopted amendment the text just before its adoption."""
     if row["status"] != "adopted":
         return current["text"]
     adopted = (
@@ -52,17 +51,31 @@ async def _text_before(row: dict[str, Any]) -> str | None:
     return before["text"] if before else current["text"]
 
 
-async def amendment_view(row: dict[str, Any]) -> dict[str, Any]:
-    current = await _latest_version(row["provision"])
-    old = await _text_before(row) or ""
+async def amendment_view(
+    row: dict[str, Any],
+    *,
+    latest: dict[int, dict[str, Any]] | None = None,
+    people: tuple[str | None, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The amendment as the API shows it. A list passes what its amendments share, read once for
+    all of them: `latest` (provision id -> latest version, filled as needed) and `people` (the
+    author's username and the cosponsors'); alone, it reads them itself."""
+    if latest is None:
+        latest = {}
+    if row["provision"] not in latest:
+        latest[row["provision"]] = await _latest_version(row["provision"])
+    current = latest[row["provision"]]
+    old = await _text_before(row, current) or ""
     if row["kind"] == "replace":
         redline = compute_redline(old, row["text"] or "")
     elif row["kind"] == "delete":
         redline = compute_redline(old, "")
     else:
         redline = compute_redline("", row["text"] or "")
-    cos = await Cosponsor.select(Cosponsor.user.username.as_alias("username")).where(Cosponsor.amendment == row["id"]).order_by(Cosponsor.id)
-    author = await Amendment.select(Amendment.author.username.as_alias("username")).where(Amendment.id == row["id"]).first()
+    if people is None:
+        author, cosponsors = (await _people([row["id"]])).get(row["id"], (None, []))
+    else:
+        author, cosponsors = people
     return {
         "id": row["id"],
         "assembly": row["assembly"],
@@ -71,8 +84,8 @@ async def amendment_view(row: dict[str, Any]) -> dict[str, Any]:
         "title": row["title"],
         "text": row["text"],
         "rationale": row["rationale"],
-        "author": author["username"] if author else None,
-        "cosponsors": [c["username"] for c in cos],
+        "author": author,
+        "cosponsors": cosponsors,
         "status": row["status"],
         "reason": row["reason"],
         "base_document_version": row["base_document_version"],
@@ -97,7 +110,23 @@ async def list_amendments(assembly_id: int, provision: int | None = None, status
     if status is not None:
         where &= Amendment.status == parse_amendment_status(status).value
     rows = await Amendment.select().where(where).order_by(Amendment.id)
-    return [await amendment_view(r) for r in rows]
+    people = await _people([r["id"] for r in rows])
+    latest: dict[int, dict[str, Any]] = {}
+    return [await amendment_view(r, latest=latest, people=people.get(r["id"], (None, []))) for r in rows]
+
+
+async def _people(ids: list[int]) -> dict[int, tuple[str | None, list[str]]]:
+    """amendment id -> (the author's username, the cosponsors' in the order they joined), in two
+    queries for any number of amendments."""
+    out: dict[int, tuple[str | None, list[str]]] = {}
+    for lo in range(0, len(ids), 500):  # within SQLite's limit on bound parameters
+        chunk = ids[lo : lo + 500]
+        authors = await Amendment.select(Amendment.id, Amendment.author.username.as_alias("username")).where(Amendment.id.is_in(chunk))
+        out.update({a["id"]: (a["username"], []) for a in authors})
+        cosponsors = await Cosponsor.select(Cosponsor.amendment, Cosponsor.user.username.as_alias("username")).where(Cosponsor.amendment.is_in(chunk)).order_by(Cosponsor.id)
+        for c in cosponsors:
+            out[c["amendment"]][1].append(c["username"])
+    return out
 
 
 async def _check_floor_open(provision_id: int) -> None:

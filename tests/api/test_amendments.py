@@ -297,3 +297,25 @@ async def test_adopted_amendment_keeps_its_redline(world: World) -> None:
     assert {"insert", "delete"} <= ops
     old = "".join(s["text"] for s in adopted["redline"] if s["op"] != "insert")
     assert old == "The first provision text."
+
+
+async def test_the_list_shows_each_amendment_as_its_own_page_does(world: World) -> None:
+    """The list reads authors, cosponsors and provision texts once for all its amendments; each
+    entry must equal what GET /api/amendments/{id} (which reads them alone) shows."""
+    a = await _admitted(world)
+    b = await _admitted(world, who="delegate2", text="Another wording of the first provision.")
+    await _amend(world, kind="delete", text=None, provision=world.provisions[1], submit=True)
+    await _amend(world, "moderator", kind="insert_after", text="An inserted provision.", title="New")
+    for who in ("delegate2", "moderator"):
+        await world.ok("POST", f"/api/amendments/{a['id']}/cosponsors", who)
+    await world.ok("POST", f"/api/amendments/{b['id']}/cosponsors", "delegate")
+    await world.ok("POST", f"/api/amendments/{a['id']}/adopt", "moderator", {})  # b's redline moves on
+    listed = await world.ok("GET", f"/api/assemblies/{world.assembly}/amendments")
+    assert len(listed) == 4
+    for entry in listed:
+        assert entry == await world.ok("GET", f"/api/amendments/{entry['id']}")
+    by_id = {e["id"]: e for e in listed}
+    assert by_id[a["id"]]["cosponsors"] == ["delegate2", "moderator"] and by_id[a["id"]]["author"] == "delegate"
+    assert by_id[b["id"]]["cosponsors"] == ["delegate"] and by_id[b["id"]]["author"] == "delegate2"
+    assert by_id[b["id"]]["current_text"] == NEW_TEXT and by_id[a["id"]]["status"] == "adopted"
+    assert await world.ok("GET", f"/api/assemblies/{world.assembly}/amendments?status=withdrawn") == []
