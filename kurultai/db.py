@@ -116,9 +116,14 @@ class KurultaiSQLiteEngine(SQLiteEngine):
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None) -> Any:
         readers = self.readers
-        if readers is None or query.lstrip()[:6].upper() != "SELECT":
-            return await super()._run_in_new_connection(query, args, query_type, table)
-        return await asyncio.get_running_loop().run_in_executor(readers.executor, readers.read, query, args or [])
+        if readers is not None and query.lstrip()[:6].upper() == "SELECT":
+            try:
+                future = asyncio.get_running_loop().run_in_executor(readers.executor, readers.read, query, args or [])
+            except RuntimeError:  # stop() shut the readers down after this read looked them up
+                pass
+            else:
+                return await future
+        return await super()._run_in_new_connection(query, args, query_type, table)
 
 
 _VALUES_RE = re.compile(r"(INSERT INTO .+ VALUES )(\((?:\?, )*\?\))", re.DOTALL)

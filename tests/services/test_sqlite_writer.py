@@ -161,3 +161,45 @@ async def test_upgrade_moves_rolls_out_of_the_election_row(tmp_path: Path, monke
     from tests.services.upgrade import check_roll_moves_on_upgrade
 
     await check_roll_moves_on_upgrade(Settings(data_dir=tmp_path / "data"), monkeypatch)
+
+
+async def test_plain_reads_run_on_the_kept_reader_connections(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SELECT outside a transaction runs on one of the readers' threads (no new connection),
+    sees every write committed before it, and runs beside the writer; anything else, and every
+    read once the database has stopped, takes Piccolo's own path."""
+    import threading
+
+    from kurultai.db import READER_THREADS, KurultaiSQLiteEngine
+
+    engine = db.engine
+    assert isinstance(engine, KurultaiSQLiteEngine) and engine.readers is not None
+    threads: set[str] = set()
+    read = engine.readers.read
+
+    def spy(query: str, args: list) -> list:
+        threads.add(threading.current_thread().name)
+        return read(query, args)
+
+    monkeypatch.setattr(engine.readers, "read", spy)
+    opened: list[str] = []
+    piccolo_path = KurultaiSQLiteEngine.__mro__[1]._run_in_new_connection
+
+    async def counted(self: KurultaiSQLiteEngine, query: str, *args: object, **kw: object) -> object:
+        opened.append(query.split()[0].upper())
+        return await piccolo_path(self, query, *args, **kw)
+
+    monkeypatch.setattr(KurultaiSQLiteEngine.__mro__[1], "_run_in_new_connection", counted)
+
+    async def write_and_read(i: int) -> bool:
+        await db.write(lambda: _add_user(f"reader{i}"))  # committed when it returns
+        return await User.exists().where(User.username == f"reader{i}")
+
+    assert all(await asyncio.gather(*(write_and_read(i) for i in range(50))))
+    assert await User.count().where(User.username.like("reader%")) == 50
+    assert threads and all(t.startswith("kurultai-sqlite-read") for t in threads) and len(threads) <= READER_THREADS
+    assert "SELECT" not in opened  # no read opened a connection of its own
+    readers = engine.readers
+    await db.stop()
+    assert engine.readers is None and readers.connections == []
+    assert await User.count().where(User.username.like("reader%")) == 50  # Piccolo's path again
+    assert opened.count("SELECT") == 1
