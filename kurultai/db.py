@@ -2,8 +2,9 @@
 
 SQLite (the default) is one file in the data directory, in WAL mode. Piccolo's SQLite engine
 opens a connection per query, so concurrent write transactions would fail with "database is
-locked" (plain reads outside a transaction run instead on a few kept connections, `_Readers`). Every write therefore goes through `Database.write`, which on SQLite hands the work to
-one writer task: it drains a queue and runs a batch of jobs in one IMMEDIATE transaction (group
+locked" (plain reads outside a transaction run instead on a few kept connections, `_Readers`).
+Every write therefore goes through `Database.write`, which on SQLite hands the work to one
+writer task: it drains a queue and runs a batch of jobs in one IMMEDIATE transaction (group
 commit), each job inside its own savepoint so that one failing job does not undo the others. A
 job's future resolves only after the batch has committed, so a caller never reports something
 that is not durable.

@@ -48,12 +48,17 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
-def _csrf(request: Request, principal: Principal | None) -> str:
-    """The token forms and scripts send: a logged-in browser's is its session's (stored with the
-    session at login); before login it is the CSRF cookie's (double submit), made when missing."""
-    if principal is not None and principal.via_cookie and principal.csrf:
+def _expected_csrf(request: Request, principal: Principal | None) -> str:
+    """The token a form must carry: a logged-in browser's session's own (stored with the session
+    at login); before login the CSRF cookie's (double submit). "" when there is none yet."""
+    if principal is not None and principal.via_cookie:
         return principal.csrf
-    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    return request.cookies.get(CSRF_COOKIE, "")
+
+
+def _csrf(request: Request, principal: Principal | None) -> str:
+    """The token a page gives its forms and scripts: the expected one, made when missing."""
+    return _expected_csrf(request, principal) or secrets.token_urlsafe(24)
 
 
 def request_lang(request: Request) -> Lang:
@@ -87,8 +92,7 @@ def _set_csrf_cookie(response: Response[Any] | Template, csrf: str, settings: An
 
 
 def _check_form_csrf(request: Request, form: dict[str, str], principal: Principal | None) -> bool:
-    expected = principal.csrf if principal is not None and principal.via_cookie else request.cookies.get(CSRF_COOKIE, "")
-    return csrf_matches(expected, form.get("csrf_token", ""))
+    return csrf_matches(_expected_csrf(request, principal), form.get("csrf_token", ""))
 
 
 def _safe_next(target: str | None) -> str:
