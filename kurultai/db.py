@@ -35,6 +35,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
+from kurultai.files import private_dir, private_file, tighten
 from kurultai.settings import Settings
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x4B55_5255  # "KURU": PostgreSQL advisory lock id for migrations
 
 POOL_CLOSE_TIMEOUT_S = 5
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 BATCH_MAX_JOBS = 500
 BATCH_MAX_WAIT_S = 0.002
 WRITER_STOP_TIMEOUT_S = 10
@@ -164,6 +166,20 @@ def _dollar_params(sql: str) -> str:
     return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1))
 
 
+def _private_sqlite_file(settings: Settings) -> None:
+    """The data directory (0700) and the database file (0600), created before SQLite opens it:
+    SQLite gives the -wal, -shm and -journal files it creates the database file's mode. Side
+    files left looser by an older version are tightened."""
+    private_dir(settings.data_dir)
+    path = settings.sqlite_path
+    private_file(path)
+    for suffix in SQLITE_SIDE_FILES:
+        try:
+            tighten(path.with_name(path.name + suffix))
+        except FileNotFoundError:
+            pass
+
+
 def _postgres_config(url: str) -> dict[str, Any]:
     return {"dsn": url.replace("postgres://", "postgresql://", 1)}
 
@@ -199,7 +215,7 @@ class Database:
             assert settings.database_url is not None
             self.engine = PostgresEngine(config=_postgres_config(settings.database_url), log_queries=False)
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(settings)
             self.engine = KurultaiSQLiteEngine(path=str(settings.sqlite_path), timeout=30, factory=_connection_class(settings.sqlite_synchronous))
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._writer: asyncio.Task[None] | None = None

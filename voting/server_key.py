@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kurultai.files import PRIVATE_FILE_MODE, private_dir, tighten
 from voting.core.encoding import b64u_encode
 from voting.core.keys import Signer
 
@@ -20,13 +21,16 @@ def key_path(data_dir: Path) -> Path:
 
 
 def load_or_create(data_dir: Path) -> Signer:
-    """Read the key, or create it atomically with mode 0600 when there is none."""
+    """Read the key, or create it atomically with mode 0600 when there is none (in the data
+    directory, created 0700). A key or directory readable by others is tightened."""
     path = key_path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
+    private_dir(data_dir)
+    if path.exists():
+        tighten(path)
+    else:
         signer = Signer.generate()
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         try:
             os.write(fd, signer.private_bytes())
             os.fsync(fd)
