@@ -104,6 +104,10 @@ def serve(
         "ws_per_message_deflate": False,
         # httptools' protocol, answering plain ballot POSTs without the ASGI cycle (voting/ingress.py).
         "http": BallotProtocol,
+        # X-Forwarded-For/-Proto are believed only from the proxies named in
+        # KURULTAI_TRUSTED_PROXIES; without any, uvicorn's proxy-headers middleware is off.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
     }
     if tls_cert:
         options.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
@@ -222,7 +226,7 @@ def server_key_command(settings: Settings) -> None:
     click.echo(f"fingerprint: {fingerprint(signer)}", err=True)
 
 
-@cli.command("export", help="Write an election's signed objects and board as files for `kurultai verify --offline DIR`.")
+@cli.command("export", help="Write an election's signed objects and board as files (mode 0600; DIR is created 0700) for `kurultai verify --offline DIR`.")
 @click.argument("election_id", type=int)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
@@ -251,7 +255,7 @@ def _register_client_commands() -> None:
 _register_client_commands()
 
 
-@cli.command("backup", help="Copy the SQLite database into DEST (a new file) with SQLite's online backup, while the server runs.")
+@cli.command("backup", help="Copy the SQLite database into DEST (a new file, mode 0600) with SQLite's online backup, while the server runs.")
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def backup_command(settings: Settings, dest: Path) -> None:
@@ -259,14 +263,18 @@ def backup_command(settings: Settings, dest: Path) -> None:
     server, copy DEST to `$KURULTAI_DATA_DIR/kurultai.sqlite3` with the server key beside it."""
     import sqlite3
 
+    from kurultai.files import private_dir, private_file
+
     if settings.uses_postgres:
         raise click.ClickException("kurultai backup copies the SQLite file; on PostgreSQL use pg_dump -Fc (see docs/operations.md, Backups)")
     source_path = settings.sqlite_path
     if not source_path.exists():
         raise click.ClickException(f"no database at {source_path}")
-    if dest.exists():
-        raise click.ClickException(f"{dest} exists; choose a new file")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent, tighten_existing=False)  # a directory we create is 0700; the user's stays as it is
+    try:
+        private_file(dest, exist_ok=False)  # 0600 before SQLite writes to it (its journal files take the same mode)
+    except FileExistsError:
+        raise click.ClickException(f"{dest} exists; choose a new file") from None
     source = sqlite3.connect(source_path)
     target = sqlite3.connect(dest)
     try:

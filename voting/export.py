@@ -1,14 +1,18 @@
 """`kurultai export ELECTION_ID DIR`: the election, roll, board, latest tree head, result and the
 server key as files (the offline format of `voting.client.write_bundle`), for
-`kurultai verify --offline DIR`."""
+`kurultai verify --offline DIR`. The files are 0600, in a directory created 0700."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from deliberation.core.errors import IllegalTransition
+from kurultai.files import PRIVATE_FILE_MODE, private_dir
 from voting.client import write_bundle
 from voting.core.keys import Signer
 from voting.board import stored_roll
@@ -31,5 +35,20 @@ async def export_election(election_id: int, directory: Path, signer: Signer) -> 
         result=json.loads(row["result_envelope"]) if row["result_envelope"] else None,
         server_public_key=signer.public_key_raw,
     )
-    write_bundle(bundle, directory)
+    write_private_bundle(bundle, directory)
     return {"election": str(election_id), "status": row["status"], "ballots": len(leaves)}
+
+
+def write_private_bundle(bundle: Bundle, directory: Path) -> None:
+    """`write_bundle` with every file 0600: written in a private (0700) directory made inside
+    `directory`, closed there, then moved into place, so that no file is ever open to others.
+    `directory` is created 0700 when missing; an existing one is the user's and stays as it is."""
+    private_dir(directory, tighten_existing=False)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))  # mode 0700
+    try:
+        write_bundle(bundle, staging)
+        for file in sorted(staging.iterdir()):
+            os.chmod(file, PRIVATE_FILE_MODE)
+            os.replace(file, directory / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
