@@ -104,7 +104,7 @@ async def main_async(args: argparse.Namespace) -> int:
     data = Path(tempfile.mkdtemp(prefix="kurultai-soak-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "KURULTAI_DATA_DIR": str(data), "KURULTAI_PORT": str(port), "KURULTAI_LOGIN_RATE": "100000"}
+    env = {**os.environ, "KURULTAI_DATA_DIR": str(data), "KURULTAI_PORT": str(port)}
     demo = json.loads(subprocess.run([sys.executable, "-m", "kurultai.cli", "demo", "--json", "--delegates", str(args.delegates)], env=env, capture_output=True, text=True, check=True).stdout)
     server = subprocess.Popen([sys.executable, "-m", "kurultai.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = Stats()

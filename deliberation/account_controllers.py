@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -13,35 +13,34 @@ from deliberation.common import NotFound, load
 from deliberation.context import Ctx
 from deliberation.schemas import InviteAccept, InviteCreate, TokenRequest, UserCreate
 from deliberation.tables import Assembly, User
-from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, require_admin, require_user
+from kurultai.auth import Principal, require_admin, require_user
 from kurultai.errors import ApiError
+from kurultai.login import accept_invitation, log_in, set_device_cookie
+from kurultai.throttle import Throttled
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
 
 
-def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def check_login_rate(request: Request, username: str) -> None:
-    limiter: RateLimiter | RedisRateLimiter = request.app.state.login_limiter
-    ip_key = f"ip:{client_key(request)}"
-    user_key = f"user:{username.lower()}"
-    for key in (ip_key, user_key):
-        if not await limiter.hit(key):
-            raise ApiError(429, "rate_limited", f"too many login attempts; retry in {await limiter.retry_after(key)} s")
+def throttled(exc: Throttled) -> ApiError:
+    return ApiError(429, "rate_limited", str(exc), headers={"retry-after": str(exc.retry_after)})
 
 
 @post("/api/auth/token", tags=["auth"], status_code=200)
-async def token_h(request: Request, data: JSONBody[TokenRequest], ctx: C) -> dict[str, Any]:
-    await check_login_rate(request, data.username)
-    user = await accounts.authenticate(data.username, data.password)
-    if user is None:
+async def token_h(request: Request, data: JSONBody[TokenRequest], ctx: C) -> Response[dict[str, Any]]:
+    """A bearer token. Send back the `device_token` of an earlier login (or keep the
+    `kurultai_device` cookie) to stay exempt from the per-username limits (docs/operations.md)."""
+    try:
+        done = await log_in(request, ctx, data.username, data.password, data.device_token)
+    except Throttled as exc:
+        raise throttled(exc) from None
+    if done is None:
         raise ApiError(401, "bad_credentials", "unknown username or wrong password")
     ttl = request.app.state.settings.token_ttl_hours * 3600 * 1000
-    token, _csrf = await accounts.issue_token(ctx, user.id, "bearer", ttl)
-    return {"token": token, "token_type": "bearer", "expires_in": ttl // 1000}
+    token, _csrf = await accounts.issue_token(ctx, done.user.id, "bearer", ttl)
+    response = Response({"token": token, "token_type": "bearer", "expires_in": ttl // 1000, "device_token": done.device_token})
+    set_device_cookie(request, response, done.device_token)
+    return response
 
 
 @delete("/api/auth/token", tags=["auth"], status_code=204)
@@ -81,8 +80,10 @@ async def invite_h(request: Request, uid: FromPath[int], data: JSONBody[InviteCr
 
 @post("/api/auth/invite", tags=["auth"], status_code=200)
 async def accept_invite_h(request: Request, data: JSONBody[InviteAccept], ctx: C) -> dict[str, Any]:
-    await check_login_rate(request, "invite")
-    user = await accounts.accept_invite(ctx, data.token, data.password)
+    try:
+        user = await accept_invitation(request, ctx, data.token, data.password)
+    except Throttled as exc:
+        raise throttled(exc) from None
     return user.to_dict()
 
 

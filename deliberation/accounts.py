@@ -1,4 +1,5 @@
-"""Accounts: users, passwords (argon2), bearer tokens, browser sessions and invitations."""
+"""Accounts: users, passwords (argon2id, deliberation/passwords.py), bearer tokens, browser
+sessions and invitations."""
 
 from __future__ import annotations
 
@@ -7,15 +8,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import DeliberationError, InvalidInput
 from deliberation.tables import AuthToken, User
-
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("kurultai-dummy-password")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 8
@@ -26,17 +21,6 @@ INVITE_TTL_MS = 7 * 24 * 3600 * 1000
 class Conflict(DeliberationError):
     code = "conflict"
     status = 409
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def check_password(stored: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def token_hash(token: str) -> str:
@@ -93,7 +77,7 @@ async def create_user(
     validate_username(username)
     if password is not None:
         validate_password(password)
-    hashed = hash_password(password) if password is not None else None
+    hashed = await ctx.passwords.hash(password) if password is not None else None
 
     async def run(tx: Tx) -> UserView:
         if await User.exists().where(User.username == username):
@@ -112,11 +96,21 @@ async def create_user(
     return await ctx.write(run)
 
 
-async def authenticate(username: str, password: str) -> UserView | None:
+async def authenticate(ctx: Ctx, username: str, password: str) -> UserView | None:
+    """The user, when `password` is theirs. A hash made with other argon2 parameters than
+    today's is replaced by one with today's (deliberation/passwords.py)."""
     row = await find_user(username)
-    if not check_password(row["password_hash"] if row else None, password):
+    verdict = await ctx.passwords.verify(row["password_hash"] if row else None, password)
+    if not verdict.ok or row is None:
         return None
-    return _view(row) if row else None
+    if verdict.rehash is not None:
+        old, new = row["password_hash"], verdict.rehash
+
+        async def run(tx: Tx) -> None:  # only if nobody changed the password meanwhile
+            await User.update({User.password_hash: new}).where((User.id == row["id"]) & (User.password_hash == old))
+
+        await ctx.write(run)
+    return _view(row)
 
 
 async def issue_token(ctx: Ctx, user_id: int, kind: str, ttl_ms: int) -> tuple[str, str]:
@@ -174,14 +168,25 @@ async def create_invite(ctx: Ctx, user_id: int, actor: str | None) -> str:
     return token
 
 
+class InvalidInvite(InvalidInput):
+    """An invitation token that is unknown, used or expired (what invitation throttling counts)."""
+
+
+async def find_invite(token: str, now_ms: int) -> dict | None:
+    row = await User.select(User.id, User.invite_expires_ms).where(User.invite_hash == token_hash(token)).first()
+    return row if row and (row["invite_expires_ms"] or 0) > now_ms else None
+
+
 async def accept_invite(ctx: Ctx, token: str, password: str) -> UserView:
     validate_password(password)
-    hashed = hash_password(password)
+    if await find_invite(token, ctx.now()) is None:  # no hashing for a bad token
+        raise InvalidInvite("this invitation link is unknown, used or expired")
+    hashed = await ctx.passwords.hash(password)
 
     async def run(tx: Tx) -> UserView:
         row = await User.select().where(User.invite_hash == token_hash(token)).first()
         if not row or (row["invite_expires_ms"] or 0) <= tx.now_ms:
-            raise InvalidInput("this invitation link is unknown, used or expired")
+            raise InvalidInvite("this invitation link is unknown, used or expired")
         await User.update(
             {User.password_hash: hashed, User.invite_hash: None, User.invite_expires_ms: None}
         ).where(User.id == row["id"])

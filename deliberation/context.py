@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from deliberation.core.audit import GENESIS, compute_entry_hash
 from deliberation.tables import Assembly, AuditRecord
+from deliberation.passwords import Passwords
+from deliberation.passwords import passwords as default_passwords
 from kurultai.db import Database
 from realtime.outbox import EventRecord, append_event
 
@@ -39,6 +41,7 @@ class Ctx:
     db: Database
     clock: Callable[[], int]
     publish: Publisher = _no_publisher
+    passwords: Passwords = default_passwords  # argon2 off the event loop (deliberation/passwords.py)
 
     def now(self) -> int:
         return self.clock()

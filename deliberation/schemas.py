@@ -34,6 +34,7 @@ class Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class TokenRequest(Input, kw_only=True):
     username: Annotated[str, Meta(max_length=64, pattern=NO_NUL)]
     password: Annotated[str, Meta(max_length=1024, pattern=NO_NUL)]
+    device_token: Annotated[str, Meta(max_length=512, pattern=NO_NUL)] | None = None  # from an earlier login
 
 
 class UserCreate(Input, kw_only=True):

@@ -27,7 +27,9 @@ from voting.signatures import SignatureChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
-from kurultai.auth import Principal, RedisRateLimiter, make_login_limiter, resolve_principal
+from deliberation.passwords import Passwords
+from kurultai.auth import Principal, RedisRateLimiter, resolve_principal
+from kurultai.throttle import LoginThrottle, device_secret
 from kurultai.db import Database
 from kurultai.metrics import Metrics, metrics_h
 from kurultai.errors import ApiSchemaPlugin, handle_exception
@@ -81,9 +83,12 @@ async def shutdown(app: Litestar) -> None:
     await app.state.board.stop()
     await app.state.signature_checks.stop()
     await app.state.db.stop()
-    for limiter in (app.state.login_limiter, *app.state.ballot_limiters):
+    for limiter in app.state.ballot_limiters:
         if isinstance(limiter, RedisRateLimiter):
             await limiter.close()
+    await app.state.login_throttle.close()
+    app.state.ctx.passwords.close()
+    app.state.metrics.stop_loop_monitor()
 
 
 def create_app(
@@ -108,7 +113,7 @@ def create_app(
     sections: dict[str, Section] = dict(snapshot_sections or {})
     realtime = Realtime(settings, sections)
     metrics = Metrics(lambda: realtime.hub.connections)
-    ctx = Ctx(db=db, clock=clock, publish=metrics.wrap_publisher(realtime.publisher))
+    ctx = Ctx(db=db, clock=clock, publish=metrics.wrap_publisher(realtime.publisher), passwords=Passwords(settings.password_threads))
     signer = signer or server_key.load_or_create(settings.data_dir)
     coalescer: Coalescer | None = None
     board = Board(ctx, signer, on_accepted=lambda state: coalescer.mark(state) if coalescer else None)
@@ -119,6 +124,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup(app, migrate=migrate, start_workers=start_workers)
+        metrics.start_loop_monitor()
         try:
             async with realtime.running():
                 yield
@@ -157,7 +163,7 @@ def create_app(
                 "board": board,
                 "signature_checks": SignatureChecks(settings.signature_processes),
                 "coalescer": coalescer,
-                "login_limiter": make_login_limiter(settings),
+                "login_throttle": LoginThrottle(settings, device_secret(signer)),
                 "ballot_limiters": voting_controllers.make_ballot_limiters(settings),
             }
         ),
@@ -170,6 +176,7 @@ def create_app(
         ),
         request_max_body_size=settings.max_body_bytes,
         after_request=_security_headers,
+        before_send=[_strict_transport_security],
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
@@ -227,6 +234,16 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         libc.mallopt(m_arena_max, arenas)
     except (OSError, AttributeError):
         pass
+
+
+#: Sent on every response served over HTTPS (directly, or through a trusted proxy that says so):
+#: browsers then refuse plain HTTP to this host for two years.
+HSTS = "max-age=63072000"
+
+
+async def _strict_transport_security(message: Any, scope: Any) -> None:
+    if message["type"] == "http.response.start" and scope.get("scheme") == "https":
+        message.setdefault("headers", []).append((b"strict-transport-security", HSTS.encode()))
 
 
 async def _security_headers(response: Any) -> Any:

@@ -34,11 +34,12 @@ STATUS_CODES = {
 class ApiError(Exception):
     """An error raised by the shell with an explicit code and status."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
 
 
 def not_found(kind: str, ident: object) -> ApiError:
@@ -82,7 +83,7 @@ def error_parts(exc: Exception) -> tuple[int, str, str] | None:
 def handle_exception(request: Request, exc: Exception) -> Response:
     parts = error_parts(exc)
     if parts is not None:
-        return error_response(*parts)
+        return error_response(*parts, headers=getattr(exc, "headers", None))
     if isinstance(exc, ValidationException):
         detail = exc.detail
         extra = exc.extra

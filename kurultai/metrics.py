@@ -1,8 +1,10 @@
 """Prometheus metrics at `/metrics`: ballots accepted and rejected by code, websocket
-connections, event delay and tree sizes. One registry per app (tests build many apps)."""
+connections, event delay, tree sizes and the event loop's lag. One registry per app (tests
+build many apps)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -26,6 +28,10 @@ class _TreeSizes(Collector):
         yield family
 
 
+#: How often the event loop's lag is sampled.
+LOOP_PROBE_S = 0.02
+
+
 class Metrics:
     def __init__(self, connections: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
@@ -44,6 +50,38 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
+
+        self.loop_lag = Histogram(
+            "kurultai_event_loop_lag_seconds",
+            f"How late a timer of this process's event loop fired (sampled every {LOOP_PROBE_S * 1000:.0f} ms)",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+            registry=self.registry,
+        )
+        self.loop_lag_max = Gauge("kurultai_event_loop_lag_max_seconds", "The largest event-loop lag seen since the process started", registry=self.registry)
+        self.max_lag = 0.0
+        self._monitor: asyncio.Task[None] | None = None
+
+    def start_loop_monitor(self) -> None:
+        """Measure the event loop's lag: a timer due every LOOP_PROBE_S; whatever held the loop
+        (a long computation, a blocking call) makes it fire late by that much."""
+        if self._monitor is None:
+            self._monitor = asyncio.get_running_loop().create_task(self._probe(), name="kurultai-loop-lag")
+
+    def stop_loop_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
+
+    async def _probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_PROBE_S
+            await asyncio.sleep(LOOP_PROBE_S)
+            lag = max(0.0, loop.time() - due)
+            self.loop_lag.observe(lag)
+            if lag > self.max_lag:
+                self.max_lag = lag
+                self.loop_lag_max.set(lag)
 
     def watch_board(self, board: Any) -> None:
         """Report the tree size of every election the board holds."""

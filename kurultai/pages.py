@@ -31,6 +31,10 @@ from deliberation.core.redline import redline_html
 from kurultai import charts
 from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, role_in
 from kurultai.i18n import LANG_COOKIE, LANGUAGES, Lang, negotiate
+from kurultai.login import accept_invitation, is_secure, log_in, set_device_cookie
+from kurultai.throttle import Throttled
+from deliberation.accounts import InvalidInvite
+from deliberation.passwords import PasswordsBusy
 from voting import elections, keys
 from voting.server_key import public_view
 
@@ -65,9 +69,8 @@ def request_lang(request: Request) -> Lang:
     return Lang(negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")))
 
 
-def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> Template:
+def page(request: Request, name: str, principal: Principal | None, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Template:
     csrf = _csrf(request, principal)
-    settings = request.app.state.settings
     lang = request_lang(request)
     response = Template(
         template_name=name,
@@ -80,15 +83,15 @@ def page(request: Request, name: str, principal: Principal | None, status: int =
             **context,
         },
         status_code=status,
-        headers={"vary": "accept-language, cookie", "content-language": lang.code},
+        headers={"vary": "accept-language, cookie", "content-language": lang.code, **(headers or {})},
     )
     if request.cookies.get(CSRF_COOKIE) != csrf:
-        _set_csrf_cookie(response, csrf, settings)
+        _set_csrf_cookie(request, response, csrf)
     return response
 
 
-def _set_csrf_cookie(response: Response[Any] | Template, csrf: str, settings: Any) -> None:
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
+def _set_csrf_cookie(request: Request, response: Response[Any] | Template, csrf: str) -> None:
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=is_secure(request), path="/")
 
 
 def _check_form_csrf(request: Request, form: dict[str, str], principal: Principal | None) -> bool:
@@ -112,8 +115,7 @@ async def set_language(request: Request, data: Form, principal: P) -> Response[A
     response = Redirect(path=_safe_next(data.get("next")), status_code=303)
     lang = data.get("lang", "")
     if lang in LANGUAGES and _check_form_csrf(request, data, principal):
-        settings = request.app.state.settings
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", secure=settings.cookie_secure, path="/")
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", secure=is_secure(request), path="/")
     return response
 
 
@@ -267,28 +269,24 @@ async def login_page(request: Request, principal: P, next: FromQuery[str | None]
 
 @post("/login", include_in_schema=False, status_code=303)
 async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Response[Any]:
-    from deliberation.account_controllers import check_login_rate
-    from kurultai.errors import ApiError
-
     target = _safe_next(data.get("next"))
     if not _check_form_csrf(request, data, principal):
         return page(request, "login.html", principal, status=403, next=target, error="csrf")
-    username = data.get("username", "")[:64]
     try:
-        await check_login_rate(request, username)
-    except ApiError:
-        return page(request, "login.html", principal, status=429, next=target, error="rate")
-    password = data.get("password", "")[:1024]
-    # PostgreSQL cannot compare strings holding NUL; no username or password has one.
-    user = None if "\x00" in username + password else await accounts.authenticate(username, password)
-    if user is None:
+        done = await log_in(request, ctx, data.get("username", "")[:64], data.get("password", "")[:1024], None)
+    except Throttled as exc:
+        return page(request, "login.html", principal, status=429, next=target, error="rate", headers={"retry-after": str(exc.retry_after)})
+    except PasswordsBusy:
+        return page(request, "login.html", principal, status=503, next=target, error="busy", headers={"retry-after": "1"})
+    if done is None:
         return page(request, "login.html", principal, status=401, next=target, error="credentials")
     settings = request.app.state.settings
     ttl = settings.token_ttl_hours * 3600 * 1000
-    token, csrf = await accounts.issue_token(ctx, user.id, "session", ttl)
+    token, csrf = await accounts.issue_token(ctx, done.user.id, "session", ttl)
     response = Redirect(path=target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure, max_age=ttl // 1000, path="/")
-    _set_csrf_cookie(response, csrf, settings)  # a new token with the session: the one before login is spent
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), max_age=ttl // 1000, path="/")
+    _set_csrf_cookie(request, response, csrf)  # a new token with the session: the one before login is spent
+    set_device_cookie(request, response, done.device_token)
     return response
 
 
@@ -313,9 +311,15 @@ async def invite_submit(request: Request, token: FromPath[str], data: Form, prin
     if not _check_form_csrf(request, data, principal):
         return page(request, "invite.html", principal, status=403, token=token, error="csrf", done=False)
     try:
-        await accounts.accept_invite(ctx, token, data.get("password", ""))
-    except DeliberationError as exc:
-        return page(request, "invite.html", principal, status=400, token=token, error=str(exc), done=False)
+        await accept_invitation(request, ctx, token, data.get("password", ""))
+    except Throttled as exc:
+        return page(request, "invite.html", principal, status=429, token=token, error="rate", done=False, headers={"retry-after": str(exc.retry_after)})
+    except InvalidInvite:
+        return page(request, "invite.html", principal, status=400, token=token, error="invalid", done=False)
+    except PasswordsBusy:
+        return page(request, "invite.html", principal, status=503, token=token, error="busy", done=False, headers={"retry-after": "1"})
+    except DeliberationError:  # the password's length
+        return page(request, "invite.html", principal, status=400, token=token, error="password", done=False)
     return page(request, "invite.html", principal, token=token, error=None, done=True)
 
 

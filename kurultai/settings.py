@@ -20,10 +20,14 @@ ENVIRONMENT = {
     "KURULTAI_HOST": "Interface to bind (default 127.0.0.1).",
     "KURULTAI_PORT": "Port to bind (default 8000).",
     "KURULTAI_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 262144).",
-    "KURULTAI_LOGIN_RATE": "Login attempts allowed per client per minute (default 10).",
+    "KURULTAI_LOGIN_FAILURES": "Failed logins allowed per username and client address in 15 minutes, and per device token (default 10); successes never count.",
+    "KURULTAI_LOGIN_USER_FAILURES": "Failed logins allowed per username from all addresses together in 15 minutes, for clients without a device token of that username (default 50).",
+    "KURULTAI_LOGIN_ADDRESS_FAILURES": "Failed logins allowed per client address across all usernames a minute, and failed invitation links likewise (default 300).",
+    "KURULTAI_TRUSTED_PROXIES": "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default none: forwarded headers are ignored).",
+    "KURULTAI_PASSWORD_THREADS": "Threads that hash and check passwords, off the event loop (default: one less than the cores, at least 1).",
     "KURULTAI_BALLOT_RATE": "Ballots accepted per voter key per minute, counted after the signature check, in each process (default 60).",
     "KURULTAI_BALLOT_CLIENT_RATE": "Ballot requests allowed per client address per minute, before any check, in each process (default 20000).",
-    "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure (always on behind TLS).",
+    "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure always (they are on requests that came over HTTPS, directly or through a trusted proxy).",
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
     "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: NORMAL (default; survives a server crash) or FULL (also an OS crash or power loss).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
@@ -46,7 +50,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 256 * 1024
-    login_rate_per_minute: int = 10
+    login_failures: int = 10
+    login_user_failures: int = 50
+    login_address_failures: int = 300
+    trusted_proxies: tuple[str, ...] = ()
+    password_threads: int | None = None  # None: one less than the cores
     ballot_rate_per_minute: int = 60
     ballot_client_rate_per_minute: int = 20_000
     cookie_secure: bool = False
@@ -87,6 +95,12 @@ class Settings:
             except ValueError:
                 raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
+        def positive(name: str, default: int) -> int:
+            value = integer(name, default)
+            if value < 1:
+                raise SystemExit(f"{name} must be 1 or more, got {value}")
+            return value
+
         def number(name: str, default: float) -> float:
             raw = env.get(name)
             if raw is None or raw == "":
@@ -104,6 +118,16 @@ class Settings:
             signature_processes = integer("KURULTAI_SIGNATURE_PROCESSES", 0)
             if signature_processes < 0:
                 raise SystemExit(f"KURULTAI_SIGNATURE_PROCESSES must be 0 or more, got {signature_processes}")
+        if env.get("KURULTAI_LOGIN_RATE"):
+            raise SystemExit(
+                "KURULTAI_LOGIN_RATE is gone: successful logins no longer count; failures are limited by "
+                "KURULTAI_LOGIN_FAILURES, KURULTAI_LOGIN_USER_FAILURES and KURULTAI_LOGIN_ADDRESS_FAILURES (docs/operations.md)"
+            )
+        password_threads: int | None = None
+        if env.get("KURULTAI_PASSWORD_THREADS"):
+            password_threads = integer("KURULTAI_PASSWORD_THREADS", 1)
+            if password_threads < 1:
+                raise SystemExit(f"KURULTAI_PASSWORD_THREADS must be 1 or more, got {password_threads}")
         url = env.get("KURULTAI_DATABASE_URL") or None
         if url and not url.startswith(("postgres://", "postgresql://")):
             raise SystemExit(f"KURULTAI_DATABASE_URL must start with postgres://, got {url!r}")
@@ -114,7 +138,11 @@ class Settings:
             host=env.get("KURULTAI_HOST") or "127.0.0.1",
             port=integer("KURULTAI_PORT", 8000),
             max_body_bytes=integer("KURULTAI_MAX_BODY_BYTES", 256 * 1024),
-            login_rate_per_minute=integer("KURULTAI_LOGIN_RATE", 10),
+            login_failures=positive("KURULTAI_LOGIN_FAILURES", 10),
+            login_user_failures=positive("KURULTAI_LOGIN_USER_FAILURES", 50),
+            login_address_failures=positive("KURULTAI_LOGIN_ADDRESS_FAILURES", 300),
+            trusted_proxies=_proxies(env.get("KURULTAI_TRUSTED_PROXIES") or ""),
+            password_threads=password_threads,
             ballot_rate_per_minute=integer("KURULTAI_BALLOT_RATE", 60),
             ballot_client_rate_per_minute=integer("KURULTAI_BALLOT_CLIENT_RATE", 20_000),
             cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
@@ -131,6 +159,21 @@ class Settings:
             ws_client_burst=number("KURULTAI_WS_BURST", 20.0),
             ws_replay_window=integer("KURULTAI_REPLAY_WINDOW", 10_000),
         )
+
+
+def _proxies(raw: str) -> tuple[str, ...]:
+    """Addresses and networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), or `*` for any."""
+    import ipaddress
+
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for p in proxies:
+        if p == "*":
+            continue
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            raise SystemExit(f"KURULTAI_TRUSTED_PROXIES: {p!r} is not an address or network") from None
+    return proxies
 
 
 def _choice(env: Any, name: str, allowed: tuple[str, ...], default: str) -> str:

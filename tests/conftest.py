@@ -83,7 +83,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    base = Settings(data_dir=tmp_path / "data", login_rate_per_minute=1000)
+    base = Settings(data_dir=tmp_path / "data")
     if backend == "postgres":
         return base.with_(database_url=request.getfixturevalue("pg_database"))
     return base

@@ -1,5 +1,5 @@
 """Accounts: users, passwords, bearer tokens, expiry, invitations, cookie sessions with CSRF and
-the login rate limit. Password hashing (argon2) is slow, so each test hashes as little as it can."""
+the login throttle (tests/api/test_login_throttle.py). Password hashing (argon2) is slow, so each test hashes as little as it can."""
 
 from __future__ import annotations
 
@@ -205,22 +205,3 @@ async def test_bearer_token_is_not_a_session_and_back(world: World, app: Any) ->
         assert r.status_code == 401
     finally:
         world.client.cookies.clear()
-
-
-class TestLoginRateLimit:
-    @pytest.fixture
-    def settings(self, settings: Settings) -> Settings:
-        return settings.with_(login_rate_per_minute=3)
-
-    async def test_login_rate_limit(self, client: httpx.AsyncClient) -> None:
-        for _ in range(3):
-            r = await _login(client, "nobody", "wrong password")
-            assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
-        r = await _login(client, "nobody", "wrong password")
-        assert r.status_code == 429 and r.json()["error"] == "rate_limited"
-        assert "retry in" in r.json()["detail"]
-        # the limit is per client too: another username from the same address is refused
-        r = await _login(client, "someone-else", "wrong password")
-        assert r.status_code == 429 and r.json()["error"] == "rate_limited"
-        r = await client.post("/api/auth/invite", json={"token": "t", "password": PASSWORD})
-        assert r.status_code == 429 and r.json()["error"] == "rate_limited"

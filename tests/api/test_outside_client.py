@@ -29,11 +29,6 @@ RANKED_METHODS = ("schulze", "ranked_pairs", "irv", "borda", "plurality")
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle"
 
 
-@pytest.fixture
-def server_env() -> dict[str, str]:
-    return {"KURULTAI_LOGIN_RATE": "1000"}  # dozens of delegates log in from one address
-
-
 def test_the_outside_client_imports_nothing_of_ours() -> None:
     source = Path(outside.__file__).read_text()
     imported = set()

@@ -82,7 +82,6 @@ class Server:
         return {
             **os.environ,
             "KURULTAI_DATA_DIR": str(self.data_dir),
-            "KURULTAI_LOGIN_RATE": "1000",
             "KURULTAI_LIVE_INTERVAL_MS": "100",
             "KURULTAI_WS_HEARTBEAT_S": "2",
         }

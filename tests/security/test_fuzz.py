@@ -55,7 +55,7 @@ def _fuzz(tmp_path: Path) -> None:
     from schemathesis.core.failures import FailureGroup
     from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-    env = server_env(tmp_path / "data", free_port(), KURULTAI_LOGIN_RATE="100000")
+    env = server_env(tmp_path / "data", free_port())
     cli(env, "migrate")
     info = seed(env, 3)
     known = {

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kurultai.throttle import DEVICE_COOKIE
 from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE
 from kurultai.settings import Settings
 from tests.api.voting_helpers import Voter, open_amendment_election
@@ -28,7 +29,7 @@ PASSWORD = "hygiene password 1"
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """SQLite, with per-test overrides through indirect parametrization."""
     overrides = getattr(request, "param", {})
-    return Settings(data_dir=tmp_path / "data", login_rate_per_minute=1000, **overrides)
+    return Settings(data_dir=tmp_path / "data", **overrides)
 
 
 def cookies_named(r: httpx.Response, name: str) -> list[str]:
@@ -73,24 +74,34 @@ def test_cookie_secure_setting_is_read_from_the_environment() -> None:
     assert Settings.from_env({"KURULTAI_BALLOT_RATE": "7", "KURULTAI_BALLOT_CLIENT_RATE": "9"}).ballot_rate_per_minute == 7
 
 
-@pytest.mark.parametrize("settings", [{}, {"cookie_secure": True}], indirect=True, ids=["plain", "secure"])
-async def test_cookie_flags(world: World, app: Any, settings: Settings) -> None:
-    # https, so that the client sends Secure cookies back
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
+@pytest.mark.parametrize(
+    ("settings", "scheme"),
+    [({}, "http"), ({}, "https"), ({"cookie_secure": True}, "https")],
+    indirect=["settings"],
+    ids=["plain", "https", "secure-setting"],
+)
+async def test_cookie_flags(world: World, app: Any, settings: Settings, scheme: str) -> None:
+    """Cookies are Secure when the request came over HTTPS (directly or, through a trusted proxy,
+    by X-Forwarded-Proto: tests/api/test_hall_logins.py) or KURULTAI_COOKIE_SECURE says so."""
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"{scheme}://testserver")
     await password_user(world, app, "cookieuser")
     r = await c.get("/login")
     [csrf_cookie] = cookies_named(r, CSRF_COOKIE)
     csrf, r = await browser_login(c, "cookieuser")
     [session] = cookies_named(r, SESSION_COOKIE)
+    [device] = cookies_named(r, DEVICE_COOKIE)
     r = await c.post("/lang", data={"lang": "ru", "csrf_token": csrf, "next": "/"})
     [lang] = [h for h in r.headers.get_list("set-cookie") if not h.startswith((CSRF_COOKIE, SESSION_COOKIE))]
-    for cookie, samesite, httponly in ((csrf_cookie, "strict", True), (session, "lax", True), (lang, "lax", False)):
+    secure = settings.cookie_secure or scheme == "https"
+    for cookie, samesite, httponly in ((csrf_cookie, "strict", True), (session, "lax", True), (device, "lax", True), (lang, "lax", False)):
         attrs = attributes(cookie)
         assert attrs.get("samesite") == samesite, cookie
         assert attrs.get("path") == "/", cookie
         if httponly:
             assert "httponly" in attrs, cookie
-        assert ("secure" in attrs) == settings.cookie_secure, cookie
+        assert ("secure" in attrs) == secure, cookie
+    hsts = r.headers.get("strict-transport-security")
+    assert hsts == ("max-age=63072000" if scheme == "https" else None)
     await c.aclose()
 
 

@@ -47,7 +47,7 @@ from tests.reliability.crash import fetch_board
 from tests.reliability.server import Server, cli, free_port, seed, server_env
 
 REDIS_URL = os.environ.get("KURULTAI_TEST_REDIS", "redis://127.0.0.1:6379/0")
-UNLIMITED = {"KURULTAI_BALLOT_RATE": "100000000", "KURULTAI_BALLOT_CLIENT_RATE": "100000000", "KURULTAI_LOGIN_RATE": "1000"}
+UNLIMITED = {"KURULTAI_BALLOT_RATE": "100000000", "KURULTAI_BALLOT_CLIENT_RATE": "100000000"}
 CONTROL = ("heartbeat", "pong")
 
 

@@ -76,7 +76,6 @@ def shared_env(tmp_path: Path) -> Iterator[dict[str, str]]:
             "KURULTAI_REDIS_URL": REDIS_URL,
             "KURULTAI_REDIS_PREFIX": prefix,
             "KURULTAI_DATA_DIR": str(tmp_path / "data"),
-            "KURULTAI_LOGIN_RATE": "1000",
             "KURULTAI_WS_HEARTBEAT_S": "1",
         }
         yield env
@@ -192,18 +191,23 @@ async def redis_keys() -> AsyncIterator[tuple[str, Any]]:
         await probe.aclose()
 
 
-async def test_login_limiter_in_redis_is_shared_between_processes() -> None:
-    """Two limiters on one Redis (as two processes would have) count the same attempts."""
-    from kurultai.auth import RedisRateLimiter
+async def test_login_throttle_in_redis_is_shared_between_processes() -> None:
+    """Two throttles on one Redis (as two processes would have) count the same failures."""
+    from kurultai.settings import Settings
+    from kurultai.throttle import LoginThrottle, Throttled
 
-    async with redis_keys() as (prefix, _probe):
-        a, b = RedisRateLimiter(REDIS_URL, prefix, 3, 60.0), RedisRateLimiter(REDIS_URL, prefix, 3, 60.0)
+    async with redis_keys() as (prefix, probe):
+        settings = Settings(redis_url=REDIS_URL, redis_prefix=prefix, login_failures=3)
+        a, b = LoginThrottle(settings, b"k" * 32), LoginThrottle(settings, b"k" * 32)
         try:
-            assert [await a.hit("ip:1"), await b.hit("ip:1"), await a.hit("ip:1")] == [True, True, True]
-            assert await b.hit("ip:1") is False
-            assert 1 <= await b.retry_after("ip:1") <= 61
-            assert await a.hit("ip:2") is True and await a.retry_after("ip:3") == 0
-            assert await a.hit("ip:1", now=time.time() + 61) is True  # the window slides
+            for throttle in (a, b, a):
+                await throttle.failed(await throttle.begin_login("10.0.0.1", "chair", None))
+            with pytest.raises(Throttled) as caught:
+                await b.begin_login("10.0.0.1", "chair", None)
+            assert 1 <= caught.value.retry_after <= 15 * 60 + 1
+            await a.succeeded(await a.begin_login("10.0.0.2", "chair", None))  # another address
+            keys = sorted([k.decode() async for k in probe.scan_iter(match=f"{prefix}throttle:*")])
+            assert keys and all(k.startswith(f"{prefix}throttle:") for k in keys), keys
         finally:
             await a.close()
             await b.close()
@@ -219,31 +223,39 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
 
     async with redis_keys() as (prefix, probe):
         apps = [
-            create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_rate_per_minute=2))
+            create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_address_failures=2))
             for name in ("a", "b")
         ]
         async with AsyncTestClient(app=apps[0]) as a, AsyncTestClient(app=apps[1]) as b:
-            for client in (a, b):  # two failed logins from this address use up the login limit
-                r = await client.post("/api/auth/token", json={"username": "nobody", "password": "wrong-password"})
+            for client, name in ((a, "nobody"), (b, "no-one")):  # two failed logins from this address use up its limit
+                r = await client.post("/api/auth/token", json={"username": name, "password": "wrong-password"})
                 assert r.status_code == 401
             answers = []
             for client in (a, b, a, b):
                 r = await client.post("/api/elections/1/ballots", content=b"{")
                 answers.append((r.status_code, r.json()["error"]))
             assert answers == [(400, "malformed_ballot")] * 3 + [(429, "rate_limited")], answers
-            r = await a.post("/api/auth/token", json={"username": "nobody", "password": "wrong-password"})
+            r = await a.post("/api/auth/token", json={"username": "nobody-else", "password": "wrong-password"})
             assert r.status_code == 429
         keys = sorted([k.decode() async for k in probe.scan_iter(match=f"{prefix}*")])
-        assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}login:") for k in keys), keys
+        assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}throttle:") for k in keys), keys
 
 
 async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
     """A Redis outage must not fail requests: the limit falls back to this process's window."""
     from kurultai.auth import RedisRateLimiter
+    from kurultai.settings import Settings
+    from kurultai.throttle import LoginThrottle, Throttled
 
     limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "kurultai-test-down:", 2, 60.0)  # nothing listens
+    throttle = LoginThrottle(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", login_failures=2), b"k" * 32)
     try:
         assert [await limiter.hit("ip:1") for _ in range(3)] == [True, True, False]
         assert 1 <= await limiter.retry_after("ip:1") <= 61 and await limiter.hit("ip:2") is True
+        for _ in range(2):
+            await throttle.failed(await throttle.begin_login("10.0.0.1", "chair", None))
+        with pytest.raises(Throttled):
+            await throttle.begin_login("10.0.0.1", "chair", None)
     finally:
         await limiter.close()
+        await throttle.close()

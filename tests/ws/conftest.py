@@ -84,7 +84,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start(**changes: Any) -> Live:
-        settings = Settings(data_dir=tmp_path / f"data{len(servers)}", login_rate_per_minute=1000).with_(**changes)
+        settings = Settings(data_dir=tmp_path / f"data{len(servers)}").with_(**changes)
         app = create_app(settings)
         port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=settings.ws_max_frame_bytes, lifespan="on")

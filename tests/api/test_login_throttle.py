@@ -1,0 +1,172 @@
+"""Login and invitation throttling in the app (kurultai/throttle.py), with small limits and
+clients at several addresses (httpx's ASGI transport names the client's address). A real
+server, a hall of 500 and a proxy: tests/api/test_hall_logins.py."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+
+from deliberation import accounts
+from deliberation.tables import User
+from kurultai.settings import Settings
+from kurultai.throttle import DEVICE_COOKIE
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.with_(login_failures=3, login_user_failures=5, login_address_failures=6)
+
+
+Clients = Callable[[str], Any]
+
+
+@pytest.fixture
+async def at(client: httpx.AsyncClient, app: Any) -> AsyncIterator[Clients]:
+    """`at("10.0.0.7")`: a client of the running app at that address (cookies of its own)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(address: str) -> httpx.AsyncClient:
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url="http://testserver")
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        await c.aclose()
+
+
+async def login(c: httpx.AsyncClient, username: str, password: str, **extra: Any) -> httpx.Response:
+    return await c.post("/api/auth/token", json={"username": username, "password": password, **extra})
+
+
+async def users(app: Any, *names: str) -> None:
+    for name in names:
+        await accounts.create_user(app.state.ctx, name, PASSWORD)
+
+
+async def test_successful_logins_never_count(app: Any, at: Clients) -> None:
+    await users(app, "chair")
+    hall = at("10.0.0.1")
+    for _ in range(12):  # four times every limit
+        r = await login(hall, "chair", PASSWORD)
+        assert r.status_code == 200, r.text
+        assert r.json()["device_token"] and r.cookies.get(DEVICE_COOKIE)
+
+
+async def test_guessing_one_password_from_one_address_stops_at_the_limit(app: Any, at: Clients) -> None:
+    await users(app, "chair", "aliya")
+    guesser = at("10.0.0.2")
+    for _ in range(3):
+        r = await login(guesser, "chair", "wrong password")
+        assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
+    r = await login(guesser, "chair", PASSWORD)  # even the right password: the window is full
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited"
+    assert 1 <= int(r.headers["retry-after"]) <= 15 * 60 + 1 and "retry in" in r.json()["detail"]
+    assert (await login(guesser, "aliya", PASSWORD)).status_code == 200  # other usernames from there
+    assert (await login(at("10.0.0.3"), "chair", PASSWORD)).status_code == 200  # the chair elsewhere
+
+
+async def test_failures_per_address_across_usernames(app: Any, at: Clients) -> None:
+    await users(app, "aliya")
+    hall = at("10.0.0.4")
+    for n in range(6):
+        assert (await login(hall, f"typo{n}", "wrong password")).status_code == 401
+    r = await login(hall, "aliya", PASSWORD)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) <= 61
+    assert (await login(at("10.0.0.5"), "aliya", PASSWORD)).status_code == 200
+
+
+async def test_a_username_under_attack_from_many_addresses_lets_its_owner_in(app: Any, at: Clients) -> None:
+    await users(app, "chair")
+    owner = at("10.0.1.1")
+    device = (await login(owner, "chair", PASSWORD)).json()["device_token"]
+    for n in range(5):  # five failures from five addresses fill the username's window
+        assert (await login(at(f"10.0.2.{n}"), "chair", "wrong password")).status_code == 401
+    r = await login(at("10.0.3.1"), "chair", PASSWORD)  # a new device: slowed down
+    assert r.status_code == 429
+    assert (await login(owner, "chair", PASSWORD)).status_code == 200  # the owner's cookie
+    fresh = at("10.0.2.0")  # the attacker's own address, but the owner's device token in the body
+    assert (await login(fresh, "chair", PASSWORD, device_token=device)).status_code == 200
+
+
+async def test_device_tokens_are_bound_to_their_username_and_cannot_be_forged(app: Any, at: Clients) -> None:
+    await users(app, "chair", "mallory")
+    attacker = at("10.0.4.1")
+    own = (await login(attacker, "mallory", PASSWORD)).json()["device_token"]
+    forged = own.rsplit(".", 1)[0] + ".AAAA"
+    for n in range(5):
+        await login(at(f"10.0.5.{n}"), "chair", "wrong password")
+    for token in (own, forged, "garbage", "a.b.c.d"):
+        r = await login(at("10.0.4.2"), "chair", PASSWORD, device_token=token)
+        assert r.status_code == 429, token
+
+
+async def test_a_device_token_has_its_own_window(app: Any, at: Clients) -> None:
+    await users(app, "chair")
+    owner = at("10.0.6.1")
+    assert (await login(owner, "chair", PASSWORD)).status_code == 200
+    for _ in range(3):
+        assert (await login(owner, "chair", "wrong password")).status_code == 401
+    assert (await login(owner, "chair", PASSWORD)).status_code == 429
+
+
+async def test_the_login_page_is_throttled_the_same_way(app: Any, at: Clients) -> None:
+    await users(app, "chair")
+    browser = at("10.0.7.1")
+    page = await browser.get("/login")
+    csrf = page.cookies["kurultai_csrf"]
+    for _ in range(3):
+        r = await browser.post("/login", data={"username": "chair", "password": "nope-nope", "csrf_token": csrf})
+        assert r.status_code == 401
+    r = await browser.post("/login", data={"username": "chair", "password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 429 and "retry-after" in r.headers and "text/html" in r.headers["content-type"]
+    other = at("10.0.7.2")
+    csrf = (await other.get("/login")).cookies["kurultai_csrf"]
+    r = await other.post("/login", data={"username": "chair", "password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 303 and r.cookies.get(DEVICE_COOKIE)
+
+
+async def test_invitation_guessing_is_stopped_per_address_and_blocks_nobody_else(app: Any, at: Clients) -> None:
+    user = await accounts.create_user(app.state.ctx, "invitee", None)
+    token = await accounts.create_invite(app.state.ctx, user.id, "test")
+    guesser = at("10.0.8.1")
+    for n in range(6):
+        r = await guesser.post("/api/auth/invite", json={"token": f"guess-{n}", "password": PASSWORD})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_input"
+    r = await guesser.post("/api/auth/invite", json={"token": token, "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["error"] == "rate_limited" and "retry-after" in r.headers
+    page = await guesser.get(f"/invite/{token}")  # the page route shares the address's window
+    r = await guesser.post(f"/invite/{token}", data={"password": PASSWORD, "csrf_token": page.cookies["kurultai_csrf"]})
+    assert r.status_code == 429
+    r = await at("10.0.8.2").post("/api/auth/invite", json={"token": token, "password": PASSWORD})
+    assert r.status_code == 200 and r.json()["username"] == "invitee"
+    assert (await login(at("10.0.8.3"), "invitee", PASSWORD)).status_code == 200
+
+
+async def test_the_invitation_page_counts_bad_tokens(app: Any, at: Clients) -> None:
+    browser = at("10.0.9.1")
+    csrf = (await browser.get("/invite/nope")).cookies["kurultai_csrf"]
+    for n in range(6):
+        r = await browser.post(f"/invite/nope{n}", data={"password": PASSWORD, "csrf_token": csrf})
+        assert r.status_code == 400, r.text
+    r = await browser.post("/invite/nope", data={"password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 429
+
+
+async def test_a_hash_with_old_parameters_is_replaced_at_login(app: Any, at: Clients) -> None:
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(PASSWORD)  # argon2-cffi's default
+    await accounts.create_user(app.state.ctx, "veteran", None)
+    await User.update({User.password_hash: old}).where(User.username == "veteran")
+    assert (await login(at("10.0.10.1"), "veteran", PASSWORD)).status_code == 200
+    stored = (await User.select(User.password_hash).where(User.username == "veteran").first())["password_hash"]
+    assert stored != old and "$m=19456,t=2,p=1$" in stored
+    assert (await login(at("10.0.10.1"), "veteran", PASSWORD)).status_code == 200  # and it verifies
+    assert (await login(at("10.0.10.1"), "veteran", "wrong password")).status_code == 401
