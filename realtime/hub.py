@@ -10,6 +10,9 @@ synchronous, non-blocking `Connection.offer`: a slow socket never delays the oth
 A periodic tick (the heartbeat interval) also compares each feed with the assembly's
 `last_event_seq`, so an event whose publish was lost (a crash right after commit) still reaches
 every client within one interval, and sends every socket a heartbeat.
+
+The hub also keeps the authenticated sockets apart (`signed_in`), with the assembly each
+watches, for the rights watch (realtime/rights.py); anonymous observers are not in it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from deliberation.tables import Assembly
 from kurultai.settings import Settings
 from realtime.core.ordering import ReorderBuffer
 from realtime.core.protocol import Viewer, event_frame, may_see, redacted_frame
+from realtime.core.rights import Credential
 from realtime.outbox import EventRecord, events_after
 from realtime.publisher import channel_name
 from realtime.schemas import bus_decoder
@@ -59,10 +63,13 @@ class Connection:
     writes it at once or passes the unfinished send on to the loop; the order is the same.
     """
 
-    __slots__ = ("viewer", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now")
+    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now")
 
-    def __init__(self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None
+    ) -> None:
         self.viewer = viewer
+        self.credential = credential  # the token it was opened with; None for anonymous observers
         self.max_queue = max_queue
         self.queue: deque[tuple[int, str]] = deque()
         self.wake = asyncio.Event()
@@ -219,6 +226,7 @@ class Hub:
         self.settings = settings
         self.channels = channels
         self.feeds: dict[int, Feed] = {}
+        self.signed_in: dict[Connection, int] = {}  # authenticated sockets -> their assembly
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -233,6 +241,7 @@ class Hub:
             self._ticker.cancel()
             await asyncio.wait([self._ticker])
         feeds, self.feeds = list(self.feeds.values()), {}
+        self.signed_in.clear()
         for feed in feeds:
             for conn in feed.conns:
                 conn.request_close(1001, "server shutting down")
@@ -253,10 +262,13 @@ class Hub:
         if self.feeds.get(assembly_id) is not feed:
             raise NoSuchAssembly(f"no assembly with id {assembly_id} (or its live feed failed to start)")
         feed.conns.add(conn)
+        if conn.credential is not None:
+            self.signed_in[conn] = assembly_id
         feed.idle_ticks = 0
         return feed
 
     def detach(self, assembly_id: int, conn: Connection) -> None:
+        self.signed_in.pop(conn, None)
         feed = self.feeds.get(assembly_id)
         if feed is not None:
             feed.conns.discard(conn)

@@ -1,5 +1,5 @@
-"""`Realtime`: the publisher, the Channels backend, the hub and the websocket route, built
-together by `create_app` and started and stopped inside its lifespan.
+"""`Realtime`: the publisher, the Channels backend, the hub, the rights watch and the websocket
+route, built together by `create_app` and started and stopped inside its lifespan.
 
 The Channels plugin is entered as a context manager inside that lifespan (rather than registered
 as a Litestar plugin) so that the hub stops before the backend it subscribes to.
@@ -7,13 +7,14 @@ as a Litestar plugin) so that the hub stops before the backend it subscribes to.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from kurultai.settings import Settings
 from realtime.hub import Hub
 from realtime.publisher import ChannelsPublisher, make_channels
+from realtime.rights import RIGHTS_CHECK_S, RightsWatch, wall_clock_ms
 from realtime.snapshot import Section, SnapshotCache
 from realtime.ws import live_events
 
@@ -21,11 +22,23 @@ HANDLERS = [live_events]
 
 
 class Realtime:
-    def __init__(self, settings: Settings, snapshot_sections: Mapping[str, Section] | None = None) -> None:
+    """`clock` (milliseconds) decides when a socket's token has expired: pass the clock tokens
+    are issued with. `rights_check_s` is how often open sockets are checked against their
+    tokens and rights (realtime/rights.py)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        snapshot_sections: Mapping[str, Section] | None = None,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        rights_check_s: float = RIGHTS_CHECK_S,
+    ) -> None:
         self.settings = settings
         self.channels = make_channels(settings)
         self.publisher = ChannelsPublisher(self.channels, settings)
         self.hub = Hub(settings, self.channels)
+        self.rights = RightsWatch(self.hub, clock, rights_check_s)
         self.snapshot_sections: dict[str, Section] = dict(snapshot_sections or {})
         self.snapshot_cache = SnapshotCache()
 
@@ -36,7 +49,9 @@ class Realtime:
     async def running(self) -> AsyncIterator[None]:
         async with self.channels:
             await self.hub.start()
+            await self.rights.start()
             try:
                 yield
             finally:
+                await self.rights.stop()
                 await self.hub.stop()

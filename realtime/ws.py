@@ -4,7 +4,9 @@ One handler task per socket sends; one small task reads client messages. The seq
 
 1. Origin check (before accepting: a refused handshake gets HTTP 403).
 2. Who is it: the browser session cookie (or a bearer token) gives the viewer's role; without
-   one the viewer is an anonymous observer.
+   one the viewer is an anonymous observer. An authenticated socket keeps the token's hash and
+   kind: the rights watch (rights.py) closes it with 4401 or 4403 when the token ends or the
+   rights change, and from then on nothing more is sent on it.
 3. Attach to the process's feed of the assembly: live events start queueing, in seq order.
 4. The first frame: a replay of the log after `since` (when `since` is within the replay window)
    or a snapshot at seq N.
@@ -28,7 +30,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.params import FromPath
 
-from deliberation.accounts import lookup_token
+from deliberation.accounts import lookup_token, token_hash
 from deliberation.assemblies import memberships_of
 from deliberation.context import format_ms
 from kurultai.auth import SESSION_COOKIE
@@ -41,6 +43,7 @@ from realtime.core.protocol import (
     resume_reason,
     snapshot_frame,
 )
+from realtime.core.rights import Credential
 from realtime.core.throttle import TokenBucket, origin_allowed
 from realtime.hub import HEARTBEAT, LOG_PAGE, PONG, Connection, ConnState, Hub, NoSuchAssembly, frame_for
 from realtime.outbox import events_after
@@ -61,20 +64,23 @@ class Closing(Exception):
         self.reason = reason
 
 
-async def resolve_viewer(socket: WebSocket, assembly_id: int, now_ms: int) -> Viewer:
-    """The session cookie (browsers) or a bearer token (other clients); else an observer."""
+async def resolve_viewer(socket: WebSocket, assembly_id: int, now_ms: int) -> tuple[Viewer, Credential | None]:
+    """The session cookie (browsers) or a bearer token (other clients); else an observer.
+
+    Also the credential the viewer was resolved from (None for an observer), which the rights
+    watch checks again while the socket is open."""
     token, kind = socket.cookies.get(SESSION_COOKIE), "session"
     header = socket.headers.get("authorization", "")
     if header.lower().startswith("bearer ") and header[7:].strip():
         token, kind = header[7:].strip(), "bearer"
     if not token:
-        return Viewer()
+        return Viewer(), None
     found = await lookup_token(token, kind, now_ms)
     if found is None:
-        return Viewer()
+        return Viewer(), None
     user = found[0]
     role = (await memberships_of(user.id)).get(assembly_id)
-    return Viewer(user_id=user.id, role=role, is_admin=user.is_admin)
+    return Viewer(user_id=user.id, role=role, is_admin=user.is_admin), Credential(token_hash(token), kind)
 
 
 def parse_since(raw: str | None) -> int | None:
@@ -101,8 +107,8 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
     reader: asyncio.Task[None] | None = None
     try:
         since = parse_since(socket.query_params.get("since"))
-        viewer = await resolve_viewer(socket, aid, app.state.ctx.now())
-        session = Session(socket, aid, viewer, settings, handler_task)
+        viewer, credential = await resolve_viewer(socket, aid, app.state.ctx.now())
+        session = Session(socket, aid, viewer, settings, handler_task, credential)
         conn = session.conn
         feed = await hub.attach(aid, conn)  # reads the assembly's last seq once per process
         reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
@@ -163,19 +169,25 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
 class Session:
     """The sending side of one socket."""
 
-    def __init__(self, socket: WebSocket, assembly_id: int, viewer: Viewer, settings: Any, handler: asyncio.Task[Any]) -> None:
+    def __init__(
+        self, socket: WebSocket, assembly_id: int, viewer: Viewer, settings: Any, handler: asyncio.Task[Any], credential: Credential | None = None
+    ) -> None:
         self.socket = socket
         self.assembly_id = assembly_id
-        self.viewer = viewer
         self.settings = settings
         self.handler = handler
         self.sending = False
-        self.conn = Connection(viewer, settings.ws_queue_max, on_overflow=self._overflowed)
+        self.conn = Connection(viewer, settings.ws_queue_max, on_overflow=self._overflowed, credential=credential)
         self.conn.send_now = self.send_now
         # A send started by `send_now` that could not finish at once: (seq, coroutine, what it
         # waits on); or the error it raised. The send loop finishes or raises it.
         self.pending: tuple[int, Coroutine[Any, Any, Any], Any] | None = None
         self.error: BaseException | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        """The connection's viewer: the rights watch may replace it just before closing it."""
+        return self.conn.viewer
 
     def _overflowed(self) -> None:
         # If the handler is stuck sending to this slow client, interrupt it so it closes now.
@@ -254,13 +266,18 @@ class Session:
         self.conn.state = ConnState.LIVE
 
     async def catch_up(self, upto: int) -> None:
-        """Send the log's events after the last seq sent, up to `upto`."""
+        """Send the log's events after the last seq sent, up to `upto`; stop early when the
+        connection is to close (its rights ended while it was catching up)."""
         conn = self.conn
         while conn.last_sent < upto and not conn.overflowed:
+            if conn.close_request is not None:
+                raise Closing(*conn.close_request)
             records = await events_after(self.assembly_id, conn.last_sent, limit=min(LOG_PAGE, upto - conn.last_sent))
             if not records:
                 break
             for r in records:
+                if conn.close_request is not None:
+                    raise Closing(*conn.close_request)
                 if r.seq != conn.last_sent + 1:
                     raise Closing(CloseCode.OVERFLOW, resume_reason(conn.last_sent, "event log has a gap"))
                 await self.send(frame_for(r, self.viewer))
@@ -292,6 +309,8 @@ class Session:
                 continue
             if seq > conn.last_sent + 1:
                 await self.catch_up(seq - 1)
+                if conn.close_request is not None:  # the frame was made for the rights it had
+                    raise Closing(*conn.close_request)
                 if conn.last_sent != seq - 1:
                     raise Closing(CloseCode.OVERFLOW, resume_reason(conn.last_sent, "could not fill a gap"))
             await self.send(frame)

@@ -20,12 +20,16 @@ class CloseCode(IntEnum):
     TOO_BIG = 1009  # a client frame above the maximum frame size
     OVERFLOW = 4008  # this connection fell too far behind: reconnect with since=<last seq>
     BAD_MESSAGE = 4400  # a frame that is not a known client message (garbage, binary, bad since)
+    SESSION_ENDED = 4401  # the socket's token was revoked or expired: reconnect with since=<last seq>
+    RIGHTS_CHANGED = 4403  # the user's role or admin flag changed: reconnect with since=<last seq>
     NOT_FOUND = 4404  # no such assembly
     RATE_LIMITED = 4429  # too many client messages: reconnect with since=<last seq>
 
 
 #: Close codes after which the client should reconnect with `since=<last seq it received>`.
-RESUMABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.OVERFLOW, CloseCode.RATE_LIMITED})
+RESUMABLE = frozenset(
+    {CloseCode.GOING_AWAY, CloseCode.OVERFLOW, CloseCode.SESSION_ENDED, CloseCode.RIGHTS_CHANGED, CloseCode.RATE_LIMITED}
+)
 
 AUDIENCE_KEY = "audience"
 MODERATORS = "moderators"
