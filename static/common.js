@@ -145,7 +145,7 @@ export async function refreshRegions() {
 
 // -- the live connection: reconnect with ?since= and resume -------------------------------------
 
-export function connectLive(assemblyId, onFrame) {
+export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}) {
   const status = document.getElementById("live-status");
   let since = null;
   let backoff = 500;
@@ -176,6 +176,9 @@ export function connectLive(assemblyId, onFrame) {
       clearTimeout(watchdog);
       if (ev.code === 4404) return;
       if (ev.code === 4400) since = null; // our position was refused: start over with a snapshot
+      // 4401 (session ended) and 4403 (rights changed) resume like the other codes; the page was
+      // rendered for the old rights, so the view renders it again for the new ones.
+      if (ev.code === 4401 || ev.code === 4403) onRightsChanged();
       setState("offline");
       setTimeout(open, backoff + Math.random() * 250);
       backoff = Math.min(backoff * 2, 8000);
@@ -195,6 +198,6 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
   enhanceForms(() => refreshRegions().then(onRefresh));
   setInterval(tick, 250);
   tick();
-  if (assemblyId) connectLive(assemblyId, (frame) => { onFrame(frame); schedule(); });
+  if (assemblyId) connectLive(assemblyId, (frame) => { onFrame(frame); schedule(); }, schedule);
   return { refresh: () => refreshRegions().then(onRefresh) };
 }
