@@ -111,7 +111,7 @@ def create_app(
     """
     db = Database(settings)
     sections: dict[str, Section] = dict(snapshot_sections or {})
-    realtime = Realtime(settings, sections)
+    realtime = Realtime(settings, sections, clock=clock, rights_check_s=settings.ws_rights_check_s)
     metrics = Metrics(lambda: realtime.hub.connections)
     ctx = Ctx(db=db, clock=clock, publish=metrics.wrap_publisher(realtime.publisher), passwords=Passwords(settings.password_threads))
     signer = signer or server_key.load_or_create(settings.data_dir)

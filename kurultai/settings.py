@@ -38,6 +38,7 @@ ENVIRONMENT = {
     "KURULTAI_WS_MAX_FRAME": "Largest client websocket frame in bytes; larger ones close the socket with 1009 (default 4096).",
     "KURULTAI_WS_RATE": "Client websocket messages allowed per second, as a token bucket (default 5).",
     "KURULTAI_WS_BURST": "Burst of client websocket messages allowed above the rate (default 20).",
+    "KURULTAI_WS_RIGHTS_CHECK_S": "Seconds between checks of open websockets against their tokens and roles; a logout, an expired token or a changed role closes them with 4401 or 4403 (default 0.5).",
     "KURULTAI_REPLAY_WINDOW": "How many events back a websocket may resume with since= before it gets a snapshot (default 10000).",
 }
 
@@ -67,6 +68,7 @@ class Settings:
     ws_client_rate: float = 5.0
     ws_client_burst: float = 20.0
     ws_replay_window: int = 10_000
+    ws_rights_check_s: float = 0.5
     live_interval_ms: int = 250
     sqlite_synchronous: str = "NORMAL"
     signature_processes: int | None = None  # ballot signature-check worker processes; None: one per core, 0: threads
@@ -158,6 +160,7 @@ class Settings:
             ws_client_rate=number("KURULTAI_WS_RATE", 5.0),
             ws_client_burst=number("KURULTAI_WS_BURST", 20.0),
             ws_replay_window=integer("KURULTAI_REPLAY_WINDOW", 10_000),
+            ws_rights_check_s=number("KURULTAI_WS_RIGHTS_CHECK_S", 0.5),
         )
 
 
