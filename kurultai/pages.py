@@ -272,14 +272,15 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
     target = _safe_next(data.get("next"))
     if not _check_form_csrf(request, data, principal):
         return page(request, "login.html", principal, status=403, next=target, error="csrf")
+    username = data.get("username", "")[:64]
     try:
-        done = await log_in(request, ctx, data.get("username", "")[:64], data.get("password", "")[:1024], None)
+        done = await log_in(request, ctx, username, data.get("password", "")[:1024], None)
     except Throttled as exc:
-        return page(request, "login.html", principal, status=429, next=target, error="rate", headers={"retry-after": str(exc.retry_after)})
+        return page(request, "login.html", principal, status=429, next=target, username=username, error="rate", headers={"retry-after": str(exc.retry_after)})
     except PasswordsBusy:
-        return page(request, "login.html", principal, status=503, next=target, error="busy", headers={"retry-after": "1"})
+        return page(request, "login.html", principal, status=503, next=target, username=username, error="busy", headers={"retry-after": "1"})
     if done is None:
-        return page(request, "login.html", principal, status=401, next=target, error="credentials")
+        return page(request, "login.html", principal, status=401, next=target, username=username, error="credentials")
     settings = request.app.state.settings
     ttl = settings.token_ttl_hours * 3600 * 1000
     token, csrf = await accounts.issue_token(ctx, done.user.id, "session", ttl)
