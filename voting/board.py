@@ -10,12 +10,25 @@ the queue into batches; a batch is one write transaction that re-checks against 
 (another process may have appended), appends the leaves and node hashes, signs one tree head for
 the batch and stores every receipt. Futures resolve only after the commit, so a receipt is never
 handed out for a ballot that is not durable.
+
+Memory (issue #14). A state costs about 250 bytes per ballot and 400 per voter on the roll, and
+reading an election (its view, tree head, proofs) builds one, so the board does not keep them for
+ever. `Board(keep_closed=16, idle_s=600)`: of the elections that take no ballots (closed, or
+still drafts) it keeps the `keep_closed` most recently used states; and it drops the state of any
+election not used (no read, no batch of ballots) for `idle_s` seconds, checked at most every
+`idle_s / 10` seconds on a read or a batch (no timer task). A state is never dropped while
+ballots wait in its queue, a batch of them is being committed or it is being reloaded; a dropped
+state is rebuilt from the database at its next use (`load_state`), so whoever still holds the old
+object looks the election up again (`submit`, the coalescer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +46,8 @@ from voting.errors import BallotRejected
 from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500
+KEEP_CLOSED = 16  # states kept of elections that take no ballots (closed, drafts), most recently used
+IDLE_S = 600.0  # a state not used for this long is dropped
 _encode = msgspec.json.Encoder().encode  # compact JSON, UTF-8
 LEAF_SQL = (
     "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
@@ -72,6 +87,10 @@ class ElectionState:
     queue: asyncio.Queue[Pending] | None = None
     worker: asyncio.Task[None] | None = None
     known_options: frozenset[str] = frozenset()  # what a ranking may name (set in __post_init__)
+    used: float = 0.0  # the board's clock at the last read or batch (the idle sweep)
+    # Status and size checked against the database inside a write (`Board._locked_state`): on
+    # SQLite only then may a batch trust them without reading the row again.
+    confirmed: bool = False
 
     def __post_init__(self) -> None:
         self.known_options = frozenset(self.options) | ({"yes", "no", "abstain"} if self.method == "yes_no" else frozenset())
@@ -189,40 +208,108 @@ def receipt_json(seq: int, leaf_hash_raw: bytes, middle: bytes, proof_json: list
 
 
 class Board:
-    """All election states of this process, and their ingestion tasks."""
+    """The election states this process holds (see "Memory" above), and their ingestion tasks."""
 
-    def __init__(self, ctx: Ctx, signer: Signer, on_accepted: Callable[[ElectionState], None]) -> None:
+    def __init__(
+        self,
+        ctx: Ctx,
+        signer: Signer,
+        on_accepted: Callable[[ElectionState], None],
+        *,
+        keep_closed: int = KEEP_CLOSED,
+        idle_s: float = IDLE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert keep_closed >= 0 and idle_s > 0
         self.ctx = ctx
         self.signer = signer
         self.on_accepted = on_accepted
+        self.keep_closed = keep_closed
+        self.idle_s = idle_s
+        self.clock = clock
         self.states: dict[int, ElectionState] = {}
-        self._loading: dict[int, asyncio.Lock] = {}
+        # Locks by election; an entry goes when no task holds its lock (states come and go).
+        self._loading: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # Held while a batch is prepared and committed: its leaves are in the in-memory tree
         # before they are in the database, so a fresh read must not replace the state meanwhile.
-        self._committing: dict[int, asyncio.Lock] = {}
+        self._committing: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._batches: set[int] = set()  # elections whose worker holds a batch taken from the queue
+        self._no_ballots: OrderedDict[int, None] = OrderedDict()  # held states not open, least recently used first
+        self._swept = clock()
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
         if not fresh and (current := self.states.get(election_id)) is not None:
-            return current  # the common case, once per ballot: no lock
+            return self._use(current)  # no lock (cast_ballot looks `states` up itself, once per ballot)
         lock = self._loading.get(election_id) or self._loading.setdefault(election_id, asyncio.Lock())
         async with lock:
             current = self.states.get(election_id)
             if current is not None and not fresh:
-                return current
+                return self._use(current)
             async with self._committing.setdefault(election_id, asyncio.Lock()):
                 current = self.states.get(election_id)
                 if current is not None and fresh:
                     row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
                     if row and row["status"] == current.status:
                         if row["tree_size"] == current.size or await catch_up(current, row["tree_size"]):
-                            return current
+                            return self._use(current)
                 loaded = await load_state(election_id)
                 if loaded is None:
                     return None
                 if current is not None:
                     loaded.queue, loaded.worker = current.queue, current.worker
-                self.states[election_id] = loaded
-                return loaded
+                return self._put(loaded)
+
+    # -- which states are kept -------------------------------------------------------------------
+
+    def _put(self, state: ElectionState) -> ElectionState:
+        self.states[state.id] = state
+        return self._use(state)
+
+    def _use(self, state: ElectionState) -> ElectionState:
+        """Note a read or a batch: the state is the most recently used; drop others past the limits."""
+        now = self.clock()
+        state.used = now
+        if state.status == "open":
+            self._no_ballots.pop(state.id, None)
+        else:
+            self._no_ballots[state.id] = None
+            self._no_ballots.move_to_end(state.id)
+        if len(self._no_ballots) > self.keep_closed:
+            self._drop_least_recent()
+        if now - self._swept >= self.idle_s / 10:
+            self.sweep(now)
+        return state
+
+    def _busy(self, state: ElectionState) -> bool:
+        """Ballots wait in its queue or in a batch, or a batch or a reload holds its lock."""
+        if state.id in self._batches or (state.queue is not None and not state.queue.empty()):
+            return True
+        return any((lock := locks.get(state.id)) is not None and lock.locked() for locks in (self._committing, self._loading))
+
+    def _drop_least_recent(self) -> None:
+        """Drop the least recently used states of elections that take no ballots, down to `keep_closed`."""
+        excess = len(self._no_ballots) - self.keep_closed
+        for election_id in list(self._no_ballots):
+            if excess <= 0:
+                break
+            state = self.states.get(election_id)
+            if state is None or not self._busy(state):
+                self._drop(election_id)
+                excess -= 1
+
+    def sweep(self, now: float | None = None) -> None:
+        """Drop every state not used for `idle_s` (reads and batches run this every `idle_s / 10`)."""
+        now = self.clock() if now is None else now
+        self._swept = now
+        for election_id, state in list(self.states.items()):
+            if now - state.used >= self.idle_s and not self._busy(state):
+                self._drop(election_id)
+
+    def _drop(self, election_id: int) -> None:
+        self._no_ballots.pop(election_id, None)
+        state = self.states.pop(election_id, None)
+        if state is not None and state.worker is not None:
+            state.worker.cancel()  # idle (nothing queued): it waits on a queue no ballot will reach
 
     def mark_closed(self, election_id: int) -> None:
         """Called inside the closing transaction: later batches see the election closed."""
@@ -231,9 +318,7 @@ class Board:
             state.status = "closed"
 
     def forget(self, election_id: int) -> None:
-        state = self.states.pop(election_id, None)
-        if state and state.worker:
-            state.worker.cancel()
+        self._drop(election_id)
 
     async def stop(self) -> None:
         """Cancel the ingestion tasks and wait for them, so that none is left holding a
@@ -243,12 +328,18 @@ class Board:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self.states.clear()
+        self._no_ballots.clear()
 
     # -- casting ---------------------------------------------------------------------------
 
     async def submit(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes) -> tuple[int, bytes]:
         """Queue a checked ballot (`signed_bytes` is JCS of its signed part); returns (HTTP status,
         receipt as JSON bytes) once durable."""
+        if self.states.get(state.id) is not state:  # dropped or rebuilt while the signature was checked
+            current = await self.state(state.id)
+            if current is None or current.status != "open":
+                raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
+            state = current
         signed_digest = sha256(signed_bytes)
         if signed_digest in state.accepted:
             return 200, await stored_receipt(state.id, state.accepted[signed_digest])
@@ -271,17 +362,21 @@ class Board:
             batch = [await state.queue.get()]
             while len(batch) < BATCH_MAX and not state.queue.empty():
                 batch.append(state.queue.get_nowait())
-            async with self._committing.setdefault(election_id, asyncio.Lock()):
-                try:
-                    await self._commit_batch(election_id, batch)
-                except Exception as exc:  # the transaction failed: nothing is durable, reload state
-                    for p in batch:
-                        if not p.future.done():
-                            p.future.set_exception(exc)
-                    fresh = await load_state(election_id)
-                    if fresh is not None and (old := self.states.get(election_id)) is not None:
-                        fresh.queue, fresh.worker = old.queue, old.worker
-                        self.states[election_id] = fresh
+            self._batches.add(election_id)  # until its futures are resolved: the state is kept
+            try:
+                async with self._committing.setdefault(election_id, asyncio.Lock()):
+                    try:
+                        await self._commit_batch(election_id, batch)
+                    except Exception as exc:  # the transaction failed: nothing is durable, reload state
+                        for p in batch:
+                            if not p.future.done():
+                                p.future.set_exception(exc)
+                        fresh = await load_state(election_id)
+                        if fresh is not None and (old := self.states.get(election_id)) is not None:
+                            fresh.queue, fresh.worker = old.queue, old.worker
+                            self._put(fresh)
+            finally:
+                self._batches.discard(election_id)
 
     async def _commit_batch(self, election_id: int, batch: list[Pending]) -> None:
         outcomes: dict[int, tuple[int, Any]] = {}
@@ -367,6 +462,7 @@ class Board:
                 p.future.set_exception(value)
             else:
                 p.future.set_result((200 if kind == -1 else kind, value))
+        self._use(state)
         if appended:
             self.on_accepted(state)
 
@@ -374,15 +470,18 @@ class Board:
         """Inside a write transaction: lock the election row (PostgreSQL) and make sure the
         in-memory state matches the database, reloading when another process appended."""
         state = self.states.get(election_id)
-        if self.ctx.db.is_sqlite and state is not None and state.status == "open":
-            # One process owns a SQLite file and every write goes through its single writer, so
-            # the state cannot have changed behind our back (close refreshes it on its own).
+        if self.ctx.db.is_sqlite and state is not None and state.status == "open" and state.confirmed:
+            # One process owns a SQLite file and every write goes through its single writer, so a
+            # state checked inside an earlier write cannot have changed behind our back (close
+            # marks it closed itself). A state built outside the writer (a read, or after it was
+            # dropped) may predate a close that committed since: it is checked once, below.
             return state
         if not self.ctx.db.is_sqlite:
             await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
         row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
         if state is not None and row is not None and row["status"] == state.status and row["tree_size"] > state.size:
             if await catch_up(state, row["tree_size"]):
+                state.confirmed = True
                 return state
         if state is None or row is None or row["tree_size"] != state.size or row["status"] != state.status:
             fresh = await load_state(election_id)
@@ -390,8 +489,8 @@ class Board:
                 raise BallotRejected("election_not_open", f"election {election_id} no longer exists")
             if state is not None:
                 fresh.queue, fresh.worker = state.queue, state.worker
-            self.states[election_id] = fresh
-            state = fresh
+            state = self._put(fresh)
+        state.confirmed = True
         return state
 
     # -- tree heads and proofs -------------------------------------------------------------------

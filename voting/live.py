@@ -50,11 +50,14 @@ class Coalescer:
         self._stopping = False
 
     def mark(self, state: ElectionState) -> None:
-        self._dirty.add(state.id)
-        if state.id in self._pending:
+        self._schedule(state.id)
+
+    def _schedule(self, election_id: int) -> None:
+        self._dirty.add(election_id)
+        if election_id in self._pending:
             return
-        delay = max(0.0, self._last.get(state.id, 0.0) + self.interval_s - time.monotonic())
-        self._pending[state.id] = asyncio.create_task(self._flush_later(state.id, delay), name=f"coalesce-{state.id}")
+        delay = max(0.0, self._last.get(election_id, 0.0) + self.interval_s - time.monotonic())
+        self._pending[election_id] = asyncio.create_task(self._flush_later(election_id, delay), name=f"coalesce-{election_id}")
 
     async def _flush_later(self, election_id: int, delay: float) -> None:
         try:
@@ -67,12 +70,12 @@ class Coalescer:
             log.exception("live events of election %s could not be written", election_id)
         finally:
             self._pending.pop(election_id, None)
-            state = self.board.states.get(election_id)
-            if election_id in self._dirty and state is not None and not self._stopping:
-                self.mark(state)
+            if election_id in self._dirty and not self._stopping:
+                self._schedule(election_id)
 
     async def flush(self, election_id: int) -> None:
-        state = self.board.states.get(election_id)
+        # Looked up by id, not kept: the board may have dropped the state since (and rebuilds it).
+        state = await self.board.state(election_id)
         if state is None or state.tally is None:
             return
         turnout = turnout_payload(state)
