@@ -19,7 +19,9 @@ election not used (no read, no batch of ballots) for `idle_s` seconds, checked a
 `idle_s / 10` seconds on a read or a batch (no timer task). A state is never dropped while
 ballots wait in its queue, a batch of them is being committed or it is being reloaded; a dropped
 state is rebuilt from the database at its next use (`load_state`), so whoever still holds the old
-object looks the election up again (`submit`, the coalescer).
+object looks the election up again (`submit`, the coalescer). A closed election never changes:
+its `Summary` (turnout and latest tree head, about 1 KB) stays after its state is dropped, for the
+`keep_summaries=1024` most recently read, so that reading it again rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
 BATCH_MAX = 500
 KEEP_CLOSED = 16  # states kept of elections that take no ballots (closed, drafts), most recently used
 IDLE_S = 600.0  # a state not used for this long is dropped
+KEEP_SUMMARIES = 1024  # summaries kept of closed elections, most recently read
 _encode = msgspec.json.Encoder().encode  # compact JSON, UTF-8
 LEAF_SQL = (
     "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
@@ -105,6 +108,28 @@ class ElectionState:
 
     def root_hex(self) -> str:
         return (self.tree.root() if self.tree.size else EMPTY_ROOT).hex()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the read paths show of an election besides its row: the turnout and the latest
+    signed tree head."""
+
+    status: str
+    voted: int
+    roll_size: int | None  # None: a draft, no roll yet
+    ballots: int
+    sth: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, state: ElectionState) -> Summary:
+        roll_size = len(state.roll.voters) if state.roll is not None else None
+        return cls(state.status, len(state.revisions), roll_size, state.size, state.sth)
+
+    def turnout(self) -> dict[str, int] | None:
+        if self.roll_size is None:
+            return None
+        return {"voted": self.voted, "roll_size": self.roll_size, "ballots": self.ballots}
 
 
 def _rule(text: str) -> Rule | None:
@@ -218,14 +243,16 @@ class Board:
         *,
         keep_closed: int = KEEP_CLOSED,
         idle_s: float = IDLE_S,
+        keep_summaries: int = KEEP_SUMMARIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        assert keep_closed >= 0 and idle_s > 0
+        assert keep_closed >= 0 and idle_s > 0 and keep_summaries >= 0
         self.ctx = ctx
         self.signer = signer
         self.on_accepted = on_accepted
         self.keep_closed = keep_closed
         self.idle_s = idle_s
+        self.keep_summaries = keep_summaries
         self.clock = clock
         self.states: dict[int, ElectionState] = {}
         # Locks by election; an entry goes when no task holds its lock (states come and go).
@@ -235,6 +262,7 @@ class Board:
         self._committing: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._batches: set[int] = set()  # elections whose worker holds a batch taken from the queue
         self._no_ballots: OrderedDict[int, None] = OrderedDict()  # held states not open, least recently used first
+        self._summaries: OrderedDict[int, Summary] = OrderedDict()  # of closed elections, least recently read first
         self._swept = clock()
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
@@ -258,6 +286,23 @@ class Board:
                 if current is not None:
                     loaded.queue, loaded.worker = current.queue, current.worker
                 return self._put(loaded)
+
+    async def summary(self, election_id: int) -> Summary | None:
+        """The turnout and latest tree head that `state(election_id, fresh=True)` shows. A closed
+        election's is kept (it never changes again): reading it again rebuilds no state."""
+        kept = self._summaries.get(election_id)
+        if kept is not None:
+            self._summaries.move_to_end(election_id)
+            return kept
+        state = await self.state(election_id, fresh=True)
+        if state is None:
+            return None
+        summary = Summary.of(state)
+        if state.status == "closed":  # as the database said just now (fresh), not only marked
+            self._summaries[election_id] = summary
+            if len(self._summaries) > self.keep_summaries:
+                self._summaries.popitem(last=False)
+        return summary
 
     # -- which states are kept -------------------------------------------------------------------
 
@@ -318,6 +363,7 @@ class Board:
             state.status = "closed"
 
     def forget(self, election_id: int) -> None:
+        self._summaries.pop(election_id, None)
         self._drop(election_id)
 
     async def stop(self) -> None:
@@ -329,6 +375,7 @@ class Board:
         await asyncio.gather(*workers, return_exceptions=True)
         self.states.clear()
         self._no_ballots.clear()
+        self._summaries.clear()
 
     # -- casting ---------------------------------------------------------------------------
 

@@ -145,9 +145,9 @@ async def close_election_h(request: Request, eid: FromPath[int], principal: P, c
 async def get_election_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
     row = await elections.require_row(eid)
     view = elections.election_view(row)
-    state = await _board(request).state(eid, fresh=True)
-    if state is not None and state.roll is not None:
-        view["turnout"] = {"voted": len(state.revisions), "roll_size": len(state.roll.voters), "ballots": state.size}
+    summary = await _board(request).summary(eid)
+    if summary is not None and (turnout := summary.turnout()) is not None:
+        view["turnout"] = turnout
     return view
 
 
@@ -185,10 +185,10 @@ async def board_h(eid: FromPath[int], start: FromQuery[int] = 0, end: FromQuery[
 @get("/api/elections/{eid:int}/sth", tags=["elections"])
 async def sth_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
     await elections.require_row(eid)
-    state = await _board(request).state(eid, fresh=True)
-    if state is None or state.sth is None:
+    summary = await _board(request).summary(eid)
+    if summary is None or summary.sth is None:
         raise ApiError(409, "election_not_open", f"election {eid} has no tree head yet (draft)")
-    return state.sth
+    return summary.sth
 
 
 async def _open_state(request: Request, eid: int) -> Any:

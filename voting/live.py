@@ -108,7 +108,12 @@ async def elections_snapshot(board: Board, assembly_id: int, viewer: Any = None)
 
     out = []
     for view in await list_elections(assembly_id):
-        if view["status"] != "draft":
+        if view["status"] == "closed":  # kept by the board: no state rebuilt per connection
+            summary = await board.summary(int(view["id"]))
+            if summary is not None and (turnout := summary.turnout()) is not None:
+                view["turnout"] = {"election": view["id"], **turnout}
+                view["sth"] = summary.sth
+        elif view["status"] != "draft":
             state = await board.state(int(view["id"]), fresh=True)
             if state is not None and state.roll is not None:
                 view["turnout"] = turnout_payload(state)

@@ -1,9 +1,11 @@
 """Bounded memory of the ballot board (issue #14): the board drops the states of elections that
 take no ballots past a few, and of idle ones, and a dropped state is rebuilt at its next use.
 
-These tests drop states on purpose (the board's clock moved past its idle time) at the moments
-that matter: between ballots, while a batch waits, while a signature is checked, while a close
-commits, before the live events of a batch are written.
+Reading closed elections keeps few states, and the view and tree head of a closed election are
+read again without rebuilding its state. The other tests drop states on purpose (the board's
+clock moved past its idle time) at the moments that matter: between ballots, while a batch
+waits, while a signature is checked, while a close commits, before the live events of a batch
+are written.
 """
 
 from __future__ import annotations
@@ -48,6 +50,52 @@ async def voters(w: World) -> list[Voter]:
 async def cast(w: World, eid: int, envelope: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     r = await w.client.post(f"/api/elections/{eid}/ballots", json=envelope)
     return r.status_code, r.json()
+
+
+async def test_closed_elections_keep_a_few_states_and_their_summaries(world: World, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import voting.board
+
+    w, board = world, app.state.board
+    board.keep_closed = 2
+    alice, bob = await voters(w)
+    ids = []
+    for n in range(5):
+        eid, election = await yes_no_election(w)
+        for v in (alice, bob):
+            assert (await cast(w, eid, v.ballot(election, ["yes" if n % 2 else "no"])))[0] == 201
+        await w.ok("POST", f"/api/elections/{eid}/close", "moderator")
+        ids.append(eid)
+        assert len(board.states) <= 2
+    async with asyncio.timeout(10):  # the live events of the last ballots are written (a rebuild, if dropped)
+        while app.state.coalescer._pending:
+            await asyncio.sleep(0.05)
+    loads: list[int] = []
+    real_load = voting.board.load_state
+
+    async def counted_load(election_id: int) -> Any:
+        loads.append(election_id)
+        return await real_load(election_id)
+
+    monkeypatch.setattr(voting.board, "load_state", counted_load)
+    for eid in ids:
+        view = await w.ok("GET", f"/api/elections/{eid}")
+        assert view["turnout"] == {"voted": 2, "roll_size": 2, "ballots": 2}
+        assert (await w.ok("GET", f"/api/elections/{eid}/sth"))["signed"]["tree_size"] == 2
+        proof = await w.ok("GET", f"/api/elections/{eid}/proof/inclusion?seq=1&tree_size=2")
+        assert len(proof["inclusion_proof"]) == 1
+        assert eid in board.states and len(board.states) <= 2
+    rebuilt = len(loads)
+    assert rebuilt <= len(ids)
+    for eid in ids:  # the view and tree head of a closed election are kept: no state is rebuilt
+        assert (await w.ok("GET", f"/api/elections/{eid}"))["turnout"]["ballots"] == 2
+        assert (await w.ok("GET", f"/api/elections/{eid}/sth"))["signed"]["tree_size"] == 2
+    assert len(loads) == rebuilt
+    # the most recently used are kept: proofs of the last two need no rebuild, the first does
+    for eid in ids[-2:]:
+        await w.ok("GET", f"/api/elections/{eid}/proof/consistency?first=1&second=2")
+    assert len(loads) == rebuilt
+    await w.ok("GET", f"/api/elections/{ids[0]}/proof/consistency?first=1&second=2")
+    assert loads[rebuilt:] == [ids[0]] and ids[-2] not in board.states
 
 
 async def test_an_idle_open_election_is_dropped_and_takes_ballots_again(world: World, app: Any) -> None:
