@@ -406,9 +406,11 @@ class Board:
             state = self.states.get(election_id)
             if state is None or state.queue is None:
                 return
-            batch = [await state.queue.get()]
-            while len(batch) < BATCH_MAX and not state.queue.empty():
-                batch.append(state.queue.get_nowait())
+            queue = state.queue
+            del state  # not kept while waiting: a state rebuilt meanwhile frees the old one
+            batch = [await queue.get()]
+            while len(batch) < BATCH_MAX and not queue.empty():
+                batch.append(queue.get_nowait())
             self._batches.add(election_id)  # until its futures are resolved: the state is kept
             try:
                 async with self._committing.setdefault(election_id, asyncio.Lock()):
