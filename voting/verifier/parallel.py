@@ -63,8 +63,21 @@ class _Scan:
     yes_no: bool
     index: dict[str, int]
     roll_voters: list[Any] | None  # the roll's `voters` array as published, or None
+    offset: int = 0  # the seq of leaves[0] (a monitor scans the new leaves of a growing board)
     _keys: dict[str, str] | None = None
     _ranked: dict[bytes, tuple[Any, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, election: Election | None, election_digest: str | None, roll: Any) -> _Scan:
+        """The scan of a board of this election, with the keys of ``roll`` (the envelope as published)."""
+        return cls(
+            leaves=[],
+            election_id=election.id if election is not None else None,
+            election_digest=election_digest,
+            yes_no=election is not None and election.method == "yes_no",
+            index={o: i for i, o in enumerate(election.option_ids)} if election is not None else {},
+            roll_voters=_published_voters(roll),
+        )
 
     def keys(self) -> dict[str, str]:
         """key_id -> public_key (b64u) of the published roll, the last entry winning, unchecked."""
@@ -113,7 +126,12 @@ class _Scan:
             return tuple(ranking)
 
     def chunk(self, lo: int, hi: int) -> tuple[bytes | None, list[tuple[Any, ...]]]:
-        """(Merkle root of leaves lo..hi or None when one cannot be hashed, a record per leaf).
+        """(Merkle root of leaves lo..hi or None when one cannot be hashed, a record per leaf)."""
+        hashes, records = self.scan(lo, hi)
+        return (_subtree_root(hashes) if hashes is not None else None), records
+
+    def scan(self, lo: int, hi: int) -> tuple[list[bytes] | None, list[tuple[Any, ...]]]:
+        """(leaf hashes of leaves lo..hi or None when one cannot be hashed, a record per leaf).
 
         A record is ``(None, failures)`` for a leaf that does not parse, else ``(voter,
         revision, ranking, key, bad, before, after)``: the ranking as option indexes (bytes) or
@@ -125,7 +143,7 @@ class _Scan:
         parsed = type(self.leaves) is _BoardLines
         # A board file's lines: read from their bytes, or parsed here (raising _Fallback)
         raw = self.leaves.raw(lo, hi) if parsed else None  # type: ignore[attr-defined]
-        leaves = raw if raw is not None else self.leaves[lo:hi]
+        leaves = raw if raw is not None else self.leaves[lo - self.offset:hi - self.offset]
         election_id, election_digest = self.election_id, self.election_digest
         check_election = election_id is not None and election_digest is not None
         check_ranking, ranked = self.check_ranking, self.ranked
@@ -186,7 +204,7 @@ class _Scan:
                 except Exception:  # noqa: BLE001 - an undecodable key: the merge checks it if it matters
                     key = None
             append((voter, revision, codes, key, bad, before, after))
-        return (_subtree_root(hashes) if hashes is not None else None), records
+        return hashes, records
 
 
 def _subtree_root(hashes: list[bytes]) -> bytes:
@@ -243,14 +261,7 @@ class _BoardCheck:
         self.futures: list[Any] = []
         self.bounds: list[tuple[int, int]] = []
         self.leaves: Sequence[Any] = []
-        self.scan = _Scan(
-            leaves=[],
-            election_id=election.id if election is not None else None,
-            election_digest=election_digest,
-            yes_no=election is not None and election.method == "yes_no",
-            index={o: i for i, o in enumerate(election.option_ids)} if election is not None else {},
-            roll_voters=_published_voters(v.bundle.roll),
-        )
+        self.scan = _Scan.of(election, election_digest, v.bundle.roll)
 
     def start(self, leaves: Sequence[Any], workers: int) -> None:
         """Submit every chunk: to forked processes for a large board, else computed in-process."""
@@ -286,16 +297,8 @@ class _BoardCheck:
         self, roll: Roll | None, bad_keys: set[str], progress: Callable[[int], None] | None = None
     ) -> tuple[bytes | None, list[WeightedBallot] | None]:
         """(Merkle root or None when a leaf cannot be hashed, counted ballots or None when unknowable)."""
-        fail = self.v.fail
-        election, leaves = self.election, self.leaves
-        # voter -> (revision, ranking as option indexes or a tuple, weight) of the highest valid revision so far
-        latest: dict[str, tuple[int, Any, int]] = {}
-        last_revision: dict[str, int] = {}
-        bad_signatures: list[tuple[int, str]] = []
-        proven = self.proven
-        roll_get = roll._by_key_id.get if roll is not None else None  # = roll.get, without a call per leaf
+        merge = _Merge(self.v.fail, self.election, roll, bad_keys, self.proven)
         roots: list[bytes] | None = []
-        seq = 0
         for future, (lo, hi) in zip(self.futures, self.bounds):
             try:
                 root, records = future.result()
@@ -305,60 +308,104 @@ class _BoardCheck:
                 roots = None
             elif roots is not None:
                 roots.append(root)
-            checked = 0
-            for record in records:
-                voter = record[0]
-                if voter is None:  # the leaf did not parse
-                    for check, message in record[1]:
-                        fail(check, message, seq)
-                    seq += 1
-                    continue
-                _, revision, ranking, key, bad, before, after = record
-                ok = True
-                if before is not None:
-                    for check, message in before:
-                        fail(check, message, seq)
-                    ok = False
-                previous = last_revision.get(voter)
-                if previous is not None and revision <= previous:
-                    fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), "
-                                            f"got {revision}", seq)
-                    ok = False
-                    last_revision[voter] = previous
-                else:
-                    last_revision[voter] = revision
-                if after is not None:
-                    for check, message in after:
-                        fail(check, message, seq)
-                    ok = False
-                entry = roll_get(voter) if roll_get is not None else None
-                if voter in bad_keys:
-                    fail("ballot.bad_key", f"voter {voter} has an unusable key on the roll", seq)
-                    ok = False
-                elif roll_get is not None and entry is None:
-                    fail("ballot.not_on_roll", f"voter {voter} is not on the roll", seq)
-                    ok = False
-                if entry is not None:
-                    checked += 1
-                    if key != entry.public_key:  # checked with another key (or not at all): check here
-                        bad = _check_signature(leaves[seq], seq, entry.public_key)
-                    if bad is not None:
-                        bad_signatures.append((seq, bad))
-                    else:
-                        proven.add(voter)
-                        if ok and election is not None:
-                            current = latest.get(voter)
-                            if current is None or revision > current[0]:
-                                latest[voter] = (revision, ranking, entry.weight)
-                seq += 1
+            checked = merge.add(records, self.leaves)
             if progress is not None and checked:
                 progress(checked)
-        for seq, message in bad_signatures:
-            fail("ballot.signature", message, seq)
+        merge.report_signatures()
         root = compute_root(roots) if roots is not None else None
-        if election is None or roll is None:
+        if self.election is None or roll is None:
             return root, None
-        return root, _counted(latest.values(), election.option_ids)
+        return root, merge.counted()
+
+
+class _Merge:
+    """The chunks' records merged in seq order: the revision order, the roll checks, the
+    failures (as one pass over the board reports them), the latest ballot of each voter.
+
+    It keeps its state between calls, so that leaves can be added as the board grows
+    (`voting.verifier.monitor`); :meth:`report_signatures` reports the bad signatures met
+    so far, which one pass reports after every other failure of the board.
+    """
+
+    def __init__(self, fail: Callable[[str, str, int | None], None], election: Election | None, roll: Roll | None,
+                 bad_keys: set[str], proven: set[str]) -> None:
+        self.fail = fail
+        self.election = election
+        self.roll = roll
+        self.bad_keys = bad_keys
+        self.proven = proven  # voters with at least one valid signature
+        # voter -> (revision, ranking as option indexes or a tuple, weight) of the highest valid revision so far
+        self.latest: dict[str, tuple[int, Any, int]] = {}
+        self.last_revision: dict[str, int] = {}
+        self.bad_signatures: list[tuple[int, str]] = []
+        self.seq = 0  # the seq of the next record
+
+    def add(self, records: list[tuple[Any, ...]], leaves: Sequence[Any], offset: int = 0) -> int:
+        """Merge the records of the next leaves; ``leaves[seq - offset]`` is the leaf of ``seq``.
+        Returns the number of signatures checked with a roll key."""
+        fail, election, bad_keys, proven = self.fail, self.election, self.bad_keys, self.proven
+        latest, last_revision, bad_signatures = self.latest, self.last_revision, self.bad_signatures
+        roll_get = self.roll._by_key_id.get if self.roll is not None else None  # = roll.get, without a call per leaf
+        seq = self.seq
+        checked = 0
+        for record in records:
+            voter = record[0]
+            if voter is None:  # the leaf did not parse
+                for check, message in record[1]:
+                    fail(check, message, seq)
+                seq += 1
+                continue
+            _, revision, ranking, key, bad, before, after = record
+            ok = True
+            if before is not None:
+                for check, message in before:
+                    fail(check, message, seq)
+                ok = False
+            previous = last_revision.get(voter)
+            if previous is not None and revision <= previous:
+                fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), "
+                                        f"got {revision}", seq)
+                ok = False
+                last_revision[voter] = previous
+            else:
+                last_revision[voter] = revision
+            if after is not None:
+                for check, message in after:
+                    fail(check, message, seq)
+                ok = False
+            entry = roll_get(voter) if roll_get is not None else None
+            if voter in bad_keys:
+                fail("ballot.bad_key", f"voter {voter} has an unusable key on the roll", seq)
+                ok = False
+            elif roll_get is not None and entry is None:
+                fail("ballot.not_on_roll", f"voter {voter} is not on the roll", seq)
+                ok = False
+            if entry is not None:
+                checked += 1
+                if key != entry.public_key:  # checked with another key (or not at all): check here
+                    bad = _check_signature(leaves[seq - offset], seq, entry.public_key)
+                if bad is not None:
+                    bad_signatures.append((seq, bad))
+                else:
+                    proven.add(voter)
+                    if ok and election is not None:
+                        current = latest.get(voter)
+                        if current is None or revision > current[0]:
+                            latest[voter] = (revision, ranking, entry.weight)
+            seq += 1
+        self.seq = seq
+        return checked
+
+    def report_signatures(self) -> None:
+        """Report the bad signatures met since the last call."""
+        for seq, message in self.bad_signatures:
+            self.fail("ballot.signature", message, seq)
+        self.bad_signatures.clear()
+
+    def counted(self) -> list[WeightedBallot]:
+        """The counted ballots so far (needs the election)."""
+        assert self.election is not None
+        return _counted(self.latest.values(), self.election.option_ids)
 
 
 def _counted(latest: Iterable[tuple[int, Any, int]], option_ids: Sequence[str]) -> list[WeightedBallot]:
