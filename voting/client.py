@@ -164,18 +164,14 @@ def fetch_bundle(base_url: str, election_id: str, *, server_public_key: bytes | 
     """Fetch the server key, election, roll, sth, the board up to the sth's size, and the result.
 
     A pinned ``server_public_key`` is used instead of the one the server serves (which must
-    then equal it). A missing result (the election is not closed) is a problem in the bundle.
+    then equal it). An open election gives an open bundle (`Bundle.open`): no result, and the
+    live tally when the server shows one for the same tree as the sth. A draft's missing
+    result is a problem in the bundle.
     """
     problems: list[Failure] = []
     base = f"/api/elections/{election_id}"
     with KurultaiClient(base_url, transport=transport) as client:
-        served = client.server_key()
-        key = served
-        if server_public_key is not None:
-            key = server_public_key
-            if served != server_public_key:
-                problems.append(Failure("server_key", f"the server serves key {key_id(served)}, "
-                                                      f"not the pinned key {key_id(server_public_key)}"))
+        key = _pinned_key(client, server_public_key, problems)
         info = client.get(base)
         election = info.get("election") if isinstance(info, dict) else None
         status = info.get("status") if isinstance(info, dict) else None
@@ -183,14 +179,47 @@ def fetch_bundle(base_url: str, election_id: str, *, server_public_key: bytes | 
             problems.append(Failure("election", f"the election has no signed election object (status {status!r})"))
         roll = _optional(client, f"{base}/roll", "roll", problems)
         sth = _optional(client, f"{base}/sth", "sth", problems)
+        tally = None
+        if status == "open" and isinstance(info, dict) and info.get("visibility") == "live":
+            sth, tally = _sth_and_tally(client, base, sth)
         size = _tree_size(sth)
         board = [entry.get("leaf") for entry in client.board_entries(election_id, 0, size)]
         result = None
-        if status != "closed":
-            problems.append(Failure("result", f"the election is not closed (status {status!r}): no signed result"))
-        else:
+        if status == "closed":
             result = _optional(client, f"{base}/result", "result", problems)
-    return Bundle(election, roll, board, sth, result, key, tuple(problems))
+        elif status != "open":
+            problems.append(Failure("result", f"the election is not closed (status {status!r}): no signed result"))
+    return Bundle(election, roll, board, sth, result, key, tuple(problems), open=status == "open", tally=tally)
+
+
+def _pinned_key(client: KurultaiClient, pinned: bytes | None, problems: list[Failure]) -> bytes:
+    """The pinned key when given (a problem when the server serves another), else the served one."""
+    served = client.server_key()
+    if pinned is None:
+        return served
+    if served != pinned:
+        problems.append(Failure("server_key", f"the server serves key {key_id(served)}, not the pinned key {key_id(pinned)}"))
+    return pinned
+
+
+#: Tries at reading a live tally over the same tree as the latest tree head (ballots may land between).
+TALLY_TRIES = 3
+
+
+def _sth_and_tally(client: KurultaiClient, base: str, sth: Any) -> tuple[Any, Any]:
+    """(sth, the live tally over its tree, or None when none was read for the same tree size)."""
+    for _ in range(TALLY_TRIES):
+        try:
+            tally = client.get(f"{base}/tally")
+        except HttpError as exc:
+            if exc.status >= 500:
+                raise
+            return sth, None
+        size = tally.get("tree_size") if isinstance(tally, dict) else None
+        if type(size) is not int or size == _tree_size(sth):
+            return sth, tally  # a malformed tally is the verifier's to report
+        sth = client.get(f"{base}/sth")
+    return sth, None
 
 
 def _optional(client: KurultaiClient, path: str, name: str, problems: list[Failure]) -> Any:

@@ -16,6 +16,7 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -218,8 +219,20 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
 # --- verify --------------------------------------------------------------------------------
 
 
-def print_report(report: Report) -> None:
+def print_report(report: Report, *, tree_head: str | None = None, notes: Sequence[str] = ()) -> None:
+    """The summary and ``notes`` (exit 0), or every failed check (exit 1); ``tree_head``: the
+    head's time, when known."""
     s = report.summary
+    if report.ok and s.open:
+        click.echo(f"OK: election {s.election} ({s.method}): open, {s.ballots} ballots verified up to tree size "
+                   f"{s.tree_size}, no result yet")
+        click.echo(f"  tally so far  {', '.join(s.ranking or ())} ({s.counted} voters counted, {s.voters} on the roll)")
+        click.echo(f"  tree head     size {s.tree_size}, root {s.root_hash}{', ' + tree_head if tree_head else ''}")
+        click.echo("  every signature, the roll, the election digest, the revisions, the tree root "
+                   "and the count so far check out")
+        for note in notes:
+            click.echo(f"  {note}")
+        return
     if report.ok:
         click.echo(f"OK: election {s.election} ({s.method}): {s.ballots} ballots on the board, {s.voters} voters "
                    f"on the roll, {s.counted} counted; winner {s.winner}")
@@ -227,13 +240,16 @@ def print_report(report: Report) -> None:
         click.echo(f"  tree head  size {s.tree_size}, root {s.root_hash}")
         click.echo("  every signature, the roll, the election digest, the revisions, the tree root, "
                    "the count and the tie-break check out")
+        for note in notes:
+            click.echo(f"  {note}")
         return
     click.echo(f"FAILED: {len(report.failures)} check(s) failed for election {s.election}")
     for failure in report.failures:
         click.echo(f"  {failure}")
 
 
-@click.command(help="Verify an election from the server (BASE_URL ELECTION_ID) or from an export (--offline DIR).")
+@click.command(help="Verify an election from the server (BASE_URL ELECTION_ID) or from an export (--offline DIR); "
+                    "an open election up to its current signed tree head.")
 @click.argument("base_url", required=False)
 @click.argument("election_id", required=False)
 @click.option("--offline", "offline", default=None, type=click.Path(file_okay=False), help="An export directory.")
@@ -262,7 +278,12 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
     except ClientError as exc:
         _die(str(exc))
     report = _verify_with_progress(bundle)
-    print_report(report)
+    signed = bundle.sth.get("signed") if isinstance(bundle.sth, dict) else None
+    head_time = signed.get("timestamp") if isinstance(signed, dict) else None
+    notes = []
+    if bundle.tally is not None and report.ok:
+        notes.append(f"live tally    the server's tally at tree size {report.summary.tree_size} agrees")
+    print_report(report, tree_head=head_time if isinstance(head_time, str) else None, notes=notes)
     sys.exit(0 if report.ok else EXIT_FAILED)
 
 

@@ -179,15 +179,20 @@ class _Verifier:
             except BadKeyError as exc:
                 self.fail("roll.public_key", f"roll key {voter.key_id}: {exc}")
 
-    def run(self) -> Report:
-        b = self.bundle
-        self.failures.extend(b.problems)
-        key: bytes | None = b.server_public_key
+    def server_key(self) -> bytes | None:
+        """The bundle's server key, None (and a failure) when it is not a usable Ed25519 key."""
+        key = self.bundle.server_public_key
         try:
             check_public_key(key)
         except BadKeyError as exc:
             self.fail("server_key", str(exc))
-            key = None
+            return None
+        return key
+
+    def run(self) -> Report:
+        b = self.bundle
+        self.failures.extend(b.problems)
+        key = self.server_key()
         _, election, election_digest = self.server_object("election", b.election, parse_election, key)
         if election is None:
             election_digest = None
@@ -199,7 +204,9 @@ class _Verifier:
             board.start(leaves, self.workers)
             roll_env, _, roll_digest = self.server_object("roll", b.roll, lambda signed: None, key)
             _, sth, _ = self.server_object("sth", b.sth, parse_sth, key)
-            result_env, result, _ = self.server_object("result", b.result, parse_result, key)
+            result_env, result = None, None
+            if b.result is not None or not b.open:  # an open election has no result yet
+                result_env, result, _ = self.server_object("result", b.result, parse_result, key)
             roll, bad_keys = self.parse_roll(roll_env.signed) if roll_env is not None else (None, set())
             self.check_roll_header(election, roll, roll_digest)
             if b.board is None:
@@ -221,7 +228,9 @@ class _Verifier:
             self.check_tree("sth", sth.tree_size, sth.root_hash, len(leaves), root)
         if result is not None:
             self.check_result(result, election, election_digest, len(leaves), root)
-        recount = self.recount(election, roll, counted, result_env.signed if result is not None else None)
+        recount = self.recount(election, roll, counted, result_env.signed if result_env is not None and result is not None else None)
+        if b.tally is not None:
+            self.check_tally(b.tally, recount, len(leaves), root)
 
         summary = Summary(
             election=election.id if election is not None else None,
@@ -233,6 +242,7 @@ class _Verifier:
             ranking=tuple(recount["ranking"]) if recount else None,
             tree_size=len(leaves),
             root_hash=root.hex() if root is not None else None,
+            open=b.open and result is None,
         )
         return Report(tuple(self.failures), summary)
 
@@ -281,6 +291,32 @@ class _Verifier:
                                                 f"the signed result says {_short(signed[name])}")
         return recount
 
+    def check_tally(self, tally: Any, recount: dict[str, Any] | None, size: int, root: bytes | None) -> None:
+        """The server's live tally (PROTOCOL §5 `GET /tally`, §6 `tally.updated`) against the recount
+        of the tree it names: the same tree size and root hash, the same count."""
+        if type(tally) is not dict or not TALLY_FIELDS <= tally.keys():
+            self.fail("tally.fields", f"want an object with {', '.join(sorted(TALLY_FIELDS))}, got {_short_any(tally)}")
+            return
+        if type(tally["tree_size"]) is not int or tally["tree_size"] != size:
+            self.fail("tally.tree_size", f"want {size} (the leaves verified), got {_short_any(tally['tree_size'])}")
+            return
+        if root is not None and tally["root_hash"] != root.hex():
+            self.fail("tally.root_hash", f"want {root.hex()} (the Merkle root of the board), got {_short_any(tally['root_hash'])}")
+        if recount is None:
+            return
+        for name in TALLY_RECOUNT_FIELDS:
+            try:
+                same = jcs(recount[name]) == jcs(tally[name])
+            except VotingError:
+                same = False
+            if not same:
+                self.fail(f"tally.{name}", f"the recount gives {_short(recount[name])}, "
+                                           f"the server's live tally says {_short_any(tally[name])}")
+
+
+#: The fields of a live tally (PROTOCOL §5), and those that must equal the recount.
+TALLY_FIELDS = frozenset({"tree_size", "root_hash", "counted", "ranking", "winner", "ties_broken", "details"})
+TALLY_RECOUNT_FIELDS = ("counted", "ranking", "winner", "ties_broken", "details")
 
 _sha256 = hashlib.sha256
 
@@ -326,3 +362,12 @@ def _plain_roll_entries(voters: list[Any]) -> bool:
 def _short(value: Any) -> str:
     text = jcs(value).decode("utf-8")
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _short_any(value: Any) -> str:
+    """`_short` of a value that may not be canonical JSON (a float in an unsigned tally)."""
+    try:
+        return _short(value)
+    except VotingError:
+        text = repr(value)
+        return text if len(text) <= 200 else text[:197] + "..."

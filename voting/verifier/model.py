@@ -43,6 +43,10 @@ class Bundle:
     ``board`` is the list of leaf objects in seq order (the ``leaf`` of each board entry), or
     a :class:`BoardFile`. An object that could not be read is None; ``problems`` then says why
     (reading a malformed file is a verification failure, not a crash).
+
+    ``open``: the election is still open, so it has no result yet (``result`` None is then no
+    failure) and the recount is the tally so far. ``tally``: the server's live tally over the
+    same tree as ``sth`` (PROTOCOL §5 `GET /tally`), compared with the recount when given.
     """
 
     election: Any
@@ -52,6 +56,8 @@ class Bundle:
     result: Any
     server_public_key: bytes
     problems: tuple[Failure, ...] = ()
+    open: bool = False
+    tally: Any = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Summary:
     ranking: tuple[str, ...] | None
     tree_size: int | None
     root_hash: str | None
+    open: bool = False  # no result yet: counted, winner and ranking are the tally so far
 
 
 @dataclass(frozen=True)
