@@ -23,23 +23,27 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from voting.core.encoding import b64u_decode, b64u_encode, parse_json_strict
-from voting.core.errors import MalformedError, VotingError
+from voting.core.errors import MalformedError, ProofError, VotingError
 from voting.core.keys import check_public_key, key_id
-from voting.verifier import BoardFile, Bundle, Failure, parse_board
+from voting.verifier import BoardFile, Bundle, Failure, Monitor, Report, parse_board
 
 __all__ = [
     "BUNDLE_FILES",
     "ClientError",
+    "FollowState",
     "HttpError",
     "KurultaiClient",
     "fetch_bundle",
+    "follow_election",
     "parse_server_key",
     "read_bundle",
     "server_key_json",
@@ -238,6 +242,230 @@ def _tree_size(sth: Any) -> int:
     except (TypeError, KeyError):
         return 0
     return size if type(size) is int and size >= 0 else 0
+
+
+# --- following an open election -------------------------------------------------------------
+#
+# A monitor in the manner of Certificate Transparency monitors: `voting.verifier.Monitor`
+# checks every new signed tree head (consistency with the last, the new leaves, the root, the
+# tally so far); this part only fetches. Cues come from the assembly's websocket (PROTOCOL §6:
+# `sth.updated` carries the head, `tally.updated` the live tally, `election.closed` and
+# `result.published` end it) or, when no websocket can be had, from reading the head every
+# few seconds. Each (re)connection and each heartbeat also reads the head and the status over
+# HTTP, so a lost event only delays a check.
+
+#: Seconds between two reads of the tree head when there is no websocket.
+POLL_S = 2.0
+#: How long a websocket read waits before the caller's status line is refreshed.
+WAIT_S = 1.0
+#: Network failures are retried for this long (a server restarting) before giving up.
+RETRY_S = 60.0
+#: Websocket connections that end before any frame, in a row, before falling back to polling.
+WS_ATTEMPTS = 3
+#: The largest websocket frame read (a snapshot holds the whole assembly).
+WS_MAX_FRAME = 64 * 2**20
+
+
+@dataclass
+class FollowState:
+    """What the follower has verified so far, for a live status line."""
+
+    election: str
+    source: str = "connecting"  # "websocket" or "polling"
+    tree_size: int = 0  # of the last verified tree head
+    ballots: int = 0  # leaves verified (up to the tree head being checked)
+    heads: int = 0  # tree heads verified
+    tallies: int = 0  # live tallies compared with the recount
+    head_time: str | None = None  # the last verified head's timestamp
+
+
+def follow_election(base_url: str, election_id: str, *, server_public_key: bytes | None = None,
+                    websocket: bool = True, poll_s: float = POLL_S, transport: httpx.BaseTransport | None = None,
+                    on_state: Callable[[FollowState], None] | None = None) -> Report | None:
+    """Follow an open election until its result is published, checking every signed tree head.
+
+    Returns the report at the first head (or result) that fails a check, or once the result is
+    verified; None when the election is not open (verify it once with `fetch_bundle`). Raises
+    :class:`ClientError` when the server cannot be reached for longer than RETRY_S.
+    ``on_state`` is called after each step, and about every WAIT_S seconds while waiting.
+    """
+    with KurultaiClient(base_url, transport=transport) as client:
+        return _Follower(client, base_url, election_id, server_public_key, websocket, poll_s, on_state).run()
+
+
+class _Follower:
+    def __init__(self, client: KurultaiClient, base_url: str, election_id: str, pinned: bytes | None,
+                 websocket: bool, poll_s: float, on_state: Callable[[FollowState], None] | None) -> None:
+        self.client, self.base_url, self.election_id = client, base_url, election_id
+        self.pinned, self.websocket, self.poll_s = pinned, websocket, poll_s
+        self.on_state = on_state
+        self.base = f"/api/elections/{election_id}"
+        self.state = FollowState(election_id)
+        self.mode = "connecting"  # where the cues come from: "websocket" or "polling"
+
+    def show(self) -> None:
+        if self.on_state is not None:
+            self.on_state(self.state)
+
+    def run(self) -> Report | None:
+        problems: list[Failure] = []
+        key = _pinned_key(self.client, self.pinned, problems)
+        info = self.client.get(self.base)
+        if not isinstance(info, dict) or info.get("status") != "open":
+            return None
+        roll = _optional(self.client, f"{self.base}/roll", "roll", problems)
+        monitor = Monitor(info.get("election"), roll, key, problems)
+        if not monitor.ok or monitor.election is None:
+            return monitor.report()
+        cues = self.cues(monitor.election.assembly)
+        try:
+            for kind, data in cues:
+                report = self.step_retrying(monitor, kind, data)
+                if report is not None:
+                    return report
+                if not monitor.ok:
+                    return monitor.report()
+        finally:
+            cues.close()
+        raise AssertionError("unreachable: the polling cues never end")  # pragma: no cover
+
+    def step_retrying(self, monitor: Monitor, kind: str, data: Any) -> Report | None:
+        """`step`, retried as a fresh read of the head and status while the server cannot be
+        reached or answers 5xx; raises the error once that has lasted RETRY_S."""
+        failing_since: float | None = None
+        while True:
+            try:
+                report = self.step(monitor, kind, data)
+            except ClientError as exc:
+                if isinstance(exc, HttpError) and exc.status < 500:
+                    raise
+                now = time.monotonic()
+                failing_since = failing_since if failing_since is not None else now
+                if now - failing_since > RETRY_S:
+                    raise
+                self.state.source = f"retrying: {exc}"[:120]
+                self.show()
+                time.sleep(min(self.poll_s, 2.0))
+                kind, data = "poll", None  # the cue may be stale by now
+                continue
+            self.state.source = self.mode
+            return report
+
+    def step(self, monitor: Monitor, kind: str, data: Any) -> Report | None:
+        """Act on one cue; the report when the result is verified."""
+        if kind == "sth":
+            self.head(monitor, data)
+        elif kind == "tally":
+            monitor.check_tally(data)
+            self.state.tallies = monitor.tallies
+        elif kind == "poll" or kind == "closed":
+            info = self.client.get(self.base)
+            if isinstance(info, dict) and info.get("status") == "closed":
+                self.head(monitor, self.client.get(f"{self.base}/sth"))  # the final tree head
+                if not monitor.ok:
+                    return monitor.report()
+                return monitor.finish(self.client.get(f"{self.base}/result"))
+            self.head(monitor, self.client.get(f"{self.base}/sth"))
+        if kind in ("tally", "tick"):
+            self.show()
+        return None
+
+    def head(self, monitor: Monitor, sth: Any) -> None:
+        def proof(first: int, second: int) -> Any:
+            try:
+                return self.client.get(f"{self.base}/proof/consistency", first=first, second=second)
+            except HttpError as exc:
+                if exc.status >= 500:
+                    raise
+                raise ProofError(f"the server gives no consistency proof from {first} to {second}: {exc}") from None
+
+        def leaves(start: int, end: int) -> list[Any]:
+            return [entry.get("leaf") for entry in self.client.board_entries(self.election_id, start, end)]
+
+        def progress(n: int) -> None:
+            self.state.ballots = monitor.size
+            self.show()
+
+        monitor.update(sth, proof, leaves, progress)
+        self.state.ballots = monitor.size
+        if monitor.head is not None:
+            self.state.tree_size, self.state.head_time = monitor.head.tree_size, monitor.head.timestamp
+            self.state.heads, self.state.tallies = monitor.heads, monitor.tallies
+        self.show()
+
+    def cues(self, assembly: str) -> Generator[tuple[str, Any], None, None]:
+        """("sth", envelope), ("tally", data), ("closed", None), ("poll", None) or ("tick", None):
+        from the websocket while it lasts, then from polling."""
+        if self.websocket:
+            yield from self.websocket_cues(assembly)
+        self.mode = self.state.source = "polling"
+        while True:
+            yield "poll", None
+            time.sleep(self.poll_s)
+
+    def websocket_cues(self, assembly: str) -> Generator[tuple[str, Any], None, None]:
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+        from websockets.sync.client import connect
+
+        url = _websocket_url(self.base_url, assembly)
+        since: int | None = None
+        attempts = 0
+        while attempts < WS_ATTEMPTS:
+            attempts += 1
+            try:
+                ws = connect(url if since is None else f"{url}?since={since}", open_timeout=10,
+                             max_size=WS_MAX_FRAME, close_timeout=2)
+            except (OSError, TimeoutError, WebSocketException):
+                return
+            self.mode = self.state.source = "websocket"
+            with ws:
+                yield "poll", None  # what happened before this connection
+                try:
+                    while True:
+                        try:
+                            text = ws.recv(timeout=WAIT_S)
+                        except TimeoutError:
+                            yield "tick", None
+                            continue
+                        attempts = 0
+                        cue, seq = self.frame_cue(text)
+                        if seq is not None:
+                            since = seq
+                        if cue is not None:
+                            yield cue
+                except ConnectionClosed:
+                    continue
+
+    def frame_cue(self, text: str | bytes) -> tuple[tuple[str, Any] | None, int | None]:
+        """(the cue in a server frame or None, the frame's event seq or None)."""
+        try:
+            frame = parse_json_strict(text.encode() if isinstance(text, str) else text)
+        except MalformedError:
+            return None, None
+        if not isinstance(frame, dict):
+            return None, None
+        kind, data, seq = frame.get("type"), frame.get("data"), frame.get("seq")
+        seq = seq if type(seq) is int and kind not in ("heartbeat", "pong") else None
+        if kind == "heartbeat":  # every KURULTAI_WS_HEARTBEAT_S: read the head over HTTP too
+            return ("poll", None), seq
+        if not isinstance(data, dict) or data.get("election") != self.election_id:
+            return None, seq
+        if kind == "sth.updated":
+            return ("sth", data.get("sth")), seq
+        if kind == "tally.updated":
+            return ("tally", data), seq
+        if kind in ("election.closed", "result.published"):
+            return ("closed", None), seq
+        return None, seq
+
+
+def _websocket_url(base_url: str, assembly: str) -> str:
+    base = base_url.rstrip("/")
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(http):
+            base = ws + base[len(http):]
+            break
+    return f"{base}/ws/assemblies/{assembly}"
 
 
 # --- files ---------------------------------------------------------------------------------

@@ -24,7 +24,16 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from voting.client import ClientError, HttpError, KurultaiClient, fetch_bundle, read_bundle
+from voting.client import (
+    POLL_S,
+    ClientError,
+    FollowState,
+    HttpError,
+    KurultaiClient,
+    fetch_bundle,
+    follow_election,
+    read_bundle,
+)
 from voting.core.encoding import b64u_decode, b64u_encode, jcs
 from voting.core.errors import VotingError
 from voting.core.keys import Signer, check_public_key, sign_object
@@ -248,17 +257,44 @@ def print_report(report: Report, *, tree_head: str | None = None, notes: Sequenc
         click.echo(f"  {failure}")
 
 
-@click.command(help="Verify an election from the server (BASE_URL ELECTION_ID) or from an export (--offline DIR); "
-                    "an open election up to its current signed tree head.")
+VERIFY_HELP = """Verify an election from the server (BASE_URL ELECTION_ID) or from an export (--offline DIR).
+
+\b
+A closed election: every signature, the roll, the board, the tree head, the recount and the
+signed result. An open one: the same up to the current signed tree head, the tally so far
+recounted (and compared with the server's live tally); it prints "open, N ballots verified up
+to tree size T, no result yet".
+
+\b
+--follow keeps watching an open election until its result is published, like a Certificate
+Transparency monitor: on each new signed tree head (from the assembly's websocket, or by
+reading GET .../sth every --poll seconds when there is none) it checks the head's signature,
+its consistency proof from the last verified head, every new ballot and the tree root, and
+recounts the tally; then it verifies the signed result as for a closed election.
+
+\b
+Exit 0 when every check holds (with --follow: once the result is verified); 1 at the first
+failed check, each printed with the seq it concerns; 2 when the server or the files cannot
+be reached or read."""
+
+
+@click.command(help=VERIFY_HELP)
 @click.argument("base_url", required=False)
 @click.argument("election_id", required=False)
 @click.option("--offline", "offline", default=None, type=click.Path(file_okay=False), help="An export directory.")
 @click.option("--server-key", "server_key", default=None, help="Pin the server's public key (b64u).")
-def verify(base_url: str | None, election_id: str | None, offline: str | None, server_key: str | None) -> None:
+@click.option("--follow", is_flag=True, help="Follow an open election head by head until its result is verified.")
+@click.option("--poll", "poll_s", default=POLL_S, show_default=True, type=click.FloatRange(min=0.1),
+              help="With --follow: seconds between reads of the tree head when there is no websocket.")
+@click.option("--no-websocket", "no_websocket", is_flag=True, help="With --follow: poll only, never open a websocket.")
+def verify(base_url: str | None, election_id: str | None, offline: str | None, server_key: str | None,
+           follow: bool, poll_s: float, no_websocket: bool) -> None:
     if offline is not None and (base_url or election_id):
         _die("give either BASE_URL ELECTION_ID or --offline DIR, not both")
     if offline is None and not (base_url and election_id):
         _die("give BASE_URL ELECTION_ID, or --offline DIR")
+    if offline is not None and follow:
+        _die("--follow needs BASE_URL ELECTION_ID, not --offline")
     pinned = None
     if server_key is not None:
         try:
@@ -266,6 +302,15 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
             check_public_key(pinned)
         except VotingError as exc:
             _die(f"--server-key: {exc}")
+    if follow:
+        assert base_url is not None and election_id is not None
+        followed = _follow(base_url, election_id, pinned, poll_s, not no_websocket)
+        if followed is not None:  # else the election is not open: verified once, below
+            report, state = followed
+            tallies = f"; {_plural(state.tallies, 'live tally', 'live tallies')} agree" if state.tallies else ""
+            note = f"followed   {_plural(state.heads, 'tree head')}, each consistent with the one before{tallies}"
+            print_report(report, notes=[f"{note} ({state.source})"])
+            sys.exit(0 if report.ok else EXIT_FAILED)
     try:
         if offline is not None:
             bundle = read_bundle(offline, board_file=True)  # the verifier's workers parse the board
@@ -285,6 +330,53 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
         notes.append(f"live tally    the server's tally at tree size {report.summary.tree_size} agrees")
     print_report(report, tree_head=head_time if isinstance(head_time, str) else None, notes=notes)
     sys.exit(0 if report.ok else EXIT_FAILED)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float,
+            websocket: bool) -> tuple[Report, FollowState] | None:
+    """`follow_election` with a live status line on stderr (a line per verified head when stderr is
+    not a terminal): the report and what was followed, or None when the election is not open.
+    Ctrl-C says what was verified and exits 130."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    status = console.status("connecting") if console.is_terminal else None
+    last_heads = 0
+    last = FollowState(election_id)
+
+    def show(state: FollowState) -> None:
+        nonlocal last_heads, last
+        last = state
+        line = (f"following election {state.election} ({state.source}): tree size {state.tree_size}, "
+                f"{_plural(state.ballots, 'ballot')} verified, {_plural(state.heads, 'tree head')}, "
+                f"last head {state.head_time or '-'}")
+        if status is not None:
+            status.update(Text(line, no_wrap=True, overflow="ellipsis"))  # plain text: a message may hold "[...]"
+        elif state.heads != last_heads:
+            last_heads = state.heads
+            console.print(Text(line), highlight=False, soft_wrap=True)
+
+    try:
+        if status is not None:
+            status.start()
+        try:
+            report = follow_election(base_url, election_id, server_public_key=pinned, websocket=websocket,
+                                     poll_s=poll_s, on_state=show)
+            return (report, last) if report is not None else None
+        finally:
+            if status is not None:
+                status.stop()
+    except ClientError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        click.echo(f"stopped: election {election_id} is still open; tree size {last.tree_size}, "
+                   f"{last.ballots} ballots verified, nothing failed so far", err=True)
+        sys.exit(130)
 
 
 PROGRESS_FROM = 10_000  # ballots: smaller boards verify in about a second

@@ -11,9 +11,13 @@ forked worker processes, one per core, while the calling process checks the roll
 merges the chunks' results in seq order (docs/verifying.md, docs/benchmarks.md). A board given
 as the bytes of its file (:class:`BoardFile`) is parsed by those workers too, each its chunks.
 
+An open election is checked up to its current signed tree head (`Bundle.open`: no result
+yet, the recount is the tally so far), or followed head by head with :class:`Monitor`, which
+runs the same checks on each new head's leaves and proves each head consistent with the last.
+
 One concept a module: `model` (the bundle and the report), `checks` (the election's checks),
 `leaves` (reading one leaf), `board_file` (board.json), `parallel` (the board in chunks, on
-worker processes). The names below are re-exported; a module-level name is looked up in the
+worker processes), `monitor` (an open election, head by head). The names below are re-exported; a module-level name is looked up in the
 module that uses it, so a test patches it there (`voting.verifier.parallel.CHUNK_SIZE`).
 """
 
@@ -27,6 +31,7 @@ from .board_file import _BoardLines, _Fallback, _line_breaks, _parsed, _raw_fiel
 from .checks import RECOUNT_FIELDS, SMALL_ORDER_KEYS, _canonical, _quick_key_check, _Verifier
 from .leaves import _fast_fields, _fast_leaf
 from .model import BoardFile, Bundle, Failure, Report, Summary
+from .monitor import Monitor
 from .parallel import (
     CHUNK_SIZE,
     POOL_MIN_LEAVES,
@@ -41,7 +46,7 @@ from .parallel import (
     _worker_init,
 )
 
-__all__ = ["BoardFile", "Bundle", "Failure", "Report", "Summary", "parse_board", "verify_election"]
+__all__ = ["BoardFile", "Bundle", "Failure", "Monitor", "Report", "Summary", "parse_board", "verify_election"]
 
 
 def verify_election(bundle: Bundle, *, workers: int | None = None, progress: Callable[[int], None] | None = None) -> Report:
