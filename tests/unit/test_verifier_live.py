@@ -561,3 +561,37 @@ def test_follow_retries_a_server_that_is_briefly_away(good, monkeypatch):
     with pytest.raises(client_module.ClientError, match="HTTP 503 unavailable"):
         follow_election("http://kurultai.test", good.election_id, websocket=False, poll_s=0.001,
                         transport=httpx.MockTransport(server.handle))
+
+
+def test_a_network_error_in_the_middle_of_a_head(good, monkeypatch):
+    """The fetcher raises after some leaves of head 9 were checked; a late head 6 then lies inside
+    them: it is proven consistent with the next verified head instead of failing on the root."""
+    import voting.verifier.monitor as monitor_module
+
+    monkeypatch.setattr(monitor_module, "STEP", 4)
+    m = monitor_of(good)
+    proof = prover(good.board)
+    m.update(head(good, good.board, 1), proof, leaves_of(good.board))
+
+    def flaky(start: int, end: int) -> list[dict[str, Any]]:
+        if start >= 5:
+            raise OSError("connection reset")
+        return good.board[start:end]
+
+    with pytest.raises(OSError):
+        m.update(head(good, good.board, 9), proof, flaky)
+    assert m.size == 5 and m.head is not None and m.head.tree_size == 1
+    assert not m.update(head(good, good.board, 3), proof, flaky) and m.ok  # inside the checked leaves
+    assert m.update(head(good, good.board, 9), proof, leaves_of(good.board)) and m.ok
+    assert m.report() == verify_election(open_bundle(good, good.board, 9), workers=1)
+
+    m = monitor_of(good)
+    m.update(head(good, good.board, 1), proof, leaves_of(good.board))
+    with pytest.raises(OSError):
+        m.update(head(good, good.board, 9), proof, flaky)
+    forked = forked_board(good, 2)
+    m.update(head(good, forked, 3), prover(forked), flaky)  # consistent with head 1, not with the truth
+    assert m.ok
+    assert not m.update(head(good, good.board, 9), proof, leaves_of(good.board))
+    assert checks(m.failures) == [("sth.consistency", None)]
+    assert "tree head 3 (" in messages(m.failures) and "with tree head 9 (" in messages(m.failures)

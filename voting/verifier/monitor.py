@@ -70,6 +70,7 @@ class Monitor:
         self.recount: dict[str, Any] | None = None  # the tally so far, at the last verified head
         self._kept: OrderedDict[int, tuple[bytes, dict[str, Any] | None]] = OrderedDict()  # size -> (root, recount)
         self._pending: dict[int, Any] = {}  # live tallies for tree sizes not verified yet
+        self._deferred: list[Sth] = []  # heads inside leaves already checked: proven against the next head
         self.result: Any = None
 
     @property
@@ -106,6 +107,9 @@ class Monitor:
         old = self.head
         if old is not None and head.tree_size <= old.tree_size:
             return False  # a known tree, proven to be a prefix of the verified one (or the same)
+        if head.tree_size < self.size:  # the leaves of a head left unfinished (the fetcher raised) cover it
+            self._deferred.append(head)
+            return False
         if not self.add_leaves(head.tree_size, leaves, progress):
             return False
         root = self.tree.root()
@@ -115,6 +119,9 @@ class Monitor:
         self.recount = self.v.recount(self.election, self.roll, self.counted(), None)
         self.head = head
         self.heads += 1
+        while self._deferred:  # consistent with the head before (above) and with this one
+            self.consistent(self._deferred[0], proof)  # (kept for the next head if the fetcher raises)
+            self._deferred.pop(0)
         self._kept[head.tree_size] = (root, self.recount)
         while len(self._kept) > HEADS_KEPT:
             self._kept.popitem(last=False)
