@@ -164,7 +164,7 @@ async def election_views(request: Request, aid: int, item_id: int | None) -> lis
         if e["status"] != "draft":
             state = await board.state(int(e["id"]), fresh=True)
             if state is not None and state.roll is not None:
-                e["turnout"] = {"voted": len(state.revisions), "roll_size": len(state.roll.voters), "ballots": state.size}
+                e["turnout"] = {"voted": state.voted, "roll_size": len(state.roll.voters), "ballots": state.size}
                 e["sth"] = state.sth
         if e["status"] == "closed":
             row = await elections.require_row(int(e["id"]))

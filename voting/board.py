@@ -11,6 +11,14 @@ the queue into batches; a batch is one write transaction that re-checks against 
 the batch and stores every receipt. Futures resolve only after the commit, so a receipt is never
 handed out for a ballot that is not durable.
 
+Nothing is published before it is durable (issue #15). A batch appends its leaves to the
+working tree, node store, revisions and accepted digests while it prepares its write; readers
+see only the committed view: `size`, `root_hex()`, `voted`, `sth` and the tally, which change
+together, without an await in between, once the write has committed (`publish_committed`). So a
+tree head, a proof, a live event or a page never names a leaf that is not durable, and a batch
+whose write fails publishes nothing (its state is rebuilt from the database). A ballot identical
+to one still being committed waits for that commit and gets its stored receipt.
+
 Memory (issue #14). A state costs about 250 bytes per ballot and 400 per voter on the roll, and
 reading an election (its view, tree head, proofs) builds one, so the board does not keep them for
 ever. `Board(keep_closed=16, idle_s=600)`: of the elections that take no ballots (closed, or
@@ -31,7 +39,7 @@ import json
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +52,7 @@ from voting.core.keys import Signer
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
 from voting.core.signed import Ballot, Roll, ballot_leaf_bytes, parse_roll
 from voting.core.tally import IncrementalTally
-from voting.errors import BallotRejected
+from voting.errors import BallotRejected, BallotRetry
 from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
 
 BATCH_MAX = 500
@@ -94,20 +102,33 @@ class ElectionState:
     # Status and size checked against the database inside a write (`Board._locked_state`): on
     # SQLite only then may a batch trust them without reading the row again.
     confirmed: bool = False
+    # The committed view, what readers see (see the module docstring): the durable prefix of the
+    # tree, its root, and how many voters it holds a ballot of.
+    committed: int = 0
+    committed_root: bytes = EMPTY_ROOT
+    voted: int = 0
 
     def __post_init__(self) -> None:
         self.known_options = frozenset(self.options) | ({"yes", "no", "abstain"} if self.method == "yes_no" else frozenset())
 
     @property
     def size(self) -> int:
-        return self.tree.size
+        """Leaves that are durable (the working tree may be ahead while a batch commits)."""
+        return self.committed
+
+    def publish_committed(self) -> None:
+        """The working tree is durable: make it the committed view. Call with nothing pending
+        in the working tree but what has just committed (after a commit, a load or a catch-up)."""
+        self.committed = self.tree.size
+        self.committed_root = self.tree.root() if self.tree.size else EMPTY_ROOT
+        self.voted = len(self.revisions)
 
     @property
     def roll_weight(self) -> int:
         return self.roll.total_weight if self.roll else 0
 
     def root_hex(self) -> str:
-        return (self.tree.root() if self.tree.size else EMPTY_ROOT).hex()
+        return self.committed_root.hex()
 
 
 @dataclass(frozen=True)
@@ -124,7 +145,7 @@ class Summary:
     @classmethod
     def of(cls, state: ElectionState) -> Summary:
         roll_size = len(state.roll.voters) if state.roll is not None else None
-        return cls(state.status, len(state.revisions), roll_size, state.size, state.sth)
+        return cls(state.status, state.voted, roll_size, state.size, state.sth)
 
     def turnout(self) -> dict[str, int] | None:
         if self.roll_size is None:
@@ -169,6 +190,7 @@ async def load_state(election_id: int) -> ElectionState | None:
     state.store.add((n["level"], n["idx"], bytes.fromhex(n["hash"])) for n in nodes)
     head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
     state.sth = json.loads(head["envelope"]) if head else None
+    state.publish_committed()
     return state
 
 
@@ -191,16 +213,17 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     """Append the leaves another process added since this state was built, instead of rebuilding
     the whole state (which would make two busy workers reload O(n) per batch). False when the
     state cannot be caught up (it is ahead of the database, or has no roll)."""
-    if state.roll is None or state.tally is None or tree_size < state.size:
+    if state.roll is None or state.tally is None or tree_size < state.tree.size or state.tree.size != state.committed:
         return False
-    leaves = await Leaf.select(*LEAF_FIELDS).where((Leaf.election == state.id) & (Leaf.seq >= state.size)).order_by(Leaf.seq)
+    leaves = await Leaf.select(*LEAF_FIELDS).where((Leaf.election == state.id) & (Leaf.seq >= state.tree.size)).order_by(Leaf.seq)
     for lf in leaves:
-        if lf["seq"] != state.size:
+        if lf["seq"] != state.tree.size:
             return False
         _apply_stored_leaf(state, lf)
     head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == state.id).order_by(TreeHead.tree_size, ascending=False).first()
     state.sth = json.loads(head["envelope"]) if head else state.sth
-    return state.size == tree_size
+    state.publish_committed()  # every leaf applied was read from the database: durable
+    return state.tree.size == tree_size
 
 
 def check_ranking(state: ElectionState, ballot: Ballot) -> None:
@@ -264,6 +287,9 @@ class Board:
         self._no_ballots: OrderedDict[int, None] = OrderedDict()  # held states not open, least recently used first
         self._summaries: OrderedDict[int, Summary] = OrderedDict()  # of closed elections, least recently read first
         self._swept = clock()
+        # A test hook: awaited inside a batch's write, after its leaves are in the working tree
+        # and before the commit, to hold the commit window open (tests race readers against it).
+        self.before_commit: Callable[[int], Awaitable[None]] | None = None
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
         if not fresh and (current := self.states.get(election_id)) is not None:
@@ -388,11 +414,15 @@ class Board:
                 raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
             state = current
         signed_digest = sha256(signed_bytes)
-        if signed_digest in state.accepted:
-            return 200, await stored_receipt(state.id, state.accepted[signed_digest])
-        check_ranking(state, ballot)
-        if ballot.revision <= state.revisions.get(ballot.voter, 0):
-            raise BallotRejected("stale_revision", f"revision {ballot.revision} is not above {state.revisions[ballot.voter]}, the highest accepted for this voter")
+        seq = state.accepted.get(signed_digest)
+        if seq is not None and seq < state.committed:
+            return 200, await stored_receipt(state.id, seq)  # §5 check 7: a repeat of a durable ballot
+        if seq is None:
+            check_ranking(state, ballot)
+            if ballot.revision <= state.revisions.get(ballot.voter, 0):
+                raise BallotRejected("stale_revision", f"revision {ballot.revision} is not above {state.revisions[ballot.voter]}, the highest accepted for this voter")
+        # else: identical to a ballot whose batch is committing; its batch answers this one with
+        # the stored receipt once that commit is durable (or appends it, if that commit failed).
         if state.queue is None:
             state.queue = asyncio.Queue()
         if state.worker is None or state.worker.done():
@@ -430,10 +460,12 @@ class Board:
     async def _commit_batch(self, election_id: int, batch: list[Pending]) -> None:
         outcomes: dict[int, tuple[int, Any]] = {}
         appended: list[tuple[str, list[str], int, int]] = []
+        signed_head: list[dict[str, Any]] = []  # the batch's tree head, published after the commit
 
         async def prepare() -> tuple[list[Any], ElectionState]:
             outcomes.clear()
             appended.clear()
+            signed_head.clear()
             now_ms = self.ctx.now()
             state = await self._locked_state(election_id)
             if state.status != "open":
@@ -464,7 +496,7 @@ class Board:
                 return [], state
             size, root = state.tree.size, state.tree.root()
             sth = self.sign_sth(election_id, size, root, now_ms)
-            state.sth = sth
+            signed_head.append(sth)
             rows = []
             proofs = inclusion_proofs([seq for _i, _p, seq, _b, _h in new_leaves], size, state.store)
             receipt_middle = b'","sth":' + _encode(sth) + b',"inclusion_proof":['
@@ -494,13 +526,19 @@ class Board:
                 (HEAD_SQL, [(election_id, size, json.dumps(sth, ensure_ascii=False), now_ms)]),
                 (TREE_SQL, [(size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id)]),
             ]
+            if self.before_commit is not None:
+                await self.before_commit(election_id)
             return statements, state
 
         # One write for the whole batch, in order with every other write (Database.write_statements).
         state = await self.ctx.db.write_statements(prepare)
+        # Durable: publish the committed view in one step (no await until it is whole).
         for voter, ranking, weight, revision in appended:
             if state.tally is not None:
                 state.tally.add(voter, ranking, weight, revision)
+        if signed_head:
+            state.sth = signed_head[0]
+        state.publish_committed()
         for i, p in enumerate(batch):
             kind, value = outcomes[i]
             if kind == -1:
@@ -528,11 +566,11 @@ class Board:
         if not self.ctx.db.is_sqlite:
             await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
         row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
-        if state is not None and row is not None and row["status"] == state.status and row["tree_size"] > state.size:
+        if state is not None and row is not None and row["status"] == state.status and row["tree_size"] > state.tree.size:
             if await catch_up(state, row["tree_size"]):
                 state.confirmed = True
                 return state
-        if state is None or row is None or row["tree_size"] != state.size or row["status"] != state.status:
+        if state is None or row is None or row["tree_size"] != state.tree.size or row["tree_size"] != state.committed or row["status"] != state.status:
             fresh = await load_state(election_id)
             if fresh is None:
                 raise BallotRejected("election_not_open", f"election {election_id} no longer exists")
@@ -568,9 +606,12 @@ async def stored_roll(election_id: int) -> str:
 
 
 async def stored_receipt(election_id: int, seq: int) -> bytes:
-    """The receipt handed out when the ballot was accepted, as stored (JSON bytes)."""
+    """The receipt handed out when the ballot was accepted, as stored (JSON bytes). Only asked
+    for leaves of the committed view; should one be missing all the same (its state was rebuilt
+    by a process that had not seen the commit), the client is told to send the ballot again."""
     row = await Leaf.select(Leaf.receipt).where((Leaf.election == election_id) & (Leaf.seq == seq)).first()
-    assert row is not None, "an accepted ballot has a stored receipt"
+    if row is None:
+        raise BallotRetry(f"ballot {seq} of election {election_id} is being written; send it again")
     return row["receipt"].encode()
 
 

@@ -18,6 +18,7 @@ STATUS = {
     "bad_proof": 400,
     "tally_hidden": 403,
     "counting_error": 400,
+    "try_again": 503,
 }
 
 
@@ -30,3 +31,13 @@ class BallotRejected(VotingError):
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail, code=code)
+
+
+class BallotRetry(VotingError):
+    """The server cannot answer this ballot yet (what it repeats is still being written): send it
+    again, unchanged; an identical ballot is never counted twice (PROTOCOL §5 check 7)."""
+
+    headers = {"retry-after": "1"}
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, code="try_again")

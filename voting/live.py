@@ -33,7 +33,7 @@ def tally_payload(state: ElectionState) -> dict[str, Any]:
 def turnout_payload(state: ElectionState) -> dict[str, Any]:
     return {
         "election": str(state.id),
-        "voted": len(state.revisions),
+        "voted": state.voted,
         "roll_size": len(state.roll.voters) if state.roll else 0,
         "ballots": state.size,
     }

@@ -10,6 +10,10 @@ driver kills the server with SIGKILL at random moments, restarts it, and after e
 - every tree head handed out in a receipt has the root of the board's prefix of its size, and a
   sample of them (always the latest) is consistent with the current tree head by the server's
   consistency proof, checked with `verify_consistency`;
+- every tree head published by a live event (`sth.updated`, replayed from the event log through
+  the websocket as an observer reconnecting with `since=0` sees it) is a prefix of the board too;
+  as is every live tally event's (`tally.updated`) tree size and root (issue #15: nothing is
+  published before it is durable);
 - the live tally equals a recount of the board (`compute_result`) at the tally's tree size.
 
 After the last kill the election is closed and `kurultai verify` must pass.
@@ -38,6 +42,7 @@ class Figures:
     kills: int = 0
     receipts_checked: int = 0
     tree_heads_checked: int = 0
+    events_checked: int = 0
     consistency_proofs: int = 0
     tallies_checked: int = 0
     board_size: int = 0
@@ -61,7 +66,7 @@ class Figures:
         return (
             f"kills survived {self.kills}; ballots sent {self.sent}, answered {self.answered} ({self.offered_per_s:.0f}/s offered over {self.load_seconds:.0f} s), "
             f"receipts {self.accepted} ({self.accepted_per_s:.0f}/s); board {self.board_size} leaves; "
-            f"receipt checks {self.receipts_checked}, tree heads {self.tree_heads_checked}, "
+            f"receipt checks {self.receipts_checked}, tree heads {self.tree_heads_checked}, published events {self.events_checked}, "
             f"consistency proofs {self.consistency_proofs}, tallies {self.tallies_checked}; "
             f"mean restart {mean_restart:.2f} s"
         )
@@ -148,13 +153,38 @@ def fetch_board(http: httpx.Client, url: str, eid: str, size: int) -> list[dict[
     return entries
 
 
+def published_events(url: str, assembly: int) -> list[dict[str, Any]]:
+    """Every event of the assembly's log written before this call, as an observer replaying it
+    from the start receives it (the live events that follow are left for the next check)."""
+    from datetime import UTC, datetime
+
+    from websockets.sync.client import connect
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # the frames' `ts` format
+    frames: list[dict[str, Any]] = []
+    with connect(f"{url.replace('http', 'ws', 1)}/ws/assemblies/{assembly}?since=0", open_timeout=30, max_size=None) as ws:
+        while True:
+            try:
+                frame = json.loads(ws.recv(timeout=2.0))
+            except TimeoutError:
+                return frames
+            if frame.get("type") == "snapshot":
+                raise AssertionError("the event log is longer than the replay window: raise KURULTAI_REPLAY_WINDOW")
+            if frame.get("type") in ("heartbeat", "pong") or "data" not in frame:
+                continue
+            if frame["ts"] > now:
+                return frames
+            frames.append(frame)
+
+
 def check(url: str, info: dict[str, Any], receipt_files: list[Path], figures: Figures, rng: random.Random) -> None:
     from voting.core.counting import WeightedBallot, compute_result
     from voting.core.encoding import jcs
-    from voting.core.merkle import CompactRange, leaf_hash, verify_consistency
+    from voting.core.merkle import EMPTY_ROOT, CompactRange, leaf_hash, verify_consistency
 
     eid = str(info["election"])
     receipts = read_receipts(receipt_files)
+    events = published_events(url, info["assembly"])  # first: all it holds was published before the board is read
     with httpx.Client(timeout=60) as http:
         tally = http.get(f"{url}/api/elections/{eid}/tally").json()
         sth = http.get(f"{url}/api/elections/{eid}/sth").json()["signed"]
@@ -165,9 +195,11 @@ def check(url: str, info: dict[str, Any], receipt_files: list[Path], figures: Fi
         hashes = [bytes.fromhex(e["leaf_hash"]) for e in entries]
         for e, h in zip(entries, hashes):
             assert leaf_hash(jcs(e["leaf"])) == h, f"leaf {e['seq']} does not hash to its leaf hash"
-        # the root of every prefix a receipt's tree head names
-        wanted = {r["sth"]["tree_size"] for r in receipts} | {size}
-        roots: dict[int, str] = {}
+        # the root of every prefix a receipt's or a live event's tree head names
+        event_heads = [e["data"]["sth"]["signed"] for e in events if e["type"] == "sth.updated" and e["data"]["election"] == eid]
+        event_tallies = [e["data"] for e in events if e["type"] == "tally.updated" and e["data"]["election"] == eid]
+        wanted = {r["sth"]["tree_size"] for r in receipts} | {size} | {h["tree_size"] for h in event_heads} | {t["tree_size"] for t in event_tallies}
+        roots: dict[int, str] = {0: EMPTY_ROOT.hex()}
         tree = CompactRange()
         for i, h in enumerate(hashes):
             tree.append(h)
@@ -181,6 +213,13 @@ def check(url: str, info: dict[str, Any], receipt_files: list[Path], figures: Fi
             assert entries[seq]["leaf_hash"] == r["leaf_hash"], f"seq {seq} holds another leaf than its receipt says"
             assert head["tree_size"] <= size and roots[head["tree_size"]] == head["root_hash"], f"tree head {head} is not a prefix of the board"
             heads[head["tree_size"]] = head["root_hash"]
+        for head in event_heads:
+            assert head["tree_size"] <= size and roots.get(head["tree_size"], "") == head["root_hash"], f"published tree head {head} is not a prefix of the board"
+            if head["tree_size"]:  # the empty tree is a prefix of every tree; no proof to ask for
+                heads[head["tree_size"]] = head["root_hash"]
+        for t in event_tallies:
+            assert t["tree_size"] <= size and roots.get(t["tree_size"]) == t["root_hash"], f"published tally of tree size {t['tree_size']} names a root that is not the board's"
+        figures.events_checked += len(event_heads) + len(event_tallies)
         figures.receipts_checked += len(receipts)
         figures.tree_heads_checked += len(heads)
         sample = sorted(heads)[-1:] + rng.sample(sorted(heads), min(10, len(heads)))

@@ -30,3 +30,4 @@ def test_sigkill_under_load_loses_nothing(settings: Settings, tmp_path: Path) ->
     print(f"\n[{'postgres' if settings.database_url else 'sqlite'}] {figures.summary()}")
     assert figures.kills == KILLS
     assert figures.receipts_checked > 0 and figures.consistency_proofs > 0 and figures.tallies_checked == KILLS + 1
+    assert figures.events_checked > 0
