@@ -22,7 +22,6 @@ from deliberation import account_controllers, controllers
 from voting import controllers as voting_controllers
 from voting import server_key
 from voting.board import Board
-from voting.ingress import BallotIngress
 from voting.signatures import SignatureChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
@@ -180,8 +179,6 @@ def create_app(
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
-    # Ballots skip the framework's per-request work (voting/ingress.py); the rest goes on as usual.
-    app.asgi_handler = BallotIngress(app.asgi_handler, app.state, SECURITY_HEADERS)
     return app
 
 

@@ -72,7 +72,6 @@ def serve(
     import uvicorn
 
     from kurultai.app import create_app, limit_malloc_arenas, tune_gc
-    from voting.ingress import BallotProtocol
     from kurultai.logs import log_config
 
     if bool(tls_cert) != bool(tls_key):
@@ -102,8 +101,6 @@ def serve(
         # Live frames are ~200 bytes: per-message deflate gains little and costs each socket a
         # zlib context (~45 KiB) and ~17 µs of CPU per message (bench/fanout.py --deflate).
         "ws_per_message_deflate": False,
-        # httptools' protocol, answering plain ballot POSTs without the ASGI cycle (voting/ingress.py).
-        "http": BallotProtocol,
         # X-Forwarded-For/-Proto are believed only from the proxies named in
         # KURULTAI_TRUSTED_PROXIES; without any, uvicorn's proxy-headers middleware is off.
         "proxy_headers": bool(settings.trusted_proxies),

@@ -267,53 +267,6 @@ async def test_metrics_count_ballots_and_tree_sizes(world: World) -> None:
     assert "kurultai_event_delay_seconds_count" in text
 
 
-async def test_fast_path_answers_like_the_framework_handler(world: World, app: object) -> None:
-    """`voting.ingress` answers the ballot path in front of Litestar: the same statuses and bodies
-    as the documented Litestar handler, for rejections and for receipts."""
-    from voting.ingress import BallotIngress
-
-    w = world
-    eid, election, (alice, bob), amendments = await open_amendment_election(w)
-    a1 = f"amendment-{amendments[0]}"
-    stranger = Voter("stranger", Signer.generate())
-    ingress = app.asgi_handler  # type: ignore[attr-defined]
-    assert isinstance(ingress, BallotIngress)
-    cases: list[tuple[object, bytes | None]] = [
-        (None, b'{"signed":' + b" " * 70_000 + b"}"),
-        (None, b"{not json"),
-        (None, b"\xff\xfe{}"),
-        (alice.ballot(election, [a1], election="999"), None),
-        (stranger.ballot(election, [a1]), None),
-        (alice.ballot(election, ["amendment-999"]), None),
-    ]
-
-    async def both(envelope: object, raw: bytes | None) -> list[tuple[int, dict]]:
-        fast = await cast(w, eid, envelope, raw)
-        app.asgi_handler = ingress.app  # type: ignore[attr-defined]
-        try:
-            framework = await cast(w, eid, envelope, raw)
-        finally:
-            app.asgi_handler = ingress  # type: ignore[attr-defined]
-        return [fast, framework]
-
-    for envelope, raw in cases:
-        fast, framework = await both(envelope, raw)
-        assert fast[0] == framework[0] >= 400 and fast[1]["error"] == framework[1]["error"], (fast, framework)
-    # a receipt from each path, then the same ballot again through each: the stored receipt
-    first = alice.ballot(election, [a1])
-    second = bob.ballot(election, [a1])
-    fast = await cast(w, eid, first)
-    app.asgi_handler = ingress.app  # type: ignore[attr-defined]
-    try:
-        framework = await cast(w, eid, second)
-        framework_repeat = await cast(w, eid, first)
-    finally:
-        app.asgi_handler = ingress  # type: ignore[attr-defined]
-    fast_repeat = await cast(w, eid, second)
-    assert fast[0] == framework[0] == 201 and fast[1]["seq"] == 0 and framework[1]["seq"] == 1
-    assert framework_repeat == (200, fast[1]) and fast_repeat == (200, framework[1])
-
-
 async def test_fast_path_limits_a_chunked_body_and_passes_other_methods_on(world: World) -> None:
     w = world
     eid, election, (alice, _bob), amendments = await open_amendment_election(w)

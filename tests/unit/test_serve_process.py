@@ -34,6 +34,5 @@ def test_serve_tunes_the_process_and_uvicorn(tmp_path: Path, monkeypatch: pytest
     assert seen["options"]["access_log"] is False
     assert seen["options"]["ws_per_message_deflate"] is False
     assert seen["options"]["port"] == 8765
-    from voting.ingress import BallotProtocol
-
-    assert seen["options"]["http"] is BallotProtocol
+    assert "http" not in seen["options"]  # uvicorn's own protocol: nothing below the framework (#15)
+    assert seen["options"]["proxy_headers"] is False  # no trusted proxy named: forwarded headers ignored
