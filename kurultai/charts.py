@@ -117,7 +117,7 @@ def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, 
     y += 24
     n = len(order)
     cell = min(80, (WIDTH - LABEL_W - 20) // max(n, 1))
-    for j, col in enumerate(order):
+    for j, _col in enumerate(order):
         x = LABEL_W + j * cell + cell // 2
         parts.append(f'<text x="{x}" y="{y + 16}" font-size="15" text-anchor="middle" fill="{INK}">{j + 1}</text>')
     y += 24

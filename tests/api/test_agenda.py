@@ -101,7 +101,7 @@ async def test_reorder_by_position(world: World) -> None:
 
 @pytest.mark.parametrize("who", ["moderator", "admin"])
 async def test_every_legal_phase_step(world: World, who: str) -> None:
-    for current, requested in zip(PHASES, PHASES[1:]):
+    for _current, requested in zip(PHASES, PHASES[1:]):
         item = await world.ok("POST", f"/api/agenda/{world.item}/phase", who, {"phase": requested})
         assert item["phase"] == requested
     audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")

@@ -5,7 +5,6 @@ server, a hall of 500 and a proxy: tests/api/test_hall_logins.py."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx

@@ -49,7 +49,7 @@ async def test_assembly_page(world: World) -> None:
         "POST",
         f"/api/assemblies/{a}/amendments",
         "delegate",
-        {"provision": world.provisions[0], "kind": "replace", "text": f"The first <b>changed</b> text.", "title": EVIL, "rationale": EVIL},
+        {"provision": world.provisions[0], "kind": "replace", "text": "The first <b>changed</b> text.", "title": EVIL, "rationale": EVIL},
         status=201,
     )
     await world.ok("POST", f"/api/assemblies/{a}/comments", "delegate2", {"provision": world.provisions[1], "text": f"Comment {EVIL}", "stance": "against"}, status=201)

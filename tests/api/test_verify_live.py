@@ -82,7 +82,7 @@ def test_verify_open_then_follow_until_the_result(server: tuple[str, dict[str, s
         # more ballots, in a few tree heads: revotes, a first vote, an abstention turned vote
         cast(url, election, voters[3], 1, [sq])
         cast(url, election, voters[1], 2, [a1, sq])
-        for name, (proc, _, err) in followers.items():
+        for _name, (proc, _, err) in followers.items():
             wait_for(err, "tree size 5, 5 ballots verified", proc)
         cast(url, election, voters[2], 2, [a2, a1])
         cast(url, election, voters[0], 2, [a2])

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 expect.set_options(timeout=10_000)
 
-from tests.e2e.conftest import SCREENSHOTS, Server, login
+from tests.e2e.conftest import SCREENSHOTS, Server, login  # noqa: E402  (after expect.set_options, on purpose)
 
 NEW_TEXT = "Every organization shall publish an annual report on its activities and finances in the public register within four months after the end of the year."
 

@@ -33,7 +33,7 @@ def test_backup_while_serving_and_restore(tmp_path: Path) -> None:
     eid = info["election"]
     dest = tmp_path / "backups" / "kurultai-backup.sqlite3"
     with running(env, tmp_path / "server.log") as server:
-        for i, voter in enumerate(info["voters"]):
+        for _i, voter in enumerate(info["voters"]):
             cast(server.url, info, voter, 1)
         before = {p: httpx.get(f"{server.url}/api/elections/{eid}/{p}").json() for p in ("sth", "board", "tally")}
         key = httpx.get(f"{server.url}/api/server-key").json()

@@ -90,7 +90,7 @@ async def test_hostile_ballots_get_their_exact_code_and_leave_the_board_unchange
     stranger = Voter("stranger", Signer.generate())
     good = alice.ballot(election, [a2], revision=3)  # valid, never posted: the base of mutations
     good_text = json.dumps(good)
-    E, O = eid, other["id"]
+    E, O = eid, other["id"]  # noqa: E741
     cases: list[Case] = []
 
     def add(desc: str, status: int, error: str | None, body: Any, election_id: str = E) -> None:

@@ -120,7 +120,7 @@ async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
         for _ in range(3)
     ]
     outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), timeout=120)
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err.decode()[-2000:]
     import json
 

@@ -65,7 +65,7 @@ def test_incremental_equals_recount(data: st.DataObject, method: str) -> None:
 def test_revision_replaces_the_earlier_ballot(data: st.DataObject, method: str) -> None:
     stream = data.draw(ballot_streams(method))
     first, second = make(method), make(method)
-    for n, (voter, ranking, weight) in enumerate(stream):
+    for n, (_voter, ranking, weight) in enumerate(stream):
         first.add(f"x{n}", ranking, weight, 1)
         second.add(f"x{n}", ranking, weight, 1)
     old = data.draw(ballot_streams(method).filter(bool))[0]

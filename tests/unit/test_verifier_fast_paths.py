@@ -198,7 +198,7 @@ def test_counted_ballots_count_as_one_per_voter(method, seed):
     options = ("yes", "no", "abstain") if method == "yes_no" else ("a", "b", "c", "d")[: 2 + seed % 3]
     rule = Rule("simple", 10 * seed) if method == "yes_no" else None
     latest = []
-    for voter in range(rng.randint(0, 60)):
+    for _voter in range(rng.randint(0, 60)):
         size = rng.randint(0, 1 if method == "yes_no" else len(options))
         codes = bytes(rng.sample(range(len(options)), size))
         weight = rng.choice([1, 1, 2, 7, 2**40]) if seed % 2 else 1

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from deliberation.context import Ctx
 from realtime.core.protocol import CloseCode
-from tests.ws.conftest import Live, ServerFactory, recv_events, recv_json
+from tests.ws.conftest import ServerFactory, recv_events, recv_json
 
 
 def seqs(frames: list[dict[str, Any]]) -> list[int]:

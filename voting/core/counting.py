@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -218,7 +218,8 @@ def _undominated_layers(beats: np.ndarray, order_rank: list[int]) -> list[list[i
     while remaining:
         sub = beats[np.ix_(remaining, remaining)]
         beaten = sub.any(axis=0)
-        layer = [x for x, b in zip(remaining, beaten.tolist()) if not b]
+        flags = cast("list[bool]", beaten.tolist())
+        layer = [x for x, b in zip(remaining, flags) if not b]
         assert layer, "the beat relation has a cycle"  # impossible for Schulze and a locked DAG
         layer.sort(key=order_rank.__getitem__)
         layers.append(layer)

@@ -93,7 +93,7 @@ def _enum(obj: dict[str, Any], where: str, name: str, allowed: frozenset[str]) -
 
 
 def _time(obj: dict[str, Any], where: str, name: str) -> str:
-    value = obj[name]
+    value: str = obj[name]
     try:
         parse_time(value)
     except MalformedError as exc:

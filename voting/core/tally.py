@@ -171,6 +171,7 @@ class IncrementalTally:
             else:
                 del self._groups[ballot]
         elif method == "borda":
+            assert isinstance(ballot, tuple)
             top = self._m - 1
             for place, code in enumerate(ballot):
                 self._scores[int(code)] += sign * weight * (top - place)

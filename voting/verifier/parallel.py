@@ -154,7 +154,7 @@ class _Scan:
             data = obj if raw is not None else _fast_fields(obj, parsed)
             if data is None:
                 problems: list[tuple[str, str]] = []
-                hashed, slow = _slow_leaf(obj, seq, lambda check, message, _seq: problems.append((check, message)))
+                hashed, slow = _slow_leaf(obj, seq, lambda check, message, _seq: problems.append((check, message)))  # noqa: B023  (called at once, in this iteration)
                 if hashed is None:
                     hashes = None
                 elif hashes is not None:
