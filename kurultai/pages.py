@@ -162,10 +162,10 @@ async def election_views(request: Request, aid: int, item_id: int | None) -> lis
         e["sth"] = None
         e["result"] = None
         if e["status"] != "draft":
-            state = await board.state(int(e["id"]), fresh=True)
-            if state is not None and state.roll is not None:
-                e["turnout"] = {"voted": state.voted, "roll_size": len(state.roll.voters), "ballots": state.size}
-                e["sth"] = state.sth
+            summary = await board.summary(int(e["id"]))  # a closed election's is kept: no state rebuilt
+            if summary is not None and summary.roll_size is not None:
+                e["turnout"] = summary.turnout()
+                e["sth"] = summary.sth
         if e["status"] == "closed":
             row = await elections.require_row(int(e["id"]))
             e["result"] = json.loads(row["result_envelope"])["signed"] if row["result_envelope"] else None
