@@ -242,6 +242,3 @@ def make_rate_limiter(settings: Any, scope: str, limit: int, window_s: float = 6
         return RedisRateLimiter(settings.redis_url, f"{settings.redis_prefix}{scope}:", limit, window_s)
     return RateLimiter(limit, window_s)
 
-
-def make_login_limiter(settings: Any) -> RateLimiter | RedisRateLimiter:
-    return make_rate_limiter(settings, "login", settings.login_rate_per_minute)

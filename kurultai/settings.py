@@ -165,13 +165,15 @@ class Settings:
 
 
 def _proxies(raw: str) -> tuple[str, ...]:
-    """Addresses and networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), or `*` for any."""
+    """Addresses and networks (`127.0.0.1`, `10.0.0.0/8`, `::1`). Not `*`: uvicorn would then
+    believe the leftmost X-Forwarded-For entry, which the client writes, and every per-address
+    limit could be dodged."""
     import ipaddress
 
     proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
     for p in proxies:
         if p == "*":
-            continue
+            raise SystemExit("KURULTAI_TRUSTED_PROXIES: '*' would let any client claim any address; name the proxies' addresses or networks")
         try:
             ipaddress.ip_network(p, strict=False)
         except ValueError:

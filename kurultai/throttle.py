@@ -11,7 +11,7 @@ failure stays on the record:
   usernames is;
 - per username, from all addresses together: `login_user_failures` in 15 minutes (default 50):
   guessing from many addresses slows a username down;
-- but a browser or client that has logged in as that username before carries a **device token**
+- but a browser or client that has logged in as exactly that username before carries a **device token**
   (OWASP's "device cookies": the `kurultai_device` cookie, or `device_token` in the token
   request) and is exempt from the three windows above; it has its own window of
   `login_failures` in 15 minutes. So the owner of a username under attack still logs in.
@@ -19,6 +19,9 @@ failure stays on the record:
 An attempt in flight counts as a failure in the per-username windows until it ends (so a burst
 of parallel guesses cannot overshoot them); in the per-address window only finished failures
 count (500 delegates logging in at once are all in flight together).
+
+One address may have at most `MAX_IN_FLIGHT_PER_ADDRESS` attempts being checked at once in a
+process (the rest: `503 busy`), so a burst of guesses cannot fill the password pool's queue.
 
 Invitation acceptance (`POST /api/auth/invite`, `POST /invite/{token}`) is limited per client
 address by its own `login_address_failures` a minute, counting unknown, used or expired
@@ -38,6 +41,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from deliberation.passwords import PasswordsBusy
 
 log = logging.getLogger("kurultai")
 
@@ -61,6 +66,12 @@ class Window:
     in_flight: bool
 
 
+#: Login attempts of one client address being checked at once, in one process; past it the
+#: attempt is answered `503 busy` (Retry-After: 1) so that one address cannot fill the password
+#: pool's queue (~8 s of work at 30 checks a second) while everybody else waits.
+MAX_IN_FLIGHT_PER_ADDRESS = 256
+
+
 class Throttled(Exception):
     def __init__(self, retry_after: int, what: str) -> None:
         super().__init__(f"too many failed attempts {what}; retry in {retry_after} s")
@@ -74,6 +85,7 @@ class LocalWindows:
 
     def __init__(self) -> None:
         self._keys: dict[str, dict[str, float]] = {}
+        self._prune_at = self.MAX_KEYS
 
     def _live(self, w: Window, now: float) -> dict[str, float]:
         entries = self._keys.get(w.key)
@@ -96,8 +108,10 @@ class LocalWindows:
         for w in windows:
             if w.in_flight:
                 self._keys[w.key][member] = now
-        if len(self._keys) > self.MAX_KEYS:  # bound memory under a flood of distinct keys
+        if len(self._keys) > self._prune_at:  # a flood of distinct keys: drop the expired ones
             self._keys = {k: v for k, v in self._keys.items() if v and max(v.values()) > now - FAILURE_WINDOW_S}
+            # Amortised: the next sweep waits until the live keys have doubled (never a sweep per attempt).
+            self._prune_at = max(self.MAX_KEYS, 2 * len(self._keys))
         return 0
 
     def record(self, key: str, member: str, now: float) -> None:
@@ -213,6 +227,7 @@ class Attempt:
     in_flight: list[str]  # the keys it was entered under
     address_key: str
     username: str
+    address: str = ""  # counted in `LoginThrottle.checking` until settled
 
 
 class LoginThrottle:
@@ -225,6 +240,7 @@ class LoginThrottle:
         self.store: LocalWindows | RedisWindows = (
             RedisWindows(settings.redis_url, settings.redis_prefix) if settings.redis_url else LocalWindows()
         )
+        self.checking: dict[str, int] = {}  # login attempts in flight per address, in this process
 
     async def _admit(self, windows: list[Window], member: str, now: float) -> int:
         if isinstance(self.store, RedisWindows):
@@ -232,11 +248,14 @@ class LoginThrottle:
         return self.store.admit(windows, member, now)
 
     async def begin_login(self, address: str, username: str, device_token: str | None) -> Attempt:
-        """Admit a login attempt or raise `Throttled`."""
+        """Admit a login attempt or raise `Throttled` (429), or `PasswordsBusy` (503) when this
+        address already has `MAX_IN_FLIGHT_PER_ADDRESS` attempts being checked."""
+        if self.checking.get(address, 0) >= MAX_IN_FLIGHT_PER_ADDRESS:
+            raise PasswordsBusy(f"{MAX_IN_FLIGHT_PER_ADDRESS} logins from this address are being checked; retry in a second")
         name = username.lower()
         now = self._clock()
         member = f"{now:.6f}:{secrets.token_hex(6)}"
-        device = self.device_id(device_token, name, now) if device_token else None
+        device = self.device_id(device_token, username, now) if device_token else None
         if device is not None:
             windows = [Window(f"device:{device}", self.failures, FAILURE_WINDOW_S, True)]
         else:
@@ -248,17 +267,30 @@ class LoginThrottle:
         wait = await self._admit(windows, member, now)
         if wait:
             raise Throttled(wait, "to log in")
-        return Attempt(member, [w.key for w in windows if w.in_flight], "" if device is not None else f"address:{address}", name)
+        self.checking[address] = self.checking.get(address, 0) + 1
+        return Attempt(member, [w.key for w in windows if w.in_flight], "" if device is not None else f"address:{address}", name, address)
+
+    def _settled(self, attempt: Attempt) -> None:
+        if attempt.address:
+            left = self.checking.get(attempt.address, 0) - 1
+            if left > 0:
+                self.checking[attempt.address] = left
+            else:
+                self.checking.pop(attempt.address, None)
+            attempt.address = ""
 
     async def succeeded(self, attempt: Attempt) -> None:
+        self._settled(attempt)
         await self._erase(attempt)
 
     async def failed(self, attempt: Attempt) -> None:
+        self._settled(attempt)
         if attempt.address_key:
             await self._record(attempt.address_key, attempt.member, ADDRESS_WINDOW_S)
 
     async def abandoned(self, attempt: Attempt) -> None:
         """Neither success nor failure (the server was too busy to check): leaves no trace."""
+        self._settled(attempt)
         await self._erase(attempt)
 
     async def begin_invite(self, address: str) -> Attempt:
@@ -291,19 +323,22 @@ class LoginThrottle:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
     def device_token(self, username: str) -> str:
-        parts = [_b64(username.lower().encode()), str(int(self._clock())), secrets.token_urlsafe(12)]
+        parts = [_b64(username.encode()), str(int(self._clock())), secrets.token_urlsafe(12)]
         payload = ".".join(parts)
         return f"{payload}.{_b64(self._mac(payload.encode()))}"
 
     def device_id(self, token: str, username: str, now: float) -> str | None:
-        """The device token's id when it is genuine, for `username` and not expired."""
+        """The device token's id when it is genuine, for exactly `username` (usernames are
+        case-sensitive) and not expired."""
+        if len(token) > 512 or not token.isascii():
+            return None
         parts = token.split(".")
-        if len(parts) != 4 or len(token) > 512:
+        if len(parts) != 4:
             return None
         payload = ".".join(parts[:3])
         if not hmac.compare_digest(_b64(self._mac(payload.encode())), parts[3]):
             return None
-        if parts[0] != _b64(username.lower().encode()) or not parts[1].isdigit():
+        if parts[0] != _b64(username.encode()) or not parts[1].isdigit():
             return None
         if int(parts[1]) + DEVICE_TOKEN_TTL_S < now:
             return None

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import weakref
 from collections import OrderedDict
@@ -54,6 +55,8 @@ from voting.core.signed import Ballot, Roll, ballot_leaf_bytes, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected, BallotRetry
 from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
+
+log = logging.getLogger("kurultai.voting")
 
 BATCH_MAX = 500
 KEEP_CLOSED = 16  # states kept of elections that take no ballots (closed, drafts), most recently used
@@ -188,10 +191,16 @@ async def load_state(election_id: int) -> ElectionState | None:
         _apply_stored_leaf(state, lf, levels=1)  # higher levels come from the stored node hashes
     nodes = await MerkleNode.select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(MerkleNode.election == election_id)
     state.store.add((n["level"], n["idx"], bytes.fromhex(n["hash"])) for n in nodes)
-    head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
-    state.sth = json.loads(head["envelope"]) if head else None
+    state.sth = await _head_of(election_id, state.tree.size)
     state.publish_committed()
     return state
+
+
+async def _head_of(election_id: int, tree_size: int) -> dict[str, Any] | None:
+    """The stored tree head of exactly `tree_size` leaves (not the latest: a batch may have
+    committed since the leaves were read), or None (no ballot yet, or a head never signed)."""
+    head = await TreeHead.select(TreeHead.envelope).where((TreeHead.election == election_id) & (TreeHead.tree_size == tree_size)).first()
+    return json.loads(head["envelope"]) if head else None
 
 
 LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
@@ -220,8 +229,7 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
         if lf["seq"] != state.tree.size:
             return False
         _apply_stored_leaf(state, lf)
-    head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == state.id).order_by(TreeHead.tree_size, ascending=False).first()
-    state.sth = json.loads(head["envelope"]) if head else state.sth
+    state.sth = await _head_of(state.id, state.tree.size) or state.sth
     state.publish_committed()  # every leaf applied was read from the database: durable
     return state.tree.size == tree_size
 
@@ -419,7 +427,9 @@ class Board:
             return 200, await stored_receipt(state.id, seq)  # §5 check 7: a repeat of a durable ballot
         if seq is None:
             check_ranking(state, ballot)
-            if ballot.revision <= state.revisions.get(ballot.voter, 0):
+            # While a batch commits, `revisions` holds revisions that may not become durable: then
+            # the batch that takes this ballot decides (`prepare`), against what is durable.
+            if state.tree.size == state.committed and ballot.revision <= state.revisions.get(ballot.voter, 0):
                 raise BallotRejected("stale_revision", f"revision {ballot.revision} is not above {state.revisions[ballot.voter]}, the highest accepted for this voter")
         # else: identical to a ballot whose batch is committing; its batch answers this one with
         # the stored receipt once that commit is durable (or appends it, if that commit failed).
@@ -447,10 +457,17 @@ class Board:
                     try:
                         await self._commit_batch(election_id, batch)
                     except Exception as exc:  # the transaction failed: nothing is durable, reload state
+                        damaged = self.states.get(election_id)
+                        if damaged is not None:  # at once, before any await: no batch may trust it
+                            damaged.confirmed = False
                         for p in batch:
                             if not p.future.done():
                                 p.future.set_exception(exc)
-                        fresh = await load_state(election_id)
+                        try:
+                            fresh = await load_state(election_id)
+                        except Exception:  # the next batch reloads it (its working tree is ahead of its committed view)
+                            log.exception("election %s: reloading the board after a failed batch failed", election_id)
+                            continue
                         if fresh is not None and (old := self.states.get(election_id)) is not None:
                             fresh.queue, fresh.worker = old.queue, old.worker
                             self._put(fresh)
@@ -557,7 +574,7 @@ class Board:
         """Inside a write transaction: lock the election row (PostgreSQL) and make sure the
         in-memory state matches the database, reloading when another process appended."""
         state = self.states.get(election_id)
-        if self.ctx.db.is_sqlite and state is not None and state.status == "open" and state.confirmed:
+        if self.ctx.db.is_sqlite and state is not None and state.status == "open" and state.confirmed and state.tree.size == state.committed:
             # One process owns a SQLite file and every write goes through its single writer, so a
             # state checked inside an earlier write cannot have changed behind our back (close
             # marks it closed itself). A state built outside the writer (a read, or after it was

@@ -169,3 +169,66 @@ async def test_a_hash_with_old_parameters_is_replaced_at_login(app: Any, at: Cli
     assert stored != old and "$m=19456,t=2,p=1$" in stored
     assert (await login(at("10.0.10.1"), "veteran", PASSWORD)).status_code == 200  # and it verifies
     assert (await login(at("10.0.10.1"), "veteran", "wrong password")).status_code == 401
+
+
+@pytest.mark.parametrize("token", ["a.b.c.é", "é" * 10, "a.b.c.d" * 100, ".", "...", "x.y.z.\x7f"])
+async def test_odd_device_tokens_are_no_tokens(app: Any, at: Clients, token: str) -> None:
+    await users(app, "chair")
+    c = at("10.0.11.1")
+    r = await login(c, "chair", PASSWORD, device_token=token[:512])
+    assert r.status_code == 200, r.text
+    c.cookies.set(DEVICE_COOKIE, "a.b.c.%C3%A9")
+    assert (await login(c, "chair", "wrong password")).status_code == 401
+    csrf = (await c.get("/login")).cookies.get("kurultai_csrf") or c.cookies.get("kurultai_csrf")
+    r = await c.post("/login", data={"username": "chair", "password": "wrong password", "csrf_token": csrf})
+    assert r.status_code == 401
+
+
+async def test_a_device_token_is_bound_to_the_exact_username(app: Any, at: Clients) -> None:
+    await users(app, "Chair", "chair")  # usernames are case-sensitive: two accounts
+    c = at("10.0.12.1")
+    device = (await login(c, "Chair", PASSWORD)).json()["device_token"]
+    c.cookies.clear()
+    for _ in range(3):
+        assert (await login(c, "chair", "wrong password", device_token=device)).status_code == 401
+    assert (await login(c, "chair", "wrong password", device_token=device)).status_code == 429
+
+
+async def test_one_address_cannot_fill_the_password_pool() -> None:
+    from deliberation.passwords import PasswordsBusy
+    from kurultai.throttle import MAX_IN_FLIGHT_PER_ADDRESS, LoginThrottle
+
+    throttle = LoginThrottle(Settings(login_failures=10**6, login_user_failures=10**6, login_address_failures=10**6), b"k" * 32)
+    attempts = [await throttle.begin_login("10.0.13.1", f"user{n}", None) for n in range(MAX_IN_FLIGHT_PER_ADDRESS)]
+    with pytest.raises(PasswordsBusy):
+        await throttle.begin_login("10.0.13.1", "one-more", None)
+    await throttle.begin_login("10.0.13.2", "elsewhere", None)  # other addresses go on
+    await throttle.failed(attempts[0])
+    await throttle.succeeded(attempts[1])
+    await throttle.begin_login("10.0.13.1", "again", None)  # two settled: room again
+    await throttle.begin_login("10.0.13.1", "and-again", None)
+    with pytest.raises(PasswordsBusy):
+        await throttle.begin_login("10.0.13.1", "one-too-many", None)
+
+
+def test_a_flood_of_keys_is_swept_amortised_not_on_every_attempt() -> None:
+    from kurultai.throttle import LocalWindows, Window
+
+    windows = LocalWindows()
+    windows.MAX_KEYS = windows._prune_at = 100
+    sweeps = 0
+    for n in range(1000):  # every key live: a sweep frees nothing
+        before = windows._prune_at
+        assert windows.admit([Window(f"user:{n}", 10, 900.0, True)], "m", now=1000.0) == 0
+        sweeps += windows._prune_at != before
+    assert sweeps <= 4 and len(windows._keys) == 1000
+    windows.admit([Window("user:late", 10, 900.0, True)], "m", now=1000.0 + 901)  # all but one expired
+    assert windows._prune_at >= 100
+
+
+def test_trusted_proxies_are_addresses_never_anyone() -> None:
+    assert Settings.from_env({"KURULTAI_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"}).trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert Settings.from_env({}).trusted_proxies == ()
+    for bad in ("*", "nginx.local", "10.0.0.0/33"):
+        with pytest.raises(SystemExit, match="KURULTAI_TRUSTED_PROXIES"):
+            Settings.from_env({"KURULTAI_TRUSTED_PROXIES": bad})
