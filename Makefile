@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-logins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-fanout: $(STAMP)
 
 bench-pages: $(STAMP)
 	$(BIN)/python bench/pages.py
+
+bench-logins: $(STAMP)
+	$(BIN)/python bench/logins.py $(BENCH_ARGS)
 
 SOAK_MINUTES ?= 30
 bench-soak: $(STAMP)
