@@ -232,3 +232,20 @@ def test_trusted_proxies_are_addresses_never_anyone() -> None:
     for bad in ("*", "nginx.local", "10.0.0.0/33"):
         with pytest.raises(SystemExit, match="KURULTAI_TRUSTED_PROXIES"):
             Settings.from_env({"KURULTAI_TRUSTED_PROXIES": bad})
+
+
+async def test_passwords_are_hashed_on_threads_below_the_event_loop(app: Any) -> None:
+    import os
+    import threading
+
+    from deliberation.passwords import HASHING_NICENESS
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    here = niceness()
+    pool = app.state.ctx.passwords
+    await pool.hash("a password of the right length")
+    there = await __import__("asyncio").get_running_loop().run_in_executor(pool._executor(), niceness)
+    assert there == min(19, here + HASHING_NICENESS) or there == HASHING_NICENESS
+    assert niceness() == here  # the loop's own thread is untouched
