@@ -73,6 +73,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fanout import percentile  # noqa: E402  (one histogram quantile for the benchmarks)
+
 GOAL_LAG_S = 0.05
 GOAL_P99_RATIO = 1.5
 #: What the lean client looks for: the `ts` right after an event's `type` string. Event frames
@@ -98,19 +100,6 @@ def free_port() -> int:
 
 def client_ssl(cafile: str) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cafile) if cafile else None
-
-
-def percentile(hist: Counter[int], q: float) -> float:
-    """The q-quantile of a histogram of milliseconds, in seconds (nan when empty)."""
-    total = sum(hist.values())
-    if not total:
-        return float("nan")
-    want, seen = q * total, 0
-    for ms in sorted(hist):
-        seen += hist[ms]
-        if seen >= want:
-            return ms / 1000
-    return max(hist) / 1000
 
 
 async def control(on_mark: Any) -> None:
