@@ -57,7 +57,6 @@ import math
 import os
 import random
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -73,7 +72,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import percentile  # noqa: E402  (one histogram quantile for the benchmarks)
+from bench.fanout import percentile, raise_nofile  # noqa: E402  (shared with the fan-out benchmark)
 
 GOAL_LAG_S = 0.05
 GOAL_P99_RATIO = 1.5
@@ -82,14 +81,6 @@ GOAL_P99_RATIO = 1.5
 #: the (numeric) seq, so they do not match.
 EVENT_MARK = b'","ts":"'
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
-
-
-def raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError):
-        pass
 
 
 def free_port() -> int:
