@@ -38,6 +38,8 @@ from realtime.schemas import bus_decoder
 log = logging.getLogger("kurultai.realtime")
 
 LOG_PAGE = 1000
+#: Sockets offered one event between two yields to the event loop (`Feed._deliver`).
+DELIVER_BATCH = 64
 HEARTBEAT = "heartbeat"
 PONG = "pong"
 
@@ -181,7 +183,7 @@ class Feed:
                 ready = self.buffer.offer(event.seq, event)
                 if self.buffer.pending:
                     ready += await self._fill(min(self.buffer.pending) - 1)
-                self._deliver(ready)
+                await self._deliver(ready)
 
     async def _fill(self, upto: int) -> list[tuple[int, EventRecord]]:
         """Read seqs after `buffer.last` up to `upto` from the log; return what became ready."""
@@ -208,17 +210,22 @@ class Feed:
         if last is None or last <= self.buffer.last:
             return
         async with self.lock:
-            self._deliver(await self._fill(last))
+            await self._deliver(await self._fill(last))
 
-    def _deliver(self, ready: list[tuple[int, EventRecord]]) -> None:
+    async def _deliver(self, ready: list[tuple[int, EventRecord]]) -> None:
+        """Offer each released event to every socket, in seq order, yielding to the event loop
+        after every `DELIVER_BATCH` sockets: a hall of thousands never holds the loop for one
+        event (logins, ballots and pages wait behind it otherwise). The lock is held throughout,
+        so the next events wait; a socket attached meanwhile is not in this round's list and
+        reads these (committed) events from the log in its own catch-up."""
         for seq, event in ready:
             full, redacted = frames_of(event)
-            if redacted is None:
-                for conn in self.conns:
-                    conn.offer(seq, full)
-            else:
-                for conn in self.conns:
-                    conn.offer(seq, full if may_see(event.data, conn.viewer) else redacted)
+            conns = list(self.conns)
+            for start in range(0, len(conns), DELIVER_BATCH):
+                if start:
+                    await asyncio.sleep(0)
+                for conn in conns[start : start + DELIVER_BATCH]:
+                    conn.offer(seq, full if redacted is None or may_see(event.data, conn.viewer) else redacted)
 
 
 class Hub:

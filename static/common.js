@@ -112,6 +112,17 @@ function isDirty(region) {
   for (const el of region.querySelectorAll("textarea, input:not([type=hidden]):not([type=radio]):not([type=checkbox])")) {
     if (el.value !== el.defaultValue) return true;
   }
+  for (const el of region.querySelectorAll("input[type=radio], input[type=checkbox]")) {
+    if (el.checked !== el.defaultChecked) return true;
+  }
+  for (const el of region.querySelectorAll("select")) {
+    if (el.multiple) {
+      if (Array.from(el.options).some((o) => o.selected !== o.defaultSelected)) return true;
+    } else {
+      const initial = Math.max(0, Array.from(el.options).findLastIndex((o) => o.defaultSelected));
+      if (el.options.length && el.selectedIndex !== initial) return true;
+    }
+  }
   return false;
 }
 

@@ -80,6 +80,44 @@ async def test_concurrent_writes_arrive_in_order_without_gaps(live_server: Serve
             assert seqs(await recv_events(ws, 200)) == list(range(1, 201))
 
 
+async def test_one_event_to_a_hall_yields_to_the_loop_between_batches(live_server: ServerFactory) -> None:
+    """Broadcasting one event to many sockets gives the event loop back after every
+    `DELIVER_BATCH` sockets (a login, a ballot or a page waits less), and each socket still gets
+    every event once, in order."""
+    from contextlib import AsyncExitStack
+
+    from realtime.hub import DELIVER_BATCH
+
+    live = await live_server()
+    n = 3 * DELIVER_BATCH + 5
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(live.connect()) for _ in range(n)]
+        for ws in sockets:
+            assert (await recv_json(ws))["type"] == "snapshot"
+        feed = live.app.state.hub.feeds[live.assembly]
+        assert len(feed.conns) == n
+        seen: set[int] = set()  # how many sockets had the event each time the loop got a turn
+        stop = False
+
+        async def probe() -> None:
+            while not stop:
+                seen.add(sum(1 for c in feed.conns if c.last_sent >= seq))
+                await asyncio.sleep(0)
+
+        seq = feed.buffer.last + 1
+        task = asyncio.create_task(probe())
+        assert await live.emit("test.ping", {"n": 1}) == seq
+        for ws in sockets:
+            assert seqs(await recv_events(ws, 1)) == [seq]
+        stop = True
+        await task
+        assert {0, n} <= seen
+        assert seen & set(range(1, n)), f"the loop never ran while the event went out: {sorted(seen)}"
+        await live.emit("test.ping", {"n": 2})
+        for ws in sockets:
+            assert seqs(await recv_events(ws, 1)) == [seq + 1]
+
+
 async def test_resume_after_disconnect_misses_nothing(live_server: ServerFactory) -> None:
     live = await live_server()
     async with live.connect() as ws:
