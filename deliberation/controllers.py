@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
+from msgspec import convert
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -14,20 +15,29 @@ from deliberation.context import Ctx
 from deliberation.schemas import (
     AgendaItemCreate,
     AgendaItemUpdate,
+    AgendaItemView,
     AmendmentCreate,
     AmendmentUpdate,
+    AmendmentView,
     AssemblyCreate,
     AssemblyUpdate,
+    AssemblyView,
+    AuditExport,
     CommentCreate,
     CommentHide,
+    CommentView,
     Decision,
+    Document,
     FloorGive,
     FloorRequest,
+    Member,
     MemberSet,
     PhaseChange,
     ProvisionCreate,
     ProvisionUpdate,
+    ProvisionView,
     SpeakerOrder,
+    Speakers,
     TimerAction,
 )
 from deliberation.tables import AgendaItem, Amendment, Comment, Provision, SpeakerEntry
@@ -41,14 +51,14 @@ C = NamedDependency[Ctx]
 
 
 @get("/api/assemblies", tags=["assemblies"])
-async def list_assemblies_h() -> list[dict[str, Any]]:
-    return await assemblies.list_assemblies()
+async def list_assemblies_h() -> list[AssemblyView]:
+    return convert(await assemblies.list_assemblies(), list[AssemblyView])
 
 
 @post("/api/assemblies", tags=["assemblies"], status_code=201)
-async def create_assembly_h(data: JSONBody[AssemblyCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def create_assembly_h(data: JSONBody[AssemblyCreate], principal: P, ctx: C) -> AssemblyView:
     p = require_admin(principal)
-    return await assemblies.create_assembly(
+    view = await assemblies.create_assembly(
         ctx,
         p.username,
         title=data.title,
@@ -58,30 +68,31 @@ async def create_assembly_h(data: JSONBody[AssemblyCreate], principal: P, ctx: C
         cosponsor_threshold=data.cosponsor_threshold,
         speaking_time_s=data.speaking_time_s,
     )
+    return convert(view, AssemblyView)
 
 
 @get("/api/assemblies/{aid:int}", tags=["assemblies"])
-async def get_assembly_h(aid: FromPath[int]) -> dict[str, Any]:
-    return await assemblies.get_assembly(aid)
+async def get_assembly_h(aid: FromPath[int]) -> AssemblyView:
+    return convert(await assemblies.get_assembly(aid), AssemblyView)
 
 
 @patch("/api/assemblies/{aid:int}", tags=["assemblies"])
-async def update_assembly_h(aid: FromPath[int], data: JSONBody[AssemblyUpdate], principal: P, ctx: C) -> dict[str, Any]:
+async def update_assembly_h(aid: FromPath[int], data: JSONBody[AssemblyUpdate], principal: P, ctx: C) -> AssemblyView:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    return await assemblies.update_assembly(ctx, aid, p.username, data.changes())
+    return convert(await assemblies.update_assembly(ctx, aid, p.username, data.changes()), AssemblyView)
 
 
 @get("/api/assemblies/{aid:int}/members", tags=["assemblies"])
-async def list_members_h(aid: FromPath[int]) -> list[dict[str, Any]]:
-    return await assemblies.list_members(aid)
+async def list_members_h(aid: FromPath[int]) -> list[Member]:
+    return convert(await assemblies.list_members(aid), list[Member])
 
 
 @post("/api/assemblies/{aid:int}/members", tags=["assemblies"], status_code=200)
-async def set_member_h(aid: FromPath[int], data: JSONBody[MemberSet], principal: P, ctx: C) -> dict[str, Any]:
+async def set_member_h(aid: FromPath[int], data: JSONBody[MemberSet], principal: P, ctx: C) -> Member:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    return await assemblies.set_member(ctx, aid, p.username, data.username, data.role)
+    return convert(await assemblies.set_member(ctx, aid, p.username, data.username, data.role), Member)
 
 
 @delete("/api/assemblies/{aid:int}/members/{username:str}", tags=["assemblies"], status_code=204)
@@ -92,16 +103,16 @@ async def remove_member_h(aid: FromPath[int], username: FromPath[str], principal
 
 
 @get("/api/assemblies/{aid:int}/audit", tags=["audit"])
-async def audit_h(aid: FromPath[int], principal: P) -> dict[str, Any]:
+async def audit_h(aid: FromPath[int], principal: P) -> AuditExport:
     await load_assembly(aid)
     await require_moderator(aid, principal)
-    return await audit_log.export(aid)
+    return convert(await audit_log.export(aid), AuditExport)
 
 
 @get("/api/audit", tags=["audit"])
-async def global_audit_h(principal: P) -> dict[str, Any]:
+async def global_audit_h(principal: P) -> AuditExport:
     require_admin(principal)
-    return await audit_log.export(0)
+    return convert(await audit_log.export(0), AuditExport)
 
 
 async def load_assembly(aid: int) -> dict[str, Any]:
@@ -114,8 +125,8 @@ async def load_assembly(aid: int) -> dict[str, Any]:
 
 
 @get("/api/assemblies/{aid:int}/document", tags=["draft"])
-async def document_h(aid: FromPath[int], version: FromQuery[int | None] = None) -> dict[str, Any]:
-    return await draft.document(aid, version)
+async def document_h(aid: FromPath[int], version: FromQuery[int | None] = None) -> Document:
+    return convert(await draft.document(aid, version), Document)
 
 
 @get("/api/assemblies/{aid:int}/document.md", tags=["draft"], media_type="text/markdown; charset=utf-8")
@@ -129,39 +140,40 @@ async def document_html_h(aid: FromPath[int], version: FromQuery[int | None] = N
 
 
 @post("/api/assemblies/{aid:int}/provisions", tags=["draft"], status_code=201)
-async def add_provision_h(aid: FromPath[int], data: JSONBody[ProvisionCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def add_provision_h(aid: FromPath[int], data: JSONBody[ProvisionCreate], principal: P, ctx: C) -> ProvisionView:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    return await draft.add_provision(
+    view = await draft.add_provision(
         ctx, aid, p.username, number=data.number, kind=data.kind, title=data.title, text=data.text, after=data.after
     )
+    return convert(view, ProvisionView)
 
 
 @get("/api/provisions/{pid:int}", tags=["draft"])
-async def get_provision_h(pid: FromPath[int]) -> dict[str, Any]:
-    return await draft.current_provision(pid)
+async def get_provision_h(pid: FromPath[int]) -> ProvisionView:
+    return convert(await draft.current_provision(pid), ProvisionView)
 
 
 @patch("/api/provisions/{pid:int}", tags=["draft"])
-async def edit_provision_h(pid: FromPath[int], data: JSONBody[ProvisionUpdate], principal: P, ctx: C) -> dict[str, Any]:
+async def edit_provision_h(pid: FromPath[int], data: JSONBody[ProvisionUpdate], principal: P, ctx: C) -> ProvisionView:
     prov = await load(Provision, pid, "provision")
     p = await require_moderator(prov["assembly"], principal)
-    return await draft.edit_provision(ctx, pid, p.username, title=data.title, text=data.text, delete=bool(data.delete))
+    return convert(await draft.edit_provision(ctx, pid, p.username, title=data.title, text=data.text, delete=bool(data.delete)), ProvisionView)
 
 
 # -- agenda ------------------------------------------------------------------------------------
 
 
 @get("/api/assemblies/{aid:int}/agenda", tags=["agenda"])
-async def list_agenda_h(aid: FromPath[int], ctx: C) -> list[dict[str, Any]]:
-    return await agenda.list_items(aid, ctx.now())
+async def list_agenda_h(aid: FromPath[int], ctx: C) -> list[AgendaItemView]:
+    return convert(await agenda.list_items(aid, ctx.now()), list[AgendaItemView])
 
 
 @post("/api/assemblies/{aid:int}/agenda", tags=["agenda"], status_code=201)
-async def create_item_h(aid: FromPath[int], data: JSONBody[AgendaItemCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def create_item_h(aid: FromPath[int], data: JSONBody[AgendaItemCreate], principal: P, ctx: C) -> AgendaItemView:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    return await agenda.create_item(
+    view = await agenda.create_item(
         ctx,
         aid,
         p.username,
@@ -171,11 +183,12 @@ async def create_item_h(aid: FromPath[int], data: JSONBody[AgendaItemCreate], pr
         speaking_time_s=data.speaking_time_s,
         provisions=data.provisions,
     )
+    return convert(view, AgendaItemView)
 
 
 @get("/api/agenda/{iid:int}", tags=["agenda"])
-async def get_item_h(iid: FromPath[int], ctx: C) -> dict[str, Any]:
-    return await agenda.get_item(iid, ctx.now())
+async def get_item_h(iid: FromPath[int], ctx: C) -> AgendaItemView:
+    return convert(await agenda.get_item(iid, ctx.now()), AgendaItemView)
 
 
 async def _item_moderator(iid: int, principal: Principal | None) -> tuple[dict[str, Any], Principal]:
@@ -184,66 +197,66 @@ async def _item_moderator(iid: int, principal: Principal | None) -> tuple[dict[s
 
 
 @patch("/api/agenda/{iid:int}", tags=["agenda"])
-async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], principal: P, ctx: C) -> dict[str, Any]:
+async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], principal: P, ctx: C) -> AgendaItemView:
     _, p = await _item_moderator(iid, principal)
-    return await agenda.update_item(ctx, iid, p.username, data.changes())
+    return convert(await agenda.update_item(ctx, iid, p.username, data.changes()), AgendaItemView)
 
 
 @post("/api/agenda/{iid:int}/phase", tags=["agenda"], status_code=200)
-async def set_phase_h(iid: FromPath[int], data: JSONBody[PhaseChange], principal: P, ctx: C) -> dict[str, Any]:
+async def set_phase_h(iid: FromPath[int], data: JSONBody[PhaseChange], principal: P, ctx: C) -> AgendaItemView:
     _, p = await _item_moderator(iid, principal)
-    return await agenda.set_phase(ctx, iid, p.username, data.phase)
+    return convert(await agenda.set_phase(ctx, iid, p.username, data.phase), AgendaItemView)
 
 
 # -- speakers' list ------------------------------------------------------------------------------
 
 
 @get("/api/agenda/{iid:int}/speakers", tags=["speakers"])
-async def speakers_h(iid: FromPath[int], ctx: C) -> dict[str, Any]:
-    return await speakers.speakers_view(iid, ctx.now())
+async def speakers_h(iid: FromPath[int], ctx: C) -> Speakers:
+    return convert(await speakers.speakers_view(iid, ctx.now()), Speakers)
 
 
 @post("/api/agenda/{iid:int}/speakers", tags=["speakers"], status_code=201)
-async def request_floor_h(iid: FromPath[int], data: JSONBody[FloorRequest], principal: P, ctx: C) -> dict[str, Any]:
+async def request_floor_h(iid: FromPath[int], data: JSONBody[FloorRequest], principal: P, ctx: C) -> Speakers:
     item = await load(AgendaItem, iid, "agenda item")
     p = await require_delegate(item["assembly"], principal)
-    return await speakers.request_floor(ctx, iid, p.id, data.kind)
+    return convert(await speakers.request_floor(ctx, iid, p.id, data.kind), Speakers)
 
 
 @post("/api/speakers/{sid:int}/withdraw", tags=["speakers"], status_code=200)
-async def withdraw_h(sid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def withdraw_h(sid: FromPath[int], principal: P, ctx: C) -> Speakers:
     entry = await load(SpeakerEntry, sid, "speakers' list entry")
     item = await load(AgendaItem, entry["agenda_item"], "agenda item")
     p = require_user(principal)
     if entry["user"] == p.id:
         await require_delegate(item["assembly"], p)
-        return await speakers.withdraw(ctx, sid, p.id)
+        return convert(await speakers.withdraw(ctx, sid, p.id), Speakers)
     p = await require_moderator(item["assembly"], principal)
-    return await speakers.withdraw(ctx, sid, p.id, as_moderator=True, actor=p.username)
+    return convert(await speakers.withdraw(ctx, sid, p.id, as_moderator=True, actor=p.username), Speakers)
 
 
 @post("/api/agenda/{iid:int}/speakers/next", tags=["speakers"], status_code=200)
-async def give_floor_h(iid: FromPath[int], data: JSONBody[FloorGive], principal: P, ctx: C) -> dict[str, Any]:
+async def give_floor_h(iid: FromPath[int], data: JSONBody[FloorGive], principal: P, ctx: C) -> Speakers:
     _, p = await _item_moderator(iid, principal)
-    return await speakers.give_floor(ctx, iid, p.username, data.entry)
+    return convert(await speakers.give_floor(ctx, iid, p.username, data.entry), Speakers)
 
 
 @post("/api/agenda/{iid:int}/speakers/end", tags=["speakers"], status_code=200)
-async def end_speech_h(iid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def end_speech_h(iid: FromPath[int], principal: P, ctx: C) -> Speakers:
     _, p = await _item_moderator(iid, principal)
-    return await speakers.end_speech(ctx, iid, p.username)
+    return convert(await speakers.end_speech(ctx, iid, p.username), Speakers)
 
 
 @post("/api/agenda/{iid:int}/speakers/order", tags=["speakers"], status_code=200)
-async def reorder_h(iid: FromPath[int], data: JSONBody[SpeakerOrder], principal: P, ctx: C) -> dict[str, Any]:
+async def reorder_h(iid: FromPath[int], data: JSONBody[SpeakerOrder], principal: P, ctx: C) -> Speakers:
     _, p = await _item_moderator(iid, principal)
-    return await speakers.reorder(ctx, iid, p.username, data.order)
+    return convert(await speakers.reorder(ctx, iid, p.username, data.order), Speakers)
 
 
 @post("/api/agenda/{iid:int}/timer", tags=["speakers"], status_code=200)
-async def timer_h(iid: FromPath[int], data: JSONBody[TimerAction], principal: P, ctx: C) -> dict[str, Any]:
+async def timer_h(iid: FromPath[int], data: JSONBody[TimerAction], principal: P, ctx: C) -> Speakers:
     _, p = await _item_moderator(iid, principal)
-    return await speakers.timer_action(ctx, iid, p.username, data.action)
+    return convert(await speakers.timer_action(ctx, iid, p.username, data.action), Speakers)
 
 
 # -- amendments -----------------------------------------------------------------------------------
@@ -252,15 +265,15 @@ async def timer_h(iid: FromPath[int], data: JSONBody[TimerAction], principal: P,
 @get("/api/assemblies/{aid:int}/amendments", tags=["amendments"])
 async def list_amendments_h(
     aid: FromPath[int], provision: FromQuery[int | None] = None, status: FromQuery[str | None] = None
-) -> list[dict[str, Any]]:
-    return await amendments.list_amendments(aid, provision, status)
+) -> list[AmendmentView]:
+    return convert(await amendments.list_amendments(aid, provision, status), list[AmendmentView])
 
 
 @post("/api/assemblies/{aid:int}/amendments", tags=["amendments"], status_code=201)
-async def create_amendment_h(aid: FromPath[int], data: JSONBody[AmendmentCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def create_amendment_h(aid: FromPath[int], data: JSONBody[AmendmentCreate], principal: P, ctx: C) -> AmendmentView:
     await load_assembly(aid)
     p = await require_delegate(aid, principal)
-    return await amendments.create_amendment(
+    view = await amendments.create_amendment(
         ctx,
         aid,
         p.id,
@@ -272,18 +285,19 @@ async def create_amendment_h(aid: FromPath[int], data: JSONBody[AmendmentCreate]
         rationale=data.rationale,
         submit=data.submit,
     )
+    return convert(view, AmendmentView)
 
 
 @get("/api/amendments/{mid:int}", tags=["amendments"])
-async def get_amendment_h(mid: FromPath[int]) -> dict[str, Any]:
-    return await amendments.get_amendment(mid)
+async def get_amendment_h(mid: FromPath[int]) -> AmendmentView:
+    return convert(await amendments.get_amendment(mid), AmendmentView)
 
 
 @patch("/api/amendments/{mid:int}", tags=["amendments"])
-async def update_amendment_h(mid: FromPath[int], data: JSONBody[AmendmentUpdate], principal: P, ctx: C) -> dict[str, Any]:
+async def update_amendment_h(mid: FromPath[int], data: JSONBody[AmendmentUpdate], principal: P, ctx: C) -> AmendmentView:
     row = await load(Amendment, mid, "amendment")
     p = await require_delegate(row["assembly"], principal)
-    return await amendments.update_draft(ctx, mid, p.id, data.changes())
+    return convert(await amendments.update_draft(ctx, mid, p.id, data.changes()), AmendmentView)
 
 
 async def _author_action(mid: int, principal: Principal | None, ctx: Ctx, action: str) -> dict[str, Any]:
@@ -293,13 +307,13 @@ async def _author_action(mid: int, principal: Principal | None, ctx: Ctx, action
 
 
 @post("/api/amendments/{mid:int}/submit", tags=["amendments"], status_code=200)
-async def submit_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
-    return await _author_action(mid, principal, ctx, "submit")
+async def submit_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> AmendmentView:
+    return convert(await _author_action(mid, principal, ctx, "submit"), AmendmentView)
 
 
 @post("/api/amendments/{mid:int}/withdraw", tags=["amendments"], status_code=200)
-async def withdraw_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
-    return await _author_action(mid, principal, ctx, "withdraw")
+async def withdraw_amendment_h(mid: FromPath[int], principal: P, ctx: C) -> AmendmentView:
+    return convert(await _author_action(mid, principal, ctx, "withdraw"), AmendmentView)
 
 
 async def _moderator_action(mid: int, principal: Principal | None, ctx: Ctx, action: str, reason: str) -> dict[str, Any]:
@@ -309,32 +323,32 @@ async def _moderator_action(mid: int, principal: Principal | None, ctx: Ctx, act
 
 
 @post("/api/amendments/{mid:int}/admit", tags=["amendments"], status_code=200)
-async def admit_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
-    return await _moderator_action(mid, principal, ctx, "admit", data.reason)
+async def admit_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> AmendmentView:
+    return convert(await _moderator_action(mid, principal, ctx, "admit", data.reason), AmendmentView)
 
 
 @post("/api/amendments/{mid:int}/reject", tags=["amendments"], status_code=200)
-async def reject_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
-    return await _moderator_action(mid, principal, ctx, "reject", data.reason)
+async def reject_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> AmendmentView:
+    return convert(await _moderator_action(mid, principal, ctx, "reject", data.reason), AmendmentView)
 
 
 @post("/api/amendments/{mid:int}/adopt", tags=["amendments"], status_code=200)
-async def adopt_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> dict[str, Any]:
-    return await _moderator_action(mid, principal, ctx, "adopt", data.reason)
+async def adopt_amendment_h(mid: FromPath[int], data: JSONBody[Decision], principal: P, ctx: C) -> AmendmentView:
+    return convert(await _moderator_action(mid, principal, ctx, "adopt", data.reason), AmendmentView)
 
 
 @post("/api/amendments/{mid:int}/cosponsors", tags=["amendments"], status_code=200)
-async def cosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def cosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> AmendmentView:
     row = await load(Amendment, mid, "amendment")
     p = await require_delegate(row["assembly"], principal)
-    return await amendments.cosponsor(ctx, mid, p.id, p.username, add=True)
+    return convert(await amendments.cosponsor(ctx, mid, p.id, p.username, add=True), AmendmentView)
 
 
 @delete("/api/amendments/{mid:int}/cosponsors", tags=["amendments"], status_code=200)
-async def uncosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def uncosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> AmendmentView:
     row = await load(Amendment, mid, "amendment")
     p = await require_delegate(row["assembly"], principal)
-    return await amendments.cosponsor(ctx, mid, p.id, p.username, add=False)
+    return convert(await amendments.cosponsor(ctx, mid, p.id, p.username, add=False), AmendmentView)
 
 
 # -- comments -------------------------------------------------------------------------------------
@@ -343,15 +357,15 @@ async def uncosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> dict[str, A
 @get("/api/assemblies/{aid:int}/comments", tags=["comments"])
 async def list_comments_h(
     aid: FromPath[int], provision: FromQuery[int | None] = None, amendment: FromQuery[int | None] = None
-) -> list[dict[str, Any]]:
-    return await comments.list_comments(aid, provision, amendment)
+) -> list[CommentView]:
+    return convert(await comments.list_comments(aid, provision, amendment), list[CommentView])
 
 
 @post("/api/assemblies/{aid:int}/comments", tags=["comments"], status_code=201)
-async def create_comment_h(aid: FromPath[int], data: JSONBody[CommentCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def create_comment_h(aid: FromPath[int], data: JSONBody[CommentCreate], principal: P, ctx: C) -> CommentView:
     await load_assembly(aid)
     p = await require_delegate(aid, principal)
-    return await comments.create_comment(
+    view = await comments.create_comment(
         ctx,
         aid,
         p.id,
@@ -361,13 +375,14 @@ async def create_comment_h(aid: FromPath[int], data: JSONBody[CommentCreate], pr
         stance=data.stance,
         text=data.text,
     )
+    return convert(view, CommentView)
 
 
 @post("/api/comments/{cid:int}/hide", tags=["comments"], status_code=200)
-async def hide_comment_h(cid: FromPath[int], data: JSONBody[CommentHide], principal: P, ctx: C) -> dict[str, Any]:
+async def hide_comment_h(cid: FromPath[int], data: JSONBody[CommentHide], principal: P, ctx: C) -> CommentView:
     row = await load(Comment, cid, "comment")
     p = await require_moderator(row["assembly"], principal)
-    return await comments.hide_comment(ctx, cid, p.username, data.reason)
+    return convert(await comments.hide_comment(ctx, cid, p.username, data.reason), CommentView)
 
 
 HANDLERS = [

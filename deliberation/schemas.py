@@ -6,7 +6,7 @@ have length limits; integers are bounded so that no database ever sees an out-of
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -158,3 +158,203 @@ class SpeakerOrder(Input, kw_only=True):
 
 class TimerAction(Input, kw_only=True):
     action: Annotated[str, Meta(max_length=16)]
+
+
+# -- responses -------------------------------------------------------------------------------------
+# What the API sends. Field order is the order on the wire (the services' dicts are converted with
+# `msgspec.convert`, then encoded in this order), so keep it when adding a field. `None` is sent
+# as null, never left out.
+
+
+class Output(msgspec.Struct, kw_only=True):
+    """A response body."""
+
+
+class UserView(Output, kw_only=True):
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+
+
+class Me(UserView, kw_only=True):
+    memberships: dict[int, str]  # assembly id -> role
+
+
+class TokenIssued(Output, kw_only=True):
+    token: str
+    token_type: str
+    expires_in: int  # seconds
+    device_token: str
+
+
+class Invitation(Output, kw_only=True):
+    username: str
+    token: str
+    url: str
+
+
+class AssemblyView(Output, kw_only=True):
+    id: int
+    title: str
+    titles: dict[str, str]
+    description: str
+    languages: list[str]
+    cosponsor_threshold: int
+    speaking_time_s: int
+    document_version: int
+    created_at: str
+
+
+class Member(Output, kw_only=True):
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+
+
+class AuditEntryView(Output, kw_only=True):
+    seq: int
+    actor: str | None
+    action: str
+    payload: dict[str, Any]
+    created_at: str
+    prev_hash: str
+    hash: str
+
+
+class AuditExport(Output, kw_only=True):
+    assembly: int  # 0: the global log
+    head: str
+    verified: bool
+    problem: str | None
+    entries: list[AuditEntryView]
+
+
+class DocumentProvision(Output, kw_only=True):
+    id: int
+    number: str
+    kind: str
+    title: str
+    text: str
+    version: int
+
+
+class Document(Output, kw_only=True):
+    assembly: int
+    title: str
+    version: int
+    current_version: int
+    provisions: list[DocumentProvision]
+
+
+class ProvisionVersionView(Output, kw_only=True):
+    document_version: int
+    title: str
+    text: str | None  # None: deleted in this version
+    amendment: int | None
+    created_at: str
+
+
+class ProvisionView(Output, kw_only=True):
+    id: int
+    assembly: int
+    number: str
+    kind: str
+    title: str
+    text: str | None
+    deleted: bool
+    history: list[ProvisionVersionView]
+
+
+class TimerView(Output, kw_only=True):
+    running: bool
+    started_at_ms: int | None
+    elapsed_ms: int
+    remaining_ms: int
+    limit_ms: int
+
+
+class Outcome(Output, kw_only=True):
+    """The result of a yes/no vote on the item."""
+
+    election: str
+    winner: str
+    yes: int
+    no: int
+    abstain: int
+    quorum_met: bool
+    passed: bool
+
+
+class AgendaItemView(Output, kw_only=True):
+    id: int
+    assembly: int
+    position: int
+    title: str
+    description: str
+    planned_minutes: int
+    phase: str
+    speaking_time_s: int
+    provisions: list[int]
+    outcome: Outcome | None
+    timer: TimerView
+    current_speaker: int | None
+    created_at: str
+
+
+class SpeakerEntryView(Output, kw_only=True):
+    id: int
+    user_id: int
+    username: str
+    kind: str
+    status: str
+    requested_at: str | None
+    started_at: str | None
+    ended_at: str | None
+
+
+class Speakers(Output, kw_only=True):
+    item: int
+    queue: list[SpeakerEntryView]
+    current: SpeakerEntryView | None
+    done: list[SpeakerEntryView]
+    timer: TimerView
+
+
+class RedlineOp(Output, kw_only=True):
+    op: str  # "equal" | "insert" | "delete"
+    text: str
+
+
+class AmendmentView(Output, kw_only=True):
+    id: int
+    assembly: int
+    provision: int
+    kind: str
+    title: str
+    text: str | None
+    rationale: str
+    author: str | None
+    cosponsors: list[str]
+    status: str
+    reason: str
+    base_document_version: int
+    current_text: str | None
+    redline: list[RedlineOp]
+    created_at: str
+    updated_at: str
+
+
+class CommentView(Output, kw_only=True):
+    id: int
+    assembly: int
+    provision: int | None
+    amendment: int | None
+    parent: int | None
+    author: str | None
+    stance: str
+    text: str | None  # None once hidden
+    hidden: bool
+    hidden_reason: str | None
+    created_at: str

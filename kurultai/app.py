@@ -33,6 +33,7 @@ from kurultai.db import Database
 from kurultai.metrics import Metrics, metrics_h
 from kurultai.errors import ApiSchemaPlugin, handle_exception
 from kurultai.settings import Settings
+from kurultai.wire import Health
 from realtime.service import HANDLERS as REALTIME_HANDLERS
 from realtime.service import Realtime, Section
 
@@ -56,8 +57,8 @@ def wall_clock() -> int:
 
 
 @get("/api/health", tags=["meta"])
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> Health:
+    return Health(status="ok")
 
 
 async def provide_principal(request: Request) -> Principal | None:

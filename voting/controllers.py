@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from litestar import MediaType, Request, Response, get, patch, post
@@ -12,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import convert
 
 from deliberation.common import load
 from deliberation.controllers import load_assembly
@@ -26,7 +26,23 @@ from voting.core.signed import verify_ballot_election
 from voting.errors import BallotRejected
 from voting.fastjson import parse_ballot_body
 from voting.live import tally_payload
-from voting.schemas import ElectionCreate, ElectionUpdate, KeyRegistration
+from voting.schemas import (
+    BoardPage,
+    ConsistencyProof,
+    ElectionCreate,
+    ElectionUpdate,
+    ElectionView,
+    InclusionProof,
+    KeyRegistered,
+    KeyRegistration,
+    KeyView,
+    Receipt,
+    ResultEnvelope,
+    RollEnvelope,
+    ServerKey,
+    SthEnvelope,
+    Tally,
+)
 from voting.server_key import public_view
 
 P = NamedDependency[Principal | None]
@@ -52,126 +68,112 @@ async def _rate_limited(limiter: RateLimiter | RedisRateLimiter, key: str, what:
 
 
 @get("/api/server-key", tags=["voting"])
-async def server_key_h(request: Request) -> dict[str, str]:
-    return public_view(request.app.state.signer)
+async def server_key_h(request: Request) -> ServerKey:
+    return convert(public_view(request.app.state.signer), ServerKey)
 
 
 # -- keys -------------------------------------------------------------------------------------
 
 
 @post("/api/me/keys", tags=["keys"], status_code=201)
-async def register_key_h(data: JSONBody[KeyRegistration], principal: P, ctx: C) -> dict[str, Any]:
+async def register_key_h(data: JSONBody[KeyRegistration], principal: P, ctx: C) -> KeyRegistered:
     await load_assembly(data.assembly)
     p = await require_role(data.assembly, principal, "delegate")
-    return await keys.register(ctx, data.assembly, p.id, p.username, data.public_key)
+    return convert(await keys.register(ctx, data.assembly, p.id, p.username, data.public_key), KeyRegistered)
 
 
 @get("/api/me/keys", tags=["keys"])
-async def my_keys_h(principal: P) -> list[dict[str, Any]]:
+async def my_keys_h(principal: P) -> list[KeyView]:
     p = require_user(principal)
-    return await keys.my_keys(p.id)
+    return convert(await keys.my_keys(p.id), list[KeyView])
 
 
 @get("/api/assemblies/{aid:int}/keys", tags=["keys"])
-async def list_keys_h(aid: FromPath[int], principal: P) -> list[dict[str, Any]]:
+async def list_keys_h(aid: FromPath[int], principal: P) -> list[KeyView]:
     await load_assembly(aid)
     await require_moderator(aid, principal)
-    return await keys.list_keys(aid)
+    return convert(await keys.list_keys(aid), list[KeyView])
 
 
 @post("/api/assemblies/{aid:int}/keys/{key_id:str}/approve", tags=["keys"], status_code=200)
-async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
+async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> KeyView:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    return await keys.decide(ctx, aid, key_id, p.username, "approve")
+    return convert(await keys.decide(ctx, aid, key_id, p.username, "approve"), KeyView)
 
 
 @post("/api/assemblies/{aid:int}/keys/{key_id:str}/revoke", tags=["keys"], status_code=200)
-async def revoke_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> dict[str, Any]:
+async def revoke_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P, ctx: C) -> KeyView:
     """A moderator revokes any key; a delegate may revoke their own (a lost device)."""
     await load_assembly(aid)
     p = require_user(principal)
     try:
         p = await require_moderator(aid, p)
-        return await keys.decide(ctx, aid, key_id, p.username, "revoke")
+        return convert(await keys.decide(ctx, aid, key_id, p.username, "revoke"), KeyView)
     except ApiError:
         p = await require_role(aid, principal, "delegate")
-        return await keys.decide(ctx, aid, key_id, p.username, "revoke", owner_id=p.id)
+        return convert(await keys.decide(ctx, aid, key_id, p.username, "revoke", owner_id=p.id), KeyView)
 
 
 # -- elections -----------------------------------------------------------------------------------
 
 
 @get("/api/assemblies/{aid:int}/elections", tags=["elections"])
-async def list_elections_h(aid: FromPath[int]) -> list[dict[str, Any]]:
+async def list_elections_h(aid: FromPath[int]) -> list[ElectionView]:
     await load_assembly(aid)
-    return await elections.list_elections(aid)
+    return convert(await elections.list_elections(aid), list[ElectionView])
 
 
 @post("/api/agenda/{iid:int}/elections", tags=["elections"], status_code=201)
-async def create_election_h(iid: FromPath[int], data: JSONBody[ElectionCreate], principal: P, ctx: C) -> dict[str, Any]:
+async def create_election_h(iid: FromPath[int], data: JSONBody[ElectionCreate], principal: P, ctx: C) -> ElectionView:
     item = await load(AgendaItem, iid, "agenda item")
     p = await require_moderator(item["assembly"], principal)
-    return await elections.create_election(ctx, iid, p.username, data.spec())
+    return convert(await elections.create_election(ctx, iid, p.username, data.spec()), ElectionView)
 
 
 @patch("/api/elections/{eid:int}", tags=["elections"])
-async def update_election_h(eid: FromPath[int], data: JSONBody[ElectionUpdate], principal: P, ctx: C) -> dict[str, Any]:
+async def update_election_h(eid: FromPath[int], data: JSONBody[ElectionUpdate], principal: P, ctx: C) -> ElectionView:
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
-    return await elections.update_election(ctx, eid, p.username, data.spec())
+    return convert(await elections.update_election(ctx, eid, p.username, data.spec()), ElectionView)
 
 
 @post("/api/elections/{eid:int}/open", tags=["elections"], status_code=200)
-async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> ElectionView:
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
     view = await elections.open_election(ctx, request.app.state.signer, eid, p.username)
     await _board(request).state(eid, fresh=True)
-    return view
+    return convert(view, ElectionView)
 
 
 @post("/api/elections/{eid:int}/close", tags=["elections"], status_code=200)
-async def close_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> dict[str, Any]:
+async def close_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> ElectionView:
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
     board = _board(request)
     view = await elections.close_election(ctx, request.app.state.signer, eid, p.username, on_closed=board.mark_closed)
     await _board(request).state(eid, fresh=True)
-    return view
+    return convert(view, ElectionView)
 
 
 @get("/api/elections/{eid:int}", tags=["elections"])
-async def get_election_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+async def get_election_h(request: Request, eid: FromPath[int]) -> ElectionView:
     row = await elections.require_row(eid)
     view = elections.election_view(row)
     summary = await _board(request).summary(eid)
     if summary is not None and (turnout := summary.turnout()) is not None:
         view["turnout"] = turnout
-    return view
+    return convert(view, ElectionView)
 
 
 @get("/api/elections/{eid:int}/roll", tags=["elections"])
-async def roll_h(eid: FromPath[int]) -> dict[str, Any]:
+async def roll_h(eid: FromPath[int]) -> RollEnvelope:
     await elections.require_row(eid)
     roll = await stored_roll(eid)
     if not roll:
         raise ApiError(409, "election_not_open", f"election {eid} is a draft; the roll is frozen when it opens")
-    return json.loads(roll)
-
-
-@dataclass
-class BoardEntry:
-    seq: int
-    leaf: dict[str, Any]
-    leaf_hash: str
-
-
-@dataclass
-class BoardPage:
-    """What `board_h` sends (as pre-encoded bytes), for the OpenAPI schema."""
-
-    entries: list[BoardEntry]
+    return convert(json.loads(roll), RollEnvelope)
 
 
 @get("/api/elections/{eid:int}/board", tags=["elections"], responses={200: ResponseSpec(data_container=BoardPage, description="Board entries in seq order")})
@@ -183,12 +185,12 @@ async def board_h(eid: FromPath[int], start: FromQuery[int] = 0, end: FromQuery[
 
 
 @get("/api/elections/{eid:int}/sth", tags=["elections"])
-async def sth_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+async def sth_h(request: Request, eid: FromPath[int]) -> SthEnvelope:
     await elections.require_row(eid)
     summary = await _board(request).summary(eid)
     if summary is None or summary.sth is None:
         raise ApiError(409, "election_not_open", f"election {eid} has no tree head yet (draft)")
-    return summary.sth
+    return convert(summary.sth, SthEnvelope)
 
 
 async def _open_state(request: Request, eid: int) -> Any:
@@ -200,40 +202,49 @@ async def _open_state(request: Request, eid: int) -> Any:
 
 
 @get("/api/elections/{eid:int}/proof/inclusion", tags=["elections"])
-async def inclusion_h(request: Request, eid: FromPath[int], seq: FromQuery[int], tree_size: FromQuery[int]) -> dict[str, Any]:
+async def inclusion_h(request: Request, eid: FromPath[int], seq: FromQuery[int], tree_size: FromQuery[int]) -> InclusionProof:
     state = await _open_state(request, eid)
-    return {"inclusion_proof": _board(request).inclusion(state, seq, tree_size)}
+    return InclusionProof(inclusion_proof=_board(request).inclusion(state, seq, tree_size))
 
 
 @get("/api/elections/{eid:int}/proof/consistency", tags=["elections"])
-async def consistency_h(request: Request, eid: FromPath[int], first: FromQuery[int], second: FromQuery[int]) -> dict[str, Any]:
+async def consistency_h(request: Request, eid: FromPath[int], first: FromQuery[int], second: FromQuery[int]) -> ConsistencyProof:
     state = await _open_state(request, eid)
-    return {"consistency_proof": _board(request).consistency(state, first, second)}
+    return ConsistencyProof(consistency_proof=_board(request).consistency(state, first, second))
 
 
 @get("/api/elections/{eid:int}/tally", tags=["elections"])
-async def tally_h(request: Request, eid: FromPath[int]) -> dict[str, Any]:
+async def tally_h(request: Request, eid: FromPath[int]) -> Tally:
     row = await elections.require_row(eid)
     if row["status"] == "closed":
         result = json.loads(row["result_envelope"])["signed"]
-        return {k: result[k] for k in ("tree_size", "root_hash", "counted", "ranking", "winner", "ties_broken", "details")}
+        return convert({k: result[k] for k in Tally.__struct_fields__}, Tally)
     if row["visibility"] != "live":
         raise ApiError(403, "tally_hidden", f"election {eid} shows its tally only after close")
     state = await _open_state(request, eid)
     payload = tally_payload(state)
     payload.pop("election")
-    return payload
+    return convert(payload, Tally)
 
 
 @get("/api/elections/{eid:int}/result", tags=["elections"])
-async def result_h(eid: FromPath[int]) -> dict[str, Any]:
+async def result_h(eid: FromPath[int]) -> ResultEnvelope:
     row = await elections.require_row(eid)
     if row["status"] != "closed":
         raise ApiError(409, "election_not_closed", f"election {eid} is {row['status']}; the result is signed at close")
-    return json.loads(row["result_envelope"])
+    return convert(json.loads(row["result_envelope"]), ResultEnvelope)
 
 
-@post("/api/elections/{eid:int}/ballots", tags=["elections"], status_code=201, request_max_body_size=BALLOT_MAX_BYTES)
+@post(
+    "/api/elections/{eid:int}/ballots",
+    tags=["elections"],
+    status_code=201,
+    request_max_body_size=BALLOT_MAX_BYTES,
+    responses={
+        201: ResponseSpec(data_container=Receipt, description="The ballot is on the board: its receipt"),
+        200: ResponseSpec(data_container=Receipt, description="An identical ballot was accepted before: its original receipt"),
+    },
+)
 async def cast_ballot_h(request: Request, eid: FromPath[int]) -> Response[bytes]:
     """PROTOCOL §5: the checks run in the documented order; the first failure is the answer.
 

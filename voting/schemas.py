@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 Id = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 OptionId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -41,3 +41,217 @@ class ElectionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ElectionUpdate(ElectionCreate, kw_only=True):
     kind: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
     visibility: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
+
+
+# -- responses -------------------------------------------------------------------------------------
+# What the API sends (PROTOCOL §2, §3 and §5). Field order is the order on the wire: the services'
+# dicts are converted with `msgspec.convert` and encoded in this order, which is the order in which
+# the server builds its signed objects. `None` is sent as null; only UNSET fields are left out.
+
+
+class Output(msgspec.Struct, kw_only=True):
+    """A response body."""
+
+
+class ServerKey(Output, kw_only=True):
+    algorithm: Literal["ed25519"]
+    public_key: str  # b64u
+    key_id: str  # hex
+
+
+class KeyRegistered(Output, kw_only=True):
+    key_id: str
+    status: str
+
+
+class KeyView(Output, kw_only=True):
+    key_id: str
+    public_key: str
+    status: str  # pending | approved | revoked
+    assembly: int
+    username: str | None
+    created_at: str
+    decided_at: str | None
+    decided_by: str | None
+
+
+class Option(Output, kw_only=True):
+    id: str
+    label: str
+
+
+class Rule(Output, kw_only=True):
+    majority: str
+    quorum_percent: int
+
+
+class SignedElection(Output, kw_only=True):
+    v: Literal[1]
+    type: Literal["election"]
+    id: str
+    assembly: str
+    agenda_item: str
+    title: str
+    options: list[Option]
+    method: str
+    visibility: str
+    roll_digest: str
+    opened_at: str
+    rule: Rule | UnsetType = UNSET  # yes_no only
+
+
+class ElectionEnvelope(Output, kw_only=True):
+    signed: SignedElection
+    signature: str
+    signer: str
+
+
+class RollVoter(Output, kw_only=True):
+    key_id: str
+    public_key: str
+    weight: int
+
+
+class SignedRoll(Output, kw_only=True):
+    v: Literal[1]
+    type: Literal["roll"]
+    election: str
+    voters: list[RollVoter]
+
+
+class RollEnvelope(Output, kw_only=True):
+    signed: SignedRoll
+    signature: str
+    signer: str
+
+
+class SignedSth(Output, kw_only=True):
+    v: Literal[1]
+    type: Literal["sth"]
+    election: str
+    tree_size: int
+    root_hash: str
+    timestamp: str
+
+
+class SthEnvelope(Output, kw_only=True):
+    signed: SignedSth
+    signature: str
+    signer: str
+
+
+class SignedResult(Output, kw_only=True):
+    v: Literal[1]
+    type: Literal["result"]
+    election: str
+    election_digest: str
+    tree_size: int
+    root_hash: str
+    method: str
+    counted: int
+    weight_counted: int
+    abstentions: int
+    ranking: list[str]
+    winner: str
+    ties_broken: list[list[str]]
+    details: dict[str, Any]  # method-specific (PROTOCOL §4)
+
+
+class ResultEnvelope(Output, kw_only=True):
+    signed: SignedResult
+    signature: str
+    signer: str
+
+
+class Turnout(Output, kw_only=True):
+    voted: int
+    roll_size: int
+    ballots: int
+
+
+class ElectionView(Output, kw_only=True):
+    id: str
+    status: str  # draft | open | closed
+    election: ElectionEnvelope | None  # None while draft
+    assembly: int
+    agenda_item: int
+    provision: int | None
+    kind: str
+    title: str
+    method: str
+    visibility: str
+    rule: Rule | None
+    options: list[Option]
+    weights: dict[str, int]
+    tree_size: int
+    root_hash: str | None
+    created_at: str
+    opened_at: str | None
+    closed_at: str | None
+    turnout: Turnout | UnsetType = UNSET  # GET /api/elections/{eid} of an open or closed election
+
+
+class InclusionProof(Output, kw_only=True):
+    inclusion_proof: list[str]
+
+
+class ConsistencyProof(Output, kw_only=True):
+    consistency_proof: list[str]
+
+
+class Tally(Output, kw_only=True):
+    tree_size: int
+    root_hash: str
+    counted: int
+    ranking: list[str]
+    winner: str
+    ties_broken: list[list[str]]
+    details: dict[str, Any]
+
+
+class Receipt(Output, kw_only=True):
+    """Sent as stored bytes (voting.board); documented here."""
+
+    seq: int
+    leaf_hash: str
+    sth: SthEnvelope
+    inclusion_proof: list[str]
+
+
+class Ballot(Output, kw_only=True):
+    v: Literal[1]
+    type: Literal["ballot"]
+    election: str
+    election_digest: str
+    voter: str
+    revision: int
+    ranking: list[str]
+    nonce: str
+
+
+class BallotEnvelope(Output, kw_only=True):
+    signed: Ballot
+    signature: str
+    signer: str
+
+
+class Leaf(Output, kw_only=True):
+    """A board leaf as the board sends it: canonical JSON (keys sorted)."""
+
+    ballot: BallotEnvelope
+    received_at: str
+    seq: int
+    type: Literal["leaf"]
+    v: Literal[1]
+
+
+class BoardEntry(Output, kw_only=True):
+    seq: int
+    leaf: Leaf
+    leaf_hash: str
+
+
+class BoardPage(Output, kw_only=True):
+    """Sent as pre-encoded bytes (voting.board.board_page); documented here."""
+
+    entries: list[BoardEntry]
