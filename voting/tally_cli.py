@@ -15,9 +15,10 @@ import sys
 from typing import IO, Any, NoReturn
 
 import click
-import rfc8785
 
 from voting.core.counting import METHODS, CountingError, Rule, WeightedBallot, compute_result
+from voting.core.encoding import jcs
+from voting.core.errors import MalformedError
 
 OUTPUT_FIELDS = ("method", "ranking", "winner", "ties_broken", "details")
 MAX_INT = 2**53 - 1  # the largest integer RFC 8785 (and every JSON client) represents exactly
@@ -156,8 +157,8 @@ def tally_output(method: str, data: Any) -> bytes:
     options, ballots, rule, roll_weight = parse_tally_file(method, data)
     result = compute_result(method, options, ballots, rule=rule, roll_weight=roll_weight)
     try:
-        return rfc8785.dumps({k: result[k] for k in OUTPUT_FIELDS})
-    except rfc8785.IntegerDomainError:
+        return jcs({k: result[k] for k in OUTPUT_FIELDS})
+    except MalformedError:  # an integer outside ±(2^53-1)
         _fail(f"the counts are too large: a result integer exceeds {MAX_INT}")
 
 

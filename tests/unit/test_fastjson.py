@@ -1,16 +1,18 @@
-"""voting.fastjson gives exactly the pure core's answers (strict parse, ballot checks, JCS)."""
+"""The core's fast paths give exactly the reference answers: the ballot body's parse
+(voting.core.fastjson) and canonical JSON (`jcs`, `jcs_plain`) byte-equal to `rfc8785`."""
 
 import json
 
 import pytest
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voting.core.encoding import jcs, parse_json_strict
+from voting.core.encoding import jcs, jcs_plain, parse_json_strict
 from voting.core.errors import MalformedError
 from voting.core.keys import Signer, sign_object
 from voting.core.signed import parse_ballot_envelope
-from voting.fastjson import jcs_plain, parse_ballot_body
+from voting.core.fastjson import parse_ballot_body
 
 SIGNER = Signer.generate()
 
@@ -117,7 +119,7 @@ def test_ballot_body_matches_the_core(body):
 
 
 def test_the_compact_valid_body_takes_the_fast_path(monkeypatch):
-    import voting.fastjson as fj
+    import voting.core.fastjson as fj
 
     monkeypatch.setattr(fj, "parse_json_strict", lambda body: pytest.fail("strict path taken"))
     monkeypatch.setattr(fj, "parse_ballot_envelope", lambda obj: pytest.fail("strict path taken"))
@@ -145,7 +147,29 @@ _plain = st.recursive(
 @settings(max_examples=500, deadline=None)
 @given(_plain)
 def test_jcs_plain_is_jcs(value):
-    assert jcs_plain(value) == jcs(value)
+    assert jcs_plain(value) == jcs(value) == rfc8785.dumps(value)
+
+
+_any_key = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_any_key, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_json)
+def test_jcs_is_rfc8785(value):
+    """The one fast path (msgspec's sorted output, ASCII keys) is byte-equal to the reference,
+    for any key (non-ASCII keys sort by UTF-16 code units) and any string."""
+    assert jcs(value) == rfc8785.dumps(value)
+
+
+def test_jcs_is_rfc8785_for_every_code_point():
+    for cp in [*range(0, 0xD800), *range(0xE000, 0x10000), *range(0x10000, 0x110000, 97)]:
+        value = {"k": chr(cp), chr(cp) if cp > 0x7F else "a": [chr(cp)]}
+        assert jcs(value) == rfc8785.dumps(value), hex(cp)
 
 
 @settings(max_examples=200, deadline=None)

@@ -202,3 +202,42 @@ def test_sign_object_envelope():
     signature = b64u_decode(envelope["signature"])
     verify_signature(signer.public_key_raw, jcs(signed), signature)
     assert signature == signer.sign(jcs({k: signed[k] for k in reversed(list(signed))}))  # key order is irrelevant
+
+
+def _times_eight_is_identity(x: int, y: int) -> bool:
+    """The reference for the small-order rule: [8](x, y) is the neutral element (extended
+    coordinates, doubling formula dbl-2008-hwcd for a = -1)."""
+    p = 2**255 - 19
+    px, py, pz = x, y, 1
+    for _ in range(3):
+        a, b, c = px * px % p, py * py % p, 2 * pz * pz % p
+        e = ((px + py) * (px + py) - a - b) % p
+        g = (b - a) % p
+        f = (g - c) % p
+        h = (-a - b) % p
+        px, py, pz = e * f % p, g * h % p, f * g % p
+    return px == 0 and py == pz
+
+
+def test_the_small_order_set_is_derived_from_the_curve():
+    """SMALL_ORDER_KEYS holds the canonical encodings of the points P with [8]P = identity (the
+    eight small-order points), plus the two x = 0 encodings with the sign bit set."""
+    from voting.core.keys import SMALL_ORDER_KEYS, check_public_key_encoding, decode_point
+
+    canonical = set()
+    for raw in SMALL_ORDER_KEYS:
+        try:
+            point = decode_point(raw)
+        except BadKeyError as exc:
+            assert "x = 0 with the sign bit set" in str(exc)
+            continue
+        assert _times_eight_is_identity(*point)
+        canonical.add(point)
+        with pytest.raises(BadKeyError, match="small-order point"):
+            check_public_key_encoding(raw)
+    assert len(canonical) == 8
+    for _ in range(200):
+        key = Signer.generate().public_key_raw
+        assert not _times_eight_is_identity(*decode_point(key))
+        check_public_key(key)
+        check_public_key_encoding(key)

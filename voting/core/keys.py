@@ -19,8 +19,10 @@ from .errors import BadKeyError, BadSignatureError, MalformedError
 __all__ = [
     "PUBLIC_KEY_SIZE",
     "SIGNATURE_SIZE",
+    "SMALL_ORDER_KEYS",
     "Signer",
     "check_public_key",
+    "check_public_key_encoding",
     "decode_point",
     "key_id",
     "parse_public_key_b64u",
@@ -70,30 +72,46 @@ def decode_point(raw: bytes) -> tuple[int, int]:
     return x, y
 
 
-def _times_eight_is_identity(x: int, y: int) -> bool:
-    """True when [8](x, y) is the neutral element, i.e. the point has small order."""
-    # Extended coordinates, doubling formula dbl-2008-hwcd for a = -1 (no inversions).
-    px, py, pz = x, y, 1
-    for _ in range(3):
-        a, b, c = px * px % _P, py * py % _P, 2 * pz * pz % _P
-        e = ((px + py) * (px + py) - a - b) % _P
-        g = (b - a) % _P
-        f = (g - c) % _P
-        h = (-a - b) % _P
-        px, py, pz = e * f % _P, g * h % _P, f * g % _P
-    return px == 0 and py == pz
+#: The small-order rule (PROTOCOL §2), stated once: the encodings of the eight small-order
+#: points of edwards25519 (y = 1, y = -1, y = 0 and the four points of order 8), plus the two
+#: encodings of x = 0 with the sign bit set; the other non-canonical encodings of these points
+#: have y >= p. tests/unit/test_keys.py derives the set from [8]P = identity.
+SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+))
+_SMALL_ORDER = "public key: small-order point (one of the eight low-order points)"
 
 
 def check_public_key(raw: bytes) -> None:
     """Refuse anything but a canonical encoding of an edwards25519 point of large order.
 
     Covers all 14 encodings of the eight small-order points: the six non-canonical ones
-    fail canonicality, the eight canonical ones fail the [8]P = identity test.
+    fail canonicality, the eight canonical ones are in :data:`SMALL_ORDER_KEYS`.
     Raises :class:`BadKeyError`.
     """
-    x, y = decode_point(raw)
-    if _times_eight_is_identity(x, y):
-        raise BadKeyError("public key: small-order point (one of the eight low-order points)")
+    decode_point(raw)
+    if raw in SMALL_ORDER_KEYS:
+        raise BadKeyError(_SMALL_ORDER)
+
+
+def check_public_key_encoding(raw: bytes) -> None:
+    """What :func:`check_public_key` finds without decoding the point: the size, y >= p, the
+    small-order rule (a verifier checking many keys defers the decoding). Raises :class:`BadKeyError`."""
+    if len(raw) != PUBLIC_KEY_SIZE:
+        raise BadKeyError(f"public key: wrong size {len(raw)}, want {PUBLIC_KEY_SIZE} bytes")
+    if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _P:
+        raise BadKeyError("public key: non-canonical encoding (y >= 2^255 - 19)")
+    if raw in SMALL_ORDER_KEYS:
+        raise BadKeyError(_SMALL_ORDER)
 
 
 def parse_public_key_b64u(text: str) -> bytes:

@@ -19,7 +19,7 @@ from .merkle import leaf_hash, verify_inclusion
 
 __all__ = [
     "METHODS", "Ballot", "Election", "Envelope", "Leaf", "Option", "Receipt", "Result", "Roll",
-    "RollVoter", "Rule", "Sth", "compute_leaf_hash", "digest", "make_leaf", "parse_ballot",
+    "RollVoter", "Rule", "Sth", "BALLOT_LEAF_RE", "ballot_leaf_bytes", "ballot_leaf_pattern", "compute_leaf_hash", "digest", "make_leaf", "parse_ballot",
     "parse_ballot_envelope", "parse_election", "parse_envelope", "parse_leaf", "parse_receipt",
     "parse_result", "parse_roll", "parse_sth", "verify_ballot_election", "verify_envelope",
     "verify_receipt",
@@ -349,17 +349,59 @@ def make_leaf(seq: int, ballot_envelope: dict[str, Any], received_at: str) -> di
     return {"v": 1, "type": "leaf", "seq": seq, "ballot": ballot_envelope, "received_at": received_at}
 
 
-def ballot_leaf_bytes(seq: int, signature_b64u: str, signed_jcs: bytes, signer: str, received_at: str) -> bytes:
-    """``JCS(make_leaf(seq, envelope, received_at))`` put together from its parts, for an envelope
-    that passed :func:`parse_ballot_envelope` and whose ``JCS(signed)`` is ``signed_jcs``.
+#: The bytes of ``JCS(leaf)`` for a ballot envelope that passed :func:`parse_ballot_envelope`:
+#: JCS sorts the leaf's keys (``ballot``, ``received_at``, ``seq``, ``type``, ``v``) and the
+#: envelope's (``signature``, ``signed``, ``signer``); the signature (canonical b64u), the signer
+#: (64 hex digits) and ``received_at`` (:func:`format_time`) are strings that JSON writes without
+#: escapes. Written by :func:`ballot_leaf_bytes`, read back by :data:`BALLOT_LEAF_RE`.
+_LEAF_LAYOUT = b'{"ballot":{"signature":"%s","signed":%s,"signer":"%s"},"received_at":"%s","seq":%d,"type":"leaf","v":1}'
 
-    JCS sorts the leaf's keys (``ballot``, ``received_at``, ``seq``, ``type``, ``v``) and the
-    envelope's (``signature``, ``signed``, ``signer``); the signature (canonical b64u), the signer
-    (64 hex digits) and ``received_at`` (:func:`format_time`) are strings that JSON writes without
-    escapes. The ballot path builds every leaf this way instead of encoding the whole object again."""
-    return b'{"ballot":{"signature":"%s","signed":%s,"signer":"%s"},"received_at":"%s","seq":%d,"type":"leaf","v":1}' % (
-        signature_b64u.encode(), signed_jcs, signer.encode(), received_at.encode(), seq
+
+def ballot_leaf_bytes(seq: int, signature_b64u: str | bytes, signed_jcs: bytes, signer: str | bytes,
+                      received_at: str | bytes) -> bytes:
+    """``JCS(make_leaf(seq, envelope, received_at))`` put together from its parts, for an envelope
+    that passed :func:`parse_ballot_envelope` and whose ``JCS(signed)`` is ``signed_jcs`` (the
+    ballot path and the board file's reader build every leaf this way instead of encoding the
+    whole object again). The strings may come as text or as their ASCII bytes."""
+    return _LEAF_LAYOUT % (
+        signature_b64u.encode() if isinstance(signature_b64u, str) else signature_b64u, signed_jcs,
+        signer.encode() if isinstance(signer, str) else signer,
+        received_at.encode() if isinstance(received_at, str) else received_at, seq,
     )
+
+
+#: The JSON text of a string: with escapes (:data:`JSON_STR`), or plain (:data:`PLAIN_STR`: no
+#: escape, no control character).
+JSON_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+PLAIN_STR = rb'"[^"\\\x00-\x1f]*"'
+HEX64_BYTES = rb"[0-9a-f]{64}"
+B64U_16_BYTES = rb"[A-Za-z0-9_-]{21}[AQgw]"  # 16 bytes: 22 characters, the last 4 bits zero
+B64U_64_BYTES = rb"[A-Za-z0-9_-]{85}[AQgw]"  # 64 bytes: 86 characters, the last 4 bits zero
+TIME_BYTES = (rb"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
+
+
+def ballot_leaf_pattern(string: bytes = JSON_STR, digits: int = 16) -> bytes:
+    """The leaf bytes of :func:`ballot_leaf_bytes` as a regular expression, for reading a leaf
+    back without parsing it: named groups ``signature``, ``signed`` (JCS of the ballot),
+    ``election``, ``digest``, ``ranking`` (between its brackets), ``revision``, ``voter``,
+    ``signer``, ``received_at``, ``date`` (of ``received_at``: check that the day exists) and
+    ``seq``. ``string`` is the pattern of a JSON string (:data:`JSON_STR` or :data:`PLAIN_STR`);
+    integers have at most ``digits`` digits (15: certainly within ±(2^53-1); with 16 the caller
+    checks the range). A match is a leaf of the right shape;
+    the caller still checks ``voter == signer`` and the date."""
+    integer = rb"[1-9][0-9]{0,%d}" % (digits - 1)
+    return (
+        rb'(?P<leaf>{"ballot":{"signature":"(?P<signature>' + B64U_64_BYTES + rb')","signed":(?P<signed>'
+        rb'{"election":(?P<election>' + string + rb'),"election_digest":"(?P<digest>' + HEX64_BYTES + rb')",'
+        rb'"nonce":"' + B64U_16_BYTES + rb'","ranking":\[(?P<ranking>' + string + rb'(?:,' + string + rb')*)?\],'
+        rb'"revision":(?P<revision>' + integer + rb'),"type":"ballot","v":1,"voter":"(?P<voter>' + HEX64_BYTES + rb')"})'
+        rb',"signer":"(?P<signer>' + HEX64_BYTES + rb')"},"received_at":"(?P<received_at>' + TIME_BYTES + rb')",'
+        rb'"seq":(?P<seq>0|' + integer + rb'),"type":"leaf","v":1})'
+    )
+
+
+#: :func:`ballot_leaf_pattern` compiled, strings with escapes allowed.
+BALLOT_LEAF_RE = re.compile(ballot_leaf_pattern())
 
 
 def compute_leaf_hash(leaf: dict[str, Any]) -> bytes:

@@ -12,7 +12,9 @@ from voting.core.encoding import MAX_SAFE_INTEGER, parse_json_strict
 from voting.core.errors import MalformedError
 from voting.core.merkle import leaf_hash
 
-from .leaves import _B64U_16, _B64U_64, _HEX, _URLSAFE, _a2b_base64, _date_ok
+from voting.core.signed import B64U_16_BYTES, B64U_64_BYTES, HEX64_BYTES, PLAIN_STR, TIME_BYTES, ballot_leaf_bytes, ballot_leaf_pattern
+
+from .leaves import _URLSAFE, _a2b_base64, _date_ok
 from .model import BoardFile, Bundle, Failure
 
 # `read_bundle` can hand over board.json unparsed (a BoardFile): parsing 57 MB in the calling
@@ -164,26 +166,16 @@ class _BoardLines(Sequence[Any]):
 # the server's layout: the leaves as stored, keys sorted) or these bytes in sorted order (in
 # the layout of `make_leaf` with the ballot's fields in the order the client signs them).
 # Everything else (another order, an escape, a bigger integer) is parsed as before.
-_PLAIN_STR = rb'"[^"\\\x00-\x1f]*"'
-_RAW_RANKING = rb'\[(?P<ranking>' + _PLAIN_STR + rb'(?:,' + _PLAIN_STR + rb')*)?\]'
-_RAW_SEQ = rb'(?P<seq>0|[1-9][0-9]{0,14})'
-_RAW_REVISION = rb'(?P<revision>[1-9][0-9]{0,14})'
-_RAW_TIME = (rb'"(?P<received_at>(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
-             rb'\.[0-9]{3}Z)"')
-_RAW_SORTED_RE = re.compile(
-    rb' *(?P<leaf>{"ballot":{"signature":"(?P<signature>' + _B64U_64 + rb')","signed":(?P<signed>'
-    rb'{"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
-    rb'"nonce":"' + _B64U_16 + rb'","ranking":' + _RAW_RANKING + rb',"revision":' + _RAW_REVISION + rb','
-    rb'"type":"ballot","v":1,"voter":"(?P<voter>' + _HEX + rb')"}),"signer":"(?P<signer>' + _HEX + rb')"},'
-    rb'"received_at":' + _RAW_TIME + rb',"seq":' + _RAW_SEQ + rb',"type":"leaf","v":1})'
-)
+_RAW_RANKING = rb'\[(?P<ranking>' + PLAIN_STR + rb'(?:,' + PLAIN_STR + rb')*)?\]'
+_RAW_SORTED_RE = re.compile(rb" *" + ballot_leaf_pattern(PLAIN_STR, digits=15))
 _RAW_CLIENT_RE = re.compile(
-    rb' *{"v":1,"type":"leaf","seq":' + _RAW_SEQ + rb',"ballot":{"signed":{"v":1,"type":"ballot",'
-    rb'"election":(?P<election>' + _PLAIN_STR + rb'),"election_digest":"(?P<digest>' + _HEX + rb')",'
-    rb'"voter":"(?P<voter>' + _HEX + rb')","revision":' + _RAW_REVISION + rb',"ranking":' + _RAW_RANKING + rb','
-    rb'"nonce":"(?P<nonce>' + _B64U_16 + rb')"},"signature":"(?P<signature>' + _B64U_64 + rb')",'
-    rb'"signer":"(?P<signer>' + _HEX + rb')"},"received_at":' + _RAW_TIME + rb'}'
+    rb' *{"v":1,"type":"leaf","seq":(?P<seq>0|[1-9][0-9]{0,14}),"ballot":{"signed":{"v":1,"type":"ballot",'
+    rb'"election":(?P<election>' + PLAIN_STR + rb'),"election_digest":"(?P<digest>' + HEX64_BYTES + rb')",'
+    rb'"voter":"(?P<voter>' + HEX64_BYTES + rb')","revision":(?P<revision>[1-9][0-9]{0,14}),"ranking":' + _RAW_RANKING + rb','
+    rb'"nonce":"(?P<nonce>' + B64U_16_BYTES + rb')"},"signature":"(?P<signature>' + B64U_64_BYTES + rb')",'
+    rb'"signer":"(?P<signer>' + HEX64_BYTES + rb')"},"received_at":"(?P<received_at>' + TIME_BYTES + rb')"}'
 )
+_SORTED_GROUPS = ("leaf", "signature", "signed", "election", "digest", "ranking", "revision", "voter", "signer", "date", "seq")
 
 
 def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
@@ -192,7 +184,7 @@ def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
     line is not one of the two layouts (or the leaf is not certainly well formed)."""
     match = _RAW_SORTED_RE.fullmatch(data, at, to)
     if match is not None:
-        leaf, signature, message, election, digest, ranking, revision, voter, signer, _, date, seq = match.groups()
+        leaf, signature, message, election, digest, ranking, revision, voter, signer, date, seq = match.group(*_SORTED_GROUPS)
     else:
         match = _RAW_CLIENT_RE.fullmatch(data, at, to)
         if match is None:
@@ -201,8 +193,7 @@ def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
         message = b"".join((b'{"election":', election, b',"election_digest":"', digest, b'","nonce":"', nonce,
                             b'","ranking":[', ranking or b"", b'],"revision":', revision,
                             b',"type":"ballot","v":1,"voter":"', voter, b'"}'))
-        leaf = b"".join((b'{"ballot":{"signature":"', signature, b'","signed":', message, b',"signer":"', signer,
-                         b'"},"received_at":"', received_at, b'","seq":', seq, b',"type":"leaf","v":1}'))
+        leaf = ballot_leaf_bytes(int(seq), signature, message, signer, received_at)
     if voter != signer or not _date_ok(date):
         return None
     return (leaf_hash(leaf), message, _a2b_base64(signature.translate(_URLSAFE) + b"=="), int(seq),

@@ -14,9 +14,9 @@ from typing import Any
 
 from voting.core.counting import CountingError, WeightedBallot, compute_result
 from voting.core.counting import Rule as CountingRule
-from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, b64u_decode, jcs, sha256
+from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, b64u_decode, jcs, jcs_plain, sha256
 from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, VotingError
-from voting.core.keys import check_public_key, key_id, verify_signature
+from voting.core.keys import SMALL_ORDER_KEYS, check_public_key, check_public_key_encoding, key_id, verify_signature
 from voting.core.signed import _fields, _header, _hex64, _int, _str  # the roll's field checks, shared
 from voting.core.signed import (
     Election,
@@ -31,25 +31,10 @@ from voting.core.signed import (
 )
 
 from .board_file import _BoardLines
-from .leaves import _LEAF_ENCODER, _URLSAFE, _a2b_base64
+from .leaves import _URLSAFE, _a2b_base64
 from .model import Bundle, Failure, Report, Summary
 from .parallel import _BoardCheck
 
-#: The canonical encodings of the eight small-order points, plus the two encodings of x = 0 with
-#: the sign bit set (the other non-canonical encodings have y >= p). See `_quick_key_check`.
-SMALL_ORDER_KEYS = frozenset(bytes.fromhex(h) for h in (
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000080",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000080",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-))
-_P = 2**255 - 19
 _KEY_B64_RE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")  # 32 bytes: 43 characters, the last 2 bits zero
 #: The result fields that must equal the recount, compared as canonical JSON (so that
 #: ``true`` never equals ``1``).
@@ -323,12 +308,10 @@ _sha256 = hashlib.sha256
 
 def _quick_key_check(raw: bytes) -> str | None:
     """What `check_public_key` finds without decoding the point: size, y >= p, small order."""
-    if len(raw) != 32:
-        return f"public key: wrong size {len(raw)}, want 32 bytes"
-    if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _P:
-        return "public key: non-canonical encoding (y >= 2^255 - 19)"
-    if raw in SMALL_ORDER_KEYS:
-        return "public key: small-order point (one of the eight low-order points)"
+    try:
+        check_public_key_encoding(raw)
+    except BadKeyError as exc:
+        return str(exc)
     return None
 
 
@@ -337,14 +320,14 @@ def _canonical(signed: Any) -> bytes:
 
     When every roll entry is a plain object of three plain fields (strings, an integer within
     ±(2^53-1)) and the rest passes the core's JCS check with ASCII keys only, sorted compact
-    msgspec output is the JCS (see the leaf's fast path in `leaves.py`); anything else, and any
+    output is the JCS (`jcs_plain`, the core's fast path); anything else, and any
     other object, goes to `jcs`, which raises the precise error.
     """
     if type(signed) is dict and type(voters := signed.get("voters")) is list and len(voters) > 16:
         rest = {k: v for k, v in signed.items() if k != "voters"}
         try:
             if _check_jcs_value(rest, 0) and _plain_roll_entries(voters):
-                return _LEAF_ENCODER.encode(signed)
+                return jcs_plain(signed)
         except Exception:  # noqa: BLE001 - a lone surrogate, a float...: `jcs` says what
             pass
     return jcs(signed)

@@ -3,44 +3,29 @@
 from __future__ import annotations
 
 import binascii
-import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import msgspec
-
-from voting.core.encoding import MAX_SAFE_INTEGER, jcs, parse_time
+from voting.core.encoding import MAX_SAFE_INTEGER, jcs, jcs_plain, parse_time
 from voting.core.errors import MalformedError, VotingError
 from voting.core.merkle import leaf_hash
-from voting.core.signed import parse_ballot_envelope, parse_leaf
+from voting.core.signed import BALLOT_LEAF_RE, parse_ballot_envelope, parse_leaf
 
-# The fast path: one C-encoder pass (msgspec, sorted keys) gives JCS(leaf) (hashed for the
-# tree), one regex over it checks the whole leaf's shape at once, and JCS(ballot.signed), the
-# signed message, is a slice of it (JCS of a nested object is the JCS of that object). The
-# regex only accepts text whose every key and value position is fixed (strings, hex, b64u,
+# The fast path: one pass of the core's fast canonical encoder (`jcs_plain`) gives JCS(leaf)
+# (hashed for the tree), the core's leaf pattern (`BALLOT_LEAF_RE`, the layout
+# `ballot_leaf_bytes` writes) checks the whole leaf's shape at once, and JCS(ballot.signed),
+# the signed message, is a slice of it (JCS of a nested object is the JCS of that object). The
+# pattern only accepts text whose every key and value position is fixed (strings, hex, b64u,
 # times, positive integers), and the values at those positions are checked to be plain str
 # and int (msgspec also writes UUIDs, dates or bytes as JSON strings), which is exactly when
-# compact sorted JSON output is RFC 8785 (encoding.jcs says why; msgspec escapes strings
-# exactly as `json` does, tests/unit/test_verifier_pool.py checks every code point). Anything
-# else takes the slow path: the core parsers, which raise the precise message.
-# tests/unit/test_verifier.py checks that the two paths agree.
+# that output is RFC 8785. Anything else takes the slow path: the core parsers, which raise
+# the precise message. tests/unit/test_verifier.py checks that the two paths agree.
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _a2b_base64 = binascii.a2b_base64
-_LEAF_ENCODER = msgspec.json.Encoder(order="sorted")
-_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-_B64U_16 = rb"[A-Za-z0-9_-]{21}[AQgw]"  # 16 bytes: 22 characters, the last 4 bits zero
-_B64U_64 = rb"[A-Za-z0-9_-]{85}[AQgw]"  # 64 bytes: 86 characters, the last 4 bits zero
-_HEX = rb"[0-9a-f]{64}"
-_LEAF_RE = re.compile(
-    rb'{"ballot":{"signature":"(' + _B64U_64 + rb')","signed":('
-    rb'{"election":' + _STR + rb',"election_digest":"(' + _HEX + rb')","nonce":"' + _B64U_16 + rb'",'
-    rb'"ranking":\[(?:' + _STR + rb'(?:,' + _STR + rb')*)?\],"revision":[1-9][0-9]{0,15},"type":"ballot","v":1,'
-    rb'"voter":"(' + _HEX + rb')"})'
-    rb',"signer":"(' + _HEX + rb')"},"received_at":"(([0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'
-    rb'\.[0-9]{3}Z)","seq":(?:0|[1-9][0-9]{0,15}),"type":"leaf","v":1}'
-)
+_G = BALLOT_LEAF_RE.groupindex
+_SIGNATURE, _SIGNED, _VOTER, _SIGNER, _DATE = _G["signature"], _G["signed"], _G["voter"], _G["signer"], _G["date"]
 
 
 @lru_cache(maxsize=4096)
@@ -78,17 +63,16 @@ def _fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, i
     ±(2^53-1), booleans, None), so that the text matching the pattern is enough.
     """
     try:
-        data = _LEAF_ENCODER.encode(obj)
+        data = jcs_plain(obj)
     except Exception:  # noqa: BLE001 - non-string keys, a lone surrogate, an unknown type: the slow path says
         return None
-    match = _LEAF_RE.fullmatch(data)
-    # groups: 1 signature, 2 JCS(signed), 3 election_digest, 4 voter, 5 signer, 6 received_at, 7 its date
-    if match is None or match[4] != match[5] or not _date_ok(match[7]):
+    match = BALLOT_LEAF_RE.fullmatch(data)
+    if match is None or match[_VOTER] != match[_SIGNER] or not _date_ok(match[_DATE]):
         return None
     if parsed:
         signed = obj["ballot"]["signed"]
-        return (leaf_hash(data), data[match.start(2):match.end(2)],
-                _a2b_base64(match[1].translate(_URLSAFE) + b"=="), obj["seq"], signed["voter"],
+        return (leaf_hash(data), data[match.start(_SIGNED):match.end(_SIGNED)],
+                _a2b_base64(match[_SIGNATURE].translate(_URLSAFE) + b"=="), obj["seq"], signed["voter"],
                 signed["revision"], signed["ranking"], signed["election"], signed["election_digest"])
     try:
         ballot = obj["ballot"]
@@ -110,8 +94,8 @@ def _fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, i
                 return None
     except (KeyError, TypeError, IndexError):  # a mapping that only encodes like a leaf
         return None
-    signature = binascii.a2b_base64(match[1].replace(b"-", b"+").replace(b"_", b"/") + b"==")
-    return (leaf_hash(data), data[match.start(2):match.end(2)], signature, seq, voter, revision, ranking,
+    signature = binascii.a2b_base64(match[_SIGNATURE].replace(b"-", b"+").replace(b"_", b"/") + b"==")
+    return (leaf_hash(data), data[match.start(_SIGNED):match.end(_SIGNED)], signature, seq, voter, revision, ranking,
             election, digest)
 
 
