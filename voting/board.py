@@ -47,11 +47,12 @@ from typing import Any
 import msgspec
 
 from deliberation.context import Ctx
+from voting.core.ballot import BallotBoard, BallotElection, check_ballot, check_on_board, check_on_roll, revision_supersedes
 from voting.core.counting import Rule
 from voting.core.encoding import format_time, sha256
 from voting.core.keys import Signer
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
-from voting.core.signed import Ballot, Roll, ballot_leaf_bytes, parse_roll
+from voting.core.signed import Ballot, Roll, RollVoter, ballot_leaf_bytes, parse_roll
 from voting.core.tally import IncrementalTally
 from voting.errors import BallotRejected, BallotRetry
 from voting.tables import Election, ElectionRoll, Leaf, MerkleNode, TreeHead
@@ -126,12 +127,45 @@ class ElectionState:
         self.committed_root = self.tree.root() if self.tree.size else EMPTY_ROOT
         self.voted = len(self.revisions)
 
+    # -- what the ballot checks read (voting.core.ballot: BallotElection, BallotBoard) --------------
+
+    @property
+    def election_id(self) -> str:
+        return str(self.id)
+
+    def repeat_of(self, signed_digest: bytes) -> int | None:
+        """Check 7 before the queue: the seq of an identical ballot that is durable. One still
+        being committed is not (its batch answers the repeat once that commit is durable)."""
+        seq = self.accepted.get(signed_digest)
+        return seq if seq is not None and seq < self.committed else None
+
+    def highest_revision(self, voter: str) -> int | None:
+        """Check 10 before the queue; None while a batch commits: `revisions` then holds revisions
+        that may not become durable, and the batch that takes the ballot decides (`at_commit`)."""
+        return self.revisions.get(voter, 0) if self.tree.size == self.committed else None
+
+    def at_commit(self) -> _AtCommit:
+        """Checks 7 and 10 inside a batch's write, against the working tree (durable up to this
+        batch, plus the ballots of this batch before the one checked)."""
+        return _AtCommit(self)
+
     @property
     def roll_weight(self) -> int:
         return self.roll.total_weight if self.roll else 0
 
     def root_hex(self) -> str:
         return self.committed_root.hex()
+
+
+@dataclass(frozen=True)
+class _AtCommit:
+    state: ElectionState
+
+    def repeat_of(self, signed_digest: bytes) -> int | None:
+        return self.state.accepted.get(signed_digest)
+
+    def highest_revision(self, voter: str) -> int:
+        return self.state.revisions.get(voter, 0)
 
 
 @dataclass(frozen=True)
@@ -212,7 +246,7 @@ def _apply_stored_leaf(state: ElectionState, lf: dict[str, Any], levels: int | N
     nodes = state.tree.append(bytes.fromhex(lf["leaf_hash"]))
     state.store.add(nodes if levels is None else nodes[:levels])
     state.accepted[bytes.fromhex(lf["signed_digest"])] = lf["seq"]
-    if lf["revision"] > state.revisions.get(lf["voter"], 0):
+    if revision_supersedes(lf["revision"], state.revisions.get(lf["voter"], 0)):
         state.revisions[lf["voter"]] = lf["revision"]
         voter = state.roll.get(lf["voter"])
         state.tally.add(lf["voter"], json.loads(lf["ranking"]), voter.weight if voter else 1, lf["revision"])
@@ -234,26 +268,9 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     return state.tree.size == tree_size
 
 
-def check_ranking(state: ElectionState, ballot: Ballot) -> None:
-    """PROTOCOL §5 checks 8 and 9 (and the yes_no shape)."""
-    known = state.known_options
-    for opt in ballot.ranking:
-        if opt not in known:
-            raise BallotRejected("unknown_option", f"ranking names {opt!r}, which is not an option of election {state.id}")
-    if len(set(ballot.ranking)) != len(ballot.ranking):
-        dup = next(o for o in ballot.ranking if ballot.ranking.count(o) > 1)
-        raise BallotRejected("duplicate_option", f"ranking lists {dup!r} more than once")
-    if state.method == "yes_no" and len(ballot.ranking) > 1:
-        raise BallotRejected("malformed_ballot", f"a yes_no ranking holds at most one choice, got {len(ballot.ranking)}")
-
-
 def check_roll(state: ElectionState, ballot: Ballot) -> bytes:
-    """PROTOCOL §5 check 5: the voter's roll key."""
-    assert state.roll is not None
-    voter = state.roll.get(ballot.voter)
-    if voter is None:
-        raise BallotRejected("not_on_roll", f"voter {ballot.voter} is not on the roll of election {state.id}")
-    return voter.public_key
+    """PROTOCOL §5 check 5: the voter's roll key (`voting.core.ballot.check_on_roll`)."""
+    return check_on_roll(ballot, state).public_key
 
 
 def receipt_json(seq: int, leaf_hash_raw: bytes, middle: bytes, proof_json: list[bytes]) -> bytes:
@@ -422,17 +439,43 @@ class Board:
                 raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
             state = current
         signed_digest = sha256(signed_bytes)
-        seq = state.accepted.get(signed_digest)
-        if seq is not None and seq < state.committed:
+        seq = check_on_board(ballot, signed_digest, state, state)  # 7-10
+        if seq is not None:
             return 200, await stored_receipt(state.id, seq)  # §5 check 7: a repeat of a durable ballot
-        if seq is None:
-            check_ranking(state, ballot)
-            # While a batch commits, `revisions` holds revisions that may not become durable: then
-            # the batch that takes this ballot decides (`prepare`), against what is durable.
-            if state.tree.size == state.committed and ballot.revision <= state.revisions.get(ballot.voter, 0):
-                raise BallotRejected("stale_revision", f"revision {ballot.revision} is not above {state.revisions[ballot.voter]}, the highest accepted for this voter")
-        # else: identical to a ballot whose batch is committing; its batch answers this one with
-        # the stored receipt once that commit is durable (or appends it, if that commit failed).
+        return await self._enqueue(state, ballot, envelope_json, signed_bytes, signed_digest)
+
+    async def cast(self, body: bytes, lookup: Callable[[], Awaitable[ElectionState]],
+                   verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]]) -> tuple[int, bytes]:
+        """PROTOCOL §5 for one ballot body (`voting.core.ballot.check_ballot`), then the append:
+        (HTTP status, receipt as JSON bytes) once durable. ``lookup()`` gives the election's
+        state after the body parsed (it raises the caller's not-found); ``verify(voter, message,
+        signature)`` is check 6 (`voting.signatures`, batched off the loop)."""
+        seen: list[ElectionState] = []
+
+        async def election() -> BallotElection:
+            seen.append(await lookup())
+            return seen[-1]
+
+        async def board(_election: BallotElection) -> BallotBoard:
+            state = seen[-1]
+            if self.states.get(state.id) is not state:  # dropped or rebuilt while the signature was checked
+                current = await self.state(state.id)
+                if current is None or current.status != "open":
+                    raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
+                seen.append(current)
+            return seen[-1]
+
+        checked = await check_ballot(body, election, verify, board)
+        state = seen[-1]
+        if checked.repeat_of is not None:
+            return 200, await stored_receipt(state.id, checked.repeat_of)  # 7: a repeat of a durable ballot
+        return await self._enqueue(state, checked.ballot, checked.envelope_json, checked.signed_jcs, checked.signed_digest)
+
+    async def _enqueue(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes,
+                       signed_digest: bytes) -> tuple[int, bytes]:
+        """Queue a ballot that passed checks 1-10 (or is identical to one being committed: its
+        batch answers it with the stored receipt once that commit is durable, or appends it, if
+        that commit failed); its batch checks 7 and 10 again under the lock."""
         if state.queue is None:
             state.queue = asyncio.Queue()
         if state.worker is None or state.worker.done():
@@ -492,13 +535,15 @@ class Board:
             received_at = format_time(now_ms)
             new_leaves: list[tuple[int, Pending, int, bytes, bytes]] = []
             new_nodes: list[tuple[int, int, bytes]] = []
+            at_commit = state.at_commit()
             for i, p in enumerate(batch):
-                if p.signed_digest in state.accepted:
-                    outcomes[i] = (-1, state.accepted[p.signed_digest])  # repeat: original receipt
+                try:
+                    repeat = check_on_board(p.ballot, p.signed_digest, state, at_commit)  # 7-10 again, under the lock
+                except BallotRejected as exc:  # 10: a revision accepted since the ballot was queued
+                    outcomes[i] = (0, exc)
                     continue
-                prior = state.revisions.get(p.ballot.voter, 0)
-                if p.ballot.revision <= prior:
-                    outcomes[i] = (0, BallotRejected("stale_revision", f"revision {p.ballot.revision} is not above {prior}, the highest accepted for this voter"))
+                if repeat is not None:
+                    outcomes[i] = (-1, repeat)  # 7: the original receipt
                     continue
                 seq = state.tree.size
                 leaf_bytes = ballot_leaf_bytes(seq, p.envelope["signature"], p.signed_bytes, p.envelope["signer"], received_at)

@@ -34,8 +34,9 @@ from voting.client import (
     follow_election,
     read_bundle,
 )
+from voting.core.ballot import check_ranking, revision_supersedes
 from voting.core.encoding import b64u_decode, b64u_encode, jcs
-from voting.core.errors import VotingError
+from voting.core.errors import BallotRejected, VotingError
 from voting.core.keys import Signer, check_public_key, sign_object
 from voting.core.signed import (
     compute_leaf_hash,
@@ -160,8 +161,8 @@ def next_revision(client: KurultaiClient, election_id: str, voter: str) -> int:
     for entry in client.board_entries(election_id, 0, size if type(size) is int else 0):
         try:
             signed = entry["leaf"]["ballot"]["signed"]
-            if signed["voter"] == voter and type(signed["revision"]) is int:
-                highest = max(highest, signed["revision"])
+            if signed["voter"] == voter and type(signed["revision"]) is int and revision_supersedes(signed["revision"], highest):
+                highest = signed["revision"]
         except (TypeError, KeyError):
             continue
     return highest + 1
@@ -190,10 +191,11 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
             election = parse_election(env.signed)
             if election.id != election_id:
                 _die(f"the server sent election {election.id!r}, want {election_id!r}", EXIT_FAILED)
-            unknown = [o for o in ranking if o not in election.option_ids]
-            if unknown or len(set(ranking)) != len(ranking):
-                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r}",
-                     EXIT_FAILED)
+            try:  # PROTOCOL §5 checks 8 and 9, as the server will run them
+                check_ranking(ranking, election.option_ids, election.method, election_id)
+            except BallotRejected as exc:
+                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r} "
+                     f"({exc.detail})", EXIT_FAILED)
             revision = next_revision(client, election_id, signer.key_id)
             signed = {"v": 1, "type": "ballot", "election": election_id, "election_digest": digest(env.signed),
                       "voter": signer.key_id, "revision": revision, "ranking": ranking,

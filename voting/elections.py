@@ -13,6 +13,7 @@ from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, User
+from voting.core.ballot import revision_supersedes
 from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, compute_result
 from voting.core.encoding import format_time
 from voting.core.keys import Signer, sign_object
@@ -260,7 +261,7 @@ async def counted_ballots(election_id: int, roll: dict[str, int]) -> list[Weight
     rows = await Leaf.select(Leaf.voter, Leaf.revision, Leaf.ranking).where(Leaf.election == election_id).order_by(Leaf.seq)
     latest: dict[str, tuple[int, list[str]]] = {}
     for r in rows:
-        if r["revision"] > latest.get(r["voter"], (0, []))[0]:
+        if revision_supersedes(r["revision"], latest.get(r["voter"], (0, []))[0]):
             latest[r["voter"]] = (r["revision"], json.loads(r["ranking"]))
     return [WeightedBallot(tuple(rk), roll.get(v, 1)) for v, (_rev, rk) in latest.items()]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from voting.core.errors import VotingError
+from voting.core.errors import BallotRejected, VotingError
+
+__all__ = ["STATUS", "BallotRejected", "BallotRetry", "status_of"]
 
 STATUS = {
     "payload_too_large": 413,
@@ -24,13 +26,6 @@ STATUS = {
 
 def status_of(exc: VotingError) -> int:
     return STATUS.get(exc.code, 400)
-
-
-class BallotRejected(VotingError):
-    """A ballot check of PROTOCOL §5 failed; `code` is the protocol error code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail, code=code)
 
 
 class BallotRetry(VotingError):

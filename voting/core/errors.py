@@ -52,3 +52,10 @@ class ProofError(VotingError):
     """A Merkle inclusion or consistency proof does not verify, or cannot be built."""
 
     code = "bad_proof"
+
+
+class BallotRejected(VotingError):
+    """A ballot check of PROTOCOL §5 failed; ``code`` is the protocol error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)

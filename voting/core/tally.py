@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voting.core.ballot import revision_supersedes
 from voting.core.counting import (
     PAIRWISE_METHODS,
     YES_NO_CHOICES,
@@ -100,7 +101,7 @@ class IncrementalTally:
             held = latest.get(voter)
             if held is not None and held[2] == revision:
                 raise CountingError(f"ballots[{i}]: voter {voter!r} has two ballots with revision {revision}")
-            if held is None or held[2] < revision:
+            if held is None or revision_supersedes(revision, held[2]):
                 latest[voter] = (ranking, weight, revision)
         for voter, (ranking, weight, revision) in latest.items():
             tally.add(voter, ranking, weight, revision)
@@ -121,7 +122,7 @@ class IncrementalTally:
         check_count(weight, "weight")
         check_count(revision, "revision")
         old = self._voters.get(voter)
-        if old is not None and revision <= old[2]:
+        if old is not None and not revision_supersedes(revision, old[2]):
             raise CountingError(
                 f"stale revision {revision} for voter {voter!r}, want above {old[2]}", code="stale_revision"
             )

@@ -10,6 +10,7 @@ from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, Th
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from voting.core.ballot import revision_supersedes
 from voting.core.counting import CountingError, WeightedBallot, encode_choice, encode_ranking
 from voting.core.errors import VotingError
 from voting.core.keys import verify_signature
@@ -362,7 +363,7 @@ class _Merge:
                     fail(check, message, seq)
                 ok = False
             previous = last_revision.get(voter)
-            if previous is not None and revision <= previous:
+            if not revision_supersedes(revision, previous):
                 fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), "
                                         f"got {revision}", seq)
                 ok = False
@@ -390,7 +391,7 @@ class _Merge:
                     proven.add(voter)
                     if ok and election is not None:
                         current = latest.get(voter)
-                        if current is None or revision > current[0]:
+                        if revision_supersedes(revision, current[0] if current is not None else None):
                             latest[voter] = (revision, ranking, entry.weight)
             seq += 1
         self.seq = seq
