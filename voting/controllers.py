@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from litestar import MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import convert
 
@@ -235,11 +237,21 @@ async def result_h(eid: FromPath[int]) -> ResultEnvelope:
     return convert(json.loads(row["result_envelope"]), ResultEnvelope)
 
 
+@dataclass
+class BallotOperation(Operation):
+    """The ballot route reads its body itself (parsed strictly, PROTOCOL §5); this documents it."""
+
+    def __post_init__(self) -> None:
+        schema = Reference(ref="#/components/schemas/BallotEnvelope")  # there through BoardPage's leaves
+        self.request_body = RequestBody(content={"application/json": OpenAPIMediaType(schema=schema)}, required=True, description="A ballot envelope (PROTOCOL §2, §3)")
+
+
 @post(
     "/api/elections/{eid:int}/ballots",
     tags=["elections"],
     status_code=201,
     request_max_body_size=BALLOT_MAX_BYTES,
+    operation_class=BallotOperation,
     responses={
         201: ResponseSpec(data_container=Receipt, description="The ballot is on the board: its receipt"),
         200: ResponseSpec(data_container=Receipt, description="An identical ballot was accepted before: its original receipt"),
