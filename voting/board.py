@@ -47,9 +47,9 @@ from typing import Any
 import msgspec
 
 from deliberation.context import Ctx
-from voting.core.ballot import BallotBoard, BallotElection, check_ballot, check_on_board, check_on_roll, revision_supersedes
+from voting.core.ballot import BallotBoard, BallotElection, check_ballot, check_on_board, revision_supersedes
 from voting.core.counting import Rule
-from voting.core.encoding import format_time, sha256
+from voting.core.encoding import format_time
 from voting.core.keys import Signer
 from voting.core.merkle import EMPTY_ROOT, CompactRange, PackedNodeStore, consistency_proof, inclusion_proof, inclusion_proofs, leaf_hash
 from voting.core.signed import Ballot, Roll, RollVoter, ballot_leaf_bytes, parse_roll
@@ -268,11 +268,6 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     return state.tree.size == tree_size
 
 
-def check_roll(state: ElectionState, ballot: Ballot) -> bytes:
-    """PROTOCOL §5 check 5: the voter's roll key (`voting.core.ballot.check_on_roll`)."""
-    return check_on_roll(ballot, state).public_key
-
-
 def receipt_json(seq: int, leaf_hash_raw: bytes, middle: bytes, proof_json: list[bytes]) -> bytes:
     """The receipt `{"seq", "leaf_hash", "sth", "inclusion_proof"}` as compact JSON, the bytes
     msgspec writes for that dict, put together from parts a batch shares (`middle` holds the
@@ -429,20 +424,6 @@ class Board:
         self._summaries.clear()
 
     # -- casting ---------------------------------------------------------------------------
-
-    async def submit(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes) -> tuple[int, bytes]:
-        """Queue a checked ballot (`signed_bytes` is JCS of its signed part); returns (HTTP status,
-        receipt as JSON bytes) once durable."""
-        if self.states.get(state.id) is not state:  # dropped or rebuilt while the signature was checked
-            current = await self.state(state.id)
-            if current is None or current.status != "open":
-                raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
-            state = current
-        signed_digest = sha256(signed_bytes)
-        seq = check_on_board(ballot, signed_digest, state, state)  # 7-10
-        if seq is not None:
-            return 200, await stored_receipt(state.id, seq)  # §5 check 7: a repeat of a durable ballot
-        return await self._enqueue(state, ballot, envelope_json, signed_bytes, signed_digest)
 
     async def cast(self, body: bytes, lookup: Callable[[], Awaitable[ElectionState]],
                    verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]]) -> tuple[int, bytes]:

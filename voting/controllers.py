@@ -22,11 +22,9 @@ from deliberation.tables import AgendaItem
 from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
 from kurultai.errors import ApiError
 from voting import elections, keys
-from voting.board import Board, board_page, check_roll, stored_roll
+from voting.board import Board, ElectionState, board_page, stored_roll
 from voting.core.errors import VotingError
-from voting.core.signed import verify_ballot_election
-from voting.errors import BallotRejected
-from voting.fastjson import parse_ballot_body
+from voting.core.signed import RollVoter
 from voting.live import tally_payload
 from voting.schemas import (
     BoardPage,
@@ -280,26 +278,25 @@ async def cast_ballot(app_state: State, client: str, body: bytes | Callable[[], 
         per_client, per_key = app_state.ballot_limiters
         if not (per_client.hit_now(client) if type(per_client) is RateLimiter else await per_client.hit(client)):
             await _rate_limited(per_client, client, "from this address")
-        obj, env, ballot, signed_bytes = parse_ballot_body(body if type(body) is bytes else await body())  # 1 (size), 2
         board: Board = app_state.board
-        state = board.states.get(eid)  # cached: no database read per ballot
-        if state is None and 1 <= eid <= 2**31 - 1:
-            state = await board.state(eid)
-        if state is not None and state.status != "open":  # another process may have opened or closed it
-            state = await board.state(eid, fresh=True)
-        if state is None:
-            raise ApiError(404, "not_found", f"no election with id {eid}")
-        if not state.digest:  # a draft has no digest: nothing can match it
-            raise BallotRejected("wrong_election", f"election {eid} is a draft; there is no election digest to vote on yet")
-        verify_ballot_election(ballot, str(eid), state.digest)  # 3
-        if state.status != "open":  # 4 (the batch re-checks the stored status inside its transaction)
-            raise BallotRejected("election_not_open", f"election {eid} is {state.status}")
-        public_key = check_roll(state, ballot)  # 5
-        if not await app_state.signature_checks.verify(public_key, signed_bytes, env.signature):  # 6, off the loop
-            raise BallotRejected("bad_signature", f"the signature does not verify with the roll key of {ballot.voter}")
-        if not (per_key.hit_now(ballot.voter) if type(per_key) is RateLimiter else await per_key.hit(ballot.voter)):
-            await _rate_limited(per_key, ballot.voter, "for this voter key")
-        status, receipt = await board.submit(state, ballot, obj, signed_bytes)  # 7-10, then the append
+
+        async def election() -> ElectionState:  # after checks 1 and 2: an unknown election is a 404
+            state = board.states.get(eid)  # cached: no database read per ballot
+            if state is None and 1 <= eid <= 2**31 - 1:
+                state = await board.state(eid)
+            if state is not None and state.status != "open":  # another process may have opened or closed it
+                state = await board.state(eid, fresh=True)
+            if state is None:
+                raise ApiError(404, "not_found", f"no election with id {eid}")
+            return state
+
+        async def verify(voter: RollVoter, message: bytes, signature: bytes) -> bool:  # 6, off the loop
+            ok = await app_state.signature_checks.verify(voter.public_key, message, signature)
+            if ok and not (per_key.hit_now(voter.key_id) if type(per_key) is RateLimiter else await per_key.hit(voter.key_id)):
+                await _rate_limited(per_key, voter.key_id, "for this voter key")
+            return ok
+
+        status, receipt = await board.cast(body if type(body) is bytes else await body(), election, verify)  # 1-10, then the append
     except (VotingError, ApiError) as exc:
         metrics.ballots_rejected.labels(exc.code).inc()
         raise
