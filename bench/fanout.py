@@ -98,7 +98,7 @@ async def run_server(mode: str, port: int, rate: float, duration: float, drain: 
     tmp = Path(tempfile.mkdtemp(prefix="kurultai-bench-"))
     if mode == "kurultai":
         from deliberation import assemblies
-        from kurultai.app import create_app, limit_malloc_arenas
+        from kurultai.web.app import create_app, limit_malloc_arenas
         from kurultai.settings import Settings
 
         settings = Settings(data_dir=tmp, ws_heartbeat_s=15.0)

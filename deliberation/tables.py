@@ -18,6 +18,8 @@ from piccolo.columns import (
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from kurultai.db import register_tables
+
 
 class User(Table, tablename="kurultai_user"):
     username = Varchar(length=64, unique=True, index=True)
@@ -180,3 +182,4 @@ TABLES: list[type[Table]] = [
     AuditRecord,
     Event,
 ]
+register_tables(TABLES)

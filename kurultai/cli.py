@@ -21,7 +21,7 @@ T = TypeVar("T")
 def _run(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(ctx)` against a started database, then stop it."""
     from deliberation.context import Ctx
-    from kurultai.app import wall_clock
+    from kurultai.web.app import wall_clock
     from kurultai.db import Database
 
     async def main() -> T:
@@ -71,7 +71,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from kurultai.app import create_app, limit_malloc_arenas, tune_gc
+    from kurultai.web.app import create_app, limit_malloc_arenas, tune_gc
     from kurultai.logs import log_config
 
     if bool(tls_cert) != bool(tls_key):
@@ -113,7 +113,7 @@ def serve(
 
         asyncio.run(Database(settings).migrate())  # once, before the workers start
         click.echo(f"Kurultai is serving on {url} with {workers} workers  (Ctrl-C stops it)")
-        uvicorn.run("kurultai.app:create_worker_app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run("kurultai.web.app:create_worker_app_from_env", factory=True, workers=workers, **options)
         return
     click.echo(f"Kurultai is serving on {url}  (Ctrl-C stops it)")
     limit_malloc_arenas()

@@ -184,10 +184,23 @@ def _postgres_config(url: str) -> dict[str, Any]:
     return {"dsn": url.replace("postgres://", "postgresql://", 1)}
 
 
-def all_tables() -> list[Any]:
-    from kurultai.piccolo_app import all_tables as tables
+_tables: list[Any] = []
+_bound_engine: Engine | None = None
 
-    return [*tables(), Migration]
+
+def register_tables(tables: Sequence[Any]) -> None:
+    """Called by each domain's table module (deliberation/tables.py, voting/tables.py) as it is
+    imported: the platform binds the tables it is told of, without importing the domain above
+    it (.importlinter, "layers"). A module imported after an engine was bound joins it at once."""
+    for table in tables:
+        if table not in _tables:
+            _tables.append(table)
+        if _bound_engine is not None:
+            table._meta.db = _bound_engine
+
+
+def all_tables() -> list[Any]:
+    return [*_tables, Migration]
 
 
 Statement = tuple[str, Sequence[Sequence[Any]]]
@@ -233,8 +246,10 @@ class Database:
         """Point every table (and Piccolo's migration machinery) at this engine."""
         import kurultai.piccolo_conf as conf
 
+        global _bound_engine
         os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
         conf.DB = self.engine
+        _bound_engine = self.engine
         for table in all_tables():
             table._meta.db = self.engine
 

@@ -1,5 +1,4 @@
-"""`Realtime`: the publisher, the Channels backend, the hub, the rights watch and the websocket
-route, built together by `create_app` and started and stopped inside its lifespan.
+"""`Realtime`: the publisher, the Channels backend, the hub and the rights watch, built together by `create_app` and started and stopped inside its lifespan.
 
 The Channels plugin is entered as a context manager inside that lifespan (rather than registered
 as a Litestar plugin) so that the hub stops before the backend it subscribes to.
@@ -16,10 +15,6 @@ from realtime.hub import Hub
 from realtime.publisher import ChannelsPublisher, make_channels
 from realtime.rights import RIGHTS_CHECK_S, RightsWatch, wall_clock_ms
 from realtime.snapshot import Section, SnapshotCache
-from realtime.ws import live_events
-
-HANDLERS = [live_events]
-
 
 class Realtime:
     """`clock` (milliseconds) decides when a socket's token has expired: pass the clock tokens

@@ -117,7 +117,7 @@ def server_signer() -> Any:
 
 @pytest.fixture
 async def app(settings: Settings, clock: Clock, server_signer: Any) -> Any:
-    from kurultai.app import create_app
+    from kurultai.web.app import create_app
 
     if settings.uses_postgres:
         assert settings.database_url
@@ -132,7 +132,7 @@ async def app(settings: Settings, clock: Clock, server_signer: Any) -> Any:
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the test's own event loop (the app's lifespan runs here too, so the
     single SQLite writer and the services the tests call share one loop)."""
-    from kurultai.app import shutdown, startup
+    from kurultai.web.app import shutdown, startup
 
     await startup(app)
     try:

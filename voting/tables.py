@@ -6,6 +6,8 @@ from piccolo.columns import BigInt, ForeignKey, Integer, Text, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from kurultai.db import register_tables
+
 from deliberation.tables import AgendaItem, Assembly, User
 
 
@@ -81,3 +83,4 @@ class TreeHead(Table, tablename="tree_head"):
 
 
 TABLES: list[type[Table]] = [DelegateKey, Election, ElectionRoll, Leaf, MerkleNode, TreeHead]
+register_tables(TABLES)

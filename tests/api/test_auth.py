@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE
+from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from kurultai.settings import Settings
 from tests.conftest import Clock, World
 

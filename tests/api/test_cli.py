@@ -30,7 +30,7 @@ def run(data_dir: Path, *args: str, input: str | None = None) -> Result:  # noqa
 
 def with_client(data_dir: Path, fn: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     """Run `fn(client)` against an app serving the same data directory."""
-    from kurultai.app import create_app
+    from kurultai.web.app import create_app
 
     async def main() -> T:
         app = create_app(Settings(data_dir=data_dir))

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kurultai.throttle import DEVICE_COOKIE
+from kurultai.web.throttle import DEVICE_COOKIE
 from tests.api.conftest import KURULTAI
 from tests.nginx import Nginx
 

@@ -1,4 +1,4 @@
-"""Login and invitation throttling in the app (kurultai/throttle.py), with small limits and
+"""Login and invitation throttling in the app (kurultai/web/throttle.py), with small limits and
 clients at several addresses (httpx's ASGI transport names the client's address). A real
 server, a hall of 500 and a proxy: tests/api/test_hall_logins.py."""
 
@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from deliberation import accounts
 from deliberation.tables import User
 from kurultai.settings import Settings
-from kurultai.throttle import DEVICE_COOKIE
+from kurultai.web.throttle import DEVICE_COOKIE
 
 PASSWORD = "correct horse battery"
 
@@ -196,7 +196,7 @@ async def test_a_device_token_is_bound_to_the_exact_username(app: Any, at: Clien
 
 async def test_one_address_cannot_fill_the_password_pool() -> None:
     from deliberation.passwords import PasswordsBusy
-    from kurultai.throttle import MAX_IN_FLIGHT_PER_ADDRESS, LoginThrottle
+    from kurultai.web.throttle import MAX_IN_FLIGHT_PER_ADDRESS, LoginThrottle
 
     throttle = LoginThrottle(Settings(login_failures=10**6, login_user_failures=10**6, login_address_failures=10**6), b"k" * 32)
     attempts = [await throttle.begin_login("10.0.13.1", f"user{n}", None) for n in range(MAX_IN_FLIGHT_PER_ADDRESS)]
@@ -212,7 +212,7 @@ async def test_one_address_cannot_fill_the_password_pool() -> None:
 
 
 def test_a_flood_of_keys_is_swept_amortised_not_on_every_attempt() -> None:
-    from kurultai.throttle import LocalWindows, Window
+    from kurultai.web.throttle import LocalWindows, Window
 
     windows = LocalWindows()
     windows.MAX_KEYS = windows._prune_at = 100

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE
+from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from tests.conftest import World
 
 PASSWORD = "page password 1"

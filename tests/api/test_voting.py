@@ -288,7 +288,7 @@ async def test_fast_path_limits_a_chunked_body_and_passes_other_methods_on(world
 async def test_a_cancelled_request_leaves_its_batch_answered(world: World, app: object) -> None:
     """A request cancelled while its ballot waits to be written (as at shutdown) must not cost
     the other ballots of the batch their receipts: they are durable."""
-    from voting.controllers import cast_ballot
+    from kurultai.web.voting_api import cast_ballot
 
     eid, election, voters, _ = await open_amendment_election(world)
     bodies = [json.dumps(v.ballot(election, ["status_quo"])).encode() for v in voters]

@@ -1,6 +1,6 @@
 """A browser that mistypes too often is told so in its language; the chair's laptop, which has
 logged in before, still gets in while the chair's username is under attack from elsewhere
-(kurultai/throttle.py). Screenshots: the login page with each message, kk/ru/en, phone and
+(kurultai/web/throttle.py). Screenshots: the login page with each message, kk/ru/en, phone and
 desktop."""
 
 from __future__ import annotations

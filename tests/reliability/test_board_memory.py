@@ -90,7 +90,7 @@ async def voters_and_item(ctx: Any) -> tuple[str, int, list[Signer]]:
 async def seed(data_dir: Path) -> list[str]:
     """ELECTIONS closed yes/no elections with BALLOTS ballots each, created, voted and closed
     through the API of an app on `data_dir` that is then stopped; returns their ids."""
-    from kurultai.app import create_app, shutdown, startup
+    from kurultai.web.app import create_app, shutdown, startup
 
     settings = Settings(data_dir=data_dir, ballot_rate_per_minute=10**6, ballot_client_rate_per_minute=10**6)
     app = create_app(settings)

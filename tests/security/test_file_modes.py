@@ -54,7 +54,7 @@ def run(data_dir: Path, *args: str) -> Result:
 
 def with_app(data_dir: Path, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(app)` on an app over `data_dir`, started as the lifespan starts it."""
-    from kurultai.app import create_app, shutdown, startup
+    from kurultai.web.app import create_app, shutdown, startup
 
     async def main() -> T:
         app = create_app(Settings(data_dir=data_dir))
@@ -114,7 +114,7 @@ def test_an_open_data_dir_database_wal_and_key_are_tightened(tmp_path: Path, cap
             (data / name).chmod(0o644)
         old.execute("BEGIN IMMEDIATE")  # holds the write lock while the app is built
 
-        from kurultai.app import create_app
+        from kurultai.web.app import create_app
 
         with caplog.at_level(logging.WARNING, logger="kurultai.files"):
             create_app(Settings(data_dir=data))

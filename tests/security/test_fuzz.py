@@ -5,7 +5,7 @@ tokens of anonymous, observer, delegate, outsider, moderator and admin).
 Checks on every answer: no 5xx (`not_a_server_error`); the schema's own checks
 (`status_code_conformance`, `response_schema_conformance`, `content_type_conformance`); and for
 every error the JSON shape `{"error", "detail"}`, checked again by hand. The schema documents that
-shape as the 400 answer and as `4XX` of every operation (`kurultai.errors.document_errors`; before,
+shape as the 400 answer and as `4XX` of every operation (`kurultai.web.errors.document_errors`; before,
 it showed Litestar's default 400 body, which the API never sends, and the board as a string).
 
 Driven from Python (hypothesis `@given` over each operation's strategy), not the schemathesis

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kurultai.throttle import DEVICE_COOKIE
-from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE
+from kurultai.web.throttle import DEVICE_COOKIE
+from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from kurultai.settings import Settings
 from tests.api.voting_helpers import Voter, open_amendment_election
 from tests.conftest import World

@@ -193,7 +193,7 @@ async def redis_keys() -> AsyncIterator[tuple[str, Any]]:
 async def test_login_throttle_in_redis_is_shared_between_processes() -> None:
     """Two throttles on one Redis (as two processes would have) count the same failures."""
     from kurultai.settings import Settings
-    from kurultai.throttle import LoginThrottle, Throttled
+    from kurultai.web.throttle import LoginThrottle, Throttled
 
     async with redis_keys() as (prefix, probe):
         settings = Settings(redis_url=REDIS_URL, redis_prefix=prefix, login_failures=3)
@@ -217,7 +217,7 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
     ballot limit's keys are apart from the login limit's (the same address is a key of both)."""
     from litestar.testing import AsyncTestClient
 
-    from kurultai.app import create_app
+    from kurultai.web.app import create_app
     from kurultai.settings import Settings
 
     async with redis_keys() as (prefix, probe):
@@ -242,9 +242,9 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
 
 async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
     """A Redis outage must not fail requests: the limit falls back to this process's window."""
-    from kurultai.auth import RedisRateLimiter
+    from kurultai.web.auth import RedisRateLimiter
     from kurultai.settings import Settings
-    from kurultai.throttle import LoginThrottle, Throttled
+    from kurultai.web.throttle import LoginThrottle, Throttled
 
     limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "kurultai-test-down:", 2, 60.0)  # nothing listens
     throttle = LoginThrottle(Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", login_failures=2), b"k" * 32)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kurultai.app import GC_THRESHOLDS
+from kurultai.web.app import GC_THRESHOLDS
 from kurultai.cli import cli
 
 

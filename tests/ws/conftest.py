@@ -79,7 +79,7 @@ ServerFactory = Callable[..., Awaitable[Live]]
 async def live_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     """`await live_server(**settings_changes)` starts a server; all are stopped at the end."""
     from deliberation import assemblies
-    from kurultai.app import create_app
+    from kurultai.web.app import create_app
 
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 

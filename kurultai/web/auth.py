@@ -19,7 +19,7 @@ from litestar import Request
 
 from deliberation.accounts import UserView, lookup_token
 from deliberation.tables import Membership
-from kurultai.errors import ApiError
+from kurultai.web.errors import ApiError
 
 log = logging.getLogger("kurultai")
 

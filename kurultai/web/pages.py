@@ -28,11 +28,11 @@ from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
 from deliberation.core.phases import NEXT_PHASE, Phase
 from deliberation.core.redline import redline_html
-from kurultai import charts
-from kurultai.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, role_in
+from kurultai.web import charts
+from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, role_in
 from kurultai.i18n import LANG_COOKIE, LANGUAGES, Lang, negotiate
-from kurultai.login import accept_invitation, is_secure, log_in, set_device_cookie
-from kurultai.throttle import Throttled
+from kurultai.web.login import accept_invitation, is_secure, log_in, set_device_cookie
+from kurultai.web.throttle import Throttled
 from deliberation.accounts import InvalidInvite
 from deliberation.passwords import PasswordsBusy
 from voting import elections, keys

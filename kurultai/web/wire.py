@@ -1,6 +1,6 @@
 """Wire types of the web layer's own routes (the domain packages keep theirs in `*/schemas.py`).
 
-Errors are documented by `kurultai.errors.document_errors` (`{"error", "detail"}` on every 4xx).
+Errors are documented by `kurultai.web.errors.document_errors` (`{"error", "detail"}` on every 4xx).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from litestar.params import FromPath
 from deliberation.accounts import lookup_token, token_hash
 from deliberation.assemblies import memberships_of
 from deliberation.context import format_ms
-from kurultai.auth import SESSION_COOKIE
+from kurultai.web.auth import SESSION_COOKIE
 from realtime.core.ordering import plan_start
 from realtime.core.protocol import (
     CloseCode,

@@ -16,11 +16,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import convert
 
 from deliberation.common import load
-from deliberation.controllers import load_assembly
+from kurultai.web.deliberation_api import load_assembly
 from deliberation.context import Ctx
 from deliberation.tables import AgendaItem
-from kurultai.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
-from kurultai.errors import ApiError
+from kurultai.web.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
+from kurultai.web.errors import ApiError
 from voting import elections, keys
 from voting.board import Board, ElectionState, board_page, stored_roll
 from voting.core.errors import VotingError

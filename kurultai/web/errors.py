@@ -53,7 +53,7 @@ def forbidden(detail: str) -> ApiError:
 def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Response:
     # Responses made by exception handlers skip the app's after_request hook, so the security
     # headers are added here too.
-    from kurultai.app import SECURITY_HEADERS
+    from kurultai.web.app import SECURITY_HEADERS
 
     return Response(
         content={"error": code, "detail": detail},

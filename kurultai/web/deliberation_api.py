@@ -41,7 +41,7 @@ from deliberation.schemas import (
     TimerAction,
 )
 from deliberation.tables import AgendaItem, Amendment, Comment, Provision, SpeakerEntry
-from kurultai.auth import Principal, require_admin, require_delegate, require_moderator, require_user
+from kurultai.web.auth import Principal, require_admin, require_delegate, require_moderator, require_user
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]

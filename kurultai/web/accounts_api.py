@@ -12,10 +12,10 @@ from deliberation.common import NotFound, load
 from deliberation.context import Ctx
 from deliberation.schemas import InviteAccept, InviteCreate, Invitation, Me, TokenIssued, TokenRequest, UserCreate, UserView
 from deliberation.tables import Assembly, User
-from kurultai.auth import Principal, require_admin, require_user
-from kurultai.errors import ApiError
-from kurultai.login import accept_invitation, log_in, set_device_cookie
-from kurultai.throttle import Throttled
+from kurultai.web.auth import Principal, require_admin, require_user
+from kurultai.web.errors import ApiError
+from kurultai.web.login import accept_invitation, log_in, set_device_cookie
+from kurultai.web.throttle import Throttled
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]

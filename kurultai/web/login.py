@@ -1,6 +1,6 @@
 """Logging in and accepting an invitation: one flow for the API and the pages.
 
-The throttle (kurultai/throttle.py) admits an attempt before the password is checked, a success
+The throttle (kurultai/web/throttle.py) admits an attempt before the password is checked, a success
 erases it, a failure stays on the record. Passwords are checked off the event loop
 (deliberation/passwords.py). A successful login hands out a new device token, which exempts
 this browser or client from the per-username limits the next time.
@@ -16,7 +16,7 @@ from litestar import Request, Response
 from deliberation import accounts
 from deliberation.accounts import InvalidInvite, UserView
 from deliberation.context import Ctx
-from kurultai.throttle import DEVICE_COOKIE, DEVICE_TOKEN_TTL_S, LoginThrottle
+from kurultai.web.throttle import DEVICE_COOKIE, DEVICE_TOKEN_TTL_S, LoginThrottle
 
 
 def client_address(request: Request) -> str:

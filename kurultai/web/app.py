@@ -18,8 +18,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from deliberation import account_controllers, controllers
-from voting import controllers as voting_controllers
+from kurultai.web import accounts_api as account_controllers, deliberation_api as controllers
+from kurultai.web import voting_api as voting_controllers
 from voting import server_key
 from voting.board import Board
 from voting.signatures import SignatureChecks
@@ -27,17 +27,17 @@ from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
 from deliberation.context import Ctx
 from deliberation.passwords import Passwords
-from kurultai.auth import Principal, RedisRateLimiter, resolve_principal
-from kurultai.throttle import LoginThrottle, device_secret
+from kurultai.web.auth import Principal, RedisRateLimiter, resolve_principal
+from kurultai.web.throttle import LoginThrottle, device_secret
 from kurultai.db import Database
-from kurultai.metrics import Metrics, metrics_h
-from kurultai.errors import ApiSchemaPlugin, handle_exception
+from kurultai.web.metrics import Metrics, metrics_h
+from kurultai.web.errors import ApiSchemaPlugin, handle_exception
 from kurultai.settings import Settings
-from kurultai.wire import Health
-from realtime.service import HANDLERS as REALTIME_HANDLERS
+from kurultai.web.wire import Health
+from kurultai.web.websocket import live_events
 from realtime.service import Realtime, Section
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 
@@ -131,7 +131,7 @@ def create_app(
         finally:
             await shutdown(app)
 
-    from kurultai import pages
+    from kurultai.web import pages
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=pages.configure_engine)
 
@@ -143,7 +143,7 @@ def create_app(
             *account_controllers.HANDLERS,
             *voting_controllers.HANDLERS,
             *pages.HANDLERS,
-            *REALTIME_HANDLERS,
+            live_events,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         dependencies={
@@ -184,7 +184,7 @@ def create_app(
 
 
 def create_app_from_env() -> Litestar:
-    """The app factory for `uvicorn --factory kurultai.app:create_app_from_env`."""
+    """The app factory for `uvicorn --factory kurultai.web.app:create_app_from_env`."""
     return create_app(Settings.from_env())
 
 
