@@ -28,8 +28,11 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/kurultai migrate
 
+# The suite's files run on TEST_JOBS workers (pytest-xdist; a file stays on one worker, so its
+# servers and browser are shared as written); the long runs start first (tests/conftest.py).
+TEST_JOBS ?= 2
 test: $(TSTAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 bench-tally: $(STAMP)
 	$(BIN)/python bench/tally.py

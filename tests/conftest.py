@@ -209,5 +209,9 @@ async def world(client: httpx.AsyncClient, app: Any) -> World:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the browser suite last: Playwright's sync API owns the main thread's event loop while a
-    browser is open, so no asyncio test may run in between."""
-    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))
+    browser is open, so no asyncio test may run in between. Before it, the files that hold a test
+    marked `slow` come first: `make test` spreads files over workers (pytest-xdist, `--dist
+    loadfile`) in this order, so the long runs start at once and the short ones fill in beside
+    them."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: ("/tests/e2e/" in str(item.path).replace("\\", "/"), item.path not in slow_files))

@@ -10,9 +10,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import api, run
 
 
+@pytest.mark.slow
 def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     url, env = server
     demo = json.loads(run(env, "demo", "--json", "--delegates", "4").stdout)

@@ -57,6 +57,7 @@ async def hall(url: str, logins: list[dict[str, str]], address: str, verify: Any
         return time.monotonic() - started, list(codes)
 
 
+@pytest.mark.slow
 async def test_a_hall_of_500_logs_in_from_one_address_directly_and_behind_nginx(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     url, env = server
     started = time.monotonic()

@@ -240,6 +240,7 @@ def _tampering_is_caught(server_key: bytes, observer: outside.Observer, eid: str
     assert problems(roll_env=extra)
 
 
+@pytest.mark.slow
 def test_the_outside_client_agrees_with_the_server(server: tuple[str, dict[str, str]]) -> None:
     url, env = server
     with outside.Observer(url) as observer, httpx.Client(base_url=url, timeout=30) as http:

@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.reliability.server import cli, free_port, running, seed, server_env
 
@@ -32,6 +34,7 @@ STATUSES = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429}
 LAST = ("DELETE", "/api/auth/token")  # revokes the role's token: each role sends it last
 
 
+@pytest.mark.slow
 def test_fuzz_every_operation_as_every_role(tmp_path: Path) -> None:
     """Runs in a child interpreter: schemathesis leaves the main thread's event loop marked as
     running, which breaks every asyncio test that follows it in the same process."""

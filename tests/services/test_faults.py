@@ -519,6 +519,7 @@ def raise_nofile(want: int) -> tuple[int, int]:
     return soft, hard
 
 
+@pytest.mark.slow
 def test_websocket_abuse_closes_only_the_offender(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = raise_nofile(2 * IDLE + 1024)  # the server process inherits it
     try:
