@@ -51,8 +51,9 @@ def main() -> None:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            figures = crash.run(Path(tmp), kills=args.kills, database_url=database_url, voters=args.voters, clients=args.clients,
-                                concurrency=args.concurrency, gap=(args.min_gap, args.max_gap), seed_value=args.seed)
+            figures = crash.run(
+                Path(tmp), kills=args.kills, database_url=database_url, voters=args.voters, clients=args.clients, concurrency=args.concurrency, gap=(args.min_gap, args.max_gap), seed_value=args.seed
+            )
     finally:
         if args.postgres:
             asyncio.run(_pg(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

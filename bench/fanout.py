@@ -200,7 +200,7 @@ def expect(proc: subprocess.Popen[str], prefix: str, timeout: float = 600) -> st
     line = proc.stdout.readline()
     if not line.startswith(prefix):
         raise RuntimeError(f"expected {prefix!r} from {proc.args}, got {line!r}")
-    return line[len(prefix):].strip()
+    return line[len(prefix) :].strip()
 
 
 def tell(proc: subprocess.Popen[str], word: str) -> None:

@@ -95,10 +95,7 @@ async def setup(data_dir: Path, voters: int, rounds: int) -> list[tuple[int, lis
             chunk = range(start, min(voters, start + 400))
             await Membership.insert(*[Membership(assembly=a["id"], user=ids[f"v{i:05d}"], role="delegate") for i in chunk])
             await DelegateKey.insert(
-                *[
-                    DelegateKey(assembly=a["id"], user=ids[f"v{i:05d}"], key_id=signers[i].key_id, public_key=b64u_encode(signers[i].public_key_raw), status="approved")
-                    for i in chunk
-                ]
+                *[DelegateKey(assembly=a["id"], user=ids[f"v{i:05d}"], key_id=signers[i].key_id, public_key=b64u_encode(signers[i].public_key_raw), status="approved") for i in chunk]
             )
 
     await ctx.write(bulk)
@@ -254,11 +251,21 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
     main_cpu, worker_cpu = cpu.get("main", 0.0), cpu.get("workers", 0.0)
     per = 1e6 / max(accepted, 1)
     return {
-        "before": before, "after": after, "base": (before + after) / 2, "sent": len(bodies), "accepted": accepted,
-        "statuses": report["statuses"], "rate": rate, "ratio": rate / ((before + after) / 2),
-        "p50": statistics.median(lat) * 1000, "p99": lat[int(len(lat) * 0.99) - 1] * 1000,
-        "loop_us": main_cpu * per, "threads_us": (sum(cpu.values()) - main_cpu - worker_cpu) * per, "workers_us": worker_cpu * per,
-        "client_us": report["client_cpu"] / max(len(bodies), 1) * 1e6, "cpu": cpu,
+        "before": before,
+        "after": after,
+        "base": (before + after) / 2,
+        "sent": len(bodies),
+        "accepted": accepted,
+        "statuses": report["statuses"],
+        "rate": rate,
+        "ratio": rate / ((before + after) / 2),
+        "p50": statistics.median(lat) * 1000,
+        "p99": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "loop_us": main_cpu * per,
+        "threads_us": (sum(cpu.values()) - main_cpu - worker_cpu) * per,
+        "workers_us": worker_cpu * per,
+        "client_us": report["client_cpu"] / max(len(bodies), 1) * 1e6,
+        "cpu": cpu,
     }
 
 
@@ -283,7 +290,13 @@ def main() -> int:
         env = {"KURULTAI_BALLOT_CLIENT_RATE": "100000000", **os.environ, "KURULTAI_DATA_DIR": str(data_dir), "KURULTAI_PORT": str(port)}
         if args.proxy:
             env["KURULTAI_TRUSTED_PROXIES"] = "127.0.0.1"
-        cmd = [sys.executable, os.environ.get("BENCH_SERVER", "-m"), *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]), "serve", *os.environ.get("BENCH_SERVE_ARGS", "--no-access-log").split()]
+        cmd = [
+            sys.executable,
+            os.environ.get("BENCH_SERVER", "-m"),
+            *([] if os.environ.get("BENCH_SERVER") else ["kurultai.cli"]),
+            "serve",
+            *os.environ.get("BENCH_SERVE_ARGS", "--no-access-log").split(),
+        ]
         server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_SERVER") else subprocess.DEVNULL)
         try:
             deadline = time.time() + 20
@@ -301,8 +314,17 @@ def main() -> int:
             profiler = None
             if os.environ.get("BENCH_PROFILE"):  # py-spy attached for the measured part only
                 profiler = subprocess.Popen(
-                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), *os.environ.get("BENCH_PROFILE_ARGS", "").split(),
-                     "-o", os.environ["BENCH_PROFILE"], "-f", os.environ.get("BENCH_PROFILE_FORMAT", "speedscope")],
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        *os.environ.get("BENCH_PROFILE_ARGS", "").split(),
+                        "-o",
+                        os.environ["BENCH_PROFILE"],
+                        "-f",
+                        os.environ.get("BENCH_PROFILE_FORMAT", "speedscope"),
+                    ],
                     stdout=subprocess.DEVNULL,
                 )
                 time.sleep(1)

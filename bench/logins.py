@@ -123,9 +123,7 @@ async def connect_observer(url: str, stats: Any, ctx: ssl.SSLContext | None) -> 
     _, _, request = upgrade_request(("ws" + url[3:]) if secure else url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
     loop = asyncio.get_running_loop()
-    _, proto = await asyncio.wait_for(
-        loop.create_connection(lambda: LeanClient(stats, request), host, port, ssl=ctx, server_hostname=host if secure else None), 60
-    )
+    _, proto = await asyncio.wait_for(loop.create_connection(lambda: LeanClient(stats, request), host, port, ssl=ctx, server_hostname=host if secure else None), 60)
     await asyncio.wait_for(asyncio.shield(proto.handshake), 60)
     return proto
 
@@ -193,8 +191,14 @@ async def run_producer(base: str, cafile: str, spec_file: str, rate: float) -> N
             revisions[v] += 1
             ranking = rng.sample(options, rng.randint(1, len(options)))
             signed = {
-                "v": 1, "type": "ballot", "election": spec["election"], "election_digest": spec["digest"], "voter": signers[v].key_id,
-                "revision": revisions[v], "ranking": ranking, "nonce": b64u_encode(os.urandom(16)),
+                "v": 1,
+                "type": "ballot",
+                "election": spec["election"],
+                "election_digest": spec["digest"],
+                "voter": signers[v].key_id,
+                "revision": revisions[v],
+                "ranking": ranking,
+                "nonce": b64u_encode(os.urandom(16)),
             }
             body = json.dumps(sign_object(signers[v], signed), separators=(",", ":"))
             t0 = time.perf_counter()
@@ -358,7 +362,7 @@ class Child:
         line = self.proc.stdout.readline()
         if not line.startswith(prefix):
             raise RuntimeError(f"{self.name}: expected {prefix!r}, got {line!r} (exit code {self.proc.poll()})")
-        return line[len(prefix):].strip()
+        return line[len(prefix) :].strip()
 
     def tell(self, word: str) -> None:
         assert self.proc.stdin is not None
@@ -442,7 +446,14 @@ async def run_logins(base: str, cafile: str, logins_file: str, concurrency: int)
         await asyncio.gather(*(one(login) for login in logins))
         seconds = time.monotonic() - started
     latencies.sort()
-    out = {"seconds": seconds, "codes": {str(k): v for k, v in codes.items()}, "p50": latencies[len(latencies) // 2], "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "max": latencies[-1], "cpu_s": own_cpu() - cpu0}
+    out = {
+        "seconds": seconds,
+        "codes": {str(k): v for k, v in codes.items()},
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        "max": latencies[-1],
+        "cpu_s": own_cpu() - cpu0,
+    }
     print("RESULT " + json.dumps(out), flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)  # STOP
 
@@ -669,11 +680,20 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> bool:
     n = sum(wave_login["codes"].values())
     not_ok = n - wave_login["codes"].get("200", 0)
     print()
-    extra = (f", KURULTAI_PASSWORD_THREADS={args.password_threads}" if args.password_threads else "") + (f", event-loop thread at nice {args.loop_nice}" if args.loop_nice else "") + (f", argon2 thread at nice {args.argon2_nice}" if args.argon2_nice else "") + (f", clients at nice {args.clients_nice}" if args.clients_nice else "")
-    print(f"{os.cpu_count()} cores, {args.proxy if args.proxy != 'none' else 'direct (no proxy)'}{extra}; {args.observers} observers, {args.voters} voters at {args.rate:g} ballots/s, "
-          f"{n} logins {args.concurrency} at a time from one address")
-    print(f"logins: {n} in {wave_login['seconds']:.1f} s = {n / wave_login['seconds']:.1f}/s; latency p50 {ms(wave_login['p50'])}, p99 {ms(wave_login['p99'])}, max {ms(wave_login['max'])}; "
-          f"not 200: {not_ok}" + (f" {dict(wave_login['codes'])}" if not_ok else ""))
+    extra = (
+        (f", KURULTAI_PASSWORD_THREADS={args.password_threads}" if args.password_threads else "")
+        + (f", event-loop thread at nice {args.loop_nice}" if args.loop_nice else "")
+        + (f", argon2 thread at nice {args.argon2_nice}" if args.argon2_nice else "")
+        + (f", clients at nice {args.clients_nice}" if args.clients_nice else "")
+    )
+    print(
+        f"{os.cpu_count()} cores, {args.proxy if args.proxy != 'none' else 'direct (no proxy)'}{extra}; {args.observers} observers, {args.voters} voters at {args.rate:g} ballots/s, "
+        f"{n} logins {args.concurrency} at a time from one address"
+    )
+    print(
+        f"logins: {n} in {wave_login['seconds']:.1f} s = {n / wave_login['seconds']:.1f}/s; latency p50 {ms(wave_login['p50'])}, p99 {ms(wave_login['p99'])}, max {ms(wave_login['max'])}; "
+        f"not 200: {not_ok}" + (f" {dict(wave_login['codes'])}" if not_ok else "")
+    )
     print(f"largest event-loop lag before the phases: {ms(out['setup_lag'])} (demo, voters' logins and keys, opening the election), {ms(out['connect_lag'])} once the observers had connected")
     print()
     print("| phase | s | loop lag: largest bucket | samples > 50 ms | mean | max gauge (rose?) | events | delay p50 | delay p99 | delay max | ballots (non-201) | ballot p99 |")
@@ -682,16 +702,22 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> bool:
         lag = w["lag"]
         bucket = "> 2 s" if lag["largest"] == float("inf") else f"{ms(lag['largest_from'])}–{ms(lag['largest'])}" if lag["largest"] else "–"
         refused = sum(v for k, v in w["ballots"].items() if k != "201")
-        print(f"| {name} | {w['seconds']:.1f} | {bucket} | {lag['over_goal']:.0f} of {lag['samples']:.0f} | {lag['mean'] * 1000:.1f} ms | {ms(lag['max_gauge'])} ({'yes' if lag['gauge_rose'] else 'no'}) "
-              f"| {w['events']:,} | {ms(w['p50'])} | {ms(w['p99'])} | {ms(w['max'])} | {sum(w['ballots'].values())} ({refused}) | {ms(w['ballot_p99'])} |")
+        print(
+            f"| {name} | {w['seconds']:.1f} | {bucket} | {lag['over_goal']:.0f} of {lag['samples']:.0f} | {lag['mean'] * 1000:.1f} ms | {ms(lag['max_gauge'])} ({'yes' if lag['gauge_rose'] else 'no'}) "
+            f"| {w['events']:,} | {ms(w['p50'])} | {ms(w['p99'])} | {ms(w['max'])} | {sum(w['ballots'].values())} ({refused}) | {ms(w['ballot_p99'])} |"
+        )
     print()
     print("CPU (cores busy on average; 2 = both cores)")
-    print("| phase | server loop thread | its runqueue wait | server other threads (busiest: argon2) | sig workers | observers | producer | logins client | nginx | other processes | machine busy | steal | CPU pressure (some) | load avg 1 min |")
+    print(
+        "| phase | server loop thread | its runqueue wait | server other threads (busiest: argon2) | sig workers | observers | producer | logins client | nginx | other processes | machine busy | steal | CPU pressure (some) | load avg 1 min |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, w in rows:
         c = w["cpu"]
-        print(f"| {name} | {c['loop']:.2f} | {w['loop_wait'] * 100:.0f} % | {c['threads']:.2f} ({c['busiest']:.2f}) | {c['workers']:.2f} | {c['observers']:.2f} | {c['producer']:.2f} | {c['client']:.2f} | {c['nginx']:.2f} "
-              f"| {c['others']:.2f} | {w['busy'] * 100:.0f} % | {w['steal'] * 100:.0f} % | {w['pressure'] * 100:.0f} % | {w['load']:.2f} |")
+        print(
+            f"| {name} | {c['loop']:.2f} | {w['loop_wait'] * 100:.0f} % | {c['threads']:.2f} ({c['busiest']:.2f}) | {c['workers']:.2f} | {c['observers']:.2f} | {c['producer']:.2f} | {c['client']:.2f} | {c['nginx']:.2f} "
+            f"| {c['others']:.2f} | {w['busy'] * 100:.0f} % | {w['steal'] * 100:.0f} % | {w['pressure'] * 100:.0f} % | {w['load']:.2f} |"
+        )
     print()
     print("loop-lag samples per bucket (upper bound: count), per phase")
     for name, w in rows:
@@ -704,10 +730,14 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> bool:
     ratio_logins = logins["p99"] / q99
     delay_ok = ratio <= GOAL_P99_RATIO
     wave_lag = "> 2 s" if wave["lag"]["largest"] == float("inf") else f"≤ {ms(wave['lag']['largest'])}"
-    print(f"{'PASS' if lag_ok else 'FAIL'}  event-loop lag during the wave ≤ {GOAL_LAG_S * 1000:.0f} ms: largest sample {wave_lag} "
-          f"({wave['lag']['over_goal']:.0f} of {wave['lag']['samples']:.0f} samples above 50 ms; max gauge {ms(wave['lag']['max_gauge'])}, {'set during the wave' if wave['lag']['gauge_rose'] else 'from earlier'})")
-    print(f"{'PASS' if delay_ok else 'FAIL'}  event delay p99 wave / quiet ≤ {GOAL_P99_RATIO}: {ms(wave['p99'])} / {ms(quiet['p99'])} = {ratio:.2f} "
-          f"(while the logins ran: {ms(logins['p99'])}, {ratio_logins:.2f})")
+    print(
+        f"{'PASS' if lag_ok else 'FAIL'}  event-loop lag during the wave ≤ {GOAL_LAG_S * 1000:.0f} ms: largest sample {wave_lag} "
+        f"({wave['lag']['over_goal']:.0f} of {wave['lag']['samples']:.0f} samples above 50 ms; max gauge {ms(wave['lag']['max_gauge'])}, {'set during the wave' if wave['lag']['gauge_rose'] else 'from earlier'})"
+    )
+    print(
+        f"{'PASS' if delay_ok else 'FAIL'}  event delay p99 wave / quiet ≤ {GOAL_P99_RATIO}: {ms(wave['p99'])} / {ms(quiet['p99'])} = {ratio:.2f} "
+        f"(while the logins ran: {ms(logins['p99'])}, {ratio_logins:.2f})"
+    )
     print(f"{'PASS' if not not_ok else 'FAIL'}  every login answered 200: {n - not_ok} of {n}")
     if max(w["cpu"]["others"] for _, w in rows) > 0.2:
         print(f"note: other processes on this machine used up to {max(w['cpu']['others'] for _, w in rows):.2f} cores during a phase; the figures include their contention")

@@ -142,8 +142,16 @@ async def main_async(args: argparse.Namespace) -> int:
                     if action < 0.6:
                         revisions[signer.key_id] += 1
                         ranking = random.sample(options, k=random.randint(0, len(options)))
-                        signed = {"v": 1, "type": "ballot", "election": eid, "election_digest": digest(election["signed"]), "voter": signer.key_id,
-                                  "revision": revisions[signer.key_id], "ranking": ranking, "nonce": b64u_encode(os.urandom(16))}
+                        signed = {
+                            "v": 1,
+                            "type": "ballot",
+                            "election": eid,
+                            "election_digest": digest(election["signed"]),
+                            "voter": signer.key_id,
+                            "revision": revisions[signer.key_id],
+                            "ranking": ranking,
+                            "nonce": b64u_encode(os.urandom(16)),
+                        }
                         await call(c, stats, "POST", f"/api/elections/{eid}/ballots", json=sign_object(signer, signed))
                     elif action < 0.8:
                         await call(c, stats, "POST", f"/api/assemblies/{aid}/comments", headers=h, json={"provision": provision, "stance": "neutral", "text": "soak comment"})

@@ -48,12 +48,23 @@ def build_export(n: int, directory: Path, seed: int = 4) -> list[tuple[bytes, by
     rng = random.Random(seed)
     server = Signer.generate()
     voters = sorted((Signer(Ed25519PrivateKey.generate()) for _ in range(n)), key=lambda s: s.key_id)
-    roll = sign_object(server, {"v": 1, "type": "roll", "election": "1001", "voters": [
-        {"key_id": s.key_id, "public_key": s.public_key_b64u, "weight": 1} for s in voters]})
-    election = sign_object(server, {
-        "v": 1, "type": "election", "id": "1001", "assembly": "1", "agenda_item": "3", "title": "Article 2",
-        "options": [{"id": o, "label": o} for o in OPTIONS], "method": "schulze", "visibility": "live",
-        "roll_digest": digest(roll["signed"]), "opened_at": format_time(OPENED_MS)})
+    roll = sign_object(server, {"v": 1, "type": "roll", "election": "1001", "voters": [{"key_id": s.key_id, "public_key": s.public_key_b64u, "weight": 1} for s in voters]})
+    election = sign_object(
+        server,
+        {
+            "v": 1,
+            "type": "election",
+            "id": "1001",
+            "assembly": "1",
+            "agenda_item": "3",
+            "title": "Article 2",
+            "options": [{"id": o, "label": o} for o in OPTIONS],
+            "method": "schulze",
+            "visibility": "live",
+            "roll_digest": digest(roll["signed"]),
+            "opened_at": format_time(OPENED_MS),
+        },
+    )
     el_digest = digest(election["signed"])
     order = list(range(n))
     rng.shuffle(order)
@@ -62,13 +73,10 @@ def build_export(n: int, directory: Path, seed: int = 4) -> list[tuple[bytes, by
         ranking = list(OPTIONS)
         rng.shuffle(ranking)
         ranking = ranking[: rng.randint(0, len(OPTIONS))]
-        signed = {"v": 1, "type": "ballot", "election": "1001", "election_digest": el_digest,
-                  "voter": voters[i].key_id, "revision": 1, "ranking": ranking,
-                  "nonce": b64u_encode(rng.randbytes(16))}
+        signed = {"v": 1, "type": "ballot", "election": "1001", "election_digest": el_digest, "voter": voters[i].key_id, "revision": 1, "ranking": ranking, "nonce": b64u_encode(rng.randbytes(16))}
         message = jcs(signed)
         signature = voters[i].sign(message)
-        board.append(make_leaf(seq, {"signed": signed, "signature": b64u_encode(signature),
-                                     "signer": voters[i].key_id}, format_time(OPENED_MS + 1000 + seq)))
+        board.append(make_leaf(seq, {"signed": signed, "signature": b64u_encode(signature), "signer": voters[i].key_id}, format_time(OPENED_MS + 1000 + seq)))
         triples.append((voters[i].public_key_raw, message, signature))
     sth = sign_tree(server, "1001", board, OPENED_MS + 10_000_000)
     result = sign_result(server, election, roll, board, sth["signed"])
@@ -115,14 +123,14 @@ def main() -> int:
     assert report is not None
     verify_s, bare_s = statistics.median(verify_times), statistics.median(bare_times)
     ratio = verify_s / bare_s
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, cryptography {cryptography.__version__}, "
-          f"{datetime.date.today().isoformat()}")
-    print(f"{n:,} bare single-core Ed25519 verifications: {bare_s:.2f} s ({bare_s / n * 1e6:.1f} µs each); "
-          f"runs {', '.join(f'{t:.2f}' for t in bare_times)}")
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, cryptography {cryptography.__version__}, "
+        f"{datetime.date.today().isoformat()}"
+    )
+    print(f"{n:,} bare single-core Ed25519 verifications: {bare_s:.2f} s ({bare_s / n * 1e6:.1f} µs each); runs {', '.join(f'{t:.2f}' for t in bare_times)}")
     print(f"read_bundle(board_file=True) + verify_election: {verify_s:.2f} s; runs {', '.join(f'{t:.2f}' for t in verify_times)}")
-    print(f"ratio {ratio:.3f} (goal <= {GOAL}): {'met' if ratio <= GOAL else 'MISSED'}; "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the figures need both cores free)")
+    print(f"ratio {ratio:.3f} (goal <= {GOAL}): {'met' if ratio <= GOAL else 'MISSED'}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the figures need both cores free)")
     if not report.ok:  # type: ignore[attr-defined]
         print("the export did not verify:", *report.failures[:5], sep="\n  ")  # type: ignore[attr-defined]
         return 1

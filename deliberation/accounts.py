@@ -29,9 +29,7 @@ def token_hash(token: str) -> str:
 
 def validate_username(username: str) -> str:
     if not USERNAME_RE.match(username):
-        raise InvalidInput(
-            f"username must be 2-64 characters of letters, digits, '_', '.' or '-', got {username!r}"
-        )
+        raise InvalidInput(f"username must be 2-64 characters of letters, digits, '_', '.' or '-', got {username!r}")
     return username
 
 
@@ -145,11 +143,7 @@ async def revoke_token(ctx: Ctx, token: str) -> None:
 
 
 async def lookup_token(token: str, kind: str, now_ms: int) -> tuple[UserView, str] | None:
-    row = (
-        await AuthToken.select(AuthToken.user, AuthToken.csrf, AuthToken.expires_ms)
-        .where((AuthToken.token_hash == token_hash(token)) & (AuthToken.kind == kind))
-        .first()
-    )
+    row = await AuthToken.select(AuthToken.user, AuthToken.csrf, AuthToken.expires_ms).where((AuthToken.token_hash == token_hash(token)) & (AuthToken.kind == kind)).first()
     if not row or row["expires_ms"] <= now_ms:
         return None
     user = await get_user(row["user"])
@@ -161,9 +155,7 @@ async def create_invite(ctx: Ctx, user_id: int, actor: str | None) -> str:
     token = secrets.token_urlsafe(32)
 
     async def run(tx: Tx) -> None:
-        await User.update({User.invite_hash: token_hash(token), User.invite_expires_ms: tx.now_ms + INVITE_TTL_MS}).where(
-            User.id == user_id
-        )
+        await User.update({User.invite_hash: token_hash(token), User.invite_expires_ms: tx.now_ms + INVITE_TTL_MS}).where(User.id == user_id)
         row = await User.select(User.username).where(User.id == user_id).first()
         await tx.audit(0, actor, "user.invited", {"username": row["username"] if row else ""})
 
@@ -190,9 +182,7 @@ async def accept_invite(ctx: Ctx, token: str, password: str) -> UserView:
         row = await User.select().where(User.invite_hash == token_hash(token)).first()
         if not row or (row["invite_expires_ms"] or 0) <= tx.now_ms:
             raise InvalidInvite("this invitation link is unknown, used or expired")
-        await User.update(
-            {User.password_hash: hashed, User.invite_hash: None, User.invite_expires_ms: None}
-        ).where(User.id == row["id"])
+        await User.update({User.password_hash: hashed, User.invite_hash: None, User.invite_expires_ms: None}).where(User.id == row["id"])
         await tx.audit(0, row["username"], "user.password_set", {"username": row["username"]})
         return _view(row)
 

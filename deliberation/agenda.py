@@ -17,11 +17,7 @@ def timer_of(row: dict[str, Any]) -> Timer:
 
 
 async def _provision_ids(item_id: int) -> list[int]:
-    rows = (
-        await AgendaProvision.select(AgendaProvision.provision)
-        .where(AgendaProvision.agenda_item == item_id)
-        .order_by(AgendaProvision.id)
-    )
+    rows = await AgendaProvision.select(AgendaProvision.provision).where(AgendaProvision.agenda_item == item_id).order_by(AgendaProvision.id)
     return [r["provision"] for r in rows]
 
 
@@ -82,12 +78,7 @@ async def create_item(
     async def run(tx: Tx) -> dict[str, Any]:
         assembly = await load_locked(tx, Assembly, assembly_id, "assembly")
         await _check_provisions(assembly_id, provisions or [])
-        last = (
-            await AgendaItem.select(AgendaItem.position)
-            .where(AgendaItem.assembly == assembly_id)
-            .order_by(AgendaItem.position, ascending=False)
-            .first()
-        )
+        last = await AgendaItem.select(AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position, ascending=False).first()
         limit_s = speaking_time_s if speaking_time_s is not None else assembly["speaking_time_s"]
         item = AgendaItem(
             assembly=assembly_id,
@@ -159,9 +150,7 @@ async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str) -> dict[str,
 
 
 async def items_for_provision(provision_id: int) -> list[dict[str, Any]]:
-    rows = await AgendaProvision.select(
-        AgendaProvision.agenda_item.id.as_alias("id"), AgendaProvision.agenda_item.phase.as_alias("phase")
-    ).where(AgendaProvision.provision == provision_id)
+    rows = await AgendaProvision.select(AgendaProvision.agenda_item.id.as_alias("id"), AgendaProvision.agenda_item.phase.as_alias("phase")).where(AgendaProvision.provision == provision_id)
     return [dict(r) for r in rows]
 
 

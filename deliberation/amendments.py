@@ -35,11 +35,7 @@ async def _text_before(row: dict[str, Any], current: dict[str, Any]) -> str | No
     version), or for an adopted amendment the text just before its adoption."""
     if row["status"] != "adopted":
         return current["text"]
-    adopted = (
-        await ProvisionVersion.select(ProvisionVersion.document_version)
-        .where((ProvisionVersion.amendment == row["id"]) & (ProvisionVersion.provision == row["provision"]))
-        .first()
-    )
+    adopted = await ProvisionVersion.select(ProvisionVersion.document_version).where((ProvisionVersion.amendment == row["id"]) & (ProvisionVersion.provision == row["provision"])).first()
     if adopted is None:  # insert_after: the anchor provision itself did not change
         return current["text"]
     before = (
@@ -131,9 +127,7 @@ async def _people(ids: list[int]) -> dict[int, tuple[str | None, list[str]]]:
 
 async def _check_floor_open(provision_id: int) -> None:
     """Amendments may be proposed until an agenda item holding the provision reaches voting."""
-    rows = await AgendaProvision.select(AgendaProvision.agenda_item.phase.as_alias("phase")).where(
-        AgendaProvision.provision == provision_id
-    )
+    rows = await AgendaProvision.select(AgendaProvision.agenda_item.phase.as_alias("phase")).where(AgendaProvision.provision == provision_id)
     closed = [r["phase"] for r in rows if r["phase"] in CLOSED_PHASES]
     if closed:
         raise IllegalTransition(f"provision {provision_id} is on an agenda item in phase {closed[0]!r}; amendments are closed")
@@ -207,9 +201,7 @@ async def update_draft(ctx: Ctx, amendment_id: int, user_id: int, changes: dict[
 
 async def _transition(tx: Tx, row: dict[str, Any], action: str, actor: str, reason: str = "", audit: bool = True) -> None:
     new = check_amendment_transition(row["status"], action)
-    await Amendment.update({Amendment.status: new.value, Amendment.reason: reason, Amendment.updated_ms: tx.now_ms}).where(
-        Amendment.id == row["id"]
-    )
+    await Amendment.update({Amendment.status: new.value, Amendment.reason: reason, Amendment.updated_ms: tx.now_ms}).where(Amendment.id == row["id"])
     if audit:
         await tx.audit(row["assembly"], actor, f"amendment.{action}", {"amendment": row["id"], "from": row["status"], "to": new.value, "reason": reason})
     row["status"] = new.value
@@ -292,13 +284,9 @@ async def adopt_tx(tx: Tx, amendment_id: int, actor: str | None) -> int:
         result_provision = row["provision"]
     else:
         anchor = await load(Provision, row["provision"], "provision")
-        result_provision = await add_provision_tx(
-            tx, row["assembly"], number=None, kind=anchor["kind"], title=row["title"], text=row["text"] or "", after=row["provision"], **kwargs
-        )
+        result_provision = await add_provision_tx(tx, row["assembly"], number=None, kind=anchor["kind"], title=row["title"], text=row["text"] or "", after=row["provision"], **kwargs)
         version = (await load(Assembly, row["assembly"], "assembly"))["document_version"]
-    await Amendment.update(
-        {Amendment.status: AmendmentStatus.ADOPTED.value, Amendment.result_provision: result_provision, Amendment.updated_ms: tx.now_ms}
-    ).where(Amendment.id == amendment_id)
+    await Amendment.update({Amendment.status: AmendmentStatus.ADOPTED.value, Amendment.result_provision: result_provision, Amendment.updated_ms: tx.now_ms}).where(Amendment.id == amendment_id)
     await tx.audit(row["assembly"], actor, "amendment.adopt", {"amendment": amendment_id, "document_version": version})
     await tx.emit(row["assembly"], "amendment.updated", await get_amendment(amendment_id))
     await tx.emit(row["assembly"], "provision.updated", {"provision": result_provision, "change": "amended", "document_version": version})

@@ -133,11 +133,7 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
         user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")
-        existing = (
-            await Membership.select(Membership.id)
-            .where((Membership.assembly == assembly_id) & (Membership.user == user["id"]))
-            .first()
-        )
+        existing = await Membership.select(Membership.id).where((Membership.assembly == assembly_id) & (Membership.user == user["id"])).first()
         if existing:
             await Membership.update({Membership.role: role}).where(Membership.id == existing["id"])
         else:

@@ -89,12 +89,7 @@ class Tx:
                 await self.lock_assembly(assembly_id)
             else:
                 await AuditRecord.raw("SELECT pg_advisory_xact_lock(7, {})", assembly_id)
-        last = (
-            await AuditRecord.select(AuditRecord.seq, AuditRecord.hash)
-            .where(AuditRecord.assembly_id == assembly_id)
-            .order_by(AuditRecord.seq, ascending=False)
-            .first()
-        )
+        last = await AuditRecord.select(AuditRecord.seq, AuditRecord.hash).where(AuditRecord.assembly_id == assembly_id).order_by(AuditRecord.seq, ascending=False).first()
         seq = (last["seq"] + 1) if last else 1
         prev = last["hash"] if last else GENESIS
         created_at = format_ms(self.now_ms)

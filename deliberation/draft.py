@@ -76,10 +76,7 @@ async def document(assembly_id: int, version: int | None = None) -> dict[str, An
 
 async def export_document(assembly_id: int, fmt: str, version: int | None, lang: str = "en") -> str:
     doc = await document(assembly_id, version)
-    provisions = [
-        ConsolidatedProvision(p["id"], p["number"], p["kind"], p["title"], p["text"], p["version"])
-        for p in doc["provisions"]
-    ]
+    provisions = [ConsolidatedProvision(p["id"], p["number"], p["kind"], p["title"], p["text"], p["version"]) for p in doc["provisions"]]
     if fmt == "md":
         return to_markdown(doc["title"], provisions, doc["version"])
     if fmt == "html":
@@ -90,11 +87,7 @@ async def export_document(assembly_id: int, fmt: str, version: int | None, lang:
 async def current_provision(provision_id: int) -> dict[str, Any]:
     """The provision with its current text (None when deleted) and its history."""
     prov = await load(Provision, provision_id, "provision")
-    versions = (
-        await ProvisionVersion.select()
-        .where(ProvisionVersion.provision == provision_id)
-        .order_by(ProvisionVersion.document_version)
-    )
+    versions = await ProvisionVersion.select().where(ProvisionVersion.provision == provision_id).order_by(ProvisionVersion.document_version)
     latest = versions[-1] if versions else None
     return {
         "id": prov["id"],
@@ -136,12 +129,7 @@ async def _positions(assembly_id: int) -> list[tuple[int, int]]:
 
 
 async def _latest_version(provision_id: int) -> dict[str, Any]:
-    row = (
-        await ProvisionVersion.select()
-        .where(ProvisionVersion.provision == provision_id)
-        .order_by(ProvisionVersion.document_version, ascending=False)
-        .first()
-    )
+    row = await ProvisionVersion.select().where(ProvisionVersion.provision == provision_id).order_by(ProvisionVersion.document_version, ascending=False).first()
     if row is None:
         raise NotFound(f"provision {provision_id} has no text")
     return row
@@ -179,11 +167,7 @@ async def _write_version(
     amendment: int | None,
     author: int | None,
 ) -> None:
-    existing = (
-        await ProvisionVersion.select(ProvisionVersion.id)
-        .where((ProvisionVersion.provision == provision_id) & (ProvisionVersion.document_version == version))
-        .first()
-    )
+    existing = await ProvisionVersion.select(ProvisionVersion.id).where((ProvisionVersion.provision == provision_id) & (ProvisionVersion.document_version == version)).first()
     values = {
         ProvisionVersion.title: title,
         ProvisionVersion.text: text,
@@ -292,9 +276,7 @@ async def set_provision_text_tx(
     return version
 
 
-async def edit_provision(
-    ctx: Ctx, provision_id: int, actor: str, *, title: str | None, text: str | None, delete: bool = False
-) -> dict[str, Any]:
+async def edit_provision(ctx: Ctx, provision_id: int, actor: str, *, title: str | None, text: str | None, delete: bool = False) -> dict[str, Any]:
     """An editorial change by a moderator (amendments go through `amendments.adopt`)."""
     if not delete and text is None and title is None:
         raise InvalidInput("give 'title', 'text' or 'delete'")

@@ -73,9 +73,7 @@ class Passwords:
     """Hash and verify passwords in a bounded thread pool."""
 
     def __init__(self, threads: int | None = None, max_waiting: int = 2000, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher(
-            time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID
-        )
+        self.hasher = hasher or PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM, type=Type.ID)
         self.threads = threads or default_threads()
         self.max_waiting = max_waiting
         self._waiting = 0

@@ -35,11 +35,7 @@ def _entry_view(r: dict[str, Any]) -> dict[str, Any]:
 
 async def speakers_view(item_id: int, now_ms: int) -> dict[str, Any]:
     item = await load(AgendaItem, item_id, "agenda item")
-    rows = (
-        await SpeakerEntry.select(SpeakerEntry.all_columns(), SpeakerEntry.user.username.as_alias("username"))
-        .where(SpeakerEntry.agenda_item == item_id)
-        .order_by(SpeakerEntry.id)
-    )
+    rows = await SpeakerEntry.select(SpeakerEntry.all_columns(), SpeakerEntry.user.username.as_alias("username")).where(SpeakerEntry.agenda_item == item_id).order_by(SpeakerEntry.id)
     by_id = {r["id"]: r for r in rows}
     waiting = [r for r in rows if r["status"] == SpeakerStatus.WAITING]
     order = queue_order([(r["id"], r["kind"], r["position"]) for r in waiting])
@@ -74,19 +70,11 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict
     async def run(tx: Tx) -> dict[str, Any]:
         item = await _open_item(tx, item_id)
         dup = await SpeakerEntry.exists().where(
-            (SpeakerEntry.agenda_item == item_id)
-            & (SpeakerEntry.user == user_id)
-            & (SpeakerEntry.kind == k.value)
-            & (SpeakerEntry.status == SpeakerStatus.WAITING.value)
+            (SpeakerEntry.agenda_item == item_id) & (SpeakerEntry.user == user_id) & (SpeakerEntry.kind == k.value) & (SpeakerEntry.status == SpeakerStatus.WAITING.value)
         )
         if dup:
             raise IllegalTransition(f"you are already waiting on this list for a {k.value}")
-        last = (
-            await SpeakerEntry.select(SpeakerEntry.position)
-            .where(SpeakerEntry.agenda_item == item_id)
-            .order_by(SpeakerEntry.position, ascending=False)
-            .first()
-        )
+        last = await SpeakerEntry.select(SpeakerEntry.position).where(SpeakerEntry.agenda_item == item_id).order_by(SpeakerEntry.position, ascending=False).first()
         entry = SpeakerEntry(
             agenda_item=item_id,
             user=user_id,
@@ -110,9 +98,7 @@ async def withdraw(ctx: Ctx, entry_id: int, user_id: int, *, as_moderator: bool 
             raise Forbidden("only the speaker or a moderator can withdraw this request")
         if entry["status"] != SpeakerStatus.WAITING:
             raise IllegalTransition(f"cannot withdraw an entry in status {entry['status']!r}; want 'waiting'")
-        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.WITHDRAWN.value, SpeakerEntry.ended_ms: tx.now_ms}).where(
-            SpeakerEntry.id == entry_id
-        )
+        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.WITHDRAWN.value, SpeakerEntry.ended_ms: tx.now_ms}).where(SpeakerEntry.id == entry_id)
         item = await load(AgendaItem, entry["agenda_item"], "agenda item")
         if as_moderator and entry["user"] != user_id:
             await tx.audit(item["assembly"], actor, "speakers.removed", {"item": item["id"], "entry": entry_id})
@@ -154,9 +140,7 @@ async def give_floor(ctx: Ctx, item_id: int, actor: str, entry_id: int | None = 
                 raise IllegalTransition(f"cannot give the floor to an entry in status {entry['status']!r}; want 'waiting'")
             target = entry_id
         await _end_current(tx, item)
-        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.SPEAKING.value, SpeakerEntry.started_ms: tx.now_ms}).where(
-            SpeakerEntry.id == target
-        )
+        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.SPEAKING.value, SpeakerEntry.started_ms: tx.now_ms}).where(SpeakerEntry.id == target)
         timer = Timer(item["timer_limit_ms"]).start(tx.now_ms)
         await AgendaItem.update(
             {
@@ -190,9 +174,7 @@ async def reorder(ctx: Ctx, item_id: int, actor: str, order: list[int]) -> dict[
 
     async def run(tx: Tx) -> dict[str, Any]:
         item = await _open_item(tx, item_id)
-        waiting = await SpeakerEntry.select(SpeakerEntry.id).where(
-            (SpeakerEntry.agenda_item == item_id) & (SpeakerEntry.status == SpeakerStatus.WAITING.value)
-        )
+        waiting = await SpeakerEntry.select(SpeakerEntry.id).where((SpeakerEntry.agenda_item == item_id) & (SpeakerEntry.status == SpeakerStatus.WAITING.value))
         ids = {r["id"] for r in waiting}
         if sorted(order) != sorted(ids) or len(order) != len(ids):
             raise InvalidInput(f"order must list each waiting entry once: want {sorted(ids)}, got {order}")
@@ -211,9 +193,7 @@ async def timer_action(ctx: Ctx, item_id: int, actor: str, action: str) -> dict[
     async def run(tx: Tx) -> dict[str, Any]:
         item = await _open_item(tx, item_id)
         timer: Timer = getattr(timer_of(item), action)(tx.now_ms)
-        await AgendaItem.update(
-            {AgendaItem.timer_started_ms: timer.started_at_ms, AgendaItem.timer_elapsed_ms: timer.elapsed_ms}
-        ).where(AgendaItem.id == item_id)
+        await AgendaItem.update({AgendaItem.timer_started_ms: timer.started_at_ms, AgendaItem.timer_elapsed_ms: timer.elapsed_ms}).where(AgendaItem.id == item_id)
         await tx.audit(item["assembly"], actor, f"timer.{action}", {"item": item_id})
         item = await load(AgendaItem, item_id, "agenda item")
         return await _publish(tx, item, timer_changed=True)

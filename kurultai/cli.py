@@ -55,7 +55,12 @@ def cli(click_ctx: click.Context) -> None:
 )
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS certificate (PEM); serve HTTPS (needs --tls-key).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS private key (PEM) for --tls-cert.")
-@click.option("--access-log/--no-access-log", default=True, show_default=True, help="One log line per HTTP request (a reverse proxy can keep them instead: at thousands of ballots a second they cost the server CPU).")
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="One log line per HTTP request (a reverse proxy can keep them instead: at thousands of ballots a second they cost the server CPU).",
+)
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]), help="Structured (JSON) log level.")
 @click.pass_obj
 def serve(

@@ -473,9 +473,7 @@ class Database:
             async with self.engine.transaction():
                 if isinstance(self.engine, PostgresEngine):
                     await Migration.raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
-                await Migration.raw(
-                    "CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)"
-                )
+                await Migration.raw("CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)")
                 done = {row["id"] for row in await Migration.raw("SELECT id FROM kurultai_migration")}
                 applied: list[str] = []
                 for module in load_migrations():

@@ -17,19 +17,28 @@ TITLES = {
     "ru": "Рабочая группа по проекту Закона «О неправительственных организациях»",
     "kk": "«Үкіметтік емес ұйымдар туралы» Заң жобасы бойынша жұмыс тобы",
 }
-DESCRIPTION = (
-    "Civil-society organizations, lawyers and experts review the draft law article by article, "
-    "propose amendments and rank them against the current text."
-)
+DESCRIPTION = "Civil-society organizations, lawyers and experts review the draft law article by article, propose amendments and rank them against the current text."
 
 ARTICLES = [
     ("1", "Purpose", "This Law sets out how non-governmental organizations are founded, registered, funded and dissolved, and guarantees their independence from state bodies."),
-    ("2", "Definitions", "A non-governmental organization is a voluntary, self-governing association of citizens or legal entities that does not pursue profit as its main aim and does not distribute profit among its members."),
-    ("3", "Registration", "An organization acquires legal personality upon registration. The registering authority shall decide within thirty working days and may refuse only on the grounds listed in this Law."),
+    (
+        "2",
+        "Definitions",
+        "A non-governmental organization is a voluntary, self-governing association of citizens or legal entities that does not pursue profit as its main aim and does not distribute profit among its members.",
+    ),
+    (
+        "3",
+        "Registration",
+        "An organization acquires legal personality upon registration. The registering authority shall decide within thirty working days and may refuse only on the grounds listed in this Law.",
+    ),
     ("4", "Funding", "Organizations may receive donations, grants and membership fees from any lawful source. Foreign funding shall be reported to the registering authority every quarter."),
     ("5", "Public reporting", "Every organization shall publish an annual report on its activities and finances on its website or in a public register."),
     ("6", "State support", "State bodies may award grants to organizations through open competitions judged by independent panels."),
-    ("7", "Dissolution", "An organization may be dissolved by decision of its members or by a court. A court may order dissolution only after a written warning and a period of at least three months to correct a violation."),
+    (
+        "7",
+        "Dissolution",
+        "An organization may be dissolved by decision of its members or by a court. A court may order dissolution only after a written warning and a period of at least three months to correct a violation.",
+    ),
 ]
 
 
@@ -49,9 +58,7 @@ def _password() -> str:
 async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
     """Create the demo assembly; returns the `--json` object of `kurultai demo`."""
     actor = "demo"
-    assembly = await assemblies.create_assembly(
-        ctx, actor, title=TITLE, description=DESCRIPTION, languages=["kk", "ru", "en"], titles=TITLES, cosponsor_threshold=3, speaking_time_s=180
-    )
+    assembly = await assemblies.create_assembly(ctx, actor, title=TITLE, description=DESCRIPTION, languages=["kk", "ru", "en"], titles=TITLES, cosponsor_threshold=3, speaking_time_s=180)
     aid = assembly["id"]
 
     mod_name = await _free_username("moderator", "a")
@@ -88,40 +95,72 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         return users[(i - 1) % len(users)] if users else mod
 
     shorter = await amendments.create_amendment(
-        ctx, aid, d(1).id, d(1).username, provision=pids["3"], kind="replace", submit=True,
+        ctx,
+        aid,
+        d(1).id,
+        d(1).username,
+        provision=pids["3"],
+        kind="replace",
+        submit=True,
         title="Fifteen days",
         text="An organization acquires legal personality upon registration. The registering authority shall decide within fifteen working days and may refuse only on the grounds listed in this Law.",
         rationale="Thirty working days is too long for small community groups that need a bank account to start work.",
     )
     silence = await amendments.create_amendment(
-        ctx, aid, d(2).id, d(2).username, provision=pids["3"], kind="replace", submit=True,
+        ctx,
+        aid,
+        d(2).id,
+        d(2).username,
+        provision=pids["3"],
+        kind="replace",
+        submit=True,
         title="Registration by default",
         text="An organization acquires legal personality upon registration. The registering authority shall decide within thirty working days; if it does not decide in time, the organization is registered by default.",
         rationale="A deadline without a consequence is not a deadline.",
     )
     appeal = await amendments.create_amendment(
-        ctx, aid, d(3).id, d(3).username, provision=pids["3"], kind="insert_after", submit=True,
-        title="Appeal", text="A refusal shall be given in writing with reasons and may be appealed to a court.",
+        ctx,
+        aid,
+        d(3).id,
+        d(3).username,
+        provision=pids["3"],
+        kind="insert_after",
+        submit=True,
+        title="Appeal",
+        text="A refusal shall be given in writing with reasons and may be appealed to a court.",
         rationale="Applicants must know why they were refused and have a remedy.",
     )
     await amendments.moderator_action(ctx, shorter["id"], mod.username, "admit")
     await amendments.moderator_action(ctx, silence["id"], mod.username, "admit")
     await amendments.create_amendment(
-        ctx, aid, d(4).id, d(4).username, provision=pids["4"], kind="replace", submit=True,
+        ctx,
+        aid,
+        d(4).id,
+        d(4).username,
+        provision=pids["4"],
+        kind="replace",
+        submit=True,
         title="Annual reporting",
         text="Organizations may receive donations, grants and membership fees from any lawful source. All income, whatever its origin, shall be reported once a year in the public report.",
         rationale="Quarterly reports only for foreign funding single out and burden organizations without a public-interest reason.",
     )
 
     if len(users) >= 4:
-        c1 = await comments.create_comment(ctx, aid, d(5).id, provision=pids["3"], amendment=None, parent=None, stance="for",
-                                           text="Clear deadlines protect both applicants and officials.")
-        await comments.create_comment(ctx, aid, d(6).id, provision=None, amendment=None, parent=c1["id"], stance="neutral",
-                                      text="Do we know how long registration takes today on average?")
-        await comments.create_comment(ctx, aid, d(7).id, provision=None, amendment=silence["id"], parent=None, stance="against",
-                                      text="Registration by default could let through organizations with incomplete founding documents.")
-        await comments.create_comment(ctx, aid, d(8).id, provision=pids["4"], amendment=None, parent=None, stance="against",
-                                      text="Quarterly foreign-funding reports are a heavy burden for volunteer-run groups.")
+        c1 = await comments.create_comment(ctx, aid, d(5).id, provision=pids["3"], amendment=None, parent=None, stance="for", text="Clear deadlines protect both applicants and officials.")
+        await comments.create_comment(ctx, aid, d(6).id, provision=None, amendment=None, parent=c1["id"], stance="neutral", text="Do we know how long registration takes today on average?")
+        await comments.create_comment(
+            ctx,
+            aid,
+            d(7).id,
+            provision=None,
+            amendment=silence["id"],
+            parent=None,
+            stance="against",
+            text="Registration by default could let through organizations with incomplete founding documents.",
+        )
+        await comments.create_comment(
+            ctx, aid, d(8).id, provision=pids["4"], amendment=None, parent=None, stance="against", text="Quarterly foreign-funding reports are a heavy burden for volunteer-run groups."
+        )
         backer = d(4)  # any delegate but the appeal's author, d(3)
         await amendments.cosponsor(ctx, appeal["id"], backer.id, backer.username)
 

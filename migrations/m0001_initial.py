@@ -83,9 +83,7 @@ DESCRIPTION = "initial schema"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="kurultai", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="kurultai", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SpeakerEntry",
@@ -94,33 +92,19 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Assembly", tablename="assembly", schema=None, columns=None
-    )
+    manager.add_table(class_name="Assembly", tablename="assembly", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Membership", tablename="membership", schema=None, columns=None
-    )
+    manager.add_table(class_name="Membership", tablename="membership", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Provision", tablename="provision", schema=None, columns=None
-    )
+    manager.add_table(class_name="Provision", tablename="provision", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Cosponsor", tablename="cosponsor", schema=None, columns=None
-    )
+    manager.add_table(class_name="Cosponsor", tablename="cosponsor", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Amendment", tablename="amendment", schema=None, columns=None
-    )
+    manager.add_table(class_name="Amendment", tablename="amendment", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Comment", tablename="comment", schema=None, columns=None
-    )
+    manager.add_table(class_name="Comment", tablename="comment", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="User", tablename="kurultai_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="User", tablename="kurultai_user", schema=None, columns=None)
 
     manager.add_table(
         class_name="AgendaItem",
@@ -143,13 +127,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Event", tablename="event", schema=None, columns=None
-    )
+    manager.add_table(class_name="Event", tablename="event", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="AuthToken", tablename="auth_token", schema=None, columns=None
-    )
+    manager.add_table(class_name="AuthToken", tablename="auth_token", schema=None, columns=None)
 
     manager.add_table(
         class_name="ProvisionVersion",

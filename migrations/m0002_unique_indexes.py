@@ -18,10 +18,10 @@ async def forwards():
         # Composite uniqueness that Piccolo columns cannot express; the same SQL runs on
         # SQLite and PostgreSQL.
         for sql in (
-            "CREATE UNIQUE INDEX IF NOT EXISTS membership_assembly_user ON membership (assembly, \"user\")",
+            'CREATE UNIQUE INDEX IF NOT EXISTS membership_assembly_user ON membership (assembly, "user")',
             "CREATE UNIQUE INDEX IF NOT EXISTS event_assembly_seq ON event (assembly_id, seq)",
             "CREATE UNIQUE INDEX IF NOT EXISTS audit_assembly_seq ON audit_record (assembly_id, seq)",
-            "CREATE UNIQUE INDEX IF NOT EXISTS cosponsor_amendment_user ON cosponsor (amendment, \"user\")",
+            'CREATE UNIQUE INDEX IF NOT EXISTS cosponsor_amendment_user ON cosponsor (amendment, "user")',
         ):
             await Migration.raw(sql)
 

@@ -69,9 +69,7 @@ DESCRIPTION = "voting tables"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="kurultai", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="kurultai", description=DESCRIPTION)
 
     manager.add_table(
         class_name="DelegateKey",
@@ -80,9 +78,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Leaf", tablename="board_leaf", schema=None, columns=None
-    )
+    manager.add_table(class_name="Leaf", tablename="board_leaf", schema=None, columns=None)
 
     manager.add_table(
         class_name="MerkleNode",
@@ -91,13 +87,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="TreeHead", tablename="tree_head", schema=None, columns=None
-    )
+    manager.add_table(class_name="TreeHead", tablename="tree_head", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Election", tablename="election", schema=None, columns=None
-    )
+    manager.add_table(class_name="Election", tablename="election", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="DelegateKey",

@@ -17,12 +17,8 @@ async def forwards():
 
     async def copy_rolls():
         await Migration.raw("CREATE UNIQUE INDEX IF NOT EXISTS election_roll_election ON election_roll (election)")
-        await Migration.raw(
-            "INSERT INTO election_roll (election, envelope) SELECT id, roll_envelope FROM election WHERE roll_envelope <> ''"
-        )
+        await Migration.raw("INSERT INTO election_roll (election, envelope) SELECT id, roll_envelope FROM election WHERE roll_envelope <> ''")
 
     manager.add_raw(copy_rolls)
-    manager.drop_column(
-        table_class_name="Election", tablename="election", column_name="roll_envelope", db_column_name="roll_envelope", schema=None
-    )
+    manager.drop_column(table_class_name="Election", tablename="election", column_name="roll_envelope", db_column_name="roll_envelope", schema=None)
     return manager

@@ -67,9 +67,7 @@ class Connection:
 
     __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now")
 
-    def __init__(
-        self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None
-    ) -> None:
+    def __init__(self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None) -> None:
         self.viewer = viewer
         self.credential = credential  # the token it was opened with; None for anonymous observers
         self.max_queue = max_queue

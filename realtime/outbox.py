@@ -35,17 +35,10 @@ async def next_seq(assembly_id: int) -> int:
 
 async def append_event(assembly_id: int, type_: str, data: dict[str, Any], ts_ms: int) -> EventRecord:
     seq = await next_seq(assembly_id)
-    await Event.insert(
-        Event(assembly_id=assembly_id, seq=seq, type=type_, data=json.dumps(data, ensure_ascii=False), ts_ms=ts_ms)
-    )
+    await Event.insert(Event(assembly_id=assembly_id, seq=seq, type=type_, data=json.dumps(data, ensure_ascii=False), ts_ms=ts_ms))
     return EventRecord(assembly_id, seq, type_, data, ts_ms)
 
 
 async def events_after(assembly_id: int, since: int, limit: int = 1000) -> list[EventRecord]:
-    rows = (
-        await Event.select()
-        .where((Event.assembly_id == assembly_id) & (Event.seq > since))
-        .order_by(Event.seq)
-        .limit(limit)
-    )
+    rows = await Event.select().where((Event.assembly_id == assembly_id) & (Event.seq > since)).order_by(Event.seq).limit(limit)
     return [EventRecord(r["assembly_id"], r["seq"], r["type"], json.loads(r["data"]), r["ts_ms"]) for r in rows]

@@ -61,9 +61,7 @@ async def read_grants(pairs: Iterable[tuple[str, int]]) -> dict[str, Grant]:
         for row in await AuthToken.raw(sql, *aids, *hashes):
             grant = grants.get(row["token_hash"])
             if grant is None:
-                grant = grants[row["token_hash"]] = Grant(
-                    kind=row["kind"], expires_ms=int(row["expires_ms"]), user_id=int(row["user_id"]), is_admin=bool(row["is_admin"]), roles={}
-                )
+                grant = grants[row["token_hash"]] = Grant(kind=row["kind"], expires_ms=int(row["expires_ms"]), user_id=int(row["user_id"]), is_admin=bool(row["is_admin"]), roles={})
             if row["assembly_id"] is not None:
                 grant.roles[int(row["assembly_id"])] = row["role"]
     return grants

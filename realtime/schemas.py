@@ -32,7 +32,7 @@ def decode_client(text: str) -> ClientMessage:
             raise msgspec.ValidationError("missing the 'type' field")
         return message
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadClientMessage(f"expected a client message such as {{\"type\":\"ping\"}}: {exc}") from None
+        raise BadClientMessage(f'expected a client message such as {{"type":"ping"}}: {exc}') from None
 
 
 class BusMessage(msgspec.Struct, array_like=True):

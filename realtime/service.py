@@ -16,6 +16,7 @@ from realtime.publisher import ChannelsPublisher, make_channels
 from realtime.rights import RIGHTS_CHECK_S, RightsWatch, wall_clock_ms
 from realtime.snapshot import Section, SnapshotCache
 
+
 class Realtime:
     """`clock` (milliseconds) decides when a socket's token has expired: pass the clock tokens
     are issued with. `rights_check_s` is how often open sockets are checked against their

@@ -66,9 +66,7 @@ async def reset_postgres(url: str) -> None:
     """Empty every table (keeping the applied migrations) and restart the ids."""
     conn = await asyncpg.connect(url)
     try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('kurultai_migration', 'migration')"
-        )
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('kurultai_migration', 'migration')")
         if tables:
             names = ", ".join(f'"{t["tablename"]}"' for t in tables)
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")

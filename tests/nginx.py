@@ -94,10 +94,7 @@ class Nginx:
             "daemon off;\n"
             "events { worker_connections 16384; }\n"
             "http {\n"
-            "  access_log off;\n"
-            + "".join(f"  {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + server
-            + "}\n"
+            "  access_log off;\n" + "".join(f"  {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")) + server + "}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

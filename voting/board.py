@@ -64,10 +64,7 @@ KEEP_CLOSED = 16  # states kept of elections that take no ballots (closed, draft
 IDLE_S = 600.0  # a state not used for this long is dropped
 KEEP_SUMMARIES = 1024  # summaries kept of closed elections, most recently read
 _encode = msgspec.json.Encoder().encode  # compact JSON, UTF-8
-LEAF_SQL = (
-    "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+LEAF_SQL = "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 NODE_SQL = "INSERT INTO merkle_node (election, level, idx, hash) VALUES (?, ?, ?, ?)"
 HEAD_SQL = "INSERT INTO tree_head (election, tree_size, envelope, created_ms) VALUES (?, ?, ?, ?)"
 TREE_SQL = "UPDATE election SET tree_size = ?, root_hash = ?, compact_range = ? WHERE id = ?"
@@ -425,8 +422,7 @@ class Board:
 
     # -- casting ---------------------------------------------------------------------------
 
-    async def cast(self, body: bytes, lookup: Callable[[], Awaitable[ElectionState]],
-                   verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]]) -> tuple[int, bytes]:
+    async def cast(self, body: bytes, lookup: Callable[[], Awaitable[ElectionState]], verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]]) -> tuple[int, bytes]:
         """PROTOCOL §5 for one ballot body (`voting.core.ballot.check_ballot`), then the append:
         (HTTP status, receipt as JSON bytes) once durable. ``lookup()`` gives the election's
         state after the body parsed (it raises the caller's not-found); ``verify(voter, message,
@@ -452,8 +448,7 @@ class Board:
             return 200, await stored_receipt(state.id, checked.repeat_of)  # 7: a repeat of a durable ballot
         return await self._enqueue(state, checked.ballot, checked.envelope_json, checked.signed_jcs, checked.signed_digest)
 
-    async def _enqueue(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes,
-                       signed_digest: bytes) -> tuple[int, bytes]:
+    async def _enqueue(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes, signed_digest: bytes) -> tuple[int, bytes]:
         """Queue a ballot that passed checks 1-10 (or is identical to one being committed: its
         batch answers it with the stored receipt once that commit is durable, or appends it, if
         that commit failed); its batch checks 7 and 10 again under the lock."""
@@ -661,8 +656,6 @@ async def stored_receipt(election_id: int, seq: int) -> bytes:
 async def board_page(election_id: int, start: int, end: int | None, limit: int = 5000) -> bytes:
     """`{"entries": [...]}` as JSON bytes, built from the stored canonical leaves (no re-encoding)."""
     stop = start + limit if end is None else min(end, start + limit)
-    rows = await Leaf.select(Leaf.seq, Leaf.leaf, Leaf.leaf_hash).where(
-        (Leaf.election == election_id) & (Leaf.seq >= start) & (Leaf.seq < stop)
-    ).order_by(Leaf.seq)
+    rows = await Leaf.select(Leaf.seq, Leaf.leaf, Leaf.leaf_hash).where((Leaf.election == election_id) & (Leaf.seq >= start) & (Leaf.seq < stop)).order_by(Leaf.seq)
     parts = [f'{{"seq":{r["seq"]},"leaf":{r["leaf"]},"leaf_hash":"{r["leaf_hash"]}"}}' for r in rows]
     return ('{"entries":[' + ",".join(parts) + "]}").encode()

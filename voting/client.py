@@ -50,8 +50,7 @@ __all__ = [
     "write_bundle",
 ]
 
-BUNDLE_FILES = {"election": "election.json", "roll": "roll.json", "board": "board.json", "sth": "sth.json",
-                "result": "result.json", "server_key": "server-key.json"}
+BUNDLE_FILES = {"election": "election.json", "roll": "roll.json", "board": "board.json", "sth": "sth.json", "result": "result.json", "server_key": "server-key.json"}
 #: The largest board page a client asks for; the server may answer fewer (never below 1,000).
 PAGE_SIZE = 10_000
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -94,13 +93,11 @@ def server_key_json(raw: bytes) -> dict[str, str]:
 class KurultaiClient:
     """A thin synchronous client over the PROTOCOL §5 paths; every body is parsed strictly."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, transport: httpx.BaseTransport | None = None,
-                 timeout: httpx.Timeout = TIMEOUT) -> None:
+    def __init__(self, base_url: str, *, token: str | None = None, transport: httpx.BaseTransport | None = None, timeout: httpx.Timeout = TIMEOUT) -> None:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                 transport=transport, follow_redirects=False)
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport, follow_redirects=False)
 
     def close(self) -> None:
         self.http.close()
@@ -150,7 +147,7 @@ class KurultaiClient:
             page = self.get(path, start=start, end=min(end, start + PAGE_SIZE))
             entries = page.get("entries") if isinstance(page, dict) else None
             if not isinstance(entries, list):
-                raise ClientError(f"GET {path}: want {{\"entries\": [...]}}, got {type(page).__name__}")
+                raise ClientError(f'GET {path}: want {{"entries": [...]}}, got {type(page).__name__}')
             if not entries:
                 raise ClientError(f"GET {path}?start={start}: the server returned no entries before {end}")
             for entry in entries:
@@ -163,8 +160,7 @@ class KurultaiClient:
                     return
 
 
-def fetch_bundle(base_url: str, election_id: str, *, server_public_key: bytes | None = None,
-                 transport: httpx.BaseTransport | None = None) -> Bundle:
+def fetch_bundle(base_url: str, election_id: str, *, server_public_key: bytes | None = None, transport: httpx.BaseTransport | None = None) -> Bundle:
     """Fetch the server key, election, roll, sth, the board up to the sth's size, and the result.
 
     A pinned ``server_public_key`` is used instead of the one the server serves (which must
@@ -279,9 +275,16 @@ class FollowState:
     head_time: str | None = None  # the last verified head's timestamp
 
 
-def follow_election(base_url: str, election_id: str, *, server_public_key: bytes | None = None,
-                    websocket: bool = True, poll_s: float = POLL_S, transport: httpx.BaseTransport | None = None,
-                    on_state: Callable[[FollowState], None] | None = None) -> Report | None:
+def follow_election(
+    base_url: str,
+    election_id: str,
+    *,
+    server_public_key: bytes | None = None,
+    websocket: bool = True,
+    poll_s: float = POLL_S,
+    transport: httpx.BaseTransport | None = None,
+    on_state: Callable[[FollowState], None] | None = None,
+) -> Report | None:
     """Follow an open election until its result is published, checking every signed tree head.
 
     Returns the report at the first head (or result) that fails a check, or once the result is
@@ -294,8 +297,7 @@ def follow_election(base_url: str, election_id: str, *, server_public_key: bytes
 
 
 class _Follower:
-    def __init__(self, client: KurultaiClient, base_url: str, election_id: str, pinned: bytes | None,
-                 websocket: bool, poll_s: float, on_state: Callable[[FollowState], None] | None) -> None:
+    def __init__(self, client: KurultaiClient, base_url: str, election_id: str, pinned: bytes | None, websocket: bool, poll_s: float, on_state: Callable[[FollowState], None] | None) -> None:
         self.client, self.base_url, self.election_id = client, base_url, election_id
         self.pinned, self.websocket, self.poll_s = pinned, websocket, poll_s
         self.on_state = on_state
@@ -413,8 +415,7 @@ class _Follower:
         while attempts < WS_ATTEMPTS:
             attempts += 1
             try:
-                ws = connect(url if since is None else f"{url}?since={since}", open_timeout=10,
-                             max_size=WS_MAX_FRAME, close_timeout=2)
+                ws = connect(url if since is None else f"{url}?since={since}", open_timeout=10, max_size=WS_MAX_FRAME, close_timeout=2)
             except (OSError, TimeoutError, WebSocketException):
                 return
             self.mode = self.state.source = "websocket"
@@ -463,7 +464,7 @@ def _websocket_url(base_url: str, assembly: str) -> str:
     base = base_url.rstrip("/")
     for http, ws in (("https://", "wss://"), ("http://", "ws://")):
         if base.startswith(http):
-            base = ws + base[len(http):]
+            base = ws + base[len(http) :]
             break
     return f"{base}/ws/assemblies/{assembly}"
 
@@ -523,8 +524,7 @@ def read_bundle(directory: str | os.PathLike[str], *, board_file: bool = False) 
             problems.append(Failure("server_key", f"{BUNDLE_FILES['server_key']}: {exc}"))
     elif not any(p.check == "server_key" for p in problems):  # pragma: no cover - read raises first
         problems.append(Failure("server_key", "missing"))
-    return Bundle(objects["election"], objects["roll"], objects["board"], objects["sth"], objects["result"],
-                  server_key, tuple(problems))
+    return Bundle(objects["election"], objects["roll"], objects["board"], objects["sth"], objects["result"], server_key, tuple(problems))
 
 
 def _dump(value: Any) -> str:

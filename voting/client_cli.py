@@ -130,8 +130,7 @@ def register_key(base_url: str, assembly: int, key_file: str, username: str) -> 
     except ClientError as exc:
         _die(str(exc))
     if not isinstance(answer, dict) or answer.get("key_id") != signer.key_id:
-        _die(f"the server answered key_id {answer.get('key_id') if isinstance(answer, dict) else answer!r}, "
-             f"want {signer.key_id}", EXIT_FAILED)
+        _die(f"the server answered key_id {answer.get('key_id') if isinstance(answer, dict) else answer!r}, want {signer.key_id}", EXIT_FAILED)
     click.echo(f"key_id  {signer.key_id}")
     click.echo(f"status  {answer.get('status')}")
 
@@ -175,8 +174,7 @@ def next_revision(client: KurultaiClient, election_id: str, voter: str) -> int:
 @click.option("--rank", required=True, help="Option ids, most preferred first, comma-separated ('' = abstain).")
 @click.option("--server-key", "server_key", default=None, help="Pin the server's public key (b64u).")
 @click.option("--receipt", "receipt_file", default=None, type=click.Path(dir_okay=False), help="Save the receipt here.")
-def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: str | None,
-         receipt_file: str | None) -> None:
+def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: str | None, receipt_file: str | None) -> None:
     ranking = [item.strip() for item in rank.split(",")] if rank.strip() else []
     try:
         signer = load_signer(key_file)
@@ -194,15 +192,20 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
             try:  # PROTOCOL §5 checks 8 and 9, as the server will run them
                 check_ranking(ranking, election.option_ids, election.method, election_id)
             except BallotRejected as exc:
-                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r} "
-                     f"({exc.detail})", EXIT_FAILED)
+                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r} ({exc.detail})", EXIT_FAILED)
             revision = next_revision(client, election_id, signer.key_id)
-            signed = {"v": 1, "type": "ballot", "election": election_id, "election_digest": digest(env.signed),
-                      "voter": signer.key_id, "revision": revision, "ranking": ranking,
-                      "nonce": b64u_encode(os.urandom(NONCE_SIZE))}
+            signed = {
+                "v": 1,
+                "type": "ballot",
+                "election": election_id,
+                "election_digest": digest(env.signed),
+                "voter": signer.key_id,
+                "revision": revision,
+                "ranking": ranking,
+                "nonce": b64u_encode(os.urandom(NONCE_SIZE)),
+            }
             ballot = sign_object(signer, signed)
-            status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=jcs(ballot),
-                                          headers={"Content-Type": "application/json"})
+            status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=jcs(ballot), headers={"Content-Type": "application/json"})
             receipt = parse_receipt(body)
             # The receipt names a leaf hash; the board entry at its seq shows it is our ballot.
             entries = list(client.board_entries(election_id, receipt.seq, receipt.seq + 1))
@@ -235,22 +238,18 @@ def print_report(report: Report, *, tree_head: str | None = None, notes: Sequenc
     head's time, when known."""
     s = report.summary
     if report.ok and s.open:
-        click.echo(f"OK: election {s.election} ({s.method}): open, {s.ballots} ballots verified up to tree size "
-                   f"{s.tree_size}, no result yet")
+        click.echo(f"OK: election {s.election} ({s.method}): open, {s.ballots} ballots verified up to tree size {s.tree_size}, no result yet")
         click.echo(f"  tally so far  {', '.join(s.ranking or ())} ({s.counted} voters counted, {s.voters} on the roll)")
         click.echo(f"  tree head     size {s.tree_size}, root {s.root_hash}{', ' + tree_head if tree_head else ''}")
-        click.echo("  every signature, the roll, the election digest, the revisions, the tree root "
-                   "and the count so far check out")
+        click.echo("  every signature, the roll, the election digest, the revisions, the tree root and the count so far check out")
         for note in notes:
             click.echo(f"  {note}")
         return
     if report.ok:
-        click.echo(f"OK: election {s.election} ({s.method}): {s.ballots} ballots on the board, {s.voters} voters "
-                   f"on the roll, {s.counted} counted; winner {s.winner}")
+        click.echo(f"OK: election {s.election} ({s.method}): {s.ballots} ballots on the board, {s.voters} voters on the roll, {s.counted} counted; winner {s.winner}")
         click.echo(f"  ranking    {', '.join(s.ranking or ())}")
         click.echo(f"  tree head  size {s.tree_size}, root {s.root_hash}")
-        click.echo("  every signature, the roll, the election digest, the revisions, the tree root, "
-                   "the count and the tie-break check out")
+        click.echo("  every signature, the roll, the election digest, the revisions, the tree root, the count and the tie-break check out")
         for note in notes:
             click.echo(f"  {note}")
         return
@@ -286,11 +285,9 @@ be reached or read."""
 @click.option("--offline", "offline", default=None, type=click.Path(file_okay=False), help="An export directory.")
 @click.option("--server-key", "server_key", default=None, help="Pin the server's public key (b64u).")
 @click.option("--follow", is_flag=True, help="Follow an open election head by head until its result is verified.")
-@click.option("--poll", "poll_s", default=POLL_S, show_default=True, type=click.FloatRange(min=0.1),
-              help="With --follow: seconds between reads of the tree head when there is no websocket.")
+@click.option("--poll", "poll_s", default=POLL_S, show_default=True, type=click.FloatRange(min=0.1), help="With --follow: seconds between reads of the tree head when there is no websocket.")
 @click.option("--no-websocket", "no_websocket", is_flag=True, help="With --follow: poll only, never open a websocket.")
-def verify(base_url: str | None, election_id: str | None, offline: str | None, server_key: str | None,
-           follow: bool, poll_s: float, no_websocket: bool) -> None:
+def verify(base_url: str | None, election_id: str | None, offline: str | None, server_key: str | None, follow: bool, poll_s: float, no_websocket: bool) -> None:
     if offline is not None and (base_url or election_id):
         _die("give either BASE_URL ELECTION_ID or --offline DIR, not both")
     if offline is None and not (base_url and election_id):
@@ -317,8 +314,7 @@ def verify(base_url: str | None, election_id: str | None, offline: str | None, s
         if offline is not None:
             bundle = read_bundle(offline, board_file=True)  # the verifier's workers parse the board
             if pinned is not None and bundle.server_public_key != pinned:
-                bundle = Bundle(bundle.election, bundle.roll, bundle.board, bundle.sth, bundle.result, pinned,
-                                (*bundle.problems, Failure("server_key", "server-key.json is not the pinned key")))
+                bundle = Bundle(bundle.election, bundle.roll, bundle.board, bundle.sth, bundle.result, pinned, (*bundle.problems, Failure("server_key", "server-key.json is not the pinned key")))
         else:
             assert base_url is not None and election_id is not None
             bundle = fetch_bundle(base_url, election_id, server_public_key=pinned)
@@ -338,8 +334,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float,
-            websocket: bool) -> tuple[Report, FollowState] | None:
+def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float, websocket: bool) -> tuple[Report, FollowState] | None:
     """`follow_election` with a live status line on stderr (a line per verified head when stderr is
     not a terminal): the report and what was followed, or None when the election is not open.
     Ctrl-C says what was verified and exits 130."""
@@ -354,9 +349,11 @@ def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float
     def show(state: FollowState) -> None:
         nonlocal last_heads, last
         last = state
-        line = (f"following election {state.election} ({state.source}): tree size {state.tree_size}, "
-                f"{_plural(state.ballots, 'ballot')} verified, {_plural(state.heads, 'tree head')}, "
-                f"last head {state.head_time or '-'}")
+        line = (
+            f"following election {state.election} ({state.source}): tree size {state.tree_size}, "
+            f"{_plural(state.ballots, 'ballot')} verified, {_plural(state.heads, 'tree head')}, "
+            f"last head {state.head_time or '-'}"
+        )
         if status is not None:
             status.update(Text(line, no_wrap=True, overflow="ellipsis"))  # plain text: a message may hold "[...]"
         elif state.heads != last_heads:
@@ -367,8 +364,7 @@ def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float
         if status is not None:
             status.start()
         try:
-            report = follow_election(base_url, election_id, server_public_key=pinned, websocket=websocket,
-                                     poll_s=poll_s, on_state=show)
+            report = follow_election(base_url, election_id, server_public_key=pinned, websocket=websocket, poll_s=poll_s, on_state=show)
             return (report, last) if report is not None else None
         finally:
             if status is not None:
@@ -376,8 +372,7 @@ def _follow(base_url: str, election_id: str, pinned: bytes | None, poll_s: float
     except ClientError as exc:
         _die(str(exc))
     except KeyboardInterrupt:
-        click.echo(f"stopped: election {election_id} is still open; tree size {last.tree_size}, "
-                   f"{last.ballots} ballots verified, nothing failed so far", err=True)
+        click.echo(f"stopped: election {election_id} is still open; tree size {last.tree_size}, {last.ballots} ballots verified, nothing failed so far", err=True)
         sys.exit(130)
 
 
@@ -417,8 +412,7 @@ def _verify_with_progress(bundle: Bundle) -> Report:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("verifying signatures", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress("verifying signatures", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("signatures", total=total)
         done = 0
 

@@ -66,9 +66,7 @@ async def list_elections(assembly_id: int) -> list[dict[str, Any]]:
 
 
 async def _admitted_options(provision_id: int) -> list[dict[str, str]]:
-    rows = await Amendment.select(Amendment.id, Amendment.title).where(
-        (Amendment.provision == provision_id) & (Amendment.status == AmendmentStatus.ADMITTED.value)
-    ).order_by(Amendment.id)
+    rows = await Amendment.select(Amendment.id, Amendment.title).where((Amendment.provision == provision_id) & (Amendment.status == AmendmentStatus.ADMITTED.value)).order_by(Amendment.id)
     return [{"id": amendment_option(r["id"]), "label": r["title"] or f"Amendment {r['id']}"} for r in rows]
 
 
@@ -266,9 +264,7 @@ async def counted_ballots(election_id: int, roll: dict[str, int]) -> list[Weight
     return [WeightedBallot(tuple(rk), roll.get(v, 1)) for v, (_rev, rk) in latest.items()]
 
 
-async def close_election(
-    ctx: Ctx, signer: Signer, election_id: int, actor: str, on_closed: Callable[[int], None] | None = None
-) -> dict[str, Any]:
+async def close_election(ctx: Ctx, signer: Signer, election_id: int, actor: str, on_closed: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Close and sign the result. `on_closed` runs inside the write, so that no ballot batch
     queued behind it in the same process can still append to the closed tree."""
 
@@ -307,9 +303,7 @@ async def close_election(
             "details": counted["details"],
         }
         result_env = sign_object(signer, result_signed)
-        await Election.update(
-            {Election.status: "closed", Election.result_envelope: json.dumps(result_env, ensure_ascii=False), Election.closed_ms: tx.now_ms}
-        ).where(Election.id == election_id)
+        await Election.update({Election.status: "closed", Election.result_envelope: json.dumps(result_env, ensure_ascii=False), Election.closed_ms: tx.now_ms}).where(Election.id == election_id)
         if on_closed is not None:
             on_closed(election_id)
         await _apply_outcome(tx, row, counted, actor)
@@ -343,9 +337,7 @@ async def _apply_outcome(tx: Tx, row: dict[str, Any], counted: dict[str, Any], a
         if amendment and amendment["status"] == AmendmentStatus.ADMITTED:
             check_amendment_transition(amendment["status"], "reject")
             reason = f"not adopted: election {row['id']} chose {winner}"
-            await Amendment.update({Amendment.status: AmendmentStatus.REJECTED.value, Amendment.reason: reason, Amendment.updated_ms: tx.now_ms}).where(
-                Amendment.id == amendment_id
-            )
+            await Amendment.update({Amendment.status: AmendmentStatus.REJECTED.value, Amendment.reason: reason, Amendment.updated_ms: tx.now_ms}).where(Amendment.id == amendment_id)
             await tx.audit(row["assembly"], actor, "amendment.reject", {"amendment": amendment_id, "reason": reason})
             from deliberation.amendments import get_amendment
 

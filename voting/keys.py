@@ -41,16 +41,10 @@ async def register(ctx: Ctx, assembly_id: int, user_id: int, username: str, publ
         await load(Assembly, assembly_id, "assembly")
         if await DelegateKey.exists().where((DelegateKey.assembly == assembly_id) & (DelegateKey.key_id == kid)):
             raise IllegalTransition(f"key {kid} is already registered in assembly {assembly_id}")
-        active = await DelegateKey.select(DelegateKey.key_id, DelegateKey.status).where(
-            (DelegateKey.assembly == assembly_id) & (DelegateKey.user == user_id) & DelegateKey.status.is_in(list(ACTIVE))
-        )
+        active = await DelegateKey.select(DelegateKey.key_id, DelegateKey.status).where((DelegateKey.assembly == assembly_id) & (DelegateKey.user == user_id) & DelegateKey.status.is_in(list(ACTIVE)))
         if active:
-            raise IllegalTransition(
-                f"you already have a {active[0]['status']} key {active[0]['key_id']} in this assembly; revoke it first"
-            )
-        await DelegateKey.insert(
-            DelegateKey(assembly=assembly_id, user=user_id, key_id=kid, public_key=public_key_b64u, status="pending", created_ms=tx.now_ms)
-        )
+            raise IllegalTransition(f"you already have a {active[0]['status']} key {active[0]['key_id']} in this assembly; revoke it first")
+        await DelegateKey.insert(DelegateKey(assembly=assembly_id, user=user_id, key_id=kid, public_key=public_key_b64u, status="pending", created_ms=tx.now_ms))
         await tx.emit(assembly_id, "key.registered", {"key_id": kid, "username": username, "status": "pending", "audience": "moderators"})
         return {"key_id": kid, "status": "pending"}
 
@@ -74,9 +68,7 @@ async def decide(ctx: Ctx, assembly_id: int, kid: str, actor: str, action: str, 
             if row["status"] == "revoked":
                 raise IllegalTransition("the key is already revoked")
             new = "revoked"
-        await DelegateKey.update({DelegateKey.status: new, DelegateKey.decided_ms: tx.now_ms, DelegateKey.decided_by: actor}).where(
-            DelegateKey.id == row["id"]
-        )
+        await DelegateKey.update({DelegateKey.status: new, DelegateKey.decided_ms: tx.now_ms, DelegateKey.decided_by: actor}).where(DelegateKey.id == row["id"])
         await tx.audit(assembly_id, actor, f"key.{new}", {"key_id": kid, "user": row["user"]})
         await tx.emit(assembly_id, "key.updated", {"key_id": kid, "status": new, "audience": "moderators"})
         return key_view((await _rows(DelegateKey.id == row["id"]))[0])
@@ -100,8 +92,5 @@ async def approved_keys(assembly_id: int) -> list[dict[str, Any]]:
     from deliberation.tables import Membership
 
     rows = await _rows((DelegateKey.assembly == assembly_id) & (DelegateKey.status == "approved"))
-    members = {
-        r["user"]: r["role"]
-        for r in await Membership.select(Membership.user, Membership.role).where(Membership.assembly == assembly_id)
-    }
+    members = {r["user"]: r["role"] for r in await Membership.select(Membership.user, Membership.role).where(Membership.assembly == assembly_id)}
     return [r for r in rows if members.get(r["user"]) == "delegate"]

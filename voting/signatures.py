@@ -298,8 +298,7 @@ class _Worker:
         """The worker died or broke the protocol: its unanswered checks run in this process."""
         if not self.alive:
             return
-        log.warning("signature-check worker %d stopped (exit code %s); %d checks run again in the serving process",
-                    self.proc.pid, self.proc.poll(), self.in_flight())
+        log.warning("signature-check worker %d stopped (exit code %s); %d checks run again in the serving process", self.proc.pid, self.proc.poll(), self.in_flight())
         self.terminate()
         unanswered = [check for checks in self.waiting.values() for check in checks if not check[3].done()]
         self.waiting.clear()
@@ -328,4 +327,3 @@ class _Worker:
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None and not pipe.closed:
                 pipe.close()
-

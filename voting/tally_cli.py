@@ -121,9 +121,7 @@ def _array(value: object, where: str) -> list[Any]:
     return value
 
 
-def parse_tally_file(
-    method: str, data: Any
-) -> tuple[list[str], list[WeightedBallot], Rule | None, int | None]:
+def parse_tally_file(method: str, data: Any) -> tuple[list[str], list[WeightedBallot], Rule | None, int | None]:
     """The options, ballots, rule and roll_weight of a parsed tally file; raises TallyInputError."""
     if method not in METHODS:
         _fail(f"unknown method {method!r}, want one of {list(METHODS)}")
@@ -134,9 +132,7 @@ def parse_tally_file(
     ballots = []
     for i, entry in enumerate(_array(top["ballots"], "ballots")):
         entry = _object(entry, f"ballots[{i}]", {"ranking"}, {"ranking", "count"})
-        ranking = tuple(
-            _string(o, f"ballots[{i}].ranking[{j}]") for j, o in enumerate(_array(entry["ranking"], f"ballots[{i}].ranking"))
-        )
+        ranking = tuple(_string(o, f"ballots[{i}].ranking[{j}]") for j, o in enumerate(_array(entry["ranking"], f"ballots[{i}].ranking")))
         count = _integer(entry.get("count", 1), f"ballots[{i}].count", 1)
         ballots.append(WeightedBallot(ranking, weight=count, voters=count))
     rule = roll_weight = None

@@ -56,10 +56,7 @@ def _check_value(value: Any, where: str) -> None:
             _check_value(key, f"{where} key {key!r}")
             _check_value(item, f"{where}.{key}")
         return
-    raise InvalidInput(
-        f"{where} has type {type(value).__name__}; "
-        "want str, int, bool, None, list or object"
-    )
+    raise InvalidInput(f"{where} has type {type(value).__name__}; want str, int, bool, None, list or object")
 
 
 def check_payload(payload: object) -> dict:
@@ -70,9 +67,7 @@ def check_payload(payload: object) -> dict:
     return payload
 
 
-def canonical_entry_bytes(
-    prev_hash: str, seq: int, actor: str | None, action: str, payload: dict, created_at: str
-) -> bytes:
+def canonical_entry_bytes(prev_hash: str, seq: int, actor: str | None, action: str, payload: dict, created_at: str) -> bytes:
     """The RFC 8785 canonical JSON that ``compute_entry_hash`` hashes."""
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise InvalidInput(f"seq must be an integer, got {type(seq).__name__}")
@@ -99,9 +94,7 @@ def canonical_entry_bytes(
         raise InvalidInput(f"audit entry cannot be canonicalised: {exc}") from None
 
 
-def compute_entry_hash(
-    prev_hash: str, seq: int, actor: str | None, action: str, payload: dict, created_at: str
-) -> str:
+def compute_entry_hash(prev_hash: str, seq: int, actor: str | None, action: str, payload: dict, created_at: str) -> str:
     """Hex SHA-256 of the canonical JSON of the entry (see module doc)."""
     data = canonical_entry_bytes(prev_hash, seq, actor, action, payload, created_at)
     return hashlib.sha256(data).hexdigest()
@@ -118,9 +111,7 @@ class AuditEntry:
     hash: str
 
 
-def next_entry(
-    prev: AuditEntry | None, actor: str | None, action: str, payload: dict, created_at: str
-) -> AuditEntry:
+def next_entry(prev: AuditEntry | None, actor: str | None, action: str, payload: dict, created_at: str) -> AuditEntry:
     """Build the entry that follows ``prev`` (None: the first entry of a chain)."""
     seq = 1 if prev is None else prev.seq + 1
     prev_hash = GENESIS if prev is None else prev.hash
@@ -143,27 +134,19 @@ def verify_chain(entries: Sequence[AuditEntry]) -> None:
     for index, entry in enumerate(entries):
         want_seq = index + 1
         if entry.seq != want_seq:
-            raise AuditChainError(
-                f"audit entry {index} has seq {entry.seq!r}, want {want_seq}", index
-            )
+            raise AuditChainError(f"audit entry {index} has seq {entry.seq!r}, want {want_seq}", index)
         if entry.prev_hash != expected_prev:
             raise AuditChainError(
-                f"audit entry {index} (seq {entry.seq}) has prev_hash {entry.prev_hash!r}, "
-                f"want {expected_prev!r}",
+                f"audit entry {index} (seq {entry.seq}) has prev_hash {entry.prev_hash!r}, want {expected_prev!r}",
                 index,
             )
         try:
-            recomputed = compute_entry_hash(
-                entry.prev_hash, entry.seq, entry.actor, entry.action, entry.payload, entry.created_at
-            )
+            recomputed = compute_entry_hash(entry.prev_hash, entry.seq, entry.actor, entry.action, entry.payload, entry.created_at)
         except InvalidInput as exc:
-            raise AuditChainError(
-                f"audit entry {index} (seq {entry.seq}) cannot be hashed: {exc}", index
-            ) from None
+            raise AuditChainError(f"audit entry {index} (seq {entry.seq}) cannot be hashed: {exc}", index) from None
         if entry.hash != recomputed:
             raise AuditChainError(
-                f"audit entry {index} (seq {entry.seq}) has hash {entry.hash!r}, "
-                f"recomputed {recomputed!r}",
+                f"audit entry {index} (seq {entry.seq}) has hash {entry.hash!r}, recomputed {recomputed!r}",
                 index,
             )
         expected_prev = entry.hash
@@ -208,9 +191,7 @@ def entry_from_dict(d: object) -> AuditEntry:
             raise InvalidInput(f"audit entry {key} must be a string, got {type(d[key]).__name__}")
     for key in ("prev_hash", "hash"):
         if not _is_hash(d[key]):
-            raise InvalidInput(
-                f"audit entry {key} must be 64 lowercase hex digits, got {d[key]!r}"
-            )
+            raise InvalidInput(f"audit entry {key} must be 64 lowercase hex digits, got {d[key]!r}")
     payload = check_payload(d["payload"])
     return AuditEntry(
         seq=seq,

@@ -85,10 +85,7 @@ def consolidate(rows: Iterable[ProvisionVersionRow], at_version: int) -> list[Co
             continue
         best = chosen.get(row.provision_id)
         if best is not None and best.document_version == row.document_version:
-            raise InvalidInput(
-                f"provision {row.provision_id} has two rows for document version "
-                f"{row.document_version}, want at most one"
-            )
+            raise InvalidInput(f"provision {row.provision_id} has two rows for document version {row.document_version}, want at most one")
         if best is None or row.document_version > best.document_version:
             chosen[row.provision_id] = row
     live = sorted(
@@ -221,9 +218,7 @@ def _html_paragraphs(text: str) -> list[str]:
     return ["<br>\n".join(html.escape(line) for line in b.split("\n")) for b in blocks if b.strip()]
 
 
-def to_html(
-    title: str, provisions: Iterable[ConsolidatedProvision], version: int, lang: str = "en"
-) -> str:
+def to_html(title: str, provisions: Iterable[ConsolidatedProvision], version: int, lang: str = "en") -> str:
     """The consolidated document as a complete HTML5 page (format in the module doc)."""
     e = html.escape
     out = [
@@ -246,7 +241,7 @@ def to_html(
         else:
             label = f'<span class="number">{e(p.number)}.</span>'
             if p.title.strip():
-                label += f' <strong>{e(p.title.strip())}</strong>'
+                label += f" <strong>{e(p.title.strip())}</strong>"
             first, rest = (paras[0], paras[1:]) if paras else ("", [])
             out.append(f'<p class="paragraph" id="provision-{pid}">{label} {first}'.rstrip() + "</p>")
             out.extend(f"<p>{para}</p>" for para in rest)

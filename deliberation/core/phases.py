@@ -34,10 +34,7 @@ PHASE_ORDER: tuple[Phase, ...] = (
     Phase.CLOSED,
 )
 
-NEXT_PHASE: dict[Phase, Phase | None] = {
-    phase: (PHASE_ORDER[i + 1] if i + 1 < len(PHASE_ORDER) else None)
-    for i, phase in enumerate(PHASE_ORDER)
-}
+NEXT_PHASE: dict[Phase, Phase | None] = {phase: (PHASE_ORDER[i + 1] if i + 1 < len(PHASE_ORDER) else None) for i, phase in enumerate(PHASE_ORDER)}
 
 
 def _names(enum: type[StrEnum]) -> str:
@@ -49,9 +46,7 @@ def parse_phase(value: str) -> Phase:
     try:
         return Phase(value)
     except ValueError:
-        raise InvalidInput(
-            f"unknown phase {value!r}; expected one of {_names(Phase)}"
-        ) from None
+        raise InvalidInput(f"unknown phase {value!r}; expected one of {_names(Phase)}") from None
 
 
 def next_phase(current: str) -> Phase | None:
@@ -67,9 +62,7 @@ def check_phase_transition(current: str, requested: str) -> Phase:
     if req is allowed:
         return req
     hint = f"allowed next phase: {allowed.value!r}" if allowed is not None else "no further phase"
-    raise IllegalTransition(
-        f"cannot move agenda item from {cur.value!r} to {req.value!r}; {hint}"
-    )
+    raise IllegalTransition(f"cannot move agenda item from {cur.value!r} to {req.value!r}; {hint}")
 
 
 class AmendmentStatus(StrEnum):
@@ -104,27 +97,21 @@ AMENDMENT_TRANSITIONS: dict[AmendmentAction, tuple[frozenset[AmendmentStatus], A
     AmendmentAction.ADOPT: (frozenset({AmendmentStatus.ADMITTED}), AmendmentStatus.ADOPTED),
 }
 
-TERMINAL_STATUSES: frozenset[AmendmentStatus] = frozenset(
-    {AmendmentStatus.WITHDRAWN, AmendmentStatus.REJECTED, AmendmentStatus.ADOPTED}
-)
+TERMINAL_STATUSES: frozenset[AmendmentStatus] = frozenset({AmendmentStatus.WITHDRAWN, AmendmentStatus.REJECTED, AmendmentStatus.ADOPTED})
 
 
 def parse_amendment_status(value: str) -> AmendmentStatus:
     try:
         return AmendmentStatus(value)
     except ValueError:
-        raise InvalidInput(
-            f"unknown amendment status {value!r}; expected one of {_names(AmendmentStatus)}"
-        ) from None
+        raise InvalidInput(f"unknown amendment status {value!r}; expected one of {_names(AmendmentStatus)}") from None
 
 
 def parse_amendment_action(value: str) -> AmendmentAction:
     try:
         return AmendmentAction(value)
     except ValueError:
-        raise InvalidInput(
-            f"unknown amendment action {value!r}; expected one of {_names(AmendmentAction)}"
-        ) from None
+        raise InvalidInput(f"unknown amendment action {value!r}; expected one of {_names(AmendmentAction)}") from None
 
 
 def allowed_amendment_actions(current: str) -> list[AmendmentAction]:
@@ -141,10 +128,7 @@ def check_amendment_transition(current: str, action: str) -> AmendmentStatus:
     if cur in sources:
         return target
     expected = ", ".join(repr(s.value) for s in AmendmentStatus if s in sources)
-    raise IllegalTransition(
-        f"cannot {act.value} an amendment that is {cur.value!r}; "
-        f"{act.value!r} needs status {expected}"
-    )
+    raise IllegalTransition(f"cannot {act.value} an amendment that is {cur.value!r}; {act.value!r} needs status {expected}")
 
 
 def should_auto_admit(status: str, cosponsors: int, threshold: int) -> bool:
@@ -152,8 +136,4 @@ def should_auto_admit(status: str, cosponsors: int, threshold: int) -> bool:
 
     A threshold of 0 (or less) disables automatic admission.
     """
-    return (
-        parse_amendment_status(status) is AmendmentStatus.SUBMITTED
-        and threshold > 0
-        and cosponsors >= threshold
-    )
+    return parse_amendment_status(status) is AmendmentStatus.SUBMITTED and threshold > 0 and cosponsors >= threshold

@@ -59,9 +59,7 @@ def _merge(segments: Iterable[tuple[str, str]]) -> list[dict]:
 def compute_redline(old: str, new: str) -> list[dict]:
     """Return the redline from ``old`` to ``new`` as ``{"op", "text"}`` segments."""
     if not isinstance(old, str) or not isinstance(new, str):
-        raise InvalidInput(
-            f"redline needs two strings, got {type(old).__name__} and {type(new).__name__}"
-        )
+        raise InvalidInput(f"redline needs two strings, got {type(old).__name__} and {type(new).__name__}")
     a, b = tokenize(old), tokenize(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     raw: list[tuple[str, str]] = []
@@ -92,12 +90,7 @@ def compute_redline(old: str, new: str) -> list[dict]:
         elif op == INSERT:
             inserted.append(text)
         else:
-            between_changes = (
-                (deleted or inserted)
-                and text.isspace()
-                and k + 1 < len(raw)
-                and raw[k + 1][0] != EQUAL
-            )
+            between_changes = (deleted or inserted) and text.isspace() and k + 1 < len(raw) and raw[k + 1][0] != EQUAL
             if between_changes:
                 deleted.append(text)
                 inserted.append(text)
@@ -115,9 +108,7 @@ def _check_segment(segment: object, index: int) -> tuple[str, str]:
         raise InvalidInput(f"redline segment {index} must be an object, got {type(segment).__name__}")
     op, text = segment.get("op"), segment.get("text")
     if op not in OPS:
-        raise InvalidInput(
-            f"redline segment {index} has op {op!r}, want one of 'equal', 'insert', 'delete'"
-        )
+        raise InvalidInput(f"redline segment {index} has op {op!r}, want one of 'equal', 'insert', 'delete'")
     if not isinstance(text, str):
         raise InvalidInput(f"redline segment {index} text must be a string, got {type(text).__name__}")
     return op, text

@@ -45,9 +45,7 @@ def parse_speaker_kind(value: str) -> SpeakerKind:
     try:
         return SpeakerKind(value)
     except ValueError:
-        raise InvalidInput(
-            f"unknown speaker kind {value!r}; expected 'speech' or 'point_of_order'"
-        ) from None
+        raise InvalidInput(f"unknown speaker kind {value!r}; expected 'speech' or 'point_of_order'") from None
 
 
 def queue_order(entries: Sequence[tuple[int, str, int]]) -> list[int]:
@@ -139,10 +137,7 @@ class Timer:
         if not isinstance(d, Mapping):
             raise InvalidInput(f"timer must be an object, got {type(d).__name__}")
         if "remaining_ms" in d:
-            raise InvalidInput(
-                "timer from_dict takes the storage form (limit_ms, elapsed_ms, started_at_ms), "
-                "got a to_dict() view with remaining_ms"
-            )
+            raise InvalidInput("timer from_dict takes the storage form (limit_ms, elapsed_ms, started_at_ms), got a to_dict() view with remaining_ms")
         if "limit_ms" not in d:
             raise InvalidInput("timer is missing limit_ms")
         return cls(

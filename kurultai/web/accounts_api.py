@@ -59,9 +59,7 @@ async def me_h(principal: P) -> Me:
 @post("/api/users", tags=["users"], status_code=201)
 async def create_user_h(data: JSONBody[UserCreate], principal: P, ctx: C) -> UserView:
     p = require_admin(principal)
-    user = await accounts.create_user(
-        ctx, data.username, data.password, is_admin=data.is_admin, display_name=data.display_name, actor=p.username
-    )
+    user = await accounts.create_user(ctx, data.username, data.password, is_admin=data.is_admin, display_name=data.display_name, actor=p.username)
     return convert(user.to_dict(), UserView)
 
 

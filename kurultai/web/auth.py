@@ -98,11 +98,7 @@ def require_admin(principal: Principal | None) -> Principal:
 async def role_in(assembly_id: int, principal: Principal | None) -> str | None:
     if principal is None:
         return None
-    row = (
-        await Membership.select(Membership.role)
-        .where((Membership.assembly == assembly_id) & (Membership.user == principal.id))
-        .first()
-    )
+    row = await Membership.select(Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == principal.id)).first()
     return row["role"] if row else None
 
 
@@ -241,4 +237,3 @@ def make_rate_limiter(settings: Any, scope: str, limit: int, window_s: float = 6
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, f"{settings.redis_prefix}{scope}:", limit, window_s)
     return RateLimiter(limit, window_s)
-

@@ -21,8 +21,18 @@ WIN = "#1b6e33"
 INK = "#1a1a1a"
 MUTED = "#4a4a4a"
 
-_TEXTS = (N_("votes"), N_("pairwise wins"), N_("points"), N_("No ballots yet."), N_("Results are shown when the vote closes."), N_("Round"),
-          N_("Pairwise preferences: how many voters rank the row above the column"), N_("Instant-runoff rounds"), N_("Ballots counted"), N_("Winner"))
+_TEXTS = (
+    N_("votes"),
+    N_("pairwise wins"),
+    N_("points"),
+    N_("No ballots yet."),
+    N_("Results are shown when the vote closes."),
+    N_("Round"),
+    N_("Pairwise preferences: how many voters rank the row above the column"),
+    N_("Instant-runoff rounds"),
+    N_("Ballots counted"),
+    N_("Winner"),
+)
 
 
 def _e(text: Any) -> str:
@@ -88,7 +98,7 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang)
     counted = tally.get("counted", 0)
     parts.append(
         f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(lang.text(unit))} · {_e(lang.text("Ballots counted"))}: {_e(lang.number(counted))}'
-        + (f' · {_e(lang.text("Winner"))}: {_e(_short(labels.get(winner, winner), 40))}' if winner and counted else "")
+        + (f" · {_e(lang.text('Winner'))}: {_e(_short(labels.get(winner, winner), 40))}" if winner and counted else "")
         + "</text>"
     )
     y += 44

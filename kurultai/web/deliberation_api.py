@@ -143,9 +143,7 @@ async def document_html_h(aid: FromPath[int], version: FromQuery[int | None] = N
 async def add_provision_h(aid: FromPath[int], data: JSONBody[ProvisionCreate], principal: P, ctx: C) -> ProvisionView:
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
-    view = await draft.add_provision(
-        ctx, aid, p.username, number=data.number, kind=data.kind, title=data.title, text=data.text, after=data.after
-    )
+    view = await draft.add_provision(ctx, aid, p.username, number=data.number, kind=data.kind, title=data.title, text=data.text, after=data.after)
     return convert(view, ProvisionView)
 
 
@@ -263,9 +261,7 @@ async def timer_h(iid: FromPath[int], data: JSONBody[TimerAction], principal: P,
 
 
 @get("/api/assemblies/{aid:int}/amendments", tags=["amendments"])
-async def list_amendments_h(
-    aid: FromPath[int], provision: FromQuery[int | None] = None, status: FromQuery[str | None] = None
-) -> list[AmendmentView]:
+async def list_amendments_h(aid: FromPath[int], provision: FromQuery[int | None] = None, status: FromQuery[str | None] = None) -> list[AmendmentView]:
     return convert(await amendments.list_amendments(aid, provision, status), list[AmendmentView])
 
 
@@ -355,9 +351,7 @@ async def uncosponsor_h(mid: FromPath[int], principal: P, ctx: C) -> AmendmentVi
 
 
 @get("/api/assemblies/{aid:int}/comments", tags=["comments"])
-async def list_comments_h(
-    aid: FromPath[int], provision: FromQuery[int | None] = None, amendment: FromQuery[int | None] = None
-) -> list[CommentView]:
+async def list_comments_h(aid: FromPath[int], provision: FromQuery[int | None] = None, amendment: FromQuery[int | None] = None) -> list[CommentView]:
     return convert(await comments.list_comments(aid, provision, amendment), list[CommentView])
 
 

@@ -119,13 +119,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Document the error body we send (`{"error", "detail"}`) instead of Litestar's default
     400 body, and every other 4xx as the same shape (`4XX`)."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    error = {"description": "An error: `{\"error\": code, \"detail\": text}`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error = {"description": 'An error: `{"error": code, "detail": text}`', "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):
                 responses = operation.setdefault("responses", {})
                 if "400" in responses:
-                    responses["400"] = {**error, "description": "Bad input: `{\"error\": code, \"detail\": text}`"}
+                    responses["400"] = {**error, "description": 'Bad input: `{"error": code, "detail": text}`'}
                 responses.setdefault("4XX", error)
     return schema
 

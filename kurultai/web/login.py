@@ -59,9 +59,7 @@ async def log_in(request: Request, ctx: Ctx, username: str, password: str, devic
 
 
 def set_device_cookie(request: Request, response: Response[Any], token: str) -> None:
-    response.set_cookie(
-        DEVICE_COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), max_age=DEVICE_TOKEN_TTL_S, path="/"
-    )
+    response.set_cookie(DEVICE_COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), max_age=DEVICE_TOKEN_TTL_S, path="/")
 
 
 async def accept_invitation(request: Request, ctx: Ctx, token: str, password: str) -> UserView:

@@ -35,9 +35,7 @@ LOOP_PROBE_S = 0.02
 class Metrics:
     def __init__(self, connections: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
-        self.ballots_accepted = Counter(
-            "kurultai_ballots_accepted", "Ballots accepted onto a board (a repeat of an accepted ballot counts as 'repeat')", ["kind"], registry=self.registry
-        )
+        self.ballots_accepted = Counter("kurultai_ballots_accepted", "Ballots accepted onto a board (a repeat of an accepted ballot counts as 'repeat')", ["kind"], registry=self.registry)
         self.ballots_rejected = Counter("kurultai_ballots_rejected", "Ballots refused, by PROTOCOL §5 error code", ["code"], registry=self.registry)
         # Bound once: `labels()` takes a lock and looks the child up, thousands of times a second.
         self.ballots_new = self.ballots_accepted.labels("new")

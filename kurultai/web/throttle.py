@@ -237,9 +237,7 @@ class LoginThrottle:
         self.address_failures = settings.login_address_failures
         self._secret = device_secret
         self._clock = clock
-        self.store: LocalWindows | RedisWindows = (
-            RedisWindows(settings.redis_url, settings.redis_prefix) if settings.redis_url else LocalWindows()
-        )
+        self.store: LocalWindows | RedisWindows = RedisWindows(settings.redis_url, settings.redis_prefix) if settings.redis_url else LocalWindows()
         self.checking: dict[str, int] = {}  # login attempts in flight per address, in this process
 
     async def _admit(self, windows: list[Window], member: str, now: float) -> int:

@@ -303,6 +303,7 @@ async def cast_ballot(app_state: State, client: str, body: bytes | Callable[[], 
     (metrics.ballots_new if status == 201 else metrics.ballots_repeat).inc()
     return status, receipt
 
+
 HANDLERS = [
     server_key_h,
     register_key_h,

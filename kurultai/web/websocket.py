@@ -169,9 +169,7 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
 class Session:
     """The sending side of one socket."""
 
-    def __init__(
-        self, socket: WebSocket, assembly_id: int, viewer: Viewer, settings: Any, handler: asyncio.Task[Any], credential: Credential | None = None
-    ) -> None:
+    def __init__(self, socket: WebSocket, assembly_id: int, viewer: Viewer, settings: Any, handler: asyncio.Task[Any], credential: Credential | None = None) -> None:
         self.socket = socket
         self.assembly_id = assembly_id
         self.settings = settings

@@ -27,9 +27,7 @@ class CloseCode(IntEnum):
 
 
 #: Close codes after which the client should reconnect with `since=<last seq it received>`.
-RESUMABLE = frozenset(
-    {CloseCode.GOING_AWAY, CloseCode.OVERFLOW, CloseCode.SESSION_ENDED, CloseCode.RIGHTS_CHANGED, CloseCode.RATE_LIMITED}
-)
+RESUMABLE = frozenset({CloseCode.GOING_AWAY, CloseCode.OVERFLOW, CloseCode.SESSION_ENDED, CloseCode.RIGHTS_CHANGED, CloseCode.RATE_LIMITED})
 
 AUDIENCE_KEY = "audience"
 MODERATORS = "moderators"

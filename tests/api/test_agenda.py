@@ -77,9 +77,7 @@ async def test_update_item(world: World) -> None:
     assert updated["provisions"] == [world.provisions[2]]
     audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
     last = audit["entries"][-1]
-    assert last["action"] == "agenda.updated" and last["payload"]["fields"] == sorted(
-        ["title", "description", "planned_minutes", "speaking_time_s", "provisions"]
-    )
+    assert last["action"] == "agenda.updated" and last["payload"]["fields"] == sorted(["title", "description", "planned_minutes", "speaking_time_s", "provisions"])
 
 
 async def test_reorder_by_position(world: World) -> None:

@@ -289,7 +289,9 @@ async def test_moderator_actions_all_audited(world: World) -> None:
 
 
 async def test_adopted_amendment_keeps_its_redline(world: World) -> None:
-    a = await world.ok("POST", f"/api/assemblies/{world.assembly}/amendments", "delegate", {"provision": world.provisions[0], "kind": "replace", "text": "The first provision, improved.", "submit": True}, status=201)
+    a = await world.ok(
+        "POST", f"/api/assemblies/{world.assembly}/amendments", "delegate", {"provision": world.provisions[0], "kind": "replace", "text": "The first provision, improved.", "submit": True}, status=201
+    )
     await world.ok("POST", f"/api/amendments/{a['id']}/admit", "moderator", {})
     adopted = await world.ok("POST", f"/api/amendments/{a['id']}/adopt", "moderator", {})
     assert adopted["status"] == "adopted"

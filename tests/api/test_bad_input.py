@@ -191,9 +191,7 @@ async def test_oversize_body(world: World, settings: Settings) -> None:
     before = await _snapshot(world)
     big = "x" * (settings.max_body_bytes + 1)
     for method, path, _ in _endpoints(world):
-        r = await world.client.request(
-            method, path, content=('{"text": "' + big + '"}').encode(), headers={**world.headers("admin"), "content-type": "application/json"}
-        )
+        r = await world.client.request(method, path, content=('{"text": "' + big + '"}').encode(), headers={**world.headers("admin"), "content-type": "application/json"})
         body = _assert_4xx(r, path)
         assert r.status_code == 413 and body["error"] == "payload_too_large", (path, r.status_code)
     assert await _snapshot(world) == before

@@ -22,9 +22,7 @@ async def _amendment(world: World) -> dict:
 
 async def test_threads_on_provisions_and_amendments(world: World) -> None:
     c1 = await _comment(world, provision=world.provisions[0], stance="for", text="I support this.")
-    assert (c1["author"], c1["stance"], c1["text"], c1["provision"], c1["amendment"], c1["parent"]) == (
-        "delegate", "for", "I support this.", world.provisions[0], None, None
-    )
+    assert (c1["author"], c1["stance"], c1["text"], c1["provision"], c1["amendment"], c1["parent"]) == ("delegate", "for", "I support this.", world.provisions[0], None, None)
     reply = await _comment(world, "delegate2", parent=c1["id"], stance="against", text="I do not.")
     assert reply["provision"] == world.provisions[0] and reply["parent"] == c1["id"]
     a = await _amendment(world)

@@ -59,9 +59,7 @@ async def test_provision_errors(world: World) -> None:
     r = await world.call("POST", "/api/assemblies/9999/provisions", "admin", {"number": "1", "text": "x"})
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     # a provision of another assembly cannot anchor an insertion here
-    other = await world.ok(
-        "POST", f"/api/assemblies/{world.other_assembly}/provisions", "admin", {"number": "1", "text": "elsewhere"}, status=201
-    )
+    other = await world.ok("POST", f"/api/assemblies/{world.other_assembly}/provisions", "admin", {"number": "1", "text": "elsewhere"}, status=201)
     r = await world.call("POST", path, "moderator", {"text": "x", "after": other["id"]})
     assert r.status_code in (400, 404), r.text
     assert r.json()["error"] in ("invalid_input", "not_found")

@@ -127,9 +127,19 @@ def test_live_answers_validate_against_their_schema(server: tuple[str, dict[str,
     c = Checker(url)
     mod = c.call("POST", "/api/auth/token", body=demo["moderator"], status=200)["token"]
     c.call("POST", "/api/auth/token", body={"username": demo["moderator"]["username"], "password": "wrong"}, status=401)
-    for path in ("/api/health", "/api/server-key", "/api/assemblies", f"/api/assemblies/{aid}", f"/api/assemblies/{aid}/members",
-                 f"/api/assemblies/{aid}/document", f"/api/assemblies/{aid}/agenda", f"/api/assemblies/{aid}/amendments",
-                 f"/api/assemblies/{aid}/comments", f"/api/assemblies/{aid}/elections", f"/api/elections/{eid}"):
+    for path in (
+        "/api/health",
+        "/api/server-key",
+        "/api/assemblies",
+        f"/api/assemblies/{aid}",
+        f"/api/assemblies/{aid}/members",
+        f"/api/assemblies/{aid}/document",
+        f"/api/assemblies/{aid}/agenda",
+        f"/api/assemblies/{aid}/amendments",
+        f"/api/assemblies/{aid}/comments",
+        f"/api/assemblies/{aid}/elections",
+        f"/api/elections/{eid}",
+    ):
         c.call("GET", path, status=200)
     c.call("GET", "/api/me", mod, status=200)
     c.call("GET", f"/api/assemblies/{aid}/audit", mod, status=200)
@@ -149,15 +159,29 @@ def test_live_answers_validate_against_their_schema(server: tuple[str, dict[str,
     election = c.call("POST", f"/api/elections/{eid}/open", mod, status=200)["election"]
     options = [o["id"] for o in election["signed"]["options"]]
     for n, signer in enumerate(voters):
-        signed = {"v": 1, "type": "ballot", "election": str(eid), "election_digest": digest(election["signed"]), "voter": signer.key_id,
-                  "revision": 1, "ranking": options[n:], "nonce": b64u_encode(os.urandom(16))}
+        signed = {
+            "v": 1,
+            "type": "ballot",
+            "election": str(eid),
+            "election_digest": digest(election["signed"]),
+            "voter": signer.key_id,
+            "revision": 1,
+            "ranking": options[n:],
+            "nonce": b64u_encode(os.urandom(16)),
+        }
         ballot = sign_object(signer, signed)
         c.call("POST", f"/api/elections/{eid}/ballots", body=ballot, status=201)
         c.call("POST", f"/api/elections/{eid}/ballots", body=ballot, status=200)
     c.call("POST", f"/api/elections/{eid}/ballots", body={"signed": {}}, status=400)
-    for path in (f"/api/elections/{eid}", f"/api/elections/{eid}/roll", f"/api/elections/{eid}/sth", f"/api/elections/{eid}/board",
-                 f"/api/elections/{eid}/proof/inclusion?seq=0&tree_size=2", f"/api/elections/{eid}/proof/consistency?first=1&second=2",
-                 f"/api/elections/{eid}/tally"):
+    for path in (
+        f"/api/elections/{eid}",
+        f"/api/elections/{eid}/roll",
+        f"/api/elections/{eid}/sth",
+        f"/api/elections/{eid}/board",
+        f"/api/elections/{eid}/proof/inclusion?seq=0&tree_size=2",
+        f"/api/elections/{eid}/proof/consistency?first=1&second=2",
+        f"/api/elections/{eid}/tally",
+    ):
         c.call("GET", path, status=200)
     c.call("GET", f"/api/elections/{eid}/result", status=409)
     c.call("POST", f"/api/elections/{eid}/close", mod, status=200)

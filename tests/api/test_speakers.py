@@ -112,8 +112,13 @@ async def test_give_floor_end_speech_and_timer(world: World, clock: Clock) -> No
     audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
     actions = [e["action"] for e in audit["entries"] if e["action"].startswith(("speakers.", "timer."))]
     assert actions == [
-        "speakers.floor_given", "timer.pause", "timer.resume", "speakers.speech_ended",
-        "speakers.floor_given", "timer.stop", "timer.start",
+        "speakers.floor_given",
+        "timer.pause",
+        "timer.resume",
+        "speakers.speech_ended",
+        "speakers.floor_given",
+        "timer.stop",
+        "timer.start",
     ]
     assert audit["verified"] is True
 

@@ -34,8 +34,16 @@ def open_election(url: str, env: dict[str, str], delegates: int) -> tuple[str, d
 
 
 def cast(url: str, election: dict[str, Any], voter: Signer, revision: int, ranking: list[str]) -> int:
-    signed = {"v": 1, "type": "ballot", "election": election["signed"]["id"], "election_digest": digest(election["signed"]),
-              "voter": voter.key_id, "revision": revision, "ranking": ranking, "nonce": b64u_encode(os.urandom(16))}
+    signed = {
+        "v": 1,
+        "type": "ballot",
+        "election": election["signed"]["id"],
+        "election_digest": digest(election["signed"]),
+        "voter": voter.key_id,
+        "revision": revision,
+        "ranking": ranking,
+        "nonce": b64u_encode(os.urandom(16)),
+    }
     receipt = api(url, "POST", f"/api/elections/{election['signed']['id']}/ballots", body=sign_object(voter, signed))
     return int(receipt["seq"])
 
@@ -60,8 +68,7 @@ def test_verify_open_then_follow_until_the_result(server: tuple[str, dict[str, s
     # verify once: everything up to the current tree head, the tally so far
     checked = run(env, "verify", url, eid)
     assert checked.returncode == 0
-    assert checked.stdout.startswith(f"OK: election {eid} (schulze): open, 3 ballots verified up to tree size 3, "
-                                     "no result yet\n"), checked.stdout
+    assert checked.stdout.startswith(f"OK: election {eid} (schulze): open, 3 ballots verified up to tree size 3, no result yet\n"), checked.stdout
     assert "  live tally    the server's tally at tree size 3 agrees\n" in checked.stdout
 
     # a pinned key the server does not hold is a failure at once, also when following
@@ -96,8 +103,7 @@ def test_verify_open_then_follow_until_the_result(server: tuple[str, dict[str, s
         for name, (proc, out, err) in followers.items():
             assert proc.wait(timeout=20) == 0, (name, out.read_text(), err.read_text())
             stdout = out.read_text()
-            assert stdout.startswith(f"OK: election {eid} (schulze): 8 ballots on the board, 4 voters on the roll, "
-                                     f"4 counted; winner {result['winner']}\n"), stdout
+            assert stdout.startswith(f"OK: election {eid} (schulze): 8 ballots on the board, 4 voters on the roll, 4 counted; winner {result['winner']}\n"), stdout
             assert f"  tree head  size 8, root {result['root_hash']}\n" in stdout
             followed = next(line for line in stdout.splitlines() if line.startswith("  followed   "))
             heads = int(followed.split()[1])

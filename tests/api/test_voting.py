@@ -164,7 +164,13 @@ async def test_yes_no_election_records_outcome(world: World) -> None:
     w = world
     voters = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
     await to_voting(w)
-    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {"kind": "yes_no", "visibility": "after_close", "rule": {"majority": "two_thirds", "quorum_percent": 50}, "weights": {"delegate": 3}}, status=201)
+    e = await w.ok(
+        "POST",
+        f"/api/agenda/{w.item}/elections",
+        "moderator",
+        {"kind": "yes_no", "visibility": "after_close", "rule": {"majority": "two_thirds", "quorum_percent": 50}, "weights": {"delegate": 3}},
+        status=201,
+    )
     opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
     election = opened["election"]
     assert election["signed"]["rule"] == {"majority": "two_thirds", "quorum_percent": 50}

@@ -63,7 +63,9 @@ async def to_voting(w: World) -> None:
         await w.ok("POST", f"/api/agenda/{w.item}/phase", "moderator", {"phase": phase})
 
 
-async def open_amendment_election(w: World, *, method: str = "schulze", visibility: str = "live", voters: tuple[str, ...] = ("delegate", "delegate2")) -> tuple[str, dict[str, Any], list[Voter], list[int]]:
+async def open_amendment_election(
+    w: World, *, method: str = "schulze", visibility: str = "live", voters: tuple[str, ...] = ("delegate", "delegate2")
+) -> tuple[str, dict[str, Any], list[Voter], list[int]]:
     amendments = await admitted_amendments(w, ["The first provision text, amended.", "A wholly new first provision."])
     registered = [await register_and_approve(w, v) for v in voters]
     await to_voting(w)

@@ -501,10 +501,20 @@ def audit(server_key: bytes, election_env: Any, roll_env: Any, entries: list[dic
         try:
             result = open_envelope(result_env, "result", server_key)
             expected = {
-                "v": 1, "type": "result", "election": eid, "election_digest": digest, "tree_size": len(entries), "root_hash": root.hex(),
-                "method": election["method"], "counted": tally.counted, "weight_counted": tally.weight_counted,
-                "abstentions": tally.abstentions, "ranking": tally.ranking, "winner": tally.winner,
-                "ties_broken": tally.ties_broken, "details": tally.details,
+                "v": 1,
+                "type": "result",
+                "election": eid,
+                "election_digest": digest,
+                "tree_size": len(entries),
+                "root_hash": root.hex(),
+                "method": election["method"],
+                "counted": tally.counted,
+                "weight_counted": tally.weight_counted,
+                "abstentions": tally.abstentions,
+                "ranking": tally.ranking,
+                "winner": tally.winner,
+                "ties_broken": tally.ties_broken,
+                "details": tally.details,
             }
             for key in sorted(set(expected) | set(result)):
                 if result.get(key) != expected.get(key):
@@ -570,8 +580,15 @@ class Device:
 
     def ballot(self, election: dict[str, Any], ranking: list[str], revision: int, **changes: Any) -> dict[str, Any]:
         signed = {
-            "v": 1, "type": "ballot", "election": election["id"], "election_digest": H(jcs(election)).hex(),
-            "voter": self.key_id, "revision": revision, "ranking": ranking, "nonce": b64u(os.urandom(16)), **changes,
+            "v": 1,
+            "type": "ballot",
+            "election": election["id"],
+            "election_digest": H(jcs(election)).hex(),
+            "voter": self.key_id,
+            "revision": revision,
+            "ranking": ranking,
+            "nonce": b64u(os.urandom(16)),
+            **changes,
         }
         return {"signed": signed, "signature": b64u(self.private.sign(jcs(signed))), "signer": self.key_id}
 

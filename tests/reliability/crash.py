@@ -101,8 +101,16 @@ async def _client(config: dict[str, Any]) -> None:
                 revision[kid] += 1
                 ranking = rng.sample(options, rng.randint(0, len(options)))
                 nonce = __import__("base64").urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
-                signed = {"v": 1, "type": "ballot", "election": str(config["election"]), "election_digest": election_digest,
-                          "voter": kid, "revision": revision[kid], "ranking": ranking, "nonce": nonce}
+                signed = {
+                    "v": 1,
+                    "type": "ballot",
+                    "election": str(config["election"]),
+                    "election_digest": election_digest,
+                    "voter": kid,
+                    "revision": revision[kid],
+                    "ranking": ranking,
+                    "nonce": nonce,
+                }
                 body = json.dumps(sign_object(signer, signed)).encode()
                 sent += 1
                 try:
@@ -244,8 +252,18 @@ def check(url: str, info: dict[str, Any], receipt_files: list[Path], figures: Fi
 # -- the driver ---------------------------------------------------------------------------------
 
 
-def run(workdir: Path, *, kills: int, database_url: str | None = None, voters: int = 300, clients: int = 3,
-        concurrency: int = 24, gap: tuple[float, float] = (0.5, 2.0), seed_value: int = 7, log: Any = print) -> Figures:
+def run(
+    workdir: Path,
+    *,
+    kills: int,
+    database_url: str | None = None,
+    voters: int = 300,
+    clients: int = 3,
+    concurrency: int = 24,
+    gap: tuple[float, float] = (0.5, 2.0),
+    seed_value: int = 7,
+    log: Any = print,
+) -> Figures:
     rng = random.Random(seed_value)
     workdir.mkdir(parents=True, exist_ok=True)
     env = server_env(workdir / "data", free_port(), database_url, KURULTAI_BALLOT_RATE="100000000", KURULTAI_BALLOT_CLIENT_RATE="100000000")
@@ -259,16 +277,23 @@ def run(workdir: Path, *, kills: int, database_url: str | None = None, voters: i
         server.stop()
 
 
-def _load_and_kill(server: Server, env: dict[str, str], info: dict[str, Any], workdir: Path, *, kills: int, clients: int,
-                   concurrency: int, gap: tuple[float, float], seed_value: int, rng: random.Random, log: Any) -> Figures:
+def _load_and_kill(
+    server: Server, env: dict[str, str], info: dict[str, Any], workdir: Path, *, kills: int, clients: int, concurrency: int, gap: tuple[float, float], seed_value: int, rng: random.Random, log: Any
+) -> Figures:
     stop = workdir / "stop"
     receipt_files = [workdir / f"receipts-{i}.jsonl" for i in range(clients)]
     procs = []
     for i in range(clients):
         config = {
-            "url": server.url, "election": info["election"], "election_envelope": info["election_envelope"],
-            "voters": info["voters"][i::clients], "concurrency": concurrency, "stop_file": str(stop),
-            "receipts_file": str(receipt_files[i]), "stats_file": str(workdir / f"stats-{i}.json"), "seed": seed_value + i,
+            "url": server.url,
+            "election": info["election"],
+            "election_envelope": info["election_envelope"],
+            "voters": info["voters"][i::clients],
+            "concurrency": concurrency,
+            "stop_file": str(stop),
+            "receipts_file": str(receipt_files[i]),
+            "stats_file": str(workdir / f"stats-{i}.json"),
+            "seed": seed_value + i,
         }
         path = workdir / f"client-{i}.json"
         path.write_text(json.dumps(config))

@@ -18,8 +18,16 @@ from voting.core.signed import digest
 
 def cast(url: str, info: dict[str, Any], voter: dict[str, str], revision: int) -> dict[str, Any]:
     election = info["election_envelope"]["signed"]
-    signed = {"v": 1, "type": "ballot", "election": str(info["election"]), "election_digest": digest(election), "voter": voter["key_id"],
-              "revision": revision, "ranking": [election["options"][revision % 3]["id"]], "nonce": "A" * 21 + "Q"}
+    signed = {
+        "v": 1,
+        "type": "ballot",
+        "election": str(info["election"]),
+        "election_digest": digest(election),
+        "voter": voter["key_id"],
+        "revision": revision,
+        "ranking": [election["options"][revision % 3]["id"]],
+        "nonce": "A" * 21 + "Q",
+    }
     body = json.dumps(sign_object(Signer.from_private_bytes(bytes.fromhex(voter["private_key"])), signed))
     r = httpx.post(f"{url}/api/elections/{info['election']}/ballots", content=body, timeout=30)
     assert r.status_code == 201, r.text

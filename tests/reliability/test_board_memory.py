@@ -160,9 +160,18 @@ def test_reading_many_closed_elections_keeps_memory_bounded(tmp_path: Path) -> N
             if n in (20, len(ids)):
                 rss[n] = rss_bytes(pid)
         growth = rss[len(ids)] - rss[20]
-        print(json.dumps({"seeded_s": round(seeded, 1), "read_s": round(time.monotonic() - started - seeded, 1), "held": counts,
-                          "rss_after_20_mb": round(rss[20] / 2**20, 1), "rss_after_all_mb": round(rss[len(ids)] / 2**20, 1),
-                          "growth_mb": round(growth / 2**20, 1)}))
+        print(
+            json.dumps(
+                {
+                    "seeded_s": round(seeded, 1),
+                    "read_s": round(time.monotonic() - started - seeded, 1),
+                    "held": counts,
+                    "rss_after_20_mb": round(rss[20] / 2**20, 1),
+                    "rss_after_all_mb": round(rss[len(ids)] / 2**20, 1),
+                    "growth_mb": round(growth / 2**20, 1),
+                }
+            )
+        )
         # Measured (2 busy CPUs, ~60 s): held 16 at every sample and +0.5 MB; with every state
         # kept, held 20, 40, … 200 and +10.4 MB.
         assert max(counts) <= KEEP_CLOSED, counts

@@ -210,6 +210,7 @@ def test_export_is_a_0700_directory_of_0600_files(tmp_path: Path) -> None:
 
     async def open_and_close(app: Any) -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+
             async def login(cred: dict[str, str]) -> dict[str, str]:
                 r = await c.post("/api/auth/token", json={"username": cred["username"], "password": cred["password"]})
                 assert r.status_code == 200, r.text

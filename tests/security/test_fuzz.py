@@ -62,8 +62,16 @@ def _fuzz(tmp_path: Path) -> None:
     cli(env, "migrate")
     info = seed(env, 3)
     known = {
-        "aid": info["assembly"], "iid": info["item"], "eid": int(info["election"]), "pid": info["provision"], "mid": 1,
-        "uid": 1, "sid": 1, "cid": 1, "key_id": info["voters"][0]["key_id"], "username": "voter0002",
+        "aid": info["assembly"],
+        "iid": info["item"],
+        "eid": int(info["election"]),
+        "pid": info["provision"],
+        "mid": 1,
+        "uid": 1,
+        "sid": 1,
+        "cid": 1,
+        "key_id": info["voters"][0]["key_id"],
+        "username": "voter0002",
     }
     failures: list[str] = []
     sent: dict[tuple[str, str], int] = {}

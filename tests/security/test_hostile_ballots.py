@@ -207,7 +207,12 @@ async def test_hostile_ballots_get_their_exact_code_and_leave_the_board_unchange
     add("forged: signature of the accepted ballot on a new ranking", 403, "bad_signature", {**with_signed(accepted, ranking=[a2])})
     # -- 7: replays (idempotent) ----------------------------------------------------------------
     add("replay of an accepted ballot", 200, None, accepted)
-    add("replay with keys reordered and spaces", 200, None, b'{ "signer" : "%s", "signature": "%s", "signed": %s }' % (accepted["signer"].encode(), accepted["signature"].encode(), json.dumps(dict(reversed(list(accepted["signed"].items())))).encode()))
+    add(
+        "replay with keys reordered and spaces",
+        200,
+        None,
+        b'{ "signer" : "%s", "signature": "%s", "signed": %s }' % (accepted["signer"].encode(), accepted["signature"].encode(), json.dumps(dict(reversed(list(accepted["signed"].items())))).encode()),
+    )
     add("replay in the other election", 200, None, bob_other, O)
     # -- 8: look-alike option ids ---------------------------------------------------------------
     lookalikes = {

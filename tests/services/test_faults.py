@@ -51,7 +51,6 @@ UNLIMITED = {"KURULTAI_BALLOT_RATE": "100000000", "KURULTAI_BALLOT_CLIENT_RATE":
 CONTROL = ("heartbeat", "pong")
 
 
-
 unavailable = service_unavailable
 
 
@@ -249,9 +248,16 @@ async def cast_ballots(info: dict[str, Any], voters: list[dict[str, Any]], url_f
             kid, signer = mine[i % len(mine)]
             i += 1
             revision[kid] += 1
-            signed = {"v": 1, "type": "ballot", "election": str(info["election"]), "election_digest": edigest, "voter": kid,
-                      "revision": revision[kid], "ranking": rng.sample(options, rng.randint(0, len(options))),
-                      "nonce": base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()}
+            signed = {
+                "v": 1,
+                "type": "ballot",
+                "election": str(info["election"]),
+                "election_digest": edigest,
+                "voter": kid,
+                "revision": revision[kid],
+                "ranking": rng.sample(options, rng.randint(0, len(options))),
+                "nonce": base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode(),
+            }
             try:
                 r = await http.post(f"{url_for(failures)}/api/elections/{info['election']}/ballots", json=sign_object(signer, signed))
             except httpx.HTTPError as exc:
@@ -337,10 +343,7 @@ async def _kill_mid_vote(a: Server, b: Server, info: dict[str, Any], db: str) ->
         return b.url if killed.is_set() or failures else a.url
 
     clients = 8
-    vote_tasks = [
-        asyncio.create_task(cast_ballots(info, voters[i::clients], via_a_then_b if i % 2 == 0 else (lambda _f: b.url), stop, tally, i))
-        for i in range(clients)
-    ]
+    vote_tasks = [asyncio.create_task(cast_ballots(info, voters[i::clients], via_a_then_b if i % 2 == 0 else (lambda _f: b.url), stop, tally, i)) for i in range(clients)]
     await asyncio.sleep(4)
     before = len(tally.receipts)
     seen_before = [o.last for o in observers]
@@ -365,10 +368,17 @@ async def _kill_mid_vote(a: Server, b: Server, info: dict[str, Any], db: str) ->
     assert all(e["type"] == "election.closed" for e in observers[0].events if e["type"] == "election.closed")
     assert any(e["type"] == "election.closed" for e in observers[0].events)
     return {
-        "n": n, "observers": len(observers), "seq_at_kill": seen_before, "receipts_before_kill": before,
-        "receipts": tally.receipts, "receipts_total": len(tally.receipts), "ballot_answers": tally.statuses,
-        "reconnect_s": round(reconnected, 2), "caught_up_s_after_close": round(caught_up, 2),
-        "duplicates_dropped": dups, "kill_to_end_s": round(time.monotonic() - t_kill, 1),
+        "n": n,
+        "observers": len(observers),
+        "seq_at_kill": seen_before,
+        "receipts_before_kill": before,
+        "receipts": tally.receipts,
+        "receipts_total": len(tally.receipts),
+        "ballot_answers": tally.statuses,
+        "reconnect_s": round(reconnected, 2),
+        "caught_up_s_after_close": round(caught_up, 2),
+        "duplicates_dropped": dups,
+        "kill_to_end_s": round(time.monotonic() - t_kill, 1),
     }
 
 
@@ -451,8 +461,10 @@ async def _restart_redis(a: Server, b: Server, info: dict[str, Any], own: OwnRed
     # the hub of A subscribes again, and B's publisher publishes again
     probe = redis.asyncio.Redis.from_url(own.url)
     try:
+
         async def subscribed() -> bool:
             return int(dict(await probe.pubsub_numsub(channel))[channel.encode()]) >= 1
+
         t = time.monotonic()
         while not await subscribed():
             assert time.monotonic() - t < 10, "instance A never subscribed to the assembly's channel again after Redis came back"
@@ -488,10 +500,19 @@ async def _restart_redis(a: Server, b: Server, info: dict[str, Any], own: OwnRed
     # the observers' delay after Redis is back (live through pub/sub, not at the next heartbeat)
     after = [d for o in observers for d, t in zip(o.delays, o.arrivals) if t > t_up + 1]
     return {
-        "n": n, "observers": len(observers), "api_calls_ok": len(tally.successes), "api_calls_failed": len(tally.failures),
-        "failed_during_restart": len(during), "answers": tally.statuses, "receipts": tally.receipts, "receipts_total": len(tally.receipts),
-        "resubscribed_s": round(resubscribed, 2), "republished_s": round(republished, 2), "caught_up_s": round(caught_up, 2),
-        "duplicates": dups, "delay_after_restart_ms": {"median": round(statistics.median(after) * 1000), "max": round(max(after) * 1000)} if after else None,
+        "n": n,
+        "observers": len(observers),
+        "api_calls_ok": len(tally.successes),
+        "api_calls_failed": len(tally.failures),
+        "failed_during_restart": len(during),
+        "answers": tally.statuses,
+        "receipts": tally.receipts,
+        "receipts_total": len(tally.receipts),
+        "resubscribed_s": round(resubscribed, 2),
+        "republished_s": round(republished, 2),
+        "caught_up_s": round(caught_up, 2),
+        "duplicates": dups,
+        "delay_after_restart_ms": {"median": round(statistics.median(after) * 1000), "max": round(max(after) * 1000)} if after else None,
         "reconnects": [len(o.connections) - 1 for o in observers],
     }
 
@@ -620,8 +641,13 @@ async def _abuse(server: Server, info: dict[str, Any]) -> dict[str, Any]:
     p95 = delays[int(len(delays) * 0.95)]
     assert p95 < 1.0 and delays[-1] < 3.0, f"event delay p95 {p95:.3f} s, max {delays[-1]:.3f} s"
     return {
-        "idle_connections": len(idle), "connections_gauge": gauge, "open_idle_s": round(opened_s, 1), "events": posted,
-        "offenders": {k: f"{len(v)} x {v[0]}" for k, v in got.items()}, "abuse_s": round(abuse_s, 2), "drain_idle_s": round(drained_s, 1),
+        "idle_connections": len(idle),
+        "connections_gauge": gauge,
+        "open_idle_s": round(opened_s, 1),
+        "events": posted,
+        "offenders": {k: f"{len(v)} x {v[0]}" for k, v in got.items()},
+        "abuse_s": round(abuse_s, 2),
+        "drain_idle_s": round(drained_s, 1),
         "delay_ms": {"median": round(statistics.median(delays) * 1000), "p95": round(p95 * 1000), "max": round(delays[-1] * 1000)},
     }
 

@@ -34,7 +34,6 @@ REDIS_URL = os.environ.get("KURULTAI_TEST_REDIS", "redis://127.0.0.1:6379/0")
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
 
 
-
 unavailable = service_unavailable
 
 
@@ -221,10 +220,7 @@ async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Pat
     from kurultai.settings import Settings
 
     async with redis_keys() as (prefix, probe):
-        apps = [
-            create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_address_failures=2))
-            for name in ("a", "b")
-        ]
+        apps = [create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_address_failures=2)) for name in ("a", "b")]
         async with AsyncTestClient(app=apps[0]) as a, AsyncTestClient(app=apps[1]) as b:
             for client, name in ((a, "nobody"), (b, "no-one")):  # two failed logins from this address use up its limit
                 r = await client.post("/api/auth/token", json={"username": name, "password": "wrong-password"})

@@ -108,17 +108,9 @@ async def test_upgrade_moves_rolls_out_of_the_election_row(fresh_db: str, tmp_pa
 async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
     """Two server processes starting at once on a fresh database: both succeed, each migration
     is applied exactly once (the advisory lock serialises them)."""
-    code = (
-        "import asyncio, json, sys; from kurultai.db import Database; from kurultai.settings import Settings; "
-        "print(json.dumps(asyncio.run(Database(Settings(database_url=sys.argv[1])).migrate())))"
-    )
+    code = "import asyncio, json, sys; from kurultai.db import Database; from kurultai.settings import Settings; print(json.dumps(asyncio.run(Database(Settings(database_url=sys.argv[1])).migrate())))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, fresh_db, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-        for _ in range(3)
-    ]
+    procs = [await asyncio.create_subprocess_exec(sys.executable, "-c", code, fresh_db, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for _ in range(3)]
     outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), timeout=120)
     for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err.decode()[-2000:]

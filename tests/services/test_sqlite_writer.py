@@ -25,9 +25,7 @@ def backend() -> str:
 
 async def test_concurrent_requests_land_exactly_once(world: World) -> None:
     a = world.assembly
-    am = await world.ok(
-        "POST", f"/api/assemblies/{a}/amendments", "delegate", {"provision": world.provisions[0], "kind": "delete", "submit": True}, status=201
-    )
+    am = await world.ok("POST", f"/api/assemblies/{a}/amendments", "delegate", {"provision": world.provisions[0], "kind": "delete", "submit": True}, status=201)
 
     def request(i: int):  # noqa: ANN202
         if i % 3 == 0:
@@ -52,9 +50,7 @@ async def test_concurrent_requests_land_exactly_once(world: World) -> None:
 
 async def test_concurrent_moderator_actions_keep_the_audit_chain(world: World) -> None:
     a = world.assembly
-    responses = await asyncio.gather(
-        *(world.call("POST", f"/api/assemblies/{a}/agenda", "moderator", {"title": f"item {i}"}) for i in range(100))
-    )
+    responses = await asyncio.gather(*(world.call("POST", f"/api/assemblies/{a}/agenda", "moderator", {"title": f"item {i}"}) for i in range(100)))
     assert {r.status_code for r in responses} == {201}
     items = await world.ok("GET", f"/api/assemblies/{a}/agenda")
     assert [i["position"] for i in items] == list(range(1, 102))  # no two items got the same position
@@ -130,7 +126,7 @@ async def test_bulk_statements_write_every_row_in_order(db: Database, monkeypatc
 
     monkeypatch.setattr(kdb, "MULTI_ROW_MAX", 7)
     sql = "INSERT INTO kurultai_user (username, display_name, password_hash, created_ms) VALUES (?, ?, ?, ?)"
-    rows = [(f"bulk{i:03d}", f"Bulk \"{i}\" ü", "", i) for i in range(23)]
+    rows = [(f"bulk{i:03d}", f'Bulk "{i}" ü', "", i) for i in range(23)]
 
     async def prepare() -> tuple[list, str]:
         return [(sql, rows), (sql, [("single", "one row", "", 99)]), (sql, [])], "done"

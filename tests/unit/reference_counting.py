@@ -29,10 +29,7 @@ def ranks_above(ranking: tuple[str, ...], x: str, y: str) -> bool:
 
 
 def pairwise(options: list[str], ballots: list[WeightedBallot]) -> dict[str, dict[str, int]]:
-    return {
-        x: {y: sum(b.weight for b in ballots if ranks_above(b.ranking, x, y)) for y in options if y != x}
-        for x in options
-    }
+    return {x: {y: sum(b.weight for b in ballots if ranks_above(b.ranking, x, y)) for y in options if y != x} for x in options}
 
 
 def layers(options: list[str], beats: Any) -> list[list[str]]:

@@ -46,25 +46,29 @@ class SyntheticElection:
         return sign_object(signer or self.server, envelope["signed"])
 
     def bundle(self, **changes: Any) -> Bundle:
-        fields = {"election": self.election, "roll": self.roll, "board": self.board, "sth": self.sth,
-                  "result": self.result, "server_public_key": self.server.public_key_raw}
+        fields = {"election": self.election, "roll": self.roll, "board": self.board, "sth": self.sth, "result": self.result, "server_public_key": self.server.public_key_raw}
         fields.update(changes)
         return Bundle(**fields)
 
 
-def make_ballot(voter: Signer, election_id: str, election_digest: str, revision: int,
-                ranking: Sequence[str], nonce: bytes | None = None) -> dict[str, Any]:
+def make_ballot(voter: Signer, election_id: str, election_digest: str, revision: int, ranking: Sequence[str], nonce: bytes | None = None) -> dict[str, Any]:
     """A signed ballot envelope."""
-    signed = {"v": 1, "type": "ballot", "election": election_id, "election_digest": election_digest,
-              "voter": voter.key_id, "revision": revision, "ranking": list(ranking),
-              "nonce": b64u_encode(nonce if nonce is not None else os.urandom(16))}
+    signed = {
+        "v": 1,
+        "type": "ballot",
+        "election": election_id,
+        "election_digest": election_digest,
+        "voter": voter.key_id,
+        "revision": revision,
+        "ranking": list(ranking),
+        "nonce": b64u_encode(nonce if nonce is not None else os.urandom(16)),
+    }
     return sign_object(voter, signed)
 
 
 def sign_tree(server: Signer, election_id: str, board: list[dict[str, Any]], timestamp_ms: int) -> dict[str, Any]:
     root = compute_root([compute_leaf_hash(leaf) for leaf in board])
-    return sign_object(server, {"v": 1, "type": "sth", "election": election_id, "tree_size": len(board),
-                                "root_hash": root.hex(), "timestamp": format_time(timestamp_ms)})
+    return sign_object(server, {"v": 1, "type": "sth", "election": election_id, "tree_size": len(board), "root_hash": root.hex(), "timestamp": format_time(timestamp_ms)})
 
 
 def count(election_signed: dict[str, Any], roll_signed: dict[str, Any], board: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,18 +81,21 @@ def count(election_signed: dict[str, Any], roll_signed: dict[str, Any], board: l
             latest[s["voter"]] = (s["revision"], s["ranking"])
     ballots = [WeightedBallot(tuple(r), weights[v]) for v, (_, r) in latest.items()]
     rule = election_signed.get("rule")
-    return compute_result(election_signed["method"], [o["id"] for o in election_signed["options"]], ballots,
-                          rule=Rule(**rule) if rule else None,
-                          roll_weight=sum(weights.values()))
+    return compute_result(election_signed["method"], [o["id"] for o in election_signed["options"]], ballots, rule=Rule(**rule) if rule else None, roll_weight=sum(weights.values()))
 
 
-def sign_result(server: Signer, election: dict[str, Any], roll: dict[str, Any], board: list[dict[str, Any]],
-                sth_signed: dict[str, Any], *, skip: Sequence[int] = ()) -> dict[str, Any]:
+def sign_result(server: Signer, election: dict[str, Any], roll: dict[str, Any], board: list[dict[str, Any]], sth_signed: dict[str, Any], *, skip: Sequence[int] = ()) -> dict[str, Any]:
     """The result over ``board``, counting every leaf but those at the seqs in ``skip``."""
     counted = count(election["signed"], roll["signed"], [leaf for i, leaf in enumerate(board) if i not in skip])
-    signed = {"v": 1, "type": "result", "election": election["signed"]["id"],
-              "election_digest": digest(election["signed"]), "tree_size": sth_signed["tree_size"],
-              "root_hash": sth_signed["root_hash"], **counted}
+    signed = {
+        "v": 1,
+        "type": "result",
+        "election": election["signed"]["id"],
+        "election_digest": digest(election["signed"]),
+        "tree_size": sth_signed["tree_size"],
+        "root_hash": sth_signed["root_hash"],
+        **counted,
+    }
     return sign_object(server, signed)
 
 
@@ -107,24 +114,29 @@ def build_election(
 ) -> SyntheticElection:
     """An election with ``ballots`` as ``(voter index in roll order, revision, ranking)``, closed."""
     server = server or Signer.from_private_bytes(b"\x07" * 32)
-    signers = sorted(voters or [Signer.from_private_bytes(bytes([i + 1]) * 32) for i in range(n_voters)],
-                     key=lambda s: s.key_id)
+    signers = sorted(voters or [Signer.from_private_bytes(bytes([i + 1]) * 32) for i in range(n_voters)], key=lambda s: s.key_id)
     weights = list(weights) if weights is not None else [1] * len(signers)
     entries = [{"key_id": s.key_id, "public_key": s.public_key_b64u, "weight": w} for s, w in zip(signers, weights)]
     entries = sorted([*entries, *extra_roll_entries], key=lambda e: e["key_id"])
     roll = sign_object(server, {"v": 1, "type": "roll", "election": election_id, "voters": entries})
     election_signed: dict[str, Any] = {
-        "v": 1, "type": "election", "id": election_id, "assembly": "3", "agenda_item": "7",
-        "title": "Article 2: amendments", "options": [{"id": o, "label": o.replace("-", " ")} for o in options],
-        "method": method, "visibility": "live", "roll_digest": digest(roll["signed"]),
-        "opened_at": format_time(OPENED_MS)}
+        "v": 1,
+        "type": "election",
+        "id": election_id,
+        "assembly": "3",
+        "agenda_item": "7",
+        "title": "Article 2: amendments",
+        "options": [{"id": o, "label": o.replace("-", " ")} for o in options],
+        "method": method,
+        "visibility": "live",
+        "roll_digest": digest(roll["signed"]),
+        "opened_at": format_time(OPENED_MS),
+    }
     if rule is not None:
         election_signed["rule"] = rule
     election = sign_object(server, election_signed)
     el_digest = digest(election_signed)
-    board = [make_leaf(seq, make_ballot(signers[i], election_id, el_digest, revision, ranking),
-                       format_time(OPENED_MS + 1000 + seq))
-             for seq, (i, revision, ranking) in enumerate(ballots)]
+    board = [make_leaf(seq, make_ballot(signers[i], election_id, el_digest, revision, ranking), format_time(OPENED_MS + 1000 + seq)) for seq, (i, revision, ranking) in enumerate(ballots)]
     sth = sign_tree(server, election_id, board, OPENED_MS + 10_000_000)
     result = sign_result(server, election, roll, board, sth["signed"])
     return SyntheticElection(server, signers, election, roll, board, sth, result)

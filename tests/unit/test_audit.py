@@ -42,9 +42,7 @@ def test_error_class():
 
 def test_hash_is_sha256_of_rfc8785_json():
     payload = {"b": 1, "a": "é"}
-    want = hashlib.sha256(
-        rfc8785.dumps({"prev": GENESIS, "seq": 1, "actor": "mod", "action": "x", "payload": payload, "at": "t"})
-    ).hexdigest()
+    want = hashlib.sha256(rfc8785.dumps({"prev": GENESIS, "seq": 1, "actor": "mod", "action": "x", "payload": payload, "at": "t"})).hexdigest()
     assert compute_entry_hash(GENESIS, 1, "mod", "x", payload, "t") == want
     # canonical: key order does not matter
     assert compute_entry_hash(GENESIS, 1, "mod", "x", {"a": "é", "b": 1}, "t") == want
@@ -107,9 +105,7 @@ def test_rehashed_tampered_entry_breaks_the_link_after_it():
     chain = make_chain()
     e = chain[1]
     payload = {"forged": True}
-    forged = dataclasses.replace(
-        e, payload=payload, hash=compute_entry_hash(e.prev_hash, e.seq, e.actor, e.action, payload, e.created_at)
-    )
+    forged = dataclasses.replace(e, payload=payload, hash=compute_entry_hash(e.prev_hash, e.seq, e.actor, e.action, payload, e.created_at))
     chain[1] = forged
     with pytest.raises(AuditChainError, match=r"audit entry 2 \(seq 3\) has prev_hash") as info:
         verify_chain(chain)

@@ -52,16 +52,14 @@ class Board:
 
 
 def body(signer: Signer = VOTER, *, sign_with: Signer | None = None, **changes: Any) -> bytes:
-    signed = {"v": 1, "type": "ballot", "election": "7", "election_digest": DIGEST, "voter": signer.key_id,
-              "revision": 2, "ranking": ["a", "status_quo"], "nonce": "AAAAAAAAAAAAAAAAAAAAAA"}
+    signed = {"v": 1, "type": "ballot", "election": "7", "election_digest": DIGEST, "voter": signer.key_id, "revision": 2, "ranking": ["a", "status_quo"], "nonce": "AAAAAAAAAAAAAAAAAAAAAA"}
     signed.update(changes)
     env = sign_object(sign_with or signer, signed)
     env["signer"] = signer.key_id
     return json.dumps(env, separators=(",", ":")).encode()
 
 
-def run(data: bytes, election: Election | None = None, board: Board | None = None,
-        verifies: bool | None = None) -> CheckedBallot:
+def run(data: bytes, election: Election | None = None, board: Board | None = None, verifies: bool | None = None) -> CheckedBallot:
     election = election or Election()
     board = board or Board()
     calls: list[str] = []

@@ -171,8 +171,7 @@ LAYOUTS: dict[str, Callable[[list[Any]], str]] = {
     "indent-2": lambda board: json.dumps(board, indent=2),
     "indent-2-final-break": lambda board: json.dumps(board, indent=2) + "\n",  # "[\n" ... "\n]\n", more lines
     "one-line": lambda board: json.dumps(board),  # as the end-to-end test's tampering writes it
-    "two-a-line": lambda board: "[\n" + ",\n".join(",".join(json.dumps(leaf) for leaf in board[i:i + 2])
-                                                   for i in range(0, len(board), 2)) + "\n]\n",
+    "two-a-line": lambda board: "[\n" + ",\n".join(",".join(json.dumps(leaf) for leaf in board[i : i + 2]) for i in range(0, len(board), 2)) + "\n]\n",
     "crlf": lambda board: leaf_lines(board).replace("\n", "\r\n"),
     "split-leaf": lambda board: leaf_lines(board).replace(',"ballot":', ',\n"ballot":', 1),
     "syntax": lambda board: _edit_line(leaf_lines(board), 7, lambda line: line.replace('"v":1,', '"v":1,,', 1)),
@@ -238,10 +237,18 @@ def test_board_size_of_the_export_layout(good, tmp_path, n):
     assert client_cli._board_size(bundle.board) == n == client_cli._board_size(read_bundle(tmp_path).board)
 
 
-@pytest.mark.parametrize("text, want", [
-    ("[]", None), ("", None), (json.dumps([1, 2], indent=2), None), ("[\n]\n", 0), ("[\n\n]\n", 1),
-    (json.dumps([1, 2], indent=2) + "\n", 2), (json.dumps([[1], [2]], indent=2) + "\n", 6),
-])
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("[]", None),
+        ("", None),
+        (json.dumps([1, 2], indent=2), None),
+        ("[\n]\n", 0),
+        ("[\n\n]\n", 1),
+        (json.dumps([1, 2], indent=2) + "\n", 2),
+        (json.dumps([[1], [2]], indent=2) + "\n", 6),
+    ],
+)
 def test_board_size_of_other_files(text, want):
     assert client_cli._board_size(BoardFile(text.encode())) == want
     assert client_cli._board_size(None) == 0 and client_cli._board_size("nope") == 0
@@ -277,10 +284,17 @@ def bars(monkeypatch: pytest.MonkeyPatch) -> _Bars:
     return seen
 
 
-@pytest.mark.parametrize("layout, total", [
-    (leaf_lines, 23), (LAYOUTS["indent-2"], None), (LAYOUTS["indent-2-final-break"], "lines"),
-    (LAYOUTS["two-a-line"], 12), (LAYOUTS["split-leaf"], 24),
-], ids=["export", "indent-2", "indent-2-final-break", "two-a-line", "split-leaf"])
+@pytest.mark.parametrize(
+    "layout, total",
+    [
+        (leaf_lines, 23),
+        (LAYOUTS["indent-2"], None),
+        (LAYOUTS["indent-2-final-break"], "lines"),
+        (LAYOUTS["two-a-line"], 12),
+        (LAYOUTS["split-leaf"], 24),
+    ],
+    ids=["export", "indent-2", "indent-2-final-break", "two-a-line", "split-leaf"],
+)
 def test_progress_never_passes_its_total(good, bars, monkeypatch, tmp_path, layout, total):
     """One leaf a line: the exact count. Another layout: no total, or an estimate from the line
     breaks that the bar never passes (a board checked again after a fallback included)."""

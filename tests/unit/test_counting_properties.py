@@ -86,9 +86,7 @@ def test_fast_count_equals_reference_with_many_equal_ballots(profile: tuple[list
     extra=st.integers(0, 20),
     with_abstain=st.booleans(),
 )
-def test_yes_no_equals_reference(
-    choices: list[tuple[tuple[str, ...], int]], majority: str, quorum: int, extra: int, with_abstain: bool
-) -> None:
+def test_yes_no_equals_reference(choices: list[tuple[tuple[str, ...], int]], majority: str, quorum: int, extra: int, with_abstain: bool) -> None:
     ballots = [WeightedBallot(r, w) for r, w in choices]
     roll = sum(w for _, w in choices) + extra
     rule = Rule(majority, quorum)

@@ -165,9 +165,7 @@ def test_to_markdown_escapes_user_content():
     assert "## Article 2" in lines
     assert "\n\n\n" not in md
     # only our own structure opens headings
-    assert [line for line in lines if line.startswith("#")] == [
-        "# Law \\<b\\>", "## Article 1. Scope \\#1 line", "## Article 2"
-    ]
+    assert [line for line in lines if line.startswith("#")] == ["# Law \\<b\\>", "## Article 1. Scope \\#1 line", "## Article 2"]
 
 
 def test_to_html():
@@ -194,4 +192,4 @@ def test_to_html_escapes_everything():
         '<p class="paragraph" id="provision-1"><span class="number">1&lt;.</span> <strong>&lt;i&gt;t&lt;/i&gt;</strong> '
         "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;<br>\nline two</p>\n<p>second &amp; para</p>"
     ) in page
-    assert "<h2 id=\"provision-2\">Article 2. A &amp; B</h2>" in page
+    assert '<h2 id="provision-2">Article 2. A &amp; B</h2>' in page

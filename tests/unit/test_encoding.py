@@ -56,8 +56,7 @@ def test_jcs_refuses_what_json_cannot_carry():
         jcs({"\u00e9": "\ud800"})  # the rfc8785 path (non-ASCII key)
     with pytest.raises(MalformedError, match="nesting deeper than 32"):
         jcs(_nested(40))
-    assert jcs({"n": MAX_SAFE_INTEGER, "m": -MAX_SAFE_INTEGER, "t": (1, True, None)}) == (
-        b'{"m":-9007199254740991,"n":9007199254740991,"t":[1,true,null]}')
+    assert jcs({"n": MAX_SAFE_INTEGER, "m": -MAX_SAFE_INTEGER, "t": (1, True, None)}) == (b'{"m":-9007199254740991,"n":9007199254740991,"t":[1,true,null]}')
 
 
 JSON_VALUES = st.recursive(
@@ -69,8 +68,7 @@ JSON_VALUES = st.recursive(
 
 ASCII_KEYED_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127), max_size=5), children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127), max_size=5), children, max_size=4),
     max_leaves=20,
 )
 
@@ -86,7 +84,7 @@ def test_jcs_fast_path_agrees_with_the_rfc8785_package(value):
     assert jcs(value) == rfc8785.dumps(value)
 
 
-@given(st.dictionaries(st.text(alphabet="a\u00e9\ue000\uffff\U00010000\U0001F600", max_size=3), st.integers(0, 9)))
+@given(st.dictionaries(st.text(alphabet="a\u00e9\ue000\uffff\U00010000\U0001f600", max_size=3), st.integers(0, 9)))
 def test_jcs_sorts_by_utf16_code_units(value):
     want = sorted(value, key=lambda k: k.encode("utf-16-be"))
     assert list(json.loads(jcs(value))) == want
@@ -111,38 +109,41 @@ def test_jcs_round_trips_through_the_strict_parser(value):
 # --- strict JSON ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "match"), [
-    (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
-    (b'{"a": {"b": [{"c": 1, "c": 1}]}}', "duplicate key 'c'"),
-    (b'[1.5]', "non-integer numbers are not allowed, got 1.5"),
-    (b'[1e3]', "got 1e3"),
-    (b'[1E+3]', "got 1E\\+3"),
-    (b'[-0.0]', "non-integer"),
-    (b'[NaN]', "NaN is not allowed"),
-    (b'[Infinity]', "Infinity is not allowed"),
-    (b'[-Infinity]', "-Infinity is not allowed"),
-    (b'[9007199254740993]', "integer 9007199254740993 outside"),
-    (b'[-9007199254740993]', "outside"),
-    (b'[9007199254740992]', "outside"),
-    (b'[' + b'9' * 5000 + b']', "outside"),
-    (b'["\xff"]', "invalid UTF-8 at byte 2"),
-    (b'["\xc0\xaf"]', "invalid UTF-8"),  # overlong "/"
-    (b'["\xed\xa0\x80"]', "invalid UTF-8"),  # an encoded surrogate
-    (b'["\\ud800"]', "lone surrogate"),
-    (b'{"\\udc00": 1}', "lone surrogate"),
-    (b'\xef\xbb\xbf{}', "byte order mark"),
-    (b'[' * 33 + b']' * 33, "nesting deeper than 32"),
-    (b'{"a":' * 33 + b'1' + b'}' * 33, "nesting deeper than 32"),
-    (b'[' * 100000, "nesting deeper than 32"),
-    (b'', "Expecting value"),
-    (b'{"a": 1} x', "Extra data"),
-    (b'{"a": 1}{}', "Extra data"),
-    (b"{'a': 1}", "Expecting property name"),
-    (b'[01]', "Expecting"),
-    (b'["a\tb"]', "Invalid control character"),
-    (b'[1,]', "Expecting value"),
-    (b'\x00', "Expecting value"),
-])
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
+        (b'{"a": {"b": [{"c": 1, "c": 1}]}}', "duplicate key 'c'"),
+        (b"[1.5]", "non-integer numbers are not allowed, got 1.5"),
+        (b"[1e3]", "got 1e3"),
+        (b"[1E+3]", "got 1E\\+3"),
+        (b"[-0.0]", "non-integer"),
+        (b"[NaN]", "NaN is not allowed"),
+        (b"[Infinity]", "Infinity is not allowed"),
+        (b"[-Infinity]", "-Infinity is not allowed"),
+        (b"[9007199254740993]", "integer 9007199254740993 outside"),
+        (b"[-9007199254740993]", "outside"),
+        (b"[9007199254740992]", "outside"),
+        (b"[" + b"9" * 5000 + b"]", "outside"),
+        (b'["\xff"]', "invalid UTF-8 at byte 2"),
+        (b'["\xc0\xaf"]', "invalid UTF-8"),  # overlong "/"
+        (b'["\xed\xa0\x80"]', "invalid UTF-8"),  # an encoded surrogate
+        (b'["\\ud800"]', "lone surrogate"),
+        (b'{"\\udc00": 1}', "lone surrogate"),
+        (b"\xef\xbb\xbf{}", "byte order mark"),
+        (b"[" * 33 + b"]" * 33, "nesting deeper than 32"),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "nesting deeper than 32"),
+        (b"[" * 100000, "nesting deeper than 32"),
+        (b"", "Expecting value"),
+        (b'{"a": 1} x', "Extra data"),
+        (b'{"a": 1}{}', "Extra data"),
+        (b"{'a': 1}", "Expecting property name"),
+        (b"[01]", "Expecting"),
+        (b'["a\tb"]', "Invalid control character"),
+        (b"[1,]", "Expecting value"),
+        (b"\x00", "Expecting value"),
+    ],
+)
 def test_parse_json_strict_refuses(data, match):
     with pytest.raises(MalformedError, match=match) as info:
         parse_json_strict(data)
@@ -150,21 +151,20 @@ def test_parse_json_strict_refuses(data, match):
 
 
 def test_parse_json_strict_accepts():
-    assert parse_json_strict(b' {"a": [1, -2, "x", true, false, null], "b": {}} \n') == {
-        "a": [1, -2, "x", True, False, None], "b": {}}
-    assert parse_json_strict(b'[9007199254740991, -9007199254740991, -0]') == [2**53 - 1, -(2**53 - 1), 0]
-    assert parse_json_strict(b'["\\ud83d\\ude00", "\xc3\xa9"]') == ["\U0001F600", "\u00e9"]
+    assert parse_json_strict(b' {"a": [1, -2, "x", true, false, null], "b": {}} \n') == {"a": [1, -2, "x", True, False, None], "b": {}}
+    assert parse_json_strict(b"[9007199254740991, -9007199254740991, -0]") == [2**53 - 1, -(2**53 - 1), 0]
+    assert parse_json_strict(b'["\\ud83d\\ude00", "\xc3\xa9"]') == ["\U0001f600", "\u00e9"]
     assert parse_json_strict(bytearray(b'"a"')) == "a"
-    assert parse_json_strict(b'[' * 32 + b']' * 32) == _nested(32)
+    assert parse_json_strict(b"[" * 32 + b"]" * 32) == _nested(32)
     # brackets inside strings do not count as nesting
-    assert parse_json_strict(b'["' + b'[' * 100 + b'\\"{"]') == ["[" * 100 + '"{']
+    assert parse_json_strict(b'["' + b"[" * 100 + b'\\"{"]') == ["[" * 100 + '"{']
     # strings are kept as received: no Unicode normalization
     assert parse_json_strict('["e\u0301"]'.encode()) == ["e\u0301"]
 
 
 def test_parse_json_strict_wants_bytes():
     with pytest.raises(MalformedError, match="want bytes, got str"):
-        parse_json_strict('{}')  # type: ignore[arg-type]
+        parse_json_strict("{}")  # type: ignore[arg-type]
     with pytest.raises(MalformedError, match="want bytes, got int"):
         parse_json_strict(5)  # type: ignore[arg-type]
 
@@ -204,17 +204,20 @@ def test_b64u_round_trip(data):
     assert b64u_decode(text) == data
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("AAAA=", "no padding"),
-    ("AA==", "no padding"),
-    ("+/8", "no padding"),  # standard alphabet
-    ("AA A", "no padding"),
-    ("AA\n", "no padding"),
-    ("AAAAA", "impossible length 5"),
-    ("AB", "non-zero trailing bits"),  # canonical is "AA"
-    ("AAB", "non-zero trailing bits"),  # canonical is "AAA"
-    ("\u0660AAA", "no padding"),  # a non-ASCII digit
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("AAAA=", "no padding"),
+        ("AA==", "no padding"),
+        ("+/8", "no padding"),  # standard alphabet
+        ("AA A", "no padding"),
+        ("AA\n", "no padding"),
+        ("AAAAA", "impossible length 5"),
+        ("AB", "non-zero trailing bits"),  # canonical is "AA"
+        ("AAB", "non-zero trailing bits"),  # canonical is "AAA"
+        ("\u0660AAA", "no padding"),  # a non-ASCII digit
+    ],
+)
 def test_b64u_decode_is_strict(text, match):
     with pytest.raises(MalformedError, match=match):
         b64u_decode(text)
@@ -233,13 +236,16 @@ def test_sha256():
     assert sha256(b"x") == hashlib.sha256(b"x").digest()
 
 
-@pytest.mark.parametrize(("ms", "text"), [
-    (0, "1970-01-01T00:00:00.000Z"),
-    (1795601700123, "2026-11-25T10:15:00.123Z"),
-    (1795601700000, "2026-11-25T10:15:00.000Z"),
-    (951782400007, "2000-02-29T00:00:00.007Z"),
-    (253402300799999, "9999-12-31T23:59:59.999Z"),
-])
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1795601700123, "2026-11-25T10:15:00.123Z"),
+        (1795601700000, "2026-11-25T10:15:00.000Z"),
+        (951782400007, "2000-02-29T00:00:00.007Z"),
+        (253402300799999, "9999-12-31T23:59:59.999Z"),
+    ],
+)
 def test_time_round_trip(ms, text):
     assert format_time(ms) == text
     assert parse_time(text) == ms
@@ -250,21 +256,24 @@ def test_time_round_trip_property(ms):
     assert parse_time(format_time(ms)) == ms
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("2026-11-24T10:15:00Z", "want YYYY-MM-DDTHH:MM:SS.mmmZ"),
-    ("2026-11-24T10:15:00.12Z", "want YYYY"),
-    ("2026-11-24T10:15:00.1234Z", "want YYYY"),
-    ("2026-11-24T10:15:00.123+00:00", "want YYYY"),
-    ("2026-11-24t10:15:00.123z", "want YYYY"),
-    ("2026-11-24 10:15:00.123Z", "want YYYY"),
-    ("2026-11-24T10:15:00.123Z\n", "want YYYY"),
-    ("\u0662026-11-24T10:15:00.123Z", "want YYYY"),  # a non-ASCII digit
-    ("2026-02-30T10:15:00.123Z", "day is out of range"),
-    ("2026-13-01T10:15:00.123Z", "month must be in 1..12"),
-    ("2026-11-24T24:00:00.000Z", "hour must be in 0..23"),
-    ("2026-12-31T23:59:60.000Z", "second must be in 0..59"),
-    ("1969-12-31T23:59:59.999Z", "before 1970"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("2026-11-24T10:15:00Z", "want YYYY-MM-DDTHH:MM:SS.mmmZ"),
+        ("2026-11-24T10:15:00.12Z", "want YYYY"),
+        ("2026-11-24T10:15:00.1234Z", "want YYYY"),
+        ("2026-11-24T10:15:00.123+00:00", "want YYYY"),
+        ("2026-11-24t10:15:00.123z", "want YYYY"),
+        ("2026-11-24 10:15:00.123Z", "want YYYY"),
+        ("2026-11-24T10:15:00.123Z\n", "want YYYY"),
+        ("\u0662026-11-24T10:15:00.123Z", "want YYYY"),  # a non-ASCII digit
+        ("2026-02-30T10:15:00.123Z", "day is out of range"),
+        ("2026-13-01T10:15:00.123Z", "month must be in 1..12"),
+        ("2026-11-24T24:00:00.000Z", "hour must be in 0..23"),
+        ("2026-12-31T23:59:60.000Z", "second must be in 0..59"),
+        ("1969-12-31T23:59:59.999Z", "before 1970"),
+    ],
+)
 def test_parse_time_is_strict(text, match):
     with pytest.raises(MalformedError, match=match):
         parse_time(text)

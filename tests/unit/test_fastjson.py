@@ -19,8 +19,14 @@ SIGNER = Signer.generate()
 
 def envelope(**changes):
     signed = {
-        "v": 1, "type": "ballot", "election": "7", "election_digest": "ab" * 32, "voter": SIGNER.key_id,
-        "revision": 1, "ranking": ["a1", "status_quo"], "nonce": "AAAAAAAAAAAAAAAAAAAAAA",
+        "v": 1,
+        "type": "ballot",
+        "election": "7",
+        "election_digest": "ab" * 32,
+        "voter": SIGNER.key_id,
+        "revision": 1,
+        "ranking": ["a1", "status_quo"],
+        "nonce": "AAAAAAAAAAAAAAAAAAAAAA",
     }
     signed.update(changes)
     return sign_object(SIGNER, signed)

@@ -22,11 +22,7 @@ from voting.core.keys import (
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ed25519"
 RFC8032 = json.loads((VECTORS / "rfc8032.json").read_text())
-LOW_ORDER = [
-    (bytes.fromhex(line.split()[0]), line.split(maxsplit=1)[1])
-    for line in (VECTORS / "low-order-points.txt").read_text().splitlines()
-    if line.strip()
-]
+LOW_ORDER = [(bytes.fromhex(line.split()[0]), line.split(maxsplit=1)[1]) for line in (VECTORS / "low-order-points.txt").read_text().splitlines() if line.strip()]
 P = 2**255 - 19
 D = -121665 * pow(121666, -1, P) % P
 L = 2**252 + 27742317777372353535851937790883648493  # the group order
@@ -151,12 +147,15 @@ def test_mixed_order_key_is_accepted():
     check_public_key(base)
 
 
-@pytest.mark.parametrize(("raw", "match"), [
-    (b"\x01" * 31, "wrong size 31, want 32 bytes"),
-    (b"\x01" * 33, "wrong size 33, want 32 bytes"),
-    (b"", "wrong size 0, want 32 bytes"),
-    ("a" * 32, "wrong size str"),
-])
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"\x01" * 31, "wrong size 31, want 32 bytes"),
+        (b"\x01" * 33, "wrong size 33, want 32 bytes"),
+        (b"", "wrong size 0, want 32 bytes"),
+        ("a" * 32, "wrong size str"),
+    ],
+)
 def test_check_public_key_sizes(raw, match):
     with pytest.raises(BadKeyError, match=match):
         check_public_key(raw)
@@ -193,9 +192,7 @@ def test_signer_rejects_bad_private_keys():
 
 def test_sign_object_envelope():
     signer = Signer.from_private_bytes(bytes.fromhex(RFC8032[0]["secret_key"]))
-    signed = {"v": 1, "type": "sth", "election": "e", "tree_size": 0,
-              "root_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-              "timestamp": "2026-11-24T10:15:00.123Z"}
+    signed = {"v": 1, "type": "sth", "election": "e", "tree_size": 0, "root_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "timestamp": "2026-11-24T10:15:00.123Z"}
     envelope = sign_object(signer, signed)
     assert set(envelope) == {"signed", "signature", "signer"}
     assert envelope["signed"] is signed and envelope["signer"] == signer.key_id

@@ -31,8 +31,7 @@ from voting.core.merkle import (
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle"
 # The leaves behind the transparency-dev vectors (RFC 6962 test data).
-RFC_LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243",
-                                          "5051525354555657", "606162636465666768696a6b6c6d6e6f")]
+RFC_LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f")]
 RFC_LEAF_HASHES = [leaf_hash(leaf) for leaf in RFC_LEAVES]
 
 
@@ -106,14 +105,16 @@ def test_hash_prefixes():
 
 def test_rfc_tree_roots():
     # Roots of the RFC 6962 test tree for sizes 1..8, as in transparency-dev/merkle's tests.
-    want = ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-            "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-            "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-            "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-            "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"]
+    want = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ]
     for size in range(1, 9):
         assert compute_root(RFC_LEAF_HASHES[:size]).hex() == want[size - 1]
     assert compute_root([]) == EMPTY_ROOT
@@ -124,8 +125,7 @@ def test_rfc_tree_roots():
 
 @pytest.mark.parametrize(("name", "case"), load("inclusion"), ids=lambda v: v if isinstance(v, str) else "")
 def test_inclusion_vectors(name, case):
-    args = (case["leafIdx"], case["treeSize"], b64(case["leafHash"]), [b64(p) for p in case["proof"] or []],
-            b64(case["root"]))
+    args = (case["leafIdx"], case["treeSize"], b64(case["leafHash"]), [b64(p) for p in case["proof"] or []], b64(case["root"]))
     if case["wantErr"]:
         with pytest.raises(ProofError):
             verify_inclusion(*args)
@@ -135,8 +135,7 @@ def test_inclusion_vectors(name, case):
 
 @pytest.mark.parametrize(("name", "case"), load("consistency"), ids=lambda v: v if isinstance(v, str) else "")
 def test_consistency_vectors(name, case):
-    args = (case["size1"], case["size2"], [b64(p) for p in case["proof"] or []], b64(case["root1"]),
-            b64(case["root2"]))
+    args = (case["size1"], case["size2"], [b64(p) for p in case["proof"] or []], b64(case["root1"]), b64(case["root2"]))
     if case["wantErr"]:
         with pytest.raises(ProofError):
             verify_consistency(*args)
@@ -197,7 +196,7 @@ def test_append_returns_newly_completed_nodes():
         assert len(nodes) == 1 + ((i + 1) & -(i + 1)).bit_length() - 1  # leaf plus trailing ones of i
         for level, index, value in nodes:
             assert (level, index) not in seen
-            assert value == compute_root(SMALL[index << level:(index + 1) << level])
+            assert value == compute_root(SMALL[index << level : (index + 1) << level])
             seen[(level, index)] = value
     assert len(seen) == 31  # a complete tree of 16 leaves
     assert seen[(4, 0)] == compact.root()

@@ -13,9 +13,7 @@ def sides(segments):
 
 
 def test_identical_texts_are_one_equal_segment():
-    assert compute_redline("Article 1 applies.", "Article 1 applies.") == [
-        {"op": "equal", "text": "Article 1 applies."}
-    ]
+    assert compute_redline("Article 1 applies.", "Article 1 applies.") == [{"op": "equal", "text": "Article 1 applies."}]
 
 
 def test_empty_texts():
@@ -64,9 +62,7 @@ def test_punctuation_is_a_separate_token():
 
 
 def test_cyrillic_and_kazakh_words_are_whole_tokens():
-    assert tokenize("Қазақстан Республикасының заңы, әділет!") == [
-        "Қазақстан", " ", "Республикасының", " ", "заңы", ",", " ", "әділет", "!"
-    ]
+    assert tokenize("Қазақстан Республикасының заңы, әділет!") == ["Қазақстан", " ", "Республикасының", " ", "заңы", ",", " ", "әділет", "!"]
     for word in ("ә", "ғ", "қ", "ң", "ө", "ұ", "ү", "һ", "і"):
         assert tokenize(f"с{word}з") == [f"с{word}з"]
     segments = compute_redline("Үкімет құқығын шектейді.", "Үкімет өз құқығын шектемейді.")
@@ -97,9 +93,7 @@ def test_non_strings_are_invalid_input():
         compute_redline(None, "x")  # type: ignore[arg-type]
 
 
-words = st.sampled_from(
-    ["law", "the", "shall", "Закон", "әділет", "құқық", "ұйым", "ғылым", "өңір", "үкімет", "һәм", "ішкі", "a", "1"]
-)
+words = st.sampled_from(["law", "the", "shall", "Закон", "әділет", "құқық", "ұйым", "ғылым", "өңір", "үкімет", "һәм", "ішкі", "a", "1"])
 separators = st.sampled_from([" ", "  ", "\n", ", ", ". ", "; ", "\t", "-", "<", "&"])
 texts = st.lists(st.one_of(words, separators), max_size=30).map("".join)
 
@@ -142,10 +136,8 @@ def test_redline_of_a_text_with_itself_has_no_changes(text):
 def test_redline_html_escapes_everything():
     segments = compute_redline('a <b> & "c"', 'a <i> & "c"')
     out = redline_html(segments)
-    assert out == 'a &lt;<del>b</del><ins>i</ins>&gt; &amp; &quot;c&quot;'
-    assert redline_html([{"op": "delete", "text": "<script>"}, {"op": "insert", "text": "x'y"}]) == (
-        "<del>&lt;script&gt;</del><ins>x&#x27;y</ins>"
-    )
+    assert out == "a &lt;<del>b</del><ins>i</ins>&gt; &amp; &quot;c&quot;"
+    assert redline_html([{"op": "delete", "text": "<script>"}, {"op": "insert", "text": "x'y"}]) == ("<del>&lt;script&gt;</del><ins>x&#x27;y</ins>")
     assert redline_html([]) == ""
 
 

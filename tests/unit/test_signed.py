@@ -37,16 +37,23 @@ TIME = "2026-11-24T10:15:00.123Z"
 
 
 def roll_signed() -> dict:
-    return {"v": 1, "type": "roll", "election": "el-1",
-            "voters": [{"key_id": s.key_id, "public_key": s.public_key_b64u, "weight": 1 + i}
-                       for i, s in enumerate(VOTERS)]}
+    return {"v": 1, "type": "roll", "election": "el-1", "voters": [{"key_id": s.key_id, "public_key": s.public_key_b64u, "weight": 1 + i} for i, s in enumerate(VOTERS)]}
 
 
 def election_signed(**changes) -> dict:
-    signed = {"v": 1, "type": "election", "id": "el-1", "assembly": "as-1", "agenda_item": "ai-1",
-              "title": "Amendments to §2", "options": [{"id": "status_quo", "label": "Keep"},
-                                                      {"id": "am-1", "label": "Amendment 1"}],
-              "method": "schulze", "visibility": "live", "roll_digest": digest(roll_signed()), "opened_at": TIME}
+    signed = {
+        "v": 1,
+        "type": "election",
+        "id": "el-1",
+        "assembly": "as-1",
+        "agenda_item": "ai-1",
+        "title": "Amendments to §2",
+        "options": [{"id": "status_quo", "label": "Keep"}, {"id": "am-1", "label": "Amendment 1"}],
+        "method": "schulze",
+        "visibility": "live",
+        "roll_digest": digest(roll_signed()),
+        "opened_at": TIME,
+    }
     signed.update(changes)
     return signed
 
@@ -55,9 +62,16 @@ ELECTION_DIGEST = digest(election_signed())
 
 
 def ballot_signed(signer: Signer = VOTERS[0], **changes) -> dict:
-    signed = {"v": 1, "type": "ballot", "election": "el-1", "election_digest": ELECTION_DIGEST,
-              "voter": signer.key_id, "revision": 1, "ranking": ["am-1", "status_quo"],
-              "nonce": b64u_encode(bytes(range(16)))}
+    signed = {
+        "v": 1,
+        "type": "ballot",
+        "election": "el-1",
+        "election_digest": ELECTION_DIGEST,
+        "voter": signer.key_id,
+        "revision": 1,
+        "ranking": ["am-1", "status_quo"],
+        "nonce": b64u_encode(bytes(range(16))),
+    }
     signed.update(changes)
     return signed
 
@@ -94,29 +108,31 @@ def test_verify_envelope_failures():
 
 
 def test_type_is_domain_separation():
-    wire = sign_object(SERVER, {"v": 1, "type": "sth", "election": "el-1", "tree_size": 0,
-                                "root_hash": EMPTY_ROOT.hex(), "timestamp": TIME})
+    wire = sign_object(SERVER, {"v": 1, "type": "sth", "election": "el-1", "tree_size": 0, "root_hash": EMPTY_ROOT.hex(), "timestamp": TIME})
     with pytest.raises(MalformedError, match="ballot.type: want 'ballot', got 'sth'"):
         parse_envelope(wire, "ballot")
     assert parse_envelope(wire, "sth").signed["type"] == "sth"
 
 
-@pytest.mark.parametrize(("mutate", "match"), [
-    (lambda e: e.update(extra=1), "ballot envelope.extra: unexpected field"),
-    (lambda e: e.pop("signer"), "ballot envelope.signer: missing field"),
-    (lambda e: e.pop("signature"), "ballot envelope.signature: missing field"),
-    (lambda e: e.update(signed=[1]), "ballot envelope.signed: want an object, got array"),
-    (lambda e: e["signed"].pop("v"), "ballot.v: missing field"),
-    (lambda e: e["signed"].pop("type"), "ballot.type: missing field"),
-    (lambda e: e["signed"].update(v=2), "ballot.v: want 1, got 2"),
-    (lambda e: e["signed"].update(v=True), "ballot.v: want 1, got True"),
-    (lambda e: e["signed"].update(v="1"), "ballot.v: want 1, got '1'"),
-    (lambda e: e.update(signature="AAAA"), "ballot envelope.signature: wrong size 3, want 64 bytes"),
-    (lambda e: e.update(signature=e["signature"] + "="), "ballot envelope.signature: b64u: want only"),
-    (lambda e: e.update(signature=7), "ballot envelope.signature: b64u: want a string, got int"),
-    (lambda e: e.update(signer=e["signer"].upper()), "ballot envelope.signer: want 64 lowercase hex"),
-    (lambda e: e.update(signer=e["signer"][:63]), "ballot envelope.signer: want 64 lowercase hex"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda e: e.update(extra=1), "ballot envelope.extra: unexpected field"),
+        (lambda e: e.pop("signer"), "ballot envelope.signer: missing field"),
+        (lambda e: e.pop("signature"), "ballot envelope.signature: missing field"),
+        (lambda e: e.update(signed=[1]), "ballot envelope.signed: want an object, got array"),
+        (lambda e: e["signed"].pop("v"), "ballot.v: missing field"),
+        (lambda e: e["signed"].pop("type"), "ballot.type: missing field"),
+        (lambda e: e["signed"].update(v=2), "ballot.v: want 1, got 2"),
+        (lambda e: e["signed"].update(v=True), "ballot.v: want 1, got True"),
+        (lambda e: e["signed"].update(v="1"), "ballot.v: want 1, got '1'"),
+        (lambda e: e.update(signature="AAAA"), "ballot envelope.signature: wrong size 3, want 64 bytes"),
+        (lambda e: e.update(signature=e["signature"] + "="), "ballot envelope.signature: b64u: want only"),
+        (lambda e: e.update(signature=7), "ballot envelope.signature: b64u: want a string, got int"),
+        (lambda e: e.update(signer=e["signer"].upper()), "ballot envelope.signer: want 64 lowercase hex"),
+        (lambda e: e.update(signer=e["signer"][:63]), "ballot envelope.signer: want 64 lowercase hex"),
+    ],
+)
 def test_envelope_errors_name_the_field(mutate, match):
     wire = copy.deepcopy(sign_object(VOTERS[0], ballot_signed()))
     mutate(wire)
@@ -146,26 +162,29 @@ def test_parse_ballot_leaves_option_checks_to_later():
     assert parse_ballot(ballot_signed(ranking=[])).ranking == ()
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"revision": 0}, "ballot.revision: want an integer >= 1, got 0"),
-    ({"revision": -1}, "ballot.revision: want an integer >= 1, got -1"),
-    ({"revision": True}, "ballot.revision: want an integer >= 1, got True"),
-    ({"revision": "2"}, "ballot.revision: want an integer >= 1, got '2'"),
-    ({"revision": 1.0}, "ballot.revision: want an integer >= 1, got number"),
-    ({"ranking": "am-1"}, "ballot.ranking: want an array of strings, got 'am-1'"),
-    ({"ranking": ["am-1", 2]}, r"ballot.ranking\[1\]: want a string, got 2"),
-    ({"ranking": [["am-1"]]}, r"ballot.ranking\[0\]: want a string, got array"),
-    ({"nonce": b64u_encode(bytes(15))}, "ballot.nonce: wrong size 15, want 16 bytes"),
-    ({"nonce": b64u_encode(bytes(17))}, "ballot.nonce: wrong size 17, want 16 bytes"),
-    ({"nonce": "AAAAAAAAAAAAAAAAAAAAAA=="}, "ballot.nonce: b64u: want only"),
-    ({"nonce": "AAAAAAAAAAAAAAAAAAAAAB"}, "ballot.nonce: b64u: not the canonical encoding"),
-    ({"election": 5}, "ballot.election: want a string, got 5"),
-    ({"election_digest": "AB" * 32}, "ballot.election_digest: want 64 lowercase hex"),
-    ({"voter": "0" * 65}, "ballot.voter: want 64 lowercase hex"),
-    ({"voter": None}, "ballot.voter: want 64 lowercase hex characters, got null"),
-    ({"type": "leaf"}, "ballot.type: want 'ballot', got 'leaf'"),
-    ({"extra": 1}, "ballot.extra: unexpected field"),
-])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"revision": 0}, "ballot.revision: want an integer >= 1, got 0"),
+        ({"revision": -1}, "ballot.revision: want an integer >= 1, got -1"),
+        ({"revision": True}, "ballot.revision: want an integer >= 1, got True"),
+        ({"revision": "2"}, "ballot.revision: want an integer >= 1, got '2'"),
+        ({"revision": 1.0}, "ballot.revision: want an integer >= 1, got number"),
+        ({"ranking": "am-1"}, "ballot.ranking: want an array of strings, got 'am-1'"),
+        ({"ranking": ["am-1", 2]}, r"ballot.ranking\[1\]: want a string, got 2"),
+        ({"ranking": [["am-1"]]}, r"ballot.ranking\[0\]: want a string, got array"),
+        ({"nonce": b64u_encode(bytes(15))}, "ballot.nonce: wrong size 15, want 16 bytes"),
+        ({"nonce": b64u_encode(bytes(17))}, "ballot.nonce: wrong size 17, want 16 bytes"),
+        ({"nonce": "AAAAAAAAAAAAAAAAAAAAAA=="}, "ballot.nonce: b64u: want only"),
+        ({"nonce": "AAAAAAAAAAAAAAAAAAAAAB"}, "ballot.nonce: b64u: not the canonical encoding"),
+        ({"election": 5}, "ballot.election: want a string, got 5"),
+        ({"election_digest": "AB" * 32}, "ballot.election_digest: want 64 lowercase hex"),
+        ({"voter": "0" * 65}, "ballot.voter: want 64 lowercase hex"),
+        ({"voter": None}, "ballot.voter: want 64 lowercase hex characters, got null"),
+        ({"type": "leaf"}, "ballot.type: want 'ballot', got 'leaf'"),
+        ({"extra": 1}, "ballot.extra: unexpected field"),
+    ],
+)
 def test_ballot_errors_name_the_field(changes, match):
     with pytest.raises(MalformedError, match=match):
         parse_ballot(ballot_signed(**changes))
@@ -201,37 +220,39 @@ def test_parse_election():
     election = parse_election(election_signed())
     assert election.option_ids == ("status_quo", "am-1") and election.rule is None
     assert election.method == "schulze" and election.visibility == "live" and election.opened_at == TIME
-    yes_no = parse_election(election_signed(
-        method="yes_no", rule={"majority": "two_thirds", "quorum_percent": 50},
-        options=[{"id": "yes", "label": "Yes"}, {"id": "no", "label": "No"}, {"id": "abstain", "label": "Abstain"}]))
+    yes_no = parse_election(
+        election_signed(
+            method="yes_no", rule={"majority": "two_thirds", "quorum_percent": 50}, options=[{"id": "yes", "label": "Yes"}, {"id": "no", "label": "No"}, {"id": "abstain", "label": "Abstain"}]
+        )
+    )
     assert yes_no.rule is not None and yes_no.rule.majority == "two_thirds" and yes_no.rule.quorum_percent == 50
 
 
 YES_NO_OPTIONS = [{"id": "yes", "label": ""}, {"id": "no", "label": ""}, {"id": "abstain", "label": ""}]
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"method": "approval"}, "election.method: want one of borda, irv, plurality, ranked_pairs, schulze, yes_no"),
-    ({"visibility": "never"}, "election.visibility: want one of after_close, live"),
-    ({"options": []}, "election.options: want a non-empty array"),
-    ({"options": [{"id": "a"}]}, r"election.options\[0\].label: missing field"),
-    ({"options": [{"id": "", "label": "x"}]}, r"election.options\[0\].id: want a non-empty string"),
-    ({"options": [{"id": "a", "label": "x", "x": 1}]}, r"election.options\[0\].x: unexpected field"),
-    ({"options": [{"id": "a", "label": "x"}, {"id": "a", "label": "y"}]}, "option ids must be unique"),
-    ({"rule": {"majority": "simple", "quorum_percent": 0}}, "election.rule: unexpected field"),
-    ({"method": "yes_no", "options": YES_NO_OPTIONS}, "election.rule: missing field"),
-    ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "most", "quorum_percent": 0}},
-     "election.rule.majority: want one of absolute, simple, two_thirds"),
-    ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "simple", "quorum_percent": 101}},
-     "election.rule.quorum_percent: want an integer >= 0 <= 100, got 101"),
-    ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "simple"}},
-     "election.rule.quorum_percent: missing field"),
-    ({"method": "yes_no", "rule": {"majority": "simple", "quorum_percent": 1}}, "yes_no needs the options yes, no, abstain"),
-    ({"roll_digest": "x"}, "election.roll_digest: want 64 lowercase hex"),
-    ({"opened_at": "2026-11-24T10:15:00Z"}, "election.opened_at: time: want YYYY-MM-DDTHH:MM:SS.mmmZ"),
-    ({"title": None}, "election.title: want a string, got null"),
-    ({"v": 1, "type": "roll"}, "election.type: want 'election', got 'roll'"),
-])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"method": "approval"}, "election.method: want one of borda, irv, plurality, ranked_pairs, schulze, yes_no"),
+        ({"visibility": "never"}, "election.visibility: want one of after_close, live"),
+        ({"options": []}, "election.options: want a non-empty array"),
+        ({"options": [{"id": "a"}]}, r"election.options\[0\].label: missing field"),
+        ({"options": [{"id": "", "label": "x"}]}, r"election.options\[0\].id: want a non-empty string"),
+        ({"options": [{"id": "a", "label": "x", "x": 1}]}, r"election.options\[0\].x: unexpected field"),
+        ({"options": [{"id": "a", "label": "x"}, {"id": "a", "label": "y"}]}, "option ids must be unique"),
+        ({"rule": {"majority": "simple", "quorum_percent": 0}}, "election.rule: unexpected field"),
+        ({"method": "yes_no", "options": YES_NO_OPTIONS}, "election.rule: missing field"),
+        ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "most", "quorum_percent": 0}}, "election.rule.majority: want one of absolute, simple, two_thirds"),
+        ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "simple", "quorum_percent": 101}}, "election.rule.quorum_percent: want an integer >= 0 <= 100, got 101"),
+        ({"method": "yes_no", "options": YES_NO_OPTIONS, "rule": {"majority": "simple"}}, "election.rule.quorum_percent: missing field"),
+        ({"method": "yes_no", "rule": {"majority": "simple", "quorum_percent": 1}}, "yes_no needs the options yes, no, abstain"),
+        ({"roll_digest": "x"}, "election.roll_digest: want 64 lowercase hex"),
+        ({"opened_at": "2026-11-24T10:15:00Z"}, "election.opened_at: time: want YYYY-MM-DDTHH:MM:SS.mmmZ"),
+        ({"title": None}, "election.title: want a string, got null"),
+        ({"v": 1, "type": "roll"}, "election.type: want 'election', got 'roll'"),
+    ],
+)
 def test_election_errors_name_the_field(changes, match):
     with pytest.raises(MalformedError, match=match):
         parse_election(election_signed(**changes))
@@ -287,8 +308,7 @@ def test_roll_errors_name_the_field():
 
 
 def sth_signed(**changes) -> dict:
-    signed = {"v": 1, "type": "sth", "election": "el-1", "tree_size": 0, "root_hash": EMPTY_ROOT.hex(),
-              "timestamp": TIME}
+    signed = {"v": 1, "type": "sth", "election": "el-1", "tree_size": 0, "root_hash": EMPTY_ROOT.hex(), "timestamp": TIME}
     signed.update(changes)
     return signed
 
@@ -314,8 +334,7 @@ def test_leaves_and_receipts_end_to_end():
         store.add(compact.append(compute_leaf_hash(leaf)))
     sth = sign_object(SERVER, sth_signed(tree_size=compact.size, root_hash=compact.root().hex()))
     for seq, leaf in enumerate(leaves):
-        wire = {"seq": seq, "leaf_hash": compute_leaf_hash(leaf).hex(), "sth": sth,
-                "inclusion_proof": [h.hex() for h in inclusion_proof(seq, compact.size, store)]}
+        wire = {"seq": seq, "leaf_hash": compute_leaf_hash(leaf).hex(), "sth": sth, "inclusion_proof": [h.hex() for h in inclusion_proof(seq, compact.size, store)]}
         receipt = parse_receipt(parse_json_strict(jcs(wire)))
         assert verify_receipt(receipt, compute_leaf_hash(leaf), SERVER.public_key_raw, "el-1").tree_size == 7
     receipt = parse_receipt(wire)
@@ -352,10 +371,22 @@ def test_leaf_errors():
 
 
 def result_signed(**changes) -> dict:
-    signed = {"v": 1, "type": "result", "election": "el-1", "election_digest": ELECTION_DIGEST, "tree_size": 3,
-              "root_hash": EMPTY_ROOT.hex(), "method": "schulze", "counted": 3, "weight_counted": 6,
-              "abstentions": 1, "ranking": ["am-1", "status_quo"], "winner": "am-1",
-              "ties_broken": [["am-1", "status_quo"]], "details": {"pairwise": {}}}
+    signed = {
+        "v": 1,
+        "type": "result",
+        "election": "el-1",
+        "election_digest": ELECTION_DIGEST,
+        "tree_size": 3,
+        "root_hash": EMPTY_ROOT.hex(),
+        "method": "schulze",
+        "counted": 3,
+        "weight_counted": 6,
+        "abstentions": 1,
+        "ranking": ["am-1", "status_quo"],
+        "winner": "am-1",
+        "ties_broken": [["am-1", "status_quo"]],
+        "details": {"pairwise": {}},
+    }
     signed.update(changes)
     return signed
 
@@ -367,20 +398,23 @@ def test_parse_result():
     assert parse_result(result_signed(method="yes_no", winner="no", ranking=["yes", "no", "abstain"])).winner == "no"
 
 
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"winner": "status_quo"}, "result.winner: want the first option of ranking, got 'status_quo'"),
-    ({"ranking": [], "winner": "x"}, "result.winner: want the first option of ranking"),
-    ({"method": "yes_no", "winner": "abstain"}, "result.winner: want 'yes' or 'no' for yes_no"),
-    ({"abstentions": 4}, "result.abstentions: want an integer >= 0 <= 3, got 4"),
-    ({"counted": -1}, "result.counted: want an integer >= 0, got -1"),
-    ({"weight_counted": "6"}, "result.weight_counted: want an integer >= 0, got '6'"),
-    ({"ties_broken": [["a"], "b"]}, r"result.ties_broken\[1\]: want an array of strings, got 'b'"),
-    ({"ties_broken": {}}, "result.ties_broken: want an array of arrays, got object"),
-    ({"details": []}, "result.details: want an object, got array"),
-    ({"method": "coin"}, "result.method: want one of"),
-    ({"tree_size": None}, "result.tree_size: want an integer >= 0, got null"),
-    ({"root_hash": 1}, "result.root_hash: want 64 lowercase hex characters, got 1"),
-])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"winner": "status_quo"}, "result.winner: want the first option of ranking, got 'status_quo'"),
+        ({"ranking": [], "winner": "x"}, "result.winner: want the first option of ranking"),
+        ({"method": "yes_no", "winner": "abstain"}, "result.winner: want 'yes' or 'no' for yes_no"),
+        ({"abstentions": 4}, "result.abstentions: want an integer >= 0 <= 3, got 4"),
+        ({"counted": -1}, "result.counted: want an integer >= 0, got -1"),
+        ({"weight_counted": "6"}, "result.weight_counted: want an integer >= 0, got '6'"),
+        ({"ties_broken": [["a"], "b"]}, r"result.ties_broken\[1\]: want an array of strings, got 'b'"),
+        ({"ties_broken": {}}, "result.ties_broken: want an array of arrays, got object"),
+        ({"details": []}, "result.details: want an object, got array"),
+        ({"method": "coin"}, "result.method: want one of"),
+        ({"tree_size": None}, "result.tree_size: want an integer >= 0, got null"),
+        ({"root_hash": 1}, "result.root_hash: want 64 lowercase hex characters, got 1"),
+    ],
+)
 def test_result_errors_name_the_field(changes, match):
     with pytest.raises(MalformedError, match=match):
         parse_result(result_signed(**changes))
@@ -397,8 +431,8 @@ def test_result_missing_field(name):
     [
         {},
         {"ranking": []},
-        {"ranking": ["é", "status_quo", "a\"b", "\\", "\u2028", "\x01", "😀"]},  # escapes inside signed
-        {"election": "élection \"x\"", "revision": 2**53 - 1},
+        {"ranking": ["é", "status_quo", 'a"b', "\\", "\u2028", "\x01", "😀"]},  # escapes inside signed
+        {"election": 'élection "x"', "revision": 2**53 - 1},
         {"extra": {"nested": [1, -2, True, None]}},
     ],
 )

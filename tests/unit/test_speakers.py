@@ -37,9 +37,7 @@ def test_new_timer_is_stopped():
     assert not t.running
     assert t.elapsed(123) == 0
     assert t.remaining(123) == 60_000
-    assert t.to_dict(123) == {
-        "running": False, "started_at_ms": None, "elapsed_ms": 0, "remaining_ms": 60_000, "limit_ms": 60_000
-    }
+    assert t.to_dict(123) == {"running": False, "started_at_ms": None, "elapsed_ms": 0, "remaining_ms": 60_000, "limit_ms": 60_000}
 
 
 def test_start_pause_resume_stop():
@@ -52,9 +50,7 @@ def test_start_pause_resume_stop():
     assert t.elapsed(99_000) == 10_000  # paused: the clock does not move
     t = t.resume(20_000)
     assert t.elapsed(25_000) == 15_000
-    assert t.to_dict(25_000) == {
-        "running": True, "started_at_ms": 20_000, "elapsed_ms": 15_000, "remaining_ms": 45_000, "limit_ms": 60_000
-    }
+    assert t.to_dict(25_000) == {"running": True, "started_at_ms": 20_000, "elapsed_ms": 15_000, "remaining_ms": 45_000, "limit_ms": 60_000}
     t = t.stop(30_000)
     assert not t.running and t.elapsed(40_000) == 20_000
     # start resets

@@ -195,14 +195,20 @@ def test_module_entry_point_never_prints_a_traceback(tmp_path: Path) -> None:
     bad.write_bytes(b'{"options": ["a"], "ballots": [{"ranking": ["a"], "count": true}]}')
     proc = subprocess.run(
         [sys.executable, "-m", "voting.tally_cli", "--method", "irv", str(bad)],
-        cwd=ROOT, capture_output=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stdout == b""
     assert proc.stderr == b"kurultai tally: ballots[0].count must be an integer, got boolean\n"
     good = subprocess.run(
         [sys.executable, "-m", "voting.tally_cli", "--method", "schulze", str(tennessee_file(tmp_path))],
-        cwd=ROOT, capture_output=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert good.returncode == 0
     assert json.loads(good.stdout)["ranking"] == ["nashville", "chattanooga", "knoxville", "memphis"]

@@ -98,8 +98,7 @@ def test_every_ranked_method_passes(method):
 @pytest.mark.parametrize("majority", ["simple", "absolute", "two_thirds"])
 def test_yes_no_passes(majority):
     ballots = [(0, 1, ["yes"]), (1, 1, ["no"]), (2, 1, []), (3, 1, ["abstain"]), (0, 2, ["no"]), (4, 1, ["yes"])]
-    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots,
-                       rule={"majority": majority, "quorum_percent": 60})
+    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots, rule={"majority": majority, "quorum_percent": 60})
     report = verify_election(e.bundle(), workers=1)
     assert report.ok, messages(report)
     assert report.summary.counted == 5
@@ -245,10 +244,17 @@ def test_leaf_with_an_extra_field(good, where):
     assert "note: unexpected field" in messages(report)
 
 
-@pytest.mark.parametrize("change", [
-    {"seq": "4"}, {"seq": True}, {"v": 2}, {"type": "ballot"}, {"received_at": "2026-02-30T10:00:00.000Z"},
-    {"received_at": "2026-11-19T10:00:00Z"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seq": "4"},
+        {"seq": True},
+        {"v": 2},
+        {"type": "ballot"},
+        {"received_at": "2026-02-30T10:00:00.000Z"},
+        {"received_at": "2026-11-19T10:00:00Z"},
+    ],
+)
 def test_leaf_with_a_bad_field(good, change):
     leaf = {**good.board[4], **change}
     report = verify_election(good.bundle(board=[*good.board[:4], leaf, *good.board[5:]]))
@@ -294,11 +300,20 @@ def test_changed_result_without_re_signing(good):
     assert ("result.signature", None) in checks(report)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("abstentions", 0), ("weight_counted", 1), ("ties_broken", [[A12, A13]]), ("details", {"pairwise": {}}),
-    ("election", "43"), ("method", "borda"), ("election_digest", "00" * 32), ("tree_size", 3),
-    ("root_hash", "11" * 32),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("abstentions", 0),
+        ("weight_counted", 1),
+        ("ties_broken", [[A12, A13]]),
+        ("details", {"pairwise": {}}),
+        ("election", "43"),
+        ("method", "borda"),
+        ("election_digest", "00" * 32),
+        ("tree_size", 3),
+        ("root_hash", "11" * 32),
+    ],
+)
 def test_changed_result_field(good, field, value):
     result = copy.deepcopy(good.result)
     result["signed"][field] = value
@@ -308,8 +323,7 @@ def test_changed_result_field(good, field, value):
 
 def test_yes_no_bool_is_not_an_int():
     ballots = [(0, 1, ["yes"]), (1, 1, ["yes"]), (2, 1, ["no"])]
-    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots,
-                       rule={"majority": "simple", "quorum_percent": 10})
+    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots, rule={"majority": "simple", "quorum_percent": 10})
     result = copy.deepcopy(e.result)
     result["signed"]["details"]["quorum_met"] = 1  # true == 1 in Python, not in JSON
     report = verify_election(e.bundle(result=e.resign(result)))
@@ -327,8 +341,7 @@ def test_roll_with_an_extra_key(good):
     assert ("election.roll_digest", None) in checks(report)
 
 
-@pytest.mark.parametrize("hex_key", sorted(k.hex() for k in SMALL_ORDER_KEYS)[:3] + [
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"])
+@pytest.mark.parametrize("hex_key", sorted(k.hex() for k in SMALL_ORDER_KEYS)[:3] + ["edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"])
 def test_small_order_key_on_the_roll(hex_key):
     raw = bytes.fromhex(hex_key)
     entry = {"key_id": key_id(raw), "public_key": b64u_encode(raw), "weight": 1}
@@ -380,8 +393,7 @@ def test_quick_key_check_agrees_with_the_core():
 def test_bad_server_signature(good):
     other = Signer.from_private_bytes(b"\x09" * 32)
     report = verify_election(good.bundle(server_public_key=other.public_key_raw))
-    assert {c for c, _ in checks(report)} == {"election.signature", "roll.signature", "sth.signature",
-                                              "result.signature"}
+    assert {c for c, _ in checks(report)} == {"election.signature", "roll.signature", "sth.signature", "result.signature"}
     sth = copy.deepcopy(good.sth)
     sth["signature"] = good.result["signature"]
     assert checks(verify_election(good.bundle(sth=sth))) == [("sth.signature", None)]
@@ -420,25 +432,24 @@ option_ids = st.text(min_size=1, max_size=6)
 
 
 @settings(max_examples=60, deadline=None)
-@given(election=st.text(max_size=5), ranking=st.lists(option_ids, max_size=4, unique=True),
-       revision=st.integers(1, 2**53 - 1), seq=st.integers(0, 2**53 - 1))
+@given(election=st.text(max_size=5), ranking=st.lists(option_ids, max_size=4, unique=True), revision=st.integers(1, 2**53 - 1), seq=st.integers(0, 2**53 - 1))
 def test_fast_leaf_matches_the_core(election, ranking, revision, seq):
     voter = Signer.from_private_bytes(b"\x03" * 32)
-    leaf = make_leaf(seq, make_ballot(voter, election, "cd" * 32, revision, ranking, b"\x00" * 16),
-                     "2026-11-19T10:00:00.000Z")
+    leaf = make_leaf(seq, make_ballot(voter, election, "cd" * 32, revision, ranking, b"\x00" * 16), "2026-11-19T10:00:00.000Z")
     data = _fast_leaf(leaf)
     assert data is not None
     assert data.leaf_hash == compute_leaf_hash(leaf)
     assert data.message == jcs(leaf["ballot"]["signed"])
-    assert (data.voter, data.revision, list(data.ranking), data.election, data.seq) == \
-        (voter.key_id, revision, ranking, election, seq)
+    assert (data.voter, data.revision, list(data.ranking), data.election, data.seq) == (voter.key_id, revision, ranking, election, seq)
 
 
 def test_fast_leaf_declines_what_it_cannot_vouch_for(good):
     leaf = good.board[0]
     assert _fast_leaf(leaf) is not None
     for bad in [
-        {**leaf, "seq": 2**53}, {**leaf, "v": True}, {**leaf, "extra": 1},
+        {**leaf, "seq": 2**53},
+        {**leaf, "v": True},
+        {**leaf, "extra": 1},
         {**leaf, "ballot": {**leaf["ballot"], "signer": "00" * 32}},
         {**leaf, "ballot": {**leaf["ballot"], "signed": {**leaf["ballot"]["signed"], "ranking": (A12,)}}},
         {**leaf, "ballot": {**leaf["ballot"], "signed": {**leaf["ballot"]["signed"], "election": "\ud800"}}},
@@ -455,8 +466,7 @@ def test_write_and_read_bundle_round_trip(good, tmp_path):
     names = sorted(p.name for p in (tmp_path / "export").iterdir())
     assert names == ["board.json", "election.json", "result.json", "roll.json", "server-key.json", "sth.json"]
     key_file = json.loads((tmp_path / "export" / "server-key.json").read_text())
-    assert key_file == {"algorithm": "ed25519", "public_key": good.server.public_key_b64u,
-                        "key_id": good.server.key_id}
+    assert key_file == {"algorithm": "ed25519", "public_key": good.server.public_key_b64u, "key_id": good.server.key_id}
     again = read_bundle(tmp_path / "export")
     assert again == good.bundle()
     assert verify_election(again).ok
@@ -465,8 +475,7 @@ def test_write_and_read_bundle_round_trip(good, tmp_path):
 def test_parse_board_is_parse_json_strict(good):
     data = json.dumps(good.board, indent=1).encode()
     assert parse_board(data) == parse_json_strict(data) == good.board
-    for bad in [b'[{"a":1,"a":2}]', b"[1.5]", b'["\\ud800"]', b"[9007199254740992]", b"\xef\xbb\xbf[]", b"[1]x",
-                b"[NaN]", b"\xff"]:
+    for bad in [b'[{"a":1,"a":2}]', b"[1.5]", b'["\\ud800"]', b"[9007199254740992]", b"\xef\xbb\xbf[]", b"[1]x", b"[NaN]", b"\xff"]:
         with pytest.raises(MalformedError):
             parse_board(bad)
     assert parse_board(b'["\\\\ud800", 9007199254740991]') == ["\\ud800", 2**53 - 1]
@@ -541,8 +550,7 @@ def test_load_signer_reads_pem(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     (tmp_path / "k.pem").write_bytes(pem)
     assert load_signer(tmp_path / "k.pem").public_key_raw == key.public_key().public_bytes_raw()
     (tmp_path / "junk").write_text("not a key")
@@ -590,8 +598,7 @@ class FakeServer:
         elif path == f"{base}/board":
             start, end = int(request.url.params["start"]), int(request.url.params["end"])
             end = min(end, start + self.page, len(self.board))
-            body = {"entries": [{"seq": i, "leaf": self.board[i], "leaf_hash": compute_leaf_hash(self.board[i]).hex()}
-                                for i in range(start, end)]}
+            body = {"entries": [{"seq": i, "leaf": self.board[i], "leaf_hash": compute_leaf_hash(self.board[i]).hex()} for i in range(start, end)]}
         elif path == f"{base}/ballots" and request.method == "POST":
             ballot = json.loads(request.content)
             if ballot["signed"]["ranking"] == ["amendment-99"]:
@@ -600,8 +607,7 @@ class FakeServer:
             self.board.append(make_leaf(seq, ballot, "2026-11-19T11:00:00.000Z"))
             self.sth = sign_tree(e.server, e.election_id, self.board, 2)
             store = MemoryNodeStore.from_leaf_hashes([compute_leaf_hash(leaf) for leaf in self.board])
-            body = {"seq": seq, "leaf_hash": compute_leaf_hash(self.board[seq]).hex(), "sth": self.sth,
-                    "inclusion_proof": [h.hex() for h in inclusion_proof(seq, len(self.board), store)]}
+            body = {"seq": seq, "leaf_hash": compute_leaf_hash(self.board[seq]).hex(), "sth": self.sth, "inclusion_proof": [h.hex() for h in inclusion_proof(seq, len(self.board), store)]}
             return httpx.Response(201, json=body)
         else:
             return httpx.Response(404, json={"error": "not_found", "detail": path})
@@ -632,20 +638,17 @@ def test_cli_vote_checks_the_receipt(tmp_path, monkeypatch):
     e = build_election(ballots=BALLOTS)
     server = FakeServer(e, status="open")
     real_client = httpx.Client
-    monkeypatch.setattr(client_module.httpx, "Client",
-                        lambda **kw: real_client(**{**kw, "transport": httpx.MockTransport(server.handle)}))
+    monkeypatch.setattr(client_module.httpx, "Client", lambda **kw: real_client(**{**kw, "transport": httpx.MockTransport(server.handle)}))
     key = tmp_path / "k"
     key.write_text(b64u_encode(bytes([1]) * 32) + "\n")  # voter 0 of the synthetic election
     voter = load_signer(key)
     runner = CliRunner()
-    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", f"{A13},{SQ}",
-                                  "--receipt", str(tmp_path / "r.json")])
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", f"{A13},{SQ}", "--receipt", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
     assert "recorded" in result.output and "seq 7" in result.output
     signed = server.board[7]["ballot"]["signed"]
     assert signed["voter"] == voter.key_id and signed["ranking"] == [A13, SQ]
-    previous = max(leaf["ballot"]["signed"]["revision"] for leaf in e.board
-                   if leaf["ballot"]["signed"]["voter"] == voter.key_id)
+    previous = max(leaf["ballot"]["signed"]["revision"] for leaf in e.board if leaf["ballot"]["signed"]["voter"] == voter.key_id)
     assert signed["revision"] == previous + 1
     assert json.loads((tmp_path / "r.json").read_text())["seq"] == 7
 
@@ -656,8 +659,7 @@ def test_cli_vote_checks_the_receipt(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "want distinct option ids" in result.output
 
     other = Signer.from_private_bytes(b"\x0b" * 32)
-    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12,
-                                  "--server-key", other.public_key_b64u])
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12, "--server-key", other.public_key_b64u])
     assert result.exit_code == 1 and "does not check out" in result.output
 
     server.status = "closed"

@@ -70,13 +70,11 @@ def test_tampered_board_file_same_failures(pool, tmp_path):
     board[9]["ballot"] = make_ballot(e.voters[1], e.election_id, e.election_digest, 1, [A12])
     board[12]["ballot"] = make_ballot(e.voters[4], "43", "ab" * 32, 2, [A12, A12])
     board[14] = {**board[14], "extra": 1}
-    board[17]["ballot"] = make_ballot(Signer.from_private_bytes(b"\x55" * 32), e.election_id, e.election_digest,
-                                      1, [A13])
+    board[17]["ballot"] = make_ballot(Signer.from_private_bytes(b"\x55" * 32), e.election_id, e.election_digest, 1, [A13])
     board[20] = "not a leaf"
     as_file(rebuild_tail(e, board, skip=[3, 5, 9, 12, 14, 17, 20]).bundle(), tmp_path)
     today, _ = compare(tmp_path)
-    assert [(f.check, f.seq) for f in today.failures][:4] == [
-        ("leaf.seq", 5), ("ballot.revision", 9), ("ballot.election", 12), ("ballot.election", 12)]
+    assert [(f.check, f.seq) for f in today.failures][:4] == [("leaf.seq", 5), ("ballot.revision", 9), ("ballot.election", 12), ("ballot.election", 12)]
     assert pool == []
 
 
@@ -97,20 +95,23 @@ def _edit_line(path: Path, seq: int, edit: Any) -> None:
     path.write_bytes(b"\n".join(lines))
 
 
-@pytest.mark.parametrize("edit", [
-    lambda line: line.replace(b'"v":1,', b'"v":1,,', 1),  # a syntax error
-    lambda line: line.replace(b'"v":1,', b'"v":1,"v":1,', 1),  # a duplicate key
-    lambda line: line.replace(b'"revision":', b'"revision":1.5,"x":', 1),  # a float
-    lambda line: line.replace(b'"revision":', b'"revision":9007199254740992,"x":', 1),  # too big
-    lambda line: line.replace(b'"election":"', b'"election":"\\ud800', 1),  # a lone surrogate
-    lambda line: line.replace(b'"election":"', b'"election":"\xff', 1),  # not UTF-8
-    lambda line: line.replace(b'"election":"', b'"election":"\x01', 1),  # a control character
-    lambda line: line.replace(b'"v":1,', b'"v":NaN,', 1),
-    lambda line: line[:-1],  # the comma before the next line
-    lambda line: line + b",",  # a trailing comma (on the last line)
-    lambda line: line + b" 7",
-], ids=["syntax", "duplicate", "float", "big", "surrogate", "utf8", "control", "nan", "no-comma",
-        "trailing-comma", "two-values"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda line: line.replace(b'"v":1,', b'"v":1,,', 1),  # a syntax error
+        lambda line: line.replace(b'"v":1,', b'"v":1,"v":1,', 1),  # a duplicate key
+        lambda line: line.replace(b'"revision":', b'"revision":1.5,"x":', 1),  # a float
+        lambda line: line.replace(b'"revision":', b'"revision":9007199254740992,"x":', 1),  # too big
+        lambda line: line.replace(b'"election":"', b'"election":"\\ud800', 1),  # a lone surrogate
+        lambda line: line.replace(b'"election":"', b'"election":"\xff', 1),  # not UTF-8
+        lambda line: line.replace(b'"election":"', b'"election":"\x01', 1),  # a control character
+        lambda line: line.replace(b'"v":1,', b'"v":NaN,', 1),
+        lambda line: line[:-1],  # the comma before the next line
+        lambda line: line + b",",  # a trailing comma (on the last line)
+        lambda line: line + b" 7",
+    ],
+    ids=["syntax", "duplicate", "float", "big", "surrogate", "utf8", "control", "nan", "no-comma", "trailing-comma", "two-values"],
+)
 @pytest.mark.parametrize("seq", [0, 6, 7, 8, 22])
 def test_malformed_bytes_in_one_range_same_failure(pool, tmp_path, edit, seq):
     path = as_file(election().bundle(), tmp_path)
@@ -130,22 +131,24 @@ def test_board_problem_keeps_its_place_among_the_problems(pool, tmp_path):
     assert [f.check for f in today.failures][:3] == ["election", "board", "result"]
 
 
-@pytest.mark.parametrize("layout", [
-    lambda board: json.dumps(board, indent=1),  # a leaf over several lines
-    lambda board: "[\n  " + ",\n  ".join(",".join(json.dumps(leaf) for leaf in board[i:i + 2])
-                                         for i in range(0, len(board), 2)) + "\n]\n",  # two leaves a line
-    lambda board: "[\r\n" + ",\r\n".join(json.dumps(leaf) for leaf in board) + "\r\n]\r\n",
-    lambda board: "[\n" + ",\n".join(json.dumps(leaf) for leaf in board) + "\n]",  # no final line break
-    lambda board: "[\n" + "\n,".join(json.dumps(leaf) for leaf in board) + "\n]\n",  # commas in front
-    lambda board: "\ufeff[\n" + ",\n".join(json.dumps(leaf) for leaf in board) + "\n]\n",  # a BOM
-    lambda board: json.dumps(board).replace("amendment-12", "\\u0061mendment-12"),
-    lambda board: json.dumps(board).replace("status_quo", "status_quo\\ud83d\\ude00"),
-    lambda board: "[\n]\n",
-    lambda board: "[\n\n]\n",
-    lambda board: "{}",
-    lambda board: '[\n{"a": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]},\n2\n]\n',
-], ids=["indented", "two-a-line", "crlf", "no-final-break", "leading-commas", "bom", "escape", "surrogate-pair",
-        "empty", "empty-line", "object", "nested"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda board: json.dumps(board, indent=1),  # a leaf over several lines
+        lambda board: "[\n  " + ",\n  ".join(",".join(json.dumps(leaf) for leaf in board[i : i + 2]) for i in range(0, len(board), 2)) + "\n]\n",  # two leaves a line
+        lambda board: "[\r\n" + ",\r\n".join(json.dumps(leaf) for leaf in board) + "\r\n]\r\n",
+        lambda board: "[\n" + ",\n".join(json.dumps(leaf) for leaf in board) + "\n]",  # no final line break
+        lambda board: "[\n" + "\n,".join(json.dumps(leaf) for leaf in board) + "\n]\n",  # commas in front
+        lambda board: "\ufeff[\n" + ",\n".join(json.dumps(leaf) for leaf in board) + "\n]\n",  # a BOM
+        lambda board: json.dumps(board).replace("amendment-12", "\\u0061mendment-12"),
+        lambda board: json.dumps(board).replace("status_quo", "status_quo\\ud83d\\ude00"),
+        lambda board: "[\n]\n",
+        lambda board: "[\n\n]\n",
+        lambda board: "{}",
+        lambda board: '[\n{"a": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]},\n2\n]\n',
+    ],
+    ids=["indented", "two-a-line", "crlf", "no-final-break", "leading-commas", "bom", "escape", "surrogate-pair", "empty", "empty-line", "object", "nested"],
+)
 def test_other_layouts_parsed_as_a_whole(pool, tmp_path, layout):
     e = election()
     write_bundle(e.bundle(), tmp_path)
@@ -193,10 +196,17 @@ def test_parse_board_is_the_clients():
     assert client_parse_board is verifier.parse_board
 
 
-@pytest.mark.parametrize("data, want", [
-    (b"[\n1,\n2,\n3\n]\n", [1, 4, 7, 9]), (b"[\n1\n]\n", [1, 3]), (b"[\n]\n", None), (b"[1]\n", None),
-    (b"[\n1\n]", None), (b"{\n1\n]\n", None),
-])
+@pytest.mark.parametrize(
+    "data, want",
+    [
+        (b"[\n1,\n2,\n3\n]\n", [1, 4, 7, 9]),
+        (b"[\n1\n]\n", [1, 3]),
+        (b"[\n]\n", None),
+        (b"[1]\n", None),
+        (b"[\n1\n]", None),
+        (b"{\n1\n]\n", None),
+    ],
+)
 def test_line_breaks(data, want):
     assert verifier._line_breaks(data) == want
 
@@ -208,16 +218,23 @@ def test_board_lines_slices():
     assert lines[3:3] == []
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t, lambda t: t.replace('"seq":', '"seq":-', 1), lambda t: t.replace('"seq":', '"seq":1', 1),
-    lambda t: t.replace('"revision":', '"revision":-', 1), lambda t: t.replace('"v":1', '"v":true', 1),
-    lambda t: t.replace('"ranking":[', '"ranking":[7' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":[null' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"election":"', '"election":"\\u00e9\\"', 1), lambda t: t.replace('"nonce":"', '"nonce":"A', 1),
-    lambda t: t.replace('"received_at":"2026', '"received_at":"2026-02-30', 1),
-    lambda t: t.replace('"signer":"', '"signer":"0', 1)[:-1] + ',"x":{}}',
-    lambda t: t.replace('"revision":', '"revision":900719925474099,"x":', 1),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t,
+        lambda t: t.replace('"seq":', '"seq":-', 1),
+        lambda t: t.replace('"seq":', '"seq":1', 1),
+        lambda t: t.replace('"revision":', '"revision":-', 1),
+        lambda t: t.replace('"v":1', '"v":true', 1),
+        lambda t: t.replace('"ranking":[', '"ranking":[7' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":[null' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"election":"', '"election":"\\u00e9\\"', 1),
+        lambda t: t.replace('"nonce":"', '"nonce":"A', 1),
+        lambda t: t.replace('"received_at":"2026', '"received_at":"2026-02-30', 1),
+        lambda t: t.replace('"signer":"', '"signer":"0', 1)[:-1] + ',"x":{}}',
+        lambda t: t.replace('"revision":', '"revision":900719925474099,"x":', 1),
+    ],
+)
 def test_fast_fields_of_parsed_leaves(edit):
     """A leaf the fast parser made needs no type checks: the pattern alone gives the same answer."""
     for leaf in election(6).board:

@@ -67,33 +67,49 @@ def test_both_layouts_are_read_without_parsing(layout):
         assert json.loads(b"[" + fields[6] + b"]") == fast[6]
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t, lambda t: t.replace('"seq":', '"seq":-', 1), lambda t: t.replace('"seq":', '"seq":1', 1),
-    lambda t: t.replace('"seq":', '"seq":000', 1), lambda t: t.replace('"seq":', '"seq":123456789012345', 1),
-    lambda t: t.replace('"seq":', '"seq":9007199254740', 1),
-    lambda t: t.replace('"revision":', '"revision":-', 1), lambda t: t.replace('"revision":', '"revision":0', 1),
-    lambda t: t.replace('"revision":', '"revision":900719925474099', 1), lambda t: t.replace('"v":1', '"v":true', 1),
-    lambda t: t.replace('"ranking":[', '"ranking":[7' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":[null' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":[""' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":["\\u0061"' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":["a\tb"' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":["é,\\"x"' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"ranking":[', '"ranking":["é","😀"' + ("" if '"ranking":[]' in t else ","), 1),
-    lambda t: t.replace('"election":"', '"election":"\\u00e9\\"', 1), lambda t: t.replace('"election":"', '"election":"é', 1),
-    lambda t: t.replace('"election":"', '"election":"\u2028\x7f', 1), lambda t: t.replace('"election":"', '"election":"/', 1),
-    lambda t: t.replace('"election":"', '"election":"\\/', 1),
-    lambda t: t.replace('"nonce":"', '"nonce":"A', 1), lambda t: t.replace('"nonce":"', '"nonce":"AAAAAAAAAAAAAAAAAAAAAQ"', 1),
-    lambda t: t.replace('"received_at":"2026', '"received_at":"2026-02-30', 1),
-    lambda t: t.replace('"received_at":"2026-', '"received_at":"2024-02-29T00:00:00.000Z","x":"', 1),
-    lambda t: t.replace('"signer":"', '"signer":"0', 1)[:-1] + ',"x":{}}',
-    lambda t: t.replace('"signer":"', '"signer":"0', 1).replace('"voter":"', '"voter":"0', 1),
-    lambda t: t.replace('"signature":"', '"signature":"B', 1),
-    lambda t: t.replace('"election_digest":"', '"election_digest":"A', 1),
-    lambda t: t.replace('{"v":1,', '{"v":1,"v":1,', 1), lambda t: t.replace(',"type":"leaf"', ',"type":"leaf","x":1', 1),
-    lambda t: t.replace(',"type":"leaf"', ',"type":"leaf" ', 1), lambda t: t.replace('"type":"ballot"', '"type":"ballots"', 1),
-    lambda t: " \t " + t, lambda t: "   " + t, lambda t: t + " ", lambda t: t[:-1],
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t,
+        lambda t: t.replace('"seq":', '"seq":-', 1),
+        lambda t: t.replace('"seq":', '"seq":1', 1),
+        lambda t: t.replace('"seq":', '"seq":000', 1),
+        lambda t: t.replace('"seq":', '"seq":123456789012345', 1),
+        lambda t: t.replace('"seq":', '"seq":9007199254740', 1),
+        lambda t: t.replace('"revision":', '"revision":-', 1),
+        lambda t: t.replace('"revision":', '"revision":0', 1),
+        lambda t: t.replace('"revision":', '"revision":900719925474099', 1),
+        lambda t: t.replace('"v":1', '"v":true', 1),
+        lambda t: t.replace('"ranking":[', '"ranking":[7' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":[null' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":[""' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":["\\u0061"' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":["a\tb"' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":["é,\\"x"' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"ranking":[', '"ranking":["é","😀"' + ("" if '"ranking":[]' in t else ","), 1),
+        lambda t: t.replace('"election":"', '"election":"\\u00e9\\"', 1),
+        lambda t: t.replace('"election":"', '"election":"é', 1),
+        lambda t: t.replace('"election":"', '"election":"\u2028\x7f', 1),
+        lambda t: t.replace('"election":"', '"election":"/', 1),
+        lambda t: t.replace('"election":"', '"election":"\\/', 1),
+        lambda t: t.replace('"nonce":"', '"nonce":"A', 1),
+        lambda t: t.replace('"nonce":"', '"nonce":"AAAAAAAAAAAAAAAAAAAAAQ"', 1),
+        lambda t: t.replace('"received_at":"2026', '"received_at":"2026-02-30', 1),
+        lambda t: t.replace('"received_at":"2026-', '"received_at":"2024-02-29T00:00:00.000Z","x":"', 1),
+        lambda t: t.replace('"signer":"', '"signer":"0', 1)[:-1] + ',"x":{}}',
+        lambda t: t.replace('"signer":"', '"signer":"0', 1).replace('"voter":"', '"voter":"0', 1),
+        lambda t: t.replace('"signature":"', '"signature":"B', 1),
+        lambda t: t.replace('"election_digest":"', '"election_digest":"A', 1),
+        lambda t: t.replace('{"v":1,', '{"v":1,"v":1,', 1),
+        lambda t: t.replace(',"type":"leaf"', ',"type":"leaf","x":1', 1),
+        lambda t: t.replace(',"type":"leaf"', ',"type":"leaf" ', 1),
+        lambda t: t.replace('"type":"ballot"', '"type":"ballots"', 1),
+        lambda t: " \t " + t,
+        lambda t: "   " + t,
+        lambda t: t + " ",
+        lambda t: t[:-1],
+    ],
+)
 @pytest.mark.parametrize("layout", [client_line, server_line], ids=["client", "server"])
 def test_a_line_read_from_its_bytes_is_the_line_parsed(layout, edit):
     """Read without parsing only what the strict parse takes, with the same fields; None else."""
@@ -138,16 +154,20 @@ def test_a_board_file_in_either_layout_same_report(pool, tmp_path, layout):
     assert pool == []  # never parsed as a whole
 
 
-@pytest.mark.parametrize("edit, read", [
-    (lambda line: line.replace('"amendment-12"', '"\\u0061mendment-12"'), False),  # an escape: the same ballot
-    (lambda line: line.replace('"election":"42"', '"election":"4\\u0032"'), False),
-    (lambda line: line.replace('{"v":1,', '{ "v":1,'), False),  # white space
-    (lambda line: line.replace('"seq":', '"x":null,"seq":'), False),  # a field too many
-    (lambda line: line.replace('"revision":1', '"revision":1000000000000000'), False),  # 16 digits
-    (lambda line: '"not a leaf"', False),
-    (lambda line: line.replace('"election":"42"', '"election":"4é"'), True),  # UTF-8: read, another election
-    (lambda line: line.replace('"amendment-12"', '"amendment-12é"'), True),  # an unknown option
-], ids=["escape", "escaped-election", "space", "extra", "big-revision", "string", "non-ascii", "non-ascii-option"])
+@pytest.mark.parametrize(
+    "edit, read",
+    [
+        (lambda line: line.replace('"amendment-12"', '"\\u0061mendment-12"'), False),  # an escape: the same ballot
+        (lambda line: line.replace('"election":"42"', '"election":"4\\u0032"'), False),
+        (lambda line: line.replace('{"v":1,', '{ "v":1,'), False),  # white space
+        (lambda line: line.replace('"seq":', '"x":null,"seq":'), False),  # a field too many
+        (lambda line: line.replace('"revision":1', '"revision":1000000000000000'), False),  # 16 digits
+        (lambda line: '"not a leaf"', False),
+        (lambda line: line.replace('"election":"42"', '"election":"4é"'), True),  # UTF-8: read, another election
+        (lambda line: line.replace('"amendment-12"', '"amendment-12é"'), True),  # an unknown option
+    ],
+    ids=["escape", "escaped-election", "space", "extra", "big-revision", "string", "non-ascii", "non-ascii-option"],
+)
 def test_lines_read_or_parsed_same_report(pool, tmp_path, edit, read):
     """A chunk with a line that is not read from its bytes is parsed, as before: the same report."""
     e = election()
@@ -169,8 +189,7 @@ def test_a_range_of_lines_not_all_read_from_bytes():
 
 
 def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
-    scan = verifier._Scan(leaves=[], election_id="42", election_digest="ab", yes_no=False,
-                          index={A12: 0, A13: 1, SQ: 2}, roll_voters=None)
+    scan = verifier._Scan(leaves=[], election_id="42", election_digest="ab", yes_no=False, index={A12: 0, A13: 1, SQ: 2}, roll_voters=None)
     calls: list[Any] = []
     check = scan.check_ranking
     monkeypatch.setattr(scan, "check_ranking", lambda ranking: calls.append(ranking) or check(ranking))
@@ -185,8 +204,7 @@ def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
 
 def test_counted_ballots_one_per_ranking():
     latest = [(1, b"\x01\x00", 1), (3, b"\x01\x00", 1), (1, b"", 1), (1, b"\x01\x00", 2), (1, (A12,), 5)]
-    assert verifier._counted(latest, (A12, A13)) == [
-        WeightedBallot((A13, A12), 4, 3), WeightedBallot((), 1, 1), WeightedBallot((A12,), 5, 1)]
+    assert verifier._counted(latest, (A12, A13)) == [WeightedBallot((A13, A12), 4, 3), WeightedBallot((), 1, 1), WeightedBallot((A12,), 5, 1)]
     assert verifier._counted([], (A12,)) == []
 
 
@@ -205,8 +223,7 @@ def test_counted_ballots_count_as_one_per_voter(method, seed):
         latest.append((1, codes, weight))
     per_voter = [WeightedBallot(tuple(options[i] for i in codes), weight) for _, codes, weight in latest]
     roll_weight = sum(weight for _, _, weight in latest) + 3
-    assert compute_result(method, options, verifier._counted(latest, options), rule=rule, roll_weight=roll_weight) \
-        == compute_result(method, options, per_voter, rule=rule, roll_weight=roll_weight)
+    assert compute_result(method, options, verifier._counted(latest, options), rule=rule, roll_weight=roll_weight) == compute_result(method, options, per_voter, rule=rule, roll_weight=roll_weight)
 
 
 @pytest.mark.parametrize("n, checked", [(8, 0), (6, 2)])

@@ -60,8 +60,7 @@ def messages(failures: Sequence[Any]) -> str:
     return "\n".join(str(f) for f in failures)
 
 
-def head(e: SyntheticElection, board: list[dict[str, Any]], n: int, *, signer: Signer | None = None,
-         election_id: str | None = None) -> dict[str, Any]:
+def head(e: SyntheticElection, board: list[dict[str, Any]], n: int, *, signer: Signer | None = None, election_id: str | None = None) -> dict[str, Any]:
     """The server's signed tree head over the first n leaves of ``board`` (timestamp n ms after opening)."""
     env = sign_tree(e.server, election_id or e.election_id, board[:n], OPENED_MS + n)
     return sign_object(signer, env["signed"]) if signer is not None else env
@@ -97,8 +96,7 @@ def live_tally(e: SyntheticElection, n: int, board: list[dict[str, Any]] | None 
     report = verify_election(open_bundle(e, board, n), workers=1)
     assert report.ok
     counted = sign_result(e.server, e.election, e.roll, board[:n], head(e, board, n)["signed"])["signed"]
-    return {"election": e.election_id, "tree_size": n, "root_hash": report.summary.root_hash,
-            **{k: counted[k] for k in TALLY_FIELDS}}
+    return {"election": e.election_id, "tree_size": n, "root_hash": report.summary.root_hash, **{k: counted[k] for k in TALLY_FIELDS}}
 
 
 def forked_board(e: SyntheticElection, at: int) -> list[dict[str, Any]]:
@@ -141,16 +139,19 @@ def test_open_election_checks_every_leaf(good):
     assert ("sth.tree_size", None) in checks(report.failures)
 
 
-@pytest.mark.parametrize(("field", "value", "check"), [
-    ("winner", "another", "tally.winner"),
-    ("counted", 99, "tally.counted"),
-    ("ranking", "reversed", "tally.ranking"),
-    ("details", {}, "tally.details"),
-    ("root_hash", "00" * 32, "tally.root_hash"),
-    ("tree_size", 5, "tally.tree_size"),
-    ("tree_size", True, "tally.tree_size"),
-    ("counted", 1.5, "tally.counted"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "check"),
+    [
+        ("winner", "another", "tally.winner"),
+        ("counted", 99, "tally.counted"),
+        ("ranking", "reversed", "tally.ranking"),
+        ("details", {}, "tally.details"),
+        ("root_hash", "00" * 32, "tally.root_hash"),
+        ("tree_size", 5, "tally.tree_size"),
+        ("tree_size", True, "tally.tree_size"),
+        ("counted", 1.5, "tally.counted"),
+    ],
+)
 def test_open_election_live_tally_must_equal_the_recount(good, field, value, check):
     tally = live_tally(good, 6)
     if value == "another":
@@ -319,14 +320,13 @@ def test_a_head_of_another_key_or_election(good):
     assert not m.update(head(good, good.board, 3, election_id="43"), prover(good.board), leaves_of(good.board))
     assert checks(m.failures) == [("sth.election", None)]
     m = monitor_of(good)
-    assert not m.update({"signed": good.result["signed"], "signature": good.result["signature"],
-                         "signer": good.result["signer"]}, prover(good.board), leaves_of(good.board))
+    assert not m.update({"signed": good.result["signed"], "signature": good.result["signature"], "signer": good.result["signer"]}, prover(good.board), leaves_of(good.board))
     assert checks(m.failures) == [("sth.envelope", None)]  # a result never passes for a tree head
 
 
 def test_missing_leaves(good):
     m = monitor_of(good)
-    assert not m.update(head(good, good.board, 5), prover(good.board), lambda start, end: good.board[start:end - 1])
+    assert not m.update(head(good, good.board, 5), prover(good.board), lambda start, end: good.board[start : end - 1])
     assert checks(m.failures) == [("board", None)]
 
 
@@ -359,8 +359,7 @@ class GrowingServer:
     head; after the last step the election is closed and its result signed. ``boards[i]`` is the
     board the server claims at step i (a fork when it differs from the one before)."""
 
-    def __init__(self, e: SyntheticElection, sizes: list[int], boards: list[list[dict[str, Any]]] | None = None,
-                 visibility: str = "live") -> None:
+    def __init__(self, e: SyntheticElection, sizes: list[int], boards: list[list[dict[str, Any]]] | None = None, visibility: str = "live") -> None:
         self.e, self.sizes, self.visibility = e, sizes, visibility
         self.boards = boards or [e.board] * len(sizes)
         self.step = -1  # before the first read of the tree head
@@ -392,8 +391,7 @@ class GrowingServer:
             body = prover(self.board)(int(params["first"]), int(params["second"]))
         elif path == f"{base}/board":
             start, end = int(params["start"]), int(params["end"])
-            body = {"entries": [{"seq": i, "leaf": leaf, "leaf_hash": compute_leaf_hash(leaf).hex()}
-                                for i, leaf in enumerate(self.board[start:end], start)]}
+            body = {"entries": [{"seq": i, "leaf": leaf, "leaf_hash": compute_leaf_hash(leaf).hex()} for i, leaf in enumerate(self.board[start:end], start)]}
         elif path == f"{base}/result" and self.closed:
             body = sign_result(e.server, e.election, e.roll, self.board, head(e, self.board, len(self.board))["signed"])
         else:
@@ -406,8 +404,7 @@ def follow(server: GrowingServer, states: list[tuple[int, int]] | None = None, *
         if states is not None:
             states.append((state.tree_size, state.heads))
 
-    return follow_election("http://kurultai.test", server.e.election_id, websocket=False, poll_s=0.001,
-                           transport=httpx.MockTransport(server.handle), on_state=on_state, **kw)
+    return follow_election("http://kurultai.test", server.e.election_id, websocket=False, poll_s=0.001, transport=httpx.MockTransport(server.handle), on_state=on_state, **kw)
 
 
 def test_follow_polls_until_the_result_is_verified(good):
@@ -467,8 +464,7 @@ def test_cli_follow_exit_codes(good, monkeypatch):
     monkeypatch.setattr(cli_module, "follow_election", with_server(server))
     result = CliRunner().invoke(verify, ["--follow", "--no-websocket", "--poll", "0.5", "http://kurultai.test", good.election_id])
     assert result.exit_code == 1
-    assert result.stdout.startswith(f"FAILED: 1 check(s) failed for election {good.election_id}\n"
-                                    f"  sth.consistency: tree head 9 (")
+    assert result.stdout.startswith(f"FAILED: 1 check(s) failed for election {good.election_id}\n  sth.consistency: tree head 9 (")
     assert "is not consistent with tree head 4 (" in result.stdout
 
     result = CliRunner().invoke(verify, ["--follow", "--offline", "x"])
@@ -502,8 +498,7 @@ def test_follow_falls_back_to_polling_without_a_websocket(good):
 
     server = GrowingServer(good, [3, 9, 9])
     states: list[str] = []
-    report = follow_election(f"http://127.0.0.1:{free_port()}", good.election_id, poll_s=0.001,
-                             transport=httpx.MockTransport(server.handle), on_state=lambda s: states.append(s.source))
+    report = follow_election(f"http://127.0.0.1:{free_port()}", good.election_id, poll_s=0.001, transport=httpx.MockTransport(server.handle), on_state=lambda s: states.append(s.source))
     assert report is not None and report.ok and not report.summary.open
     assert set(states) == {"polling"}
 
@@ -515,11 +510,9 @@ def test_websocket_frames_and_url():
     assert _websocket_url("http://127.0.0.1:8000", "3") == "ws://127.0.0.1:8000/ws/assemblies/3"
     f = _Follower.__new__(_Follower)
     f.election_id = "42"
-    assert f.frame_cue('{"seq": 7, "type": "sth.updated", "ts": "t", "data": {"election": "42", "sth": {"x": 1}}}') \
-        == (("sth", {"x": 1}), 7)
+    assert f.frame_cue('{"seq": 7, "type": "sth.updated", "ts": "t", "data": {"election": "42", "sth": {"x": 1}}}') == (("sth", {"x": 1}), 7)
     assert f.frame_cue('{"seq": 8, "type": "sth.updated", "ts": "t", "data": {"election": "41", "sth": {}}}') == (None, 8)
-    assert f.frame_cue('{"seq": 9, "type": "tally.updated", "data": {"election": "42", "tree_size": 3}}') \
-        == (("tally", {"election": "42", "tree_size": 3}), 9)
+    assert f.frame_cue('{"seq": 9, "type": "tally.updated", "data": {"election": "42", "tree_size": 3}}') == (("tally", {"election": "42", "tree_size": 3}), 9)
     for kind in ("election.closed", "result.published"):
         assert f.frame_cue(f'{{"seq": 10, "type": "{kind}", "data": {{"election": "42"}}}}') == (("closed", None), 10)
     assert f.frame_cue('{"seq": 10, "type": "heartbeat", "ts": "t"}') == (("poll", None), None)
@@ -551,16 +544,14 @@ def test_follow_retries_a_server_that_is_briefly_away(good, monkeypatch):
 
     server = FlakyServer(good, [2, 5, 9, 9], failures=3)
     sources: list[str] = []
-    report = follow_election("http://kurultai.test", good.election_id, websocket=False, poll_s=0.001,
-                             transport=httpx.MockTransport(server.handle), on_state=lambda s: sources.append(s.source))
+    report = follow_election("http://kurultai.test", good.election_id, websocket=False, poll_s=0.001, transport=httpx.MockTransport(server.handle), on_state=lambda s: sources.append(s.source))
     assert report is not None and report.ok and server.failures == 0
     assert "retrying: HTTP 503 unavailable: restarting" in sources and sources[-1] == "polling"
 
     monkeypatch.setattr(client_module, "RETRY_S", 0.0)
     server = FlakyServer(good, [2, 5, 9, 9], failures=1000)
     with pytest.raises(client_module.ClientError, match="HTTP 503 unavailable"):
-        follow_election("http://kurultai.test", good.election_id, websocket=False, poll_s=0.001,
-                        transport=httpx.MockTransport(server.handle))
+        follow_election("http://kurultai.test", good.election_id, websocket=False, poll_s=0.001, transport=httpx.MockTransport(server.handle))
 
 
 def test_a_network_error_in_the_middle_of_a_head(good, monkeypatch):

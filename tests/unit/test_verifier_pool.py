@@ -79,15 +79,21 @@ def test_tampered_board_same_failures_and_seqs(pool):
     stranger = Signer.from_private_bytes(b"\x55" * 32)
     board[17]["ballot"] = make_ballot(stranger, e.election_id, e.election_digest, 1, [A13])
     board[18]["ballot"]["signature"] = board[19]["ballot"]["signature"]
-    board.append(make_leaf(23, make_ballot(e.voters[0], e.election_id, e.election_digest, 99, [SQ]),
-                           "2026-11-19T10:00:00.000Z"))
+    board.append(make_leaf(23, make_ballot(e.voters[0], e.election_id, e.election_digest, 99, [SQ]), "2026-11-19T10:00:00.000Z"))
     inline, pooled = both(rebuild_tail(e, board, skip=[3, 5, 9, 11, 12, 14, 17, 18]).bundle())
     assert pooled == inline
     found = [(f.check, f.seq) for f in pooled.failures]
     assert found == [
-        ("leaf.seq", 5), ("ballot.revision", 9), ("ballot.unknown_option", 11), ("ballot.election", 12),
-        ("ballot.election", 12), ("ballot.duplicate_option", 12), ("leaf.malformed", 14),
-        ("ballot.not_on_roll", 17), ("ballot.signature", 3), ("ballot.signature", 18),
+        ("leaf.seq", 5),
+        ("ballot.revision", 9),
+        ("ballot.unknown_option", 11),
+        ("ballot.election", 12),
+        ("ballot.election", 12),
+        ("ballot.duplicate_option", 12),
+        ("leaf.malformed", 14),
+        ("ballot.not_on_roll", 17),
+        ("ballot.signature", 3),
+        ("ballot.signature", 18),
     ]
 
 
@@ -130,8 +136,7 @@ def test_missing_roll_and_election_same_report(pool):
 
 def test_yes_no_on_the_pool(pool):
     ballots = [(i % 5, 1 + i // 5, [["yes"], ["no"], [], ["abstain"]][i % 4]) for i in range(13)]
-    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots,
-                       rule={"majority": "simple", "quorum_percent": 10})
+    e = build_election(method="yes_no", options=("yes", "no", "abstain"), ballots=ballots, rule={"majority": "simple", "quorum_percent": 10})
     inline, pooled = both(e.bundle())
     assert inline.ok and pooled == inline
 
@@ -156,7 +161,7 @@ def test_interrupted_verification_leaves_no_process(pool):
 @pytest.mark.parametrize("chunk", [1, 2, 4, 8])
 def test_chunk_roots_make_the_tree_root(n, chunk):
     hashes = [leaf_hash(bytes([i])) for i in range(n)]
-    roots = [verifier._subtree_root(hashes[lo:lo + chunk]) for lo in range(0, n, chunk)]
+    roots = [verifier._subtree_root(hashes[lo : lo + chunk]) for lo in range(0, n, chunk)]
     assert compute_root(roots) == compute_root(hashes)
 
 
@@ -165,10 +170,9 @@ def test_msgspec_writes_strings_as_json_does():
     encoder = msgspec.json.Encoder(order="sorted")
     points = [*range(0xD800), *range(0xE000, 0x110000)]
     for lo in range(0, len(points), 4096):
-        text = "".join(map(chr, points[lo:lo + 4096]))
+        text = "".join(map(chr, points[lo : lo + 4096]))
         value = {"b": [text, 1, -9007199254740991], "a": {"z": text[:7], "y": None, "x": True}}
-        assert encoder.encode(value) == json.dumps(value, ensure_ascii=False, sort_keys=True,
-                                                   separators=(",", ":")).encode("utf-8")
+        assert encoder.encode(value) == json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
     with pytest.raises(UnicodeEncodeError):
         encoder.encode({"a": "\ud800"})
 
@@ -190,10 +194,21 @@ def _roll(voters: list[Any], **extra: Any) -> dict[str, Any]:
     return {"v": 1, "type": "roll", "election": "42", "voters": voters, **extra}
 
 
-@pytest.mark.parametrize("change", [
-    {}, {"weight": 2**53 - 1}, {"weight": -5}, {"weight": 2**53}, {"weight": 1.0}, {"weight": True},
-    {"key_id": "\u00e9\u2028\"\\\x01"}, {"key_id": "\ud800"}, {"note": 1}, {"weight": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"weight": 2**53 - 1},
+        {"weight": -5},
+        {"weight": 2**53},
+        {"weight": 1.0},
+        {"weight": True},
+        {"key_id": '\u00e9\u2028"\\\x01'},
+        {"key_id": "\ud800"},
+        {"note": 1},
+        {"weight": None},
+    ],
+)
 @pytest.mark.parametrize("top", [{}, {"n\u00e9": 1}, {"x": 1.5}, {"x": {"\u00e9": [1, {"b": 2, "a": 3}]}}])
 def test_canonical_roll_is_jcs(change, top):
     """The roll's fast canonical form is `jcs`, or `jcs`'s error."""

@@ -107,6 +107,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
             await asyncio.wait_for(asyncio.shield(task), 8)
         except TimeoutError:
             import sys
+
             for t in asyncio.all_tasks():
                 t.print_stack(file=sys.stderr)
             raise

@@ -31,9 +31,20 @@ from .fastjson import parse_ballot_body
 from .signed import Ballot, Envelope, Roll, RollVoter, verify_ballot_election
 
 __all__ = [
-    "BALLOT_MAX_BYTES", "BallotBoard", "BallotElection", "CheckedBallot", "check_ballot", "check_ballot_size",
-    "check_election", "check_on_board", "check_on_roll", "check_open", "check_ranking", "check_revision",
-    "check_signature", "revision_supersedes",
+    "BALLOT_MAX_BYTES",
+    "BallotBoard",
+    "BallotElection",
+    "CheckedBallot",
+    "check_ballot",
+    "check_ballot_size",
+    "check_election",
+    "check_on_board",
+    "check_on_roll",
+    "check_open",
+    "check_ranking",
+    "check_revision",
+    "check_signature",
+    "revision_supersedes",
 ]
 
 #: Check 1: the largest ballot body accepted (PROTOCOL §5 allows 16 to 64 KiB).

@@ -118,15 +118,11 @@ def encode_ranking(ranking: object, index: dict[str, int], where: str) -> tuple[
     for j, o in enumerate(ranking):
         code = index.get(o) if isinstance(o, str) else None
         if code is None:
-            raise CountingError(
-                f"{where}: unknown option {o!r} at ranking[{j}], want one of {list(index)!r}", code="unknown_option"
-            )
+            raise CountingError(f"{where}: unknown option {o!r} at ranking[{j}], want one of {list(index)!r}", code="unknown_option")
         codes.append(code)
     if len(set(codes)) != len(codes):
         dup = next(o for j, o in enumerate(ranking) if codes.index(codes[j]) != j)
-        raise CountingError(
-            f"{where}: option {dup!r} appears twice in the ranking; each may appear once", code="duplicate_option"
-        )
+        raise CountingError(f"{where}: option {dup!r} appears twice in the ranking; each may appear once", code="duplicate_option")
     return tuple(codes)
 
 
@@ -143,9 +139,7 @@ def encode_choice(ranking: object, where: str) -> str:
         return "abstain"
     choice = ranking[0]
     if choice not in YES_NO_CHOICES or not isinstance(choice, str):
-        raise CountingError(
-            f"{where}: unknown option {choice!r}, want one of {list(YES_NO_CHOICES)!r}", code="unknown_option"
-        )
+        raise CountingError(f"{where}: unknown option {choice!r}, want one of {list(YES_NO_CHOICES)!r}", code="unknown_option")
     return str(choice)
 
 

@@ -70,13 +70,23 @@ def _checked_envelope(obj: dict[str, Any]) -> tuple[Envelope, Ballot] | None:
     election, election_digest, voter, nonce = signed["election"], signed["election_digest"], signed["voter"], signed["nonce"]
     signature, signer = obj["signature"], obj["signer"]
     if not (
-        type(v) is int and v == 1 and signed["type"] == "ballot"
-        and type(revision) is int and 1 <= revision <= MAX_SAFE_INTEGER
-        and type(election) is str and type(ranking) is list
-        and type(voter) is str and type(signer) is str and signer == voter and _HEX64.fullmatch(voter)
-        and type(election_digest) is str and _HEX64.fullmatch(election_digest)
-        and type(nonce) is str and _B64U_16_BYTES.fullmatch(nonce)
-        and type(signature) is str and _B64U_64_BYTES.fullmatch(signature)
+        type(v) is int
+        and v == 1
+        and signed["type"] == "ballot"
+        and type(revision) is int
+        and 1 <= revision <= MAX_SAFE_INTEGER
+        and type(election) is str
+        and type(ranking) is list
+        and type(voter) is str
+        and type(signer) is str
+        and signer == voter
+        and _HEX64.fullmatch(voter)
+        and type(election_digest) is str
+        and _HEX64.fullmatch(election_digest)
+        and type(nonce) is str
+        and _B64U_16_BYTES.fullmatch(nonce)
+        and type(signature) is str
+        and _B64U_64_BYTES.fullmatch(signature)
     ):
         return None
     for option in ranking:

@@ -18,10 +18,35 @@ from .keys import check_public_key, key_id, verify_signature
 from .merkle import leaf_hash, verify_inclusion
 
 __all__ = [
-    "METHODS", "Ballot", "Election", "Envelope", "Leaf", "Option", "Receipt", "Result", "Roll",
-    "RollVoter", "Rule", "Sth", "BALLOT_LEAF_RE", "ballot_leaf_bytes", "ballot_leaf_pattern", "compute_leaf_hash", "digest", "make_leaf", "parse_ballot",
-    "parse_ballot_envelope", "parse_election", "parse_envelope", "parse_leaf", "parse_receipt",
-    "parse_result", "parse_roll", "parse_sth", "verify_ballot_election", "verify_envelope",
+    "METHODS",
+    "Ballot",
+    "Election",
+    "Envelope",
+    "Leaf",
+    "Option",
+    "Receipt",
+    "Result",
+    "Roll",
+    "RollVoter",
+    "Rule",
+    "Sth",
+    "BALLOT_LEAF_RE",
+    "ballot_leaf_bytes",
+    "ballot_leaf_pattern",
+    "compute_leaf_hash",
+    "digest",
+    "make_leaf",
+    "parse_ballot",
+    "parse_ballot_envelope",
+    "parse_election",
+    "parse_envelope",
+    "parse_leaf",
+    "parse_receipt",
+    "parse_result",
+    "parse_roll",
+    "parse_sth",
+    "verify_ballot_election",
+    "verify_envelope",
     "verify_receipt",
 ]
 
@@ -31,8 +56,7 @@ VISIBILITIES = frozenset({"live", "after_close"})
 YES_NO_OPTIONS = frozenset({"yes", "no", "abstain"})
 NONCE_SIZE = 16
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", bool: "boolean",
-               float: "number", type(None): "null"}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", bool: "boolean", float: "number", type(None): "null"}
 
 
 # --- field helpers -----------------------------------------------------------------------
@@ -71,8 +95,7 @@ def _str(obj: dict[str, Any], where: str, name: str, *, nonempty: bool = False) 
 
 def _int(obj: dict[str, Any], where: str, name: str, minimum: int = 0, maximum: int | None = None) -> int:
     value = obj[name]
-    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
-            or (maximum is not None and value > maximum)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
         bounds = f" <= {maximum}" if maximum is not None else ""
         raise _fail(f"{where}.{name}", f"an integer >= {minimum}{bounds}", value)
     return value
@@ -197,8 +220,7 @@ def parse_ballot(signed: Any) -> Ballot:
         raise MalformedError(f"{where}.nonce: {exc}") from None
     if len(nonce) != NONCE_SIZE:
         raise MalformedError(f"{where}.nonce: wrong size {len(nonce)}, want {NONCE_SIZE} bytes")
-    return Ballot(_str(s, where, "election"), _hex64(s, where, "election_digest"), _hex64(s, where, "voter"),
-                  _int(s, where, "revision", 1), _str_list(s["ranking"], f"{where}.ranking"), nonce)
+    return Ballot(_str(s, where, "election"), _hex64(s, where, "election_digest"), _hex64(s, where, "voter"), _int(s, where, "revision", 1), _str_list(s["ranking"], f"{where}.ranking"), nonce)
 
 
 def parse_ballot_envelope(obj: Any) -> tuple[Envelope, Ballot]:
@@ -275,14 +297,21 @@ def parse_election(signed: Any) -> Election:
         if "rule" not in s:
             raise MalformedError(f"{where}.rule: missing field (required for yes_no)")
         _fields(s["rule"], f"{where}.rule", {"majority", "quorum_percent"})
-        rule = Rule(_enum(s["rule"], f"{where}.rule", "majority", MAJORITIES),
-                    _int(s["rule"], f"{where}.rule", "quorum_percent", 0, 100))
+        rule = Rule(_enum(s["rule"], f"{where}.rule", "majority", MAJORITIES), _int(s["rule"], f"{where}.rule", "quorum_percent", 0, 100))
     elif "rule" in s:
         raise MalformedError(f"{where}.rule: unexpected field (only for yes_no)")
-    return Election(_str(s, where, "id"), _str(s, where, "assembly"), _str(s, where, "agenda_item"),
-                    _str(s, where, "title"), tuple(options), method, rule,
-                    _enum(s, where, "visibility", VISIBILITIES), _hex64(s, where, "roll_digest"),
-                    _time(s, where, "opened_at"))
+    return Election(
+        _str(s, where, "id"),
+        _str(s, where, "assembly"),
+        _str(s, where, "agenda_item"),
+        _str(s, where, "title"),
+        tuple(options),
+        method,
+        rule,
+        _enum(s, where, "visibility", VISIBILITIES),
+        _hex64(s, where, "roll_digest"),
+        _time(s, where, "opened_at"),
+    )
 
 
 @dataclass(frozen=True)
@@ -357,16 +386,17 @@ def make_leaf(seq: int, ballot_envelope: dict[str, Any], received_at: str) -> di
 _LEAF_LAYOUT = b'{"ballot":{"signature":"%s","signed":%s,"signer":"%s"},"received_at":"%s","seq":%d,"type":"leaf","v":1}'
 
 
-def ballot_leaf_bytes(seq: int, signature_b64u: str | bytes, signed_jcs: bytes, signer: str | bytes,
-                      received_at: str | bytes) -> bytes:
+def ballot_leaf_bytes(seq: int, signature_b64u: str | bytes, signed_jcs: bytes, signer: str | bytes, received_at: str | bytes) -> bytes:
     """``JCS(make_leaf(seq, envelope, received_at))`` put together from its parts, for an envelope
     that passed :func:`parse_ballot_envelope` and whose ``JCS(signed)`` is ``signed_jcs`` (the
     ballot path and the board file's reader build every leaf this way instead of encoding the
     whole object again). The strings may come as text or as their ASCII bytes."""
     return _LEAF_LAYOUT % (
-        signature_b64u.encode() if isinstance(signature_b64u, str) else signature_b64u, signed_jcs,
+        signature_b64u.encode() if isinstance(signature_b64u, str) else signature_b64u,
+        signed_jcs,
         signer.encode() if isinstance(signer, str) else signer,
-        received_at.encode() if isinstance(received_at, str) else received_at, seq,
+        received_at.encode() if isinstance(received_at, str) else received_at,
+        seq,
     )
 
 
@@ -377,7 +407,7 @@ PLAIN_STR = rb'"[^"\\\x00-\x1f]*"'
 HEX64_BYTES = rb"[0-9a-f]{64}"
 B64U_16_BYTES = rb"[A-Za-z0-9_-]{21}[AQgw]"  # 16 bytes: 22 characters, the last 4 bits zero
 B64U_64_BYTES = rb"[A-Za-z0-9_-]{85}[AQgw]"  # 64 bytes: 86 characters, the last 4 bits zero
-TIME_BYTES = (rb"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
+TIME_BYTES = rb"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
 
 
 def ballot_leaf_pattern(string: bytes = JSON_STR, digits: int = 16) -> bytes:
@@ -393,7 +423,7 @@ def ballot_leaf_pattern(string: bytes = JSON_STR, digits: int = 16) -> bytes:
     return (
         rb'(?P<leaf>{"ballot":{"signature":"(?P<signature>' + B64U_64_BYTES + rb')","signed":(?P<signed>'
         rb'{"election":(?P<election>' + string + rb'),"election_digest":"(?P<digest>' + HEX64_BYTES + rb')",'
-        rb'"nonce":"' + B64U_16_BYTES + rb'","ranking":\[(?P<ranking>' + string + rb'(?:,' + string + rb')*)?\],'
+        rb'"nonce":"' + B64U_16_BYTES + rb'","ranking":\[(?P<ranking>' + string + rb"(?:," + string + rb")*)?\],"
         rb'"revision":(?P<revision>' + integer + rb'),"type":"ballot","v":1,"voter":"(?P<voter>' + HEX64_BYTES + rb')"})'
         rb',"signer":"(?P<signer>' + HEX64_BYTES + rb')"},"received_at":"(?P<received_at>' + TIME_BYTES + rb')",'
         rb'"seq":(?P<seq>0|' + integer + rb'),"type":"leaf","v":1})'
@@ -430,8 +460,7 @@ def parse_sth(signed: Any) -> Sth:
     """Validate a signed tree head's signed object."""
     where = "sth"
     s = _header(signed, "sth", {"election", "tree_size", "root_hash", "timestamp"})
-    return Sth(_str(s, where, "election"), _int(s, where, "tree_size"),
-               bytes.fromhex(_hex64(s, where, "root_hash")), _time(s, where, "timestamp"))
+    return Sth(_str(s, where, "election"), _int(s, where, "tree_size"), bytes.fromhex(_hex64(s, where, "root_hash")), _time(s, where, "timestamp"))
 
 
 @dataclass(frozen=True)
@@ -450,8 +479,7 @@ def parse_receipt(obj: Any) -> Receipt:
     for i, item in enumerate(proof):
         if _HEX64.fullmatch(item) is None:
             raise _fail(f"{where}.inclusion_proof[{i}]", "64 lowercase hex characters", item)
-    return Receipt(_int(obj, where, "seq"), bytes.fromhex(_hex64(obj, where, "leaf_hash")),
-                   parse_envelope(obj["sth"], "sth"), tuple(bytes.fromhex(item) for item in proof))
+    return Receipt(_int(obj, where, "seq"), bytes.fromhex(_hex64(obj, where, "leaf_hash")), parse_envelope(obj["sth"], "sth"), tuple(bytes.fromhex(item) for item in proof))
 
 
 def verify_receipt(receipt: Receipt, expected_leaf_hash: bytes, server_public_key: bytes, election_id: str) -> Sth:
@@ -491,8 +519,7 @@ class Result:
 def parse_result(signed: Any) -> Result:
     """Validate a result's signed object; ``details`` is only checked to be an object."""
     where = "result"
-    fields = {"election", "election_digest", "tree_size", "root_hash", "method", "counted", "weight_counted",
-              "abstentions", "ranking", "winner", "ties_broken", "details"}
+    fields = {"election", "election_digest", "tree_size", "root_hash", "method", "counted", "weight_counted", "abstentions", "ranking", "winner", "ties_broken", "details"}
     s = _header(signed, "result", fields)
     method = _enum(s, where, "method", METHODS)
     counted = _int(s, where, "counted")
@@ -509,6 +536,17 @@ def parse_result(signed: Any) -> Result:
     ties = tuple(_str_list(group, f"{where}.ties_broken[{i}]") for i, group in enumerate(s["ties_broken"]))
     if not isinstance(s["details"], dict):
         raise _fail(f"{where}.details", "an object", s["details"])
-    return Result(_str(s, where, "election"), _hex64(s, where, "election_digest"), _int(s, where, "tree_size"),
-                  bytes.fromhex(_hex64(s, where, "root_hash")), method, counted, _int(s, where, "weight_counted"),
-                  abstentions, ranking, winner, ties, s["details"])
+    return Result(
+        _str(s, where, "election"),
+        _hex64(s, where, "election_digest"),
+        _int(s, where, "tree_size"),
+        bytes.fromhex(_hex64(s, where, "root_hash")),
+        method,
+        counted,
+        _int(s, where, "weight_counted"),
+        abstentions,
+        ranking,
+        winner,
+        ties,
+        s["details"],
+    )

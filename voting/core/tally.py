@@ -123,9 +123,7 @@ class IncrementalTally:
         check_count(revision, "revision")
         old = self._voters.get(voter)
         if old is not None and not revision_supersedes(revision, old[2]):
-            raise CountingError(
-                f"stale revision {revision} for voter {voter!r}, want above {old[2]}", code="stale_revision"
-            )
+            raise CountingError(f"stale revision {revision} for voter {voter!r}, want above {old[2]}", code="stale_revision")
         where = f"ballot of {voter!r}"
         if self.method == "yes_no":
             ballot: tuple[int, ...] | str = encode_choice(ranking, where)

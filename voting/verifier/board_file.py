@@ -53,8 +53,7 @@ def _int_in_range(text: str) -> int:
     return value
 
 
-_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse,
-                                 parse_int=_int_in_range, strict=True)
+_FAST_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_float=_refuse, parse_constant=_refuse, parse_int=_int_in_range, strict=True)
 # A \uD800-\uDFFF escape, possibly a lone surrogate (or an escaped backslash before "ud8": harmless).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
 
@@ -166,12 +165,12 @@ class _BoardLines(Sequence[Any]):
 # the server's layout: the leaves as stored, keys sorted) or these bytes in sorted order (in
 # the layout of `make_leaf` with the ballot's fields in the order the client signs them).
 # Everything else (another order, an escape, a bigger integer) is parsed as before.
-_RAW_RANKING = rb'\[(?P<ranking>' + PLAIN_STR + rb'(?:,' + PLAIN_STR + rb')*)?\]'
+_RAW_RANKING = rb"\[(?P<ranking>" + PLAIN_STR + rb"(?:," + PLAIN_STR + rb")*)?\]"
 _RAW_SORTED_RE = re.compile(rb" *" + ballot_leaf_pattern(PLAIN_STR, digits=15))
 _RAW_CLIENT_RE = re.compile(
     rb' *{"v":1,"type":"leaf","seq":(?P<seq>0|[1-9][0-9]{0,14}),"ballot":{"signed":{"v":1,"type":"ballot",'
     rb'"election":(?P<election>' + PLAIN_STR + rb'),"election_digest":"(?P<digest>' + HEX64_BYTES + rb')",'
-    rb'"voter":"(?P<voter>' + HEX64_BYTES + rb')","revision":(?P<revision>[1-9][0-9]{0,14}),"ranking":' + _RAW_RANKING + rb','
+    rb'"voter":"(?P<voter>' + HEX64_BYTES + rb')","revision":(?P<revision>[1-9][0-9]{0,14}),"ranking":' + _RAW_RANKING + rb","
     rb'"nonce":"(?P<nonce>' + B64U_16_BYTES + rb')"},"signature":"(?P<signature>' + B64U_64_BYTES + rb')",'
     rb'"signer":"(?P<signer>' + HEX64_BYTES + rb')"},"received_at":"(?P<received_at>' + TIME_BYTES + rb')"}'
 )
@@ -190,14 +189,37 @@ def _raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
         if match is None:
             return None
         seq, election, digest, voter, revision, ranking, nonce, signature, signer, received_at, date = match.groups()
-        message = b"".join((b'{"election":', election, b',"election_digest":"', digest, b'","nonce":"', nonce,
-                            b'","ranking":[', ranking or b"", b'],"revision":', revision,
-                            b',"type":"ballot","v":1,"voter":"', voter, b'"}'))
+        message = b"".join(
+            (
+                b'{"election":',
+                election,
+                b',"election_digest":"',
+                digest,
+                b'","nonce":"',
+                nonce,
+                b'","ranking":[',
+                ranking or b"",
+                b'],"revision":',
+                revision,
+                b',"type":"ballot","v":1,"voter":"',
+                voter,
+                b'"}',
+            )
+        )
         leaf = ballot_leaf_bytes(int(seq), signature, message, signer, received_at)
     if voter != signer or not _date_ok(date):
         return None
-    return (leaf_hash(leaf), message, _a2b_base64(signature.translate(_URLSAFE) + b"=="), int(seq),
-            voter.decode("ascii"), int(revision), ranking or b"", election[1:-1].decode("utf-8"), digest.decode("ascii"))
+    return (
+        leaf_hash(leaf),
+        message,
+        _a2b_base64(signature.translate(_URLSAFE) + b"=="),
+        int(seq),
+        voter.decode("ascii"),
+        int(revision),
+        ranking or b"",
+        election[1:-1].decode("utf-8"),
+        digest.decode("ascii"),
+    )
 
 
 def _parsed(bundle: Bundle) -> Bundle:

@@ -54,8 +54,7 @@ class _Verifier:
 
     # signed server objects
 
-    def server_object(self, name: str, obj: Any, parse: Callable[[Any], Any],
-                      key: bytes | None) -> tuple[Envelope | None, Any, str | None]:
+    def server_object(self, name: str, obj: Any, parse: Callable[[Any], Any], key: bytes | None) -> tuple[Envelope | None, Any, str | None]:
         """(envelope, parsed signed object, digest of the signed object), Nones when unusable.
 
         ``parse_envelope`` checks ``v`` and ``type`` (the domain separation); JCS(signed) is
@@ -106,18 +105,23 @@ class _Verifier:
         for i, item in enumerate(s["voters"]):
             # Fast path: exactly the three fields, canonical b64u of 32 bytes, the matching key id.
             # (The sha256 match implies that key_id is 64 lowercase hex digits.)
-            if (type(item) is dict and len(item) == 3 and type(kid := item.get("key_id")) is str
-                    and type(b64 := item.get("public_key")) is str and type(weight := item.get("weight")) is int
-                    and weight >= 1 and _KEY_B64_RE.fullmatch(b64)
-                    and _sha256(raw := _a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hexdigest() == kid):
+            if (
+                type(item) is dict
+                and len(item) == 3
+                and type(kid := item.get("key_id")) is str
+                and type(b64 := item.get("public_key")) is str
+                and type(weight := item.get("weight")) is int
+                and weight >= 1
+                and _KEY_B64_RE.fullmatch(b64)
+                and _sha256(raw := _a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hexdigest() == kid
+            ):
                 pass
             else:
                 kid, raw, weight = self.roll_entry(item, i)
                 if not kid:
                     continue
             if kid <= previous:
-                self.fail("roll.order", f"roll.voters[{i}].key_id: voters must be sorted strictly by key_id, "
-                                        f"{kid} after {previous}")
+                self.fail("roll.order", f"roll.voters[{i}].key_id: voters must be sorted strictly by key_id, {kid} after {previous}")
             else:
                 previous = kid
             # y < p unless the top 7 bits are all set; then the full check (and the small-order set)
@@ -244,8 +248,7 @@ class _Verifier:
         elif root is not None and root_hash != root:
             self.fail(f"{name}.root_hash", f"want {root.hex()} (the Merkle root of the board), got {root_hash.hex()}")
 
-    def check_result(self, result: Result, election: Election | None, election_digest: str | None,
-                     size: int, root: bytes | None) -> None:
+    def check_result(self, result: Result, election: Election | None, election_digest: str | None, size: int, root: bytes | None) -> None:
         if election is not None:
             if result.election != election.id:
                 self.fail("result.election", f"want {election.id!r}, got {result.election!r}")
@@ -255,8 +258,7 @@ class _Verifier:
             self.fail("result.election_digest", f"want {election_digest}, got {result.election_digest}")
         self.check_tree("result", result.tree_size, result.root_hash, size, root)
 
-    def recount(self, election: Election | None, roll: Roll | None, counted: list[WeightedBallot] | None,
-                signed: dict[str, Any] | None) -> dict[str, Any] | None:
+    def recount(self, election: Election | None, roll: Roll | None, counted: list[WeightedBallot] | None, signed: dict[str, Any] | None) -> dict[str, Any] | None:
         """Count each voter's highest-revision valid ballot and compare with the signed result."""
         if election is None or roll is None or counted is None:
             return None
@@ -264,16 +266,14 @@ class _Verifier:
         if election.rule is not None:
             rule = CountingRule(election.rule.majority, election.rule.quorum_percent)
         try:
-            recount = compute_result(election.method, election.option_ids, counted, rule=rule,
-                                     roll_weight=roll.total_weight)
+            recount = compute_result(election.method, election.option_ids, counted, rule=rule, roll_weight=roll.total_weight)
         except CountingError as exc:  # pragma: no cover - leaves were checked with the same functions
             self.fail("recount", str(exc))
             return None
         if signed is not None:
             for name in RECOUNT_FIELDS:
                 if jcs(recount[name]) != jcs(signed[name]):
-                    self.fail(f"result.{name}", f"the recount gives {_short(recount[name])}, "
-                                                f"the signed result says {_short(signed[name])}")
+                    self.fail(f"result.{name}", f"the recount gives {_short(recount[name])}, the signed result says {_short(signed[name])}")
         return recount
 
     def check_tally(self, tally: Any, recount: dict[str, Any] | None, size: int, root: bytes | None) -> None:
@@ -295,8 +295,7 @@ class _Verifier:
             except VotingError:
                 same = False
             if not same:
-                self.fail(f"tally.{name}", f"the recount gives {_short(recount[name])}, "
-                                           f"the server's live tally says {_short_any(tally[name])}")
+                self.fail(f"tally.{name}", f"the recount gives {_short(recount[name])}, the server's live tally says {_short_any(tally[name])}")
 
 
 #: The fields of a live tally (PROTOCOL §5), and those that must equal the recount.
@@ -335,9 +334,14 @@ def _canonical(signed: Any) -> bytes:
 
 def _plain_roll_entries(voters: list[Any]) -> bool:
     for item in voters:
-        if (type(item) is not dict or len(item) != 3 or type(item.get("key_id")) is not str
-                or type(item.get("public_key")) is not str or type(weight := item.get("weight")) is not int
-                or not -MAX_SAFE_INTEGER <= weight <= MAX_SAFE_INTEGER):
+        if (
+            type(item) is not dict
+            or len(item) != 3
+            or type(item.get("key_id")) is not str
+            or type(item.get("public_key")) is not str
+            or type(weight := item.get("weight")) is not int
+            or not -MAX_SAFE_INTEGER <= weight <= MAX_SAFE_INTEGER
+        ):
             return False
     return True
 

@@ -71,23 +71,44 @@ def _fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, i
         return None
     if parsed:
         signed = obj["ballot"]["signed"]
-        return (leaf_hash(data), data[match.start(_SIGNED):match.end(_SIGNED)],
-                _a2b_base64(match[_SIGNATURE].translate(_URLSAFE) + b"=="), obj["seq"], signed["voter"],
-                signed["revision"], signed["ranking"], signed["election"], signed["election_digest"])
+        return (
+            leaf_hash(data),
+            data[match.start(_SIGNED) : match.end(_SIGNED)],
+            _a2b_base64(match[_SIGNATURE].translate(_URLSAFE) + b"=="),
+            obj["seq"],
+            signed["voter"],
+            signed["revision"],
+            signed["ranking"],
+            signed["election"],
+            signed["election_digest"],
+        )
     try:
         ballot = obj["ballot"]
         signed = ballot["signed"]
         ranking, revision, seq = signed["ranking"], signed["revision"], obj["seq"]
         election, digest, voter = signed["election"], signed["election_digest"], signed["voter"]
         # Only plain dicts, strs and ints: then the text above is what `json` writes too.
-        if (type(obj) is not dict or type(ballot) is not dict or type(signed) is not dict
-                or type(ranking) is not list or type(revision) is not int or type(seq) is not int
-                or type(election) is not str or type(digest) is not str or type(voter) is not str
-                or type(ballot["signature"]) is not str or type(ballot["signer"]) is not str
-                or type(signed["nonce"]) is not str or type(signed["type"]) is not str
-                or type(signed["v"]) is not int or type(obj["received_at"]) is not str
-                or type(obj["type"]) is not str or type(obj["v"]) is not int
-                or revision > MAX_SAFE_INTEGER or seq > MAX_SAFE_INTEGER):
+        if (
+            type(obj) is not dict
+            or type(ballot) is not dict
+            or type(signed) is not dict
+            or type(ranking) is not list
+            or type(revision) is not int
+            or type(seq) is not int
+            or type(election) is not str
+            or type(digest) is not str
+            or type(voter) is not str
+            or type(ballot["signature"]) is not str
+            or type(ballot["signer"]) is not str
+            or type(signed["nonce"]) is not str
+            or type(signed["type"]) is not str
+            or type(signed["v"]) is not int
+            or type(obj["received_at"]) is not str
+            or type(obj["type"]) is not str
+            or type(obj["v"]) is not int
+            or revision > MAX_SAFE_INTEGER
+            or seq > MAX_SAFE_INTEGER
+        ):
             return None
         for option in ranking:
             if type(option) is not str:
@@ -95,8 +116,7 @@ def _fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, i
     except (KeyError, TypeError, IndexError):  # a mapping that only encodes like a leaf
         return None
     signature = binascii.a2b_base64(match[_SIGNATURE].replace(b"-", b"+").replace(b"_", b"/") + b"==")
-    return (leaf_hash(data), data[match.start(_SIGNED):match.end(_SIGNED)], signature, seq, voter, revision, ranking,
-            election, digest)
+    return (leaf_hash(data), data[match.start(_SIGNED) : match.end(_SIGNED)], signature, seq, voter, revision, ranking, election, digest)
 
 
 def _slow_leaf(obj: Any, seq: int, fail: Callable[[str, str, int | None], None]) -> tuple[bytes | None, _LeafData | None]:
@@ -115,8 +135,7 @@ def _slow_leaf(obj: Any, seq: int, fail: Callable[[str, str, int | None], None])
         return hashed, None
     if hashed is None:  # pragma: no cover - a parsed leaf always canonicalizes
         return None, None
-    return hashed, _LeafData(hashed, message, env.signature, leaf.seq, ballot.voter, ballot.revision,
-                             ballot.ranking, ballot.election, ballot.election_digest)
+    return hashed, _LeafData(hashed, message, env.signature, leaf.seq, ballot.voter, ballot.revision, ballot.ranking, ballot.election, ballot.election_digest)
 
 
 def _ignore(check: str, message: str, seq: int | None) -> None:

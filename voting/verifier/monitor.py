@@ -86,8 +86,7 @@ class Monitor:
         """The leaves verified so far."""
         return self.tree.size
 
-    def update(self, sth: Any, proof: ProofFetcher, leaves: LeafFetcher,
-               progress: Callable[[int], None] | None = None) -> bool:
+    def update(self, sth: Any, proof: ProofFetcher, leaves: LeafFetcher, progress: Callable[[int], None] | None = None) -> bool:
         """Check a signed tree head (an envelope); True when it was newer and is now the verified
         head, False when it was not (known, older, or a check failed: see :attr:`failures`).
 
@@ -141,16 +140,14 @@ class Monitor:
         try:
             if first.tree_size == 0:  # the empty tree is a prefix of every tree: only its root to check
                 if first.root_hash != EMPTY_ROOT:
-                    raise ProofError(f"the empty tree's root hash is {EMPTY_ROOT.hex()}, "
-                                      f"the head says {first.root_hash.hex()}")
+                    raise ProofError(f"the empty tree's root hash is {EMPTY_ROOT.hex()}, the head says {first.root_hash.hex()}")
                 return True
             hashes: list[bytes] = []
             if first.tree_size != second.tree_size:
                 hashes = _proof_hashes(proof(first.tree_size, second.tree_size))
             verify_consistency(first.tree_size, second.tree_size, hashes, first.root_hash, second.root_hash)
         except VotingError as exc:
-            self.v.fail("sth.consistency", f"tree head {head.tree_size} ({head.timestamp}) is not consistent "
-                                           f"with tree head {old.tree_size} ({old.timestamp}): {exc}")
+            self.v.fail("sth.consistency", f"tree head {head.tree_size} ({head.timestamp}) is not consistent with tree head {old.tree_size} ({old.timestamp}): {exc}")
             return False
         return True
 

@@ -144,7 +144,7 @@ class _Scan:
         parsed = type(self.leaves) is _BoardLines
         # A board file's lines: read from their bytes, or parsed here (raising _Fallback)
         raw = self.leaves.raw(lo, hi) if parsed else None  # type: ignore[attr-defined]
-        leaves = raw if raw is not None else self.leaves[lo - self.offset:hi - self.offset]
+        leaves = raw if raw is not None else self.leaves[lo - self.offset : hi - self.offset]
         election_id, election_digest = self.election_id, self.election_digest
         check_election = election_id is not None and election_digest is not None
         check_ranking, ranked = self.check_ranking, self.ranked
@@ -188,8 +188,7 @@ class _Scan:
                     if election != election_id:
                         problems.append(("ballot.election", f"ballot.election: want {election_id!r}, got {election!r}"))
                     if digest != election_digest:
-                        problems.append(("ballot.election", f"ballot.election_digest: want {election_digest}, "
-                                                            f"got {digest}"))
+                        problems.append(("ballot.election", f"ballot.election_digest: want {election_digest}, got {digest}"))
                     if problem is not None:
                         problems.append(problem)
                     after = tuple(problems)
@@ -276,8 +275,7 @@ class _BoardCheck:
                 if "fork" in multiprocessing.get_all_start_methods():
                     self.token = id(self.scan)
                     _SCANS[self.token] = self.scan
-                    self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                                    initializer=_worker_init)
+                    self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
                     self.futures = [self.pool.submit(_chunk_in_worker, self.token, lo, hi) for lo, hi in bounds]
                 else:  # pragma: no cover - no fork (Windows): threads, which share the GIL
                     self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify")
@@ -294,9 +292,7 @@ class _BoardCheck:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def finish(
-        self, roll: Roll | None, bad_keys: set[str], progress: Callable[[int], None] | None = None
-    ) -> tuple[bytes | None, list[WeightedBallot] | None]:
+    def finish(self, roll: Roll | None, bad_keys: set[str], progress: Callable[[int], None] | None = None) -> tuple[bytes | None, list[WeightedBallot] | None]:
         """(Merkle root or None when a leaf cannot be hashed, counted ballots or None when unknowable)."""
         merge = _Merge(self.v.fail, self.election, roll, bad_keys, self.proven)
         roots: list[bytes] | None = []
@@ -328,8 +324,7 @@ class _Merge:
     so far, which one pass reports after every other failure of the board.
     """
 
-    def __init__(self, fail: Callable[[str, str, int | None], None], election: Election | None, roll: Roll | None,
-                 bad_keys: set[str], proven: set[str]) -> None:
+    def __init__(self, fail: Callable[[str, str, int | None], None], election: Election | None, roll: Roll | None, bad_keys: set[str], proven: set[str]) -> None:
         self.fail = fail
         self.election = election
         self.roll = roll
@@ -364,8 +359,7 @@ class _Merge:
                 ok = False
             previous = last_revision.get(voter)
             if not revision_supersedes(revision, previous):
-                fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), "
-                                        f"got {revision}", seq)
+                fail("ballot.revision", f"want a revision above {previous} (this voter's previous ballot), got {revision}", seq)
                 ok = False
                 last_revision[voter] = previous
             else:
@@ -424,9 +418,7 @@ def _counted(latest: Iterable[tuple[int, Any, int]], option_ids: Sequence[str]) 
         else:
             total[0] += weight
             total[1] += 1
-    return [WeightedBallot(tuple(option_ids[i] for i in ranking) if type(ranking) is bytes else tuple(ranking),
-                           weight, voters)
-            for ranking, (weight, voters) in totals.items()]
+    return [WeightedBallot(tuple(option_ids[i] for i in ranking) if type(ranking) is bytes else tuple(ranking), weight, voters) for ranking, (weight, voters) in totals.items()]
 
 
 def _published_voters(roll: Any) -> list[Any] | None:
