@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from enum import Enum
 
 from litestar.channels import ChannelsPlugin, Subscriber
@@ -65,7 +65,7 @@ class Connection:
     writes it at once or passes the unfinished send on to the loop; the order is the same.
     """
 
-    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now")
+    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now", "page")
 
     def __init__(self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None) -> None:
         self.viewer = viewer
@@ -80,6 +80,9 @@ class Connection:
         self.on_overflow = on_overflow
         self.idle = False  # set by the send loop while it waits with an empty queue
         self.send_now: Callable[[int, str], None] | None = None
+        # A page's socket: which shared render it shows (the web layer's key, e.g. the live view
+        # of one item in one language); None for protocol clients.
+        self.page: Hashable | None = None
 
     def offer(self, seq: int, frame: str) -> None:
         """Queue a frame without ever waiting. A full queue marks the socket for closing."""
@@ -224,6 +227,8 @@ class Feed:
                     await asyncio.sleep(0)
                 for conn in conns[start : start + DELIVER_BATCH]:
                     conn.offer(seq, full if redacted is None or may_see(event.data, conn.viewer) else redacted)
+        if ready and self.hub.on_release is not None:
+            self.hub.on_release(self.assembly_id)
 
 
 class Hub:
@@ -232,6 +237,9 @@ class Hub:
         self.channels = channels
         self.feeds: dict[int, Feed] = {}
         self.signed_in: dict[Connection, int] = {}  # authenticated sockets -> their assembly
+        # Called (without waiting) after a feed released events to its sockets: the web layer
+        # renders the pages' shared regions again (kurultai/web/live_pages.py).
+        self.on_release: Callable[[int], None] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     @property

@@ -91,13 +91,17 @@ function enhanceForms(onDone) {
 
 // -- the speaking timer: the server sends the remaining time; the page counts down locally ----
 
-const seen = new WeakMap();
+// The server renders the time left at its clock's `data-at`; the page learns how far its own clock
+// is from the server's (the page's `data-now`, then every pushed frame's `now`), so a render
+// shared by many pages, or sent a while after it was made, still counts down right.
+let serverOffset = Number(document.body.dataset.now || Date.now()) - Date.now();
+export function learnServerTime(ms) { if (Number.isFinite(ms)) serverOffset = ms - Date.now(); }
 function tick() {
-  const now = performance.now();
+  const serverNow = Date.now() + serverOffset;
   for (const el of document.querySelectorAll("[data-timer]")) {
-    if (!seen.has(el)) seen.set(el, now);
     const running = el.dataset.running === "1";
-    const left = Number(el.dataset.remaining) - (running ? now - seen.get(el) : 0);
+    const at = Number(el.dataset.at || serverNow);
+    const left = Number(el.dataset.remaining) - (running ? serverNow - at : 0);
     const s = Math.max(0, Math.ceil(left / 1000));
     const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     if (el.textContent !== text) el.textContent = text;
@@ -126,6 +130,38 @@ function isDirty(region) {
   return false;
 }
 
+/** Put a fresh copy of a region in place of the old one, unless the user is editing the old one;
+ * open <details> and the focus are kept. False when the region was kept as it was. */
+function swapRegion(old, fresh) {
+  if (!old || isDirty(old) || old.outerHTML === fresh.outerHTML) return false;
+  const open = Array.from(old.querySelectorAll("details"), (d) => d.open);
+  const focusId = old.contains(document.activeElement) ? document.activeElement.id : null;
+  const node = document.importNode(fresh, true);
+  const details = node.querySelectorAll("details");
+  if (details.length === open.length) details.forEach((d, i) => { d.open = open[i]; });
+  old.replaceWith(node);
+  if (focusId) document.getElementById(focusId)?.focus();
+  return true;
+}
+
+function refreshed() {
+  document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+  document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
+}
+
+/** A `regions` frame: the server rendered these regions once for every page like this one. */
+export function applyRegions(frame) {
+  learnServerTime(frame.now);
+  const tpl = document.createElement("template");
+  for (const [id, html] of Object.entries(frame.regions || {})) {
+    tpl.innerHTML = html;
+    const fresh = tpl.content.querySelector("[data-region]");
+    if (fresh) swapRegion(document.getElementById(id), fresh);
+  }
+  document.body.dataset.pushed = String(Number(document.body.dataset.pushed || 0) + 1);
+  refreshed();
+}
+
 let refreshing = null;
 let again = false;
 export async function refreshRegions() {
@@ -136,19 +172,9 @@ export async function refreshRegions() {
       const r = await fetch(location.href, { credentials: "same-origin", headers: { accept: "text/html" } });
       if (!r.ok) return;
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
-      for (const fresh of doc.querySelectorAll("[data-region]")) {
-        const old = document.getElementById(fresh.id);
-        if (!old || isDirty(old) || old.outerHTML === fresh.outerHTML) continue;
-        const open = Array.from(old.querySelectorAll("details"), (d) => d.open);
-        const focusId = old.contains(document.activeElement) ? document.activeElement.id : null;
-        const node = document.importNode(fresh, true);
-        const details = node.querySelectorAll("details");
-        if (details.length === open.length) details.forEach((d, i) => { d.open = open[i]; });
-        old.replaceWith(node);
-        if (focusId) document.getElementById(focusId)?.focus();
-      }
-      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
-      document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
+      learnServerTime(Number(doc.body.dataset.now));
+      for (const fresh of doc.querySelectorAll("[data-region]")) swapRegion(document.getElementById(fresh.id), fresh);
+      refreshed();
     } while (again);
   })().finally(() => { refreshing = null; });
   return refreshing;
@@ -156,9 +182,10 @@ export async function refreshRegions() {
 
 // -- the live connection: reconnect with ?since= and resume -------------------------------------
 
-export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}) {
+export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, query = "") {
   const status = document.getElementById("live-status");
-  let since = null;
+  // The page was rendered at this seq: the feed resumes after it (no snapshot, no refetch).
+  let since = document.body.dataset.seq ? Number(document.body.dataset.seq) : null;
   let backoff = 500;
   let socket = null;
   let watchdog = null;
@@ -169,13 +196,17 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}) {
   const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(() => socket?.close(), 45000); };
   const open = () => {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${proto}://${location.host}/ws/assemblies/${assemblyId}${since === null ? "" : `?since=${since}`}`);
+    const params = new URLSearchParams(query);
+    if (since !== null) params.set("since", String(since));
+    const qs = params.toString();
+    socket = new WebSocket(`${proto}://${location.host}/ws/assemblies/${assemblyId}${qs ? `?${qs}` : ""}`);
     socket.addEventListener("open", () => { backoff = 500; setState("online"); arm(); });
     socket.addEventListener("message", (m) => {
       arm();
       let frame;
       try { frame = JSON.parse(m.data); } catch { return; }
       if (frame.type === "heartbeat" || frame.type === "pong") return;
+      if (frame.type === "regions") { onFrame(frame); return; }
       if (frame.type === "snapshot") { since = frame.seq; document.body.dataset.seq = String(since); onFrame(frame); return; }
       if (typeof frame.seq !== "number") return;
       if (since !== null && frame.seq <= since) return;
@@ -198,8 +229,10 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}) {
   open();
 }
 
-/** Start a view: forms, timer, live updates; `onFrame` sees each frame before the refresh. */
-export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {} } = {}) {
+/** Start a view: forms, timer, live updates; `onFrame` sees each frame before the refresh.
+ * `push`: the view whose regions the server renders once and pushes to every page like this
+ * one (`live`): such a page applies the pushed regions and never fetches itself again. */
+export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {}, push = null } = {}) {
   const assemblyId = document.body.dataset.assembly;
   let pending = null;
   const schedule = () => {
@@ -209,6 +242,16 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
   enhanceForms(() => refreshRegions().then(onRefresh));
   setInterval(tick, 250);
   tick();
-  if (assemblyId) connectLive(assemblyId, (frame) => { onFrame(frame); schedule(); }, schedule);
+  let query = "";
+  if (push) {
+    const item = new URLSearchParams(location.search).get("item");
+    query = new URLSearchParams({ view: push, lang: document.documentElement.lang, ...(item ? { item } : {}) }).toString();
+  }
+  const handle = (frame) => {
+    onFrame(frame);
+    if (frame.type === "regions") { applyRegions(frame); onRefresh(); return; }
+    if (!push) schedule(); // a pushed page waits for its regions (the server renders them after a snapshot too)
+  };
+  if (assemblyId) connectLive(assemblyId, handle, schedule, query);
   return { refresh: () => refreshRegions().then(onRefresh) };
 }

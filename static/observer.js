@@ -64,6 +64,7 @@ function checkPage() {
 
 startView({
   delay: 250,
+  push: "live",
   onFrame: (frame) => {
     if (frame.type === "sth.updated" && frame.data?.sth) queue = queue.then(() => check(frame.data.sth));
   },

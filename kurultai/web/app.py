@@ -34,6 +34,7 @@ from kurultai.web.metrics import Metrics, metrics_h
 from kurultai.web.errors import ApiSchemaPlugin, handle_exception
 from kurultai.settings import Settings
 from kurultai.web.wire import Health
+from kurultai.web.live_pages import LivePages
 from kurultai.web.websocket import live_events
 from realtime.service import Realtime, Section
 
@@ -124,7 +125,10 @@ def create_app(
         metrics.start_loop_monitor()
         try:
             async with realtime.running():
-                yield
+                try:
+                    yield
+                finally:
+                    await app.state.live_pages.stop()  # before the hub it renders for
         finally:
             await shutdown(app)
 
@@ -177,6 +181,7 @@ def create_app(
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
+    app.state.live_pages = LivePages(app, realtime.hub, app.template_engine)
     return app
 
 

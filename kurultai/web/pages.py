@@ -36,6 +36,7 @@ from kurultai.web.throttle import Throttled
 from deliberation.accounts import InvalidInvite
 from deliberation.passwords import PasswordsBusy
 from voting import elections, keys
+from realtime.hub import read_last_seq
 from voting.server_key import public_view
 
 P = NamedDependency[Principal | None]
@@ -151,9 +152,9 @@ def comment_tree(all_comments: list[dict[str, Any]]) -> tuple[dict[tuple[str, in
     return top, replies
 
 
-async def election_views(request: Request, aid: int, item_id: int | None) -> list[dict[str, Any]]:
+async def election_views(app: Any, aid: int, item_id: int | None) -> list[dict[str, Any]]:
     """Elections of the assembly (of one item when given), each with its turnout, tree head and tally."""
-    board = request.app.state.board
+    board = app.state.board
     out = []
     for e in await elections.list_elections(aid):
         if item_id is not None and e["agenda_item"] != item_id:
@@ -173,8 +174,35 @@ async def election_views(request: Request, aid: int, item_id: int | None) -> lis
     return out
 
 
+async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dict[str, Any]:
+    """What the live view's regions show (templates/_live_item.html, _floor.html,
+    _live_votes.html): the same for every viewer of one item in one language, so the server
+    renders it once for all of them (kurultai/web/live_pages.py). `seq` is the assembly's last
+    event, read first: the rest is at least that recent."""
+    seq = await read_last_seq(aid)
+    assembly = await assemblies.get_assembly(aid)
+    items = await agenda.list_items(aid, now)
+    current = pick_item(items, item_id)
+    on_floor = set(current["provisions"]) if current else set()
+    doc = await draft.document(aid)
+    return {
+        "seq": seq,
+        "now_ms": now,
+        "assembly": assembly,
+        "agenda": items,
+        "item": current,
+        "document": doc,
+        "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
+        "speakers": await speakers.speakers_view(current["id"], now) if current else None,
+        "elections": await election_views(app, aid, current["id"] if current else None),
+        "view": "live",
+        "me": None,
+    }
+
+
 async def assembly_context(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item_id: int | None) -> dict[str, Any]:
     now = ctx.now()
+    seq = await read_last_seq(aid)  # first: what follows is at least this recent (the page resumes its live feed from it)
     assembly = await assemblies.get_assembly(aid)
     items = await agenda.list_items(aid, now)
     current = pick_item(items, item_id)
@@ -189,6 +217,8 @@ async def assembly_context(request: Request, aid: int, principal: Principal | No
     if principal is not None and principal.is_admin:
         role = role or "moderator"
     return {
+        "seq": seq,
+        "now_ms": now,
         "assembly": assembly,
         "agenda": items,
         "item": current,
@@ -200,7 +230,7 @@ async def assembly_context(request: Request, aid: int, principal: Principal | No
         "comments_on": top,
         "replies": replies,
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
-        "elections": await election_views(request, aid, current["id"] if current else None),
+        "elections": await election_views(request.app, aid, current["id"] if current else None),
         "role": role,
         "me": principal.username if principal else None,
         "server_key": public_view(request.app.state.signer),
@@ -233,8 +263,12 @@ async def chair_page(request: Request, aid: FromPath[int], principal: P, ctx: C,
 
 @get("/assemblies/{aid:int}/live", include_in_schema=False)
 async def live_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
-    data = await assembly_context(request, aid, principal, ctx, item)
-    return page(request, "live.html", principal, view="live", **data)
+    data = await live_context(request.app, aid, item, ctx.now())
+    role = await role_in(aid, principal)
+    data["role"] = (role or "moderator") if principal is not None and principal.is_admin else role  # the header's links only
+    data["server_key"] = public_view(request.app.state.signer)
+    data["fingerprint"] = request.app.state.signer.key_id
+    return page(request, "live.html", principal, **data)
 
 
 @get("/assemblies/{aid:int}/elections/{eid:int}/chart.svg", include_in_schema=False)

@@ -34,6 +34,7 @@ from deliberation.accounts import lookup_token, token_hash
 from deliberation.assemblies import memberships_of
 from deliberation.context import format_ms
 from kurultai.web.auth import SESSION_COOKIE
+from kurultai.web.live_pages import page_variant
 from realtime.core.ordering import plan_start
 from realtime.core.protocol import (
     CloseCode,
@@ -110,10 +111,14 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
         viewer, credential = await resolve_viewer(socket, aid, app.state.ctx.now())
         session = Session(socket, aid, viewer, settings, handler_task, credential)
         conn = session.conn
+        conn.page = page_variant(socket.query_params)  # before attaching: the next render includes it
         feed = await hub.attach(aid, conn)  # reads the assembly's last seq once per process
         reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
         reader.add_done_callback(session.reader_done)
-        await session.start(since, app.state.snapshot_sections, feed.buffer.last)
+        last = feed.buffer.last
+        await session.start(since, app.state.snapshot_sections, last)
+        if conn.page is not None:
+            app.state.live_pages.joined(aid, since, last)
         await session.send_loop()
     except Closing as c:
         await _close(socket, c.code, c.reason)
@@ -299,9 +304,11 @@ class Session:
                 await self._finish_pending()
                 continue
             seq, frame = queue.popleft()
-            if seq == 0:
-                ts = format_ms(int(time.time() * 1000))
-                await self.send(heartbeat_frame(conn.last_sent, ts) if frame == HEARTBEAT else pong_frame(conn.last_sent, ts))
+            if seq == 0:  # a control frame: a heartbeat, a pong, or a page's pushed regions
+                if frame == HEARTBEAT or frame == PONG:
+                    ts = format_ms(int(time.time() * 1000))
+                    frame = heartbeat_frame(conn.last_sent, ts) if frame == HEARTBEAT else pong_frame(conn.last_sent, ts)
+                await self.send(frame)
                 continue
             if seq <= conn.last_sent:
                 continue

@@ -46,6 +46,11 @@ class Live:
         kw.setdefault("open_timeout", 5)
         return websockets.connect(self.url(assembly, since), **kw)
 
+    def connect_raw(self, query: str, **kw: Any) -> Any:
+        """A socket with the query string as given (`?view=live&lang=kk&since=3`)."""
+        kw.setdefault("open_timeout", 5)
+        return websockets.connect(f"ws://127.0.0.1:{self.port}/ws/assemblies/{self.assembly}{query}", **kw)
+
     async def emit(self, type_: str, data: dict[str, Any], assembly: int | None = None) -> int:
         """Commit one event through the outbox (as a service would) and return its seq."""
         aid = self.assembly if assembly is None else assembly
