@@ -183,6 +183,10 @@ ROLE_USERS = {
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient, app: Any) -> World:
+    return await seed_world(client, app)
+
+
+async def seed_world(client: httpx.AsyncClient, app: Any) -> World:
     """Seed through the services (tokens are issued directly: hashing passwords is slow)."""
     from deliberation import accounts, agenda, assemblies, draft
 

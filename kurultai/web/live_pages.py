@@ -6,11 +6,14 @@ of one item in one language: nothing in them depends on who watches. So after th
 releases events (`Hub.on_release`), this module waits `delay_s` for the burst to settle, renders
 each variant that some open page shows once, and offers the frame
 
-    {"type": "regions", "seq": S, "now": MS, "regions": {"live-item": "<section…>", …}}
+    {"type": "regions", "seq": S, "now": MS, "regions": {"live-item": "<section…>", …},
+     "proofs": {"7": {"first": 10, "second": 14, "proof": ["ab…", …]}}}
 
 to every page socket of that variant, after the events it covers (`seq`: the assembly's last
 event when the render began; `now`: the server's clock, from which the page counts the speaking
-timer down). The cost grows with the variants shown, not with the audience. Pages apply the frame
+timer down; `proofs`, when a tree head changed: the consistency proof from the head pushed before,
+so that the projector's audit costs no request). The cost grows with the variants shown, not
+with the audience. Pages apply the frame
 without fetching anything; a page that (re)connects behind the feed gets a render too.
 """
 
@@ -57,6 +60,7 @@ class LivePages:
         self.scheduled: set[int] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.renders = 0  # regions rendered since start (tests and /metrics)
+        self.heads: dict[int, int] = {}  # election id -> the tree size of the head last pushed
         hub.on_release = self.changed
 
     def changed(self, assembly_id: int) -> None:
@@ -94,15 +98,37 @@ class LivePages:
                 if item not in contexts:
                     contexts[item] = await live_context(self.app, assembly_id, item, now)
                 frames[variant] = self.render(contexts[item], lang)
+            proofs = await self.proofs([e for c in contexts.values() for e in c["elections"]])
         except Exception:  # the assembly is gone, or a read failed: the next event tries again
             log.exception("rendering the live pages of assembly %s failed", assembly_id)
             return
+        if proofs:
+            frames = {v: f[:-1] + ',"proofs":' + json.dumps(proofs, separators=(",", ":")) + "}" for v, f in frames.items()}
         conns = [c for c in feed.conns if c.page in frames]
         for start in range(0, len(conns), DELIVER_BATCH):
             if start:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
                 conn.offer(0, frames[conn.page])
+
+    async def proofs(self, shown: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """For each election whose tree head changed since the last push, the consistency proof
+        from the head pushed before to the one pushed now, computed once for every page: a page
+        that saw the previous frame audits the new head without asking the server."""
+        out: dict[str, dict[str, Any]] = {}
+        board = self.app.state.board
+        for e in shown:
+            if not e.get("sth") or e["status"] == "draft":
+                continue
+            eid, size = int(e["id"]), int(e["sth"]["signed"]["tree_size"])
+            first = self.heads.get(eid)
+            self.heads[eid] = size
+            if first is None or not 0 < first < size or str(eid) in out:
+                continue
+            state = await board.state(eid)
+            if state is not None and size <= state.size:
+                out[str(eid)] = {"first": first, "second": size, "proof": board.consistency(state, first, size)}
+        return out
 
     def render(self, context: dict[str, Any], lang: str) -> str:
         env = self.engine.engine

@@ -17,6 +17,7 @@ import secrets
 from typing import Any
 
 from litestar import Request, Response, get, post
+from markupsafe import Markup
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
@@ -51,6 +52,7 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # each page passes its language's callables
     env.filters["redline"] = redline_html
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    env.globals["chart_svg"] = lambda chart, lang: Markup(charts.election_svg(chart[0], chart[1], lang))  # our own escaped SVG
 
 
 def _expected_csrf(request: Request, principal: Principal | None) -> str:
@@ -174,6 +176,22 @@ async def election_views(app: Any, aid: int, item_id: int | None) -> list[dict[s
     return out
 
 
+async def chart_data(app: Any, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What an election's chart shows, in no language yet: its view, and its signed result when
+    closed, its live tally while open with a live tally, else None."""
+    view = elections.election_view(row)
+    tally: dict[str, Any] | None = None
+    if row["status"] == "closed" and row["result_envelope"]:
+        tally = json.loads(row["result_envelope"])["signed"]
+    elif row["status"] == "open" and row["visibility"] == "live":
+        from voting.live import tally_payload
+
+        state = await app.state.board.state(int(row["id"]), fresh=True)
+        if state is not None and state.tally is not None:
+            tally = tally_payload(state)
+    return view, tally
+
+
 async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dict[str, Any]:
     """What the live view's regions show (templates/_live_item.html, _floor.html,
     _live_votes.html): the same for every viewer of one item in one language, so the server
@@ -185,6 +203,10 @@ async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dic
     current = pick_item(items, item_id)
     on_floor = set(current["provisions"]) if current else set()
     doc = await draft.document(aid)
+    shown = await election_views(app, aid, current["id"] if current else None)
+    for e in shown:  # the charts are drawn into the page (per language, when the regions render): no request per page
+        if e["status"] != "draft":
+            e["chart"] = await chart_data(app, await elections.require_row(int(e["id"])))
     return {
         "seq": seq,
         "now_ms": now,
@@ -194,7 +216,7 @@ async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dic
         "document": doc,
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
-        "elections": await election_views(app, aid, current["id"] if current else None),
+        "elections": shown,
         "view": "live",
         "me": None,
     }
@@ -278,18 +300,8 @@ async def chart_svg(request: Request, aid: FromPath[int], eid: FromPath[int]) ->
     row = await elections.require_row(eid)
     if row["assembly"] != aid:
         raise NotFoundException(f"no election {eid} in assembly {aid}")
-    lang = request_lang(request)
-    view = elections.election_view(row)
-    tally: dict[str, Any] | None = None
-    if row["status"] == "closed" and row["result_envelope"]:
-        tally = json.loads(row["result_envelope"])["signed"]
-    elif row["status"] == "open" and row["visibility"] == "live":
-        from voting.live import tally_payload
-
-        state = await request.app.state.board.state(eid, fresh=True)
-        if state is not None and state.tally is not None:
-            tally = tally_payload(state)
-    svg = charts.election_svg(view, tally, lang)
+    view, tally = await chart_data(request.app, row)
+    svg = charts.election_svg(view, tally, request_lang(request))
     return Response(svg, media_type="image/svg+xml; charset=utf-8", headers={"cache-control": "no-store", "vary": "accept-language, cookie"})
 
 

@@ -28,6 +28,8 @@ def test_full_session(browser: Any, server: Server) -> None:
     observer_ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
     live = observer_ctx.new_page()
     live.goto(f"{server.url}/assemblies/{aid}/live?item={item}")
+    live_requests: list[str] = []  # the live page is pushed its regions and proofs: it asks for nothing
+    live.on("request", lambda r: live_requests.append(r.url))
     expect(live.locator("body")).to_have_attribute("data-live", "online")
     loads = live.evaluate("performance.getEntriesByType('navigation').length")
 
@@ -136,6 +138,7 @@ def test_full_session(browser: Any, server: Server) -> None:
     expect(live.locator(f"#election-{eid} [data-turnout]")).to_contain_text("3 of 3")
     expect(live.locator("body")).to_have_attribute("data-history", "ok")
     expect(live.locator("#history-warning")).to_be_hidden()
+    assert live_requests == [], live_requests
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     p1.screenshot(path=str(SCREENSHOTS / "delegate.png"), full_page=True)
 

@@ -90,3 +90,46 @@ async def test_unknown_views_and_languages_are_protocol_sockets(live_server: Ser
         for ws in (odd, other):
             types = await no_regions(ws)
             assert "agenda.updated" in types and "regions" not in types
+
+
+async def test_tree_heads_come_with_their_consistency_proofs(live_server: ServerFactory) -> None:
+    """During a vote each pushed frame carries, for a changed tree head, the proof from the head
+    pushed before: a live page audits the board without one request per head."""
+    import httpx
+
+    from tests.api.voting_helpers import open_amendment_election
+    from tests.conftest import seed_world
+    from voting.core.merkle import verify_consistency
+
+    live = await live_server(live_interval_ms=50)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}", timeout=30) as client:
+        w = await seed_world(client, live.app)
+        live.assembly = w.assembly
+        eid, election, voters, amendments = await open_amendment_election(w)
+        async with live.connect_raw(f"?view=live&lang=en&item={w.item}") as page:
+            assert (await recv_json(page))["type"] == "snapshot"
+            heads: list[dict[str, Any]] = []
+            proofs: list[dict[str, Any]] = []
+            for n, voter in enumerate(voters):  # two ballots: two heads, the second with its proof from the first
+                await w.ok("POST", f"/api/elections/{eid}/ballots", None, voter.ballot(election, _ranking(election)), status=201)
+                async with asyncio.timeout(10):
+                    while True:
+                        frame = await next_regions(page)
+                        sth = _sth(frame, eid)
+                        if sth and sth["signed"]["tree_size"] == n + 1:
+                            break
+                heads.append(sth)
+                proofs.append(frame.get("proofs", {}).get(str(eid), {}))
+    assert proofs[1]["first"] == 1 and proofs[1]["second"] == 2
+    verify_consistency(1, 2, [bytes.fromhex(h) for h in proofs[1]["proof"]], bytes.fromhex(heads[0]["signed"]["root_hash"]), bytes.fromhex(heads[1]["signed"]["root_hash"]))
+
+
+def _ranking(election: dict[str, Any]) -> list[str]:
+    return [o["id"] for o in election["signed"]["options"]]
+
+
+def _sth(frame: dict[str, Any], eid: Any) -> dict[str, Any] | None:
+    import re
+
+    m = re.search(r'<script type="application/json" class="sth-data" data-election="%s">(.*?)</script>' % eid, frame["regions"]["live-votes"])
+    return json.loads(m.group(1)) if m else None
