@@ -29,10 +29,11 @@ migrate: $(STAMP)
 	$(BIN)/kurultai migrate
 
 # The suite's files run on TEST_JOBS workers (pytest-xdist; a file stays on one worker, so its
-# servers and browser are shared as written); the long runs start first (tests/conftest.py).
+# servers and browser are shared as written) in the order tests/conftest.py gives: the long runs
+# first, the browser suite last (--no-loadscope-reorder keeps that order).
 TEST_JOBS ?= 2
 test: $(TSTAMP)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 bench-tally: $(STAMP)
 	$(BIN)/python bench/tally.py
