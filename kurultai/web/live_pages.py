@@ -61,6 +61,7 @@ class LivePages:
         self.tasks: set[asyncio.Task[None]] = set()
         self.renders = 0  # regions rendered since start (tests and /metrics)
         self.heads: dict[int, int] = {}  # election id -> the tree size of the head last pushed
+        self.locks: dict[int, asyncio.Lock] = {}
         hub.on_release = self.changed
 
     def changed(self, assembly_id: int) -> None:
@@ -83,6 +84,13 @@ class LivePages:
         task.add_done_callback(self.tasks.discard)
 
     async def _push(self, assembly_id: int) -> None:
+        # One push of an assembly at a time: frames leave in the order of their renders, and the
+        # proofs chain from one pushed head to the next.
+        async with self.locks.setdefault(assembly_id, asyncio.Lock()):  # one small lock per assembly ever watched
+            await self._render_and_offer(assembly_id)
+
+    async def _render_and_offer(self, assembly_id: int) -> None:
+        from deliberation import agenda
         from kurultai.web.pages import live_context
 
         feed = self.hub.feeds.get(assembly_id)
@@ -92,12 +100,19 @@ class LivePages:
         frames: dict[Any, str] = {}
         now = self.app.state.ctx.now()
         contexts: dict[int | None, dict[str, Any]] = {}
+        rendered: dict[tuple[int | None, str], str] = {}
         try:
+            # An item the agenda does not hold shows the default item: asking for made-up items
+            # costs no extra renders. Renders are at most (items asked for + 1) x languages.
+            items = {i["id"] for i in await agenda.list_items(assembly_id, now)}
             for variant in variants:
-                _, item, lang = variant  # type: ignore[misc]
+                _, asked, lang = variant  # type: ignore[misc]
+                item = asked if asked in items else None
                 if item not in contexts:
                     contexts[item] = await live_context(self.app, assembly_id, item, now)
-                frames[variant] = self.render(contexts[item], lang)
+                if (item, lang) not in rendered:
+                    rendered[item, lang] = self.render(contexts[item], lang)
+                frames[variant] = rendered[item, lang]
             proofs = await self.proofs([e for c in contexts.values() for e in c["elections"]])
         except Exception:  # the assembly is gone, or a read failed: the next event tries again
             log.exception("rendering the live pages of assembly %s failed", assembly_id)

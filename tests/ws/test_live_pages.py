@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 from tests.ws.conftest import ServerFactory, recv_json
@@ -133,3 +134,21 @@ def _sth(frame: dict[str, Any], eid: Any) -> dict[str, Any] | None:
 
     m = re.search(r'<script type="application/json" class="sth-data" data-election="%s">(.*?)</script>' % eid, frame["regions"]["live-votes"])
     return json.loads(m.group(1)) if m else None
+
+
+async def test_made_up_items_cost_no_extra_renders(live_server: ServerFactory) -> None:
+    from deliberation import agenda
+
+    live = await live_server()
+    await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    pages = live.app.state.live_pages
+    last = await _last(live)
+    queries = [f"?view=live&lang=en&since={last}&item={n}" for n in range(1000, 1030)] + [f"?view=live&lang=en&since={last}"]
+    async with AsyncExitStack() as stack:
+        opened = [await stack.enter_async_context(live.connect_raw(q)) for q in queries]
+        await asyncio.sleep(0.3)
+        before = pages.renders
+        await agenda.create_item(live.ctx, live.assembly, "seed", title="Item two")
+        frames = [await next_regions(ws) for ws in opened]
+        assert pages.renders - before == 1, "thirty made-up items and the default: one render"
+        assert all(f == frames[0] for f in frames)
