@@ -91,17 +91,28 @@ function enhanceForms(onDone) {
 
 // -- the speaking timer: the server sends the remaining time; the page counts down locally ----
 
-// The server renders the time left at its clock's `data-at`; the page learns how far its own clock
-// is from the server's (the page's `data-now`, then every pushed frame's `now`), so a render
-// shared by many pages, or sent a while after it was made, still counts down right.
-let serverOffset = Number(document.body.dataset.now || Date.now()) - Date.now();
-export function learnServerTime(ms) { if (Number.isFinite(ms)) serverOffset = ms - Date.now(); }
+// The server renders the time left at its clock's `data-at`. The page estimates the server's clock
+// from samples (the page's `data-now`, every pushed frame's `now`): a sample is late by its
+// delivery, never early, so the largest recent one is the best estimate. A render shared by many
+// pages, or sent a while after it was made, then still counts down right.
+const offsets = [];
+let serverOffset = 0;
+export function learnServerTime(ms) {
+  if (!Number.isFinite(ms)) return;
+  offsets.push(ms - Date.now());
+  if (offsets.length > 20) offsets.shift();
+  serverOffset = Math.max(...offsets);
+}
+learnServerTime(Number(document.body.dataset.now));
+const seen = new WeakMap(); // a timer without `data-at` counts from when the page first saw it
 function tick() {
   const serverNow = Date.now() + serverOffset;
+  const now = performance.now();
   for (const el of document.querySelectorAll("[data-timer]")) {
     const running = el.dataset.running === "1";
-    const at = Number(el.dataset.at || serverNow);
-    const left = Number(el.dataset.remaining) - (running ? serverNow - at : 0);
+    if (!el.dataset.at && !seen.has(el)) seen.set(el, now);
+    const elapsed = el.dataset.at ? serverNow - Number(el.dataset.at) : now - seen.get(el);
+    const left = Number(el.dataset.remaining) - (running ? Math.max(0, elapsed) : 0);
     const s = Math.max(0, Math.ceil(left / 1000));
     const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     if (el.textContent !== text) el.textContent = text;
@@ -149,9 +160,15 @@ function refreshed() {
   document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
 }
 
-/** A `regions` frame: the server rendered these regions once for every page like this one. */
+// The seq of the regions this page shows: the page's own, then each pushed frame's.
+let renderedSeq = document.body.dataset.seq ? Number(document.body.dataset.seq) : null;
+
+/** A `regions` frame: the server rendered these regions once for every page like this one.
+ * False (and nothing changes) for a frame older than what the page shows. */
 export function applyRegions(frame) {
   learnServerTime(frame.now);
+  if (renderedSeq !== null && frame.seq < renderedSeq) return false;
+  renderedSeq = frame.seq;
   const tpl = document.createElement("template");
   for (const [id, html] of Object.entries(frame.regions || {})) {
     tpl.innerHTML = html;
@@ -160,6 +177,7 @@ export function applyRegions(frame) {
   }
   document.body.dataset.pushed = String(Number(document.body.dataset.pushed || 0) + 1);
   refreshed();
+  return true;
 }
 
 let refreshing = null;
@@ -182,7 +200,7 @@ export async function refreshRegions() {
 
 // -- the live connection: reconnect with ?since= and resume -------------------------------------
 
-export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, query = "") {
+export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, query = () => "") {
   const status = document.getElementById("live-status");
   // The page was rendered at this seq: the feed resumes after it (no snapshot, no refetch).
   let since = document.body.dataset.seq ? Number(document.body.dataset.seq) : null;
@@ -196,7 +214,7 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, que
   const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(() => socket?.close(), 45000); };
   const open = () => {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const params = new URLSearchParams(query);
+    const params = new URLSearchParams(query());
     if (since !== null) params.set("since", String(since));
     const qs = params.toString();
     socket = new WebSocket(`${proto}://${location.host}/ws/assemblies/${assemblyId}${qs ? `?${qs}` : ""}`);
@@ -242,14 +260,14 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
   enhanceForms(() => refreshRegions().then(onRefresh));
   setInterval(tick, 250);
   tick();
-  let query = "";
-  if (push) {
-    const item = new URLSearchParams(location.search).get("item");
-    query = new URLSearchParams({ view: push, lang: document.documentElement.lang, ...(item ? { item } : {}) }).toString();
-  }
+  const item = new URLSearchParams(location.search).get("item");
+  // Asked at each (re)connect: the server sends a render unless the page shows the current one.
+  const query = () => (push ? new URLSearchParams({
+    view: push, lang: document.documentElement.lang, ...(item ? { item } : {}), ...(renderedSeq !== null ? { rendered: String(renderedSeq) } : {}),
+  }).toString() : "");
   const handle = (frame) => {
+    if (frame.type === "regions") { if (applyRegions(frame)) { onFrame(frame); onRefresh(); } return; }
     onFrame(frame);
-    if (frame.type === "regions") { applyRegions(frame); onRefresh(); return; }
     if (!push) schedule(); // a pushed page waits for its regions (the server renders them after a snapshot too)
   };
   if (assemblyId) connectLive(assemblyId, handle, schedule, query);

@@ -9,7 +9,7 @@ const heads = new Map(); // election id -> the last verified sth envelope
 let keyPromise = null;
 let failed = false;
 let queue = Promise.resolve();
-const pushed = new Map(); // election id -> the consistency proof the server pushed with the regions
+const pushed = new Map(); // "election:first:second" -> the consistency proof pushed with the regions
 
 function fail(message) {
   failed = true;
@@ -39,9 +39,9 @@ async function check(sth) {
       const older = sth.signed.tree_size < prev.signed.tree_size;
       const [a, b] = older ? [sth.signed, prev.signed] : [prev.signed, sth.signed];
       if (b.tree_size !== a.tree_size || b.root_hash !== a.root_hash) {
-        const given = pushed.get(String(eid));
+        const given = pushed.get(`${eid}:${a.tree_size}:${b.tree_size}`);
         const proof = a.tree_size === 0 || a.tree_size === b.tree_size ? []
-          : given && given.first === a.tree_size && given.second === b.tree_size ? given.proof
+          : given ? given.proof
           : (await api("GET", `/api/elections/${eid}/proof/consistency?first=${a.tree_size}&second=${b.tree_size}`)).consistency_proof;
         await verifyConsistency(a.tree_size, b.tree_size, unhex(a.root_hash), unhex(b.root_hash), proof.map(unhex));
       }
@@ -71,7 +71,7 @@ startView({
   push: "live",
   // The tree heads arrive with the pushed regions (and their proofs); they are checked after each.
   onFrame: (frame) => {
-    if (frame.type === "regions") for (const [eid, p] of Object.entries(frame.proofs || {})) pushed.set(eid, p);
+    if (frame.type === "regions") for (const [eid, p] of Object.entries(frame.proofs || {})) pushed.set(`${eid}:${p.first}:${p.second}`, p);
   },
   onRefresh: checkPage,
 });

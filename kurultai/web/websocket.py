@@ -87,7 +87,7 @@ async def resolve_viewer(socket: WebSocket, assembly_id: int, now_ms: int) -> tu
 def parse_since(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Closing(CloseCode.BAD_MESSAGE, f"since must be a non-negative integer, got {raw[:40]!r}")
     return int(raw)
 
@@ -118,7 +118,8 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
         last = feed.buffer.last
         await session.start(since, app.state.snapshot_sections, last)
         if conn.page is not None:
-            app.state.live_pages.joined(aid, since, last)
+            rendered = socket.query_params.get("rendered")  # the seq of the regions the page shows
+            app.state.live_pages.joined(aid, conn, int(rendered) if rendered and rendered.isascii() and rendered.isdigit() and len(rendered) <= 18 else None, last)
         await session.send_loop()
     except Closing as c:
         await _close(socket, c.code, c.reason)

@@ -37,7 +37,8 @@ async def test_one_render_per_language_reaches_every_live_page_and_no_protocol_c
     p = await draft.add_provision(live.ctx, live.assembly, "seed", number="1", kind="article", title="Registration", text="Text one.", after=None)
     item = await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one", provisions=[p["id"]])
     pages = live.app.state.live_pages
-    base = f"?view=live&since={await _last(live)}"
+    last = await _last(live)
+    base = f"?view=live&since={last}&rendered={last}"
     async with (
         live.connect_raw(base + "&lang=en") as en1,
         live.connect_raw(base + "&lang=en") as en2,
@@ -70,9 +71,9 @@ async def test_a_page_that_joins_behind_the_feed_gets_a_render_and_one_up_to_dat
     live = await live_server()
     await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
     last = await _last(live)
-    async with live.connect_raw(f"?view=live&lang=ru&since={last}") as current:
+    async with live.connect_raw(f"?view=live&lang=ru&since={last}&rendered={last}") as current:
         assert "regions" not in await no_regions(current)
-    async with live.connect_raw(f"?view=live&lang=ru&since={last - 1}") as behind:
+    async with live.connect_raw(f"?view=live&lang=ru&since={last - 1}&rendered={last - 1}") as behind:
         frame = await next_regions(behind)
         assert "Item one" in frame["regions"]["live-item"]
     async with live.connect_raw("?view=live&lang=ru") as fresh:  # no since: a snapshot, then the regions
@@ -143,7 +144,7 @@ async def test_made_up_items_cost_no_extra_renders(live_server: ServerFactory) -
     await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
     pages = live.app.state.live_pages
     last = await _last(live)
-    queries = [f"?view=live&lang=en&since={last}&item={n}" for n in range(1000, 1030)] + [f"?view=live&lang=en&since={last}"]
+    queries = [f"?view=live&lang=en&since={last}&rendered={last}&item={n}" for n in range(1000, 1030)] + [f"?view=live&lang=en&since={last}&rendered={last}"]
     async with AsyncExitStack() as stack:
         opened = [await stack.enter_async_context(live.connect_raw(q)) for q in queries]
         await asyncio.sleep(0.3)
@@ -152,3 +153,60 @@ async def test_made_up_items_cost_no_extra_renders(live_server: ServerFactory) -
         frames = [await next_regions(ws) for ws in opened]
         assert pages.renders - before == 1, "thirty made-up items and the default: one render"
         assert all(f == frames[0] for f in frames)
+
+
+async def test_a_page_that_drops_before_its_render_gets_one_when_it_comes_back(live_server: ServerFactory) -> None:
+    """The page resumes its events from the last one it saw, but its regions are as old as the
+    last render it applied (`rendered=`): coming back, it gets a render although it missed no
+    event."""
+    from deliberation import agenda
+
+    live = await live_server()
+    await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    shown = await _last(live)
+    async with live.connect_raw(f"?view=live&lang=en&since={shown}&rendered={shown}") as page:
+        await agenda.create_item(live.ctx, live.assembly, "seed", title="Item two")
+        event = await recv_json(page)
+        assert event["type"] == "agenda.updated"
+    await asyncio.sleep(0.5)
+    async with live.connect_raw(f"?view=live&lang=en&since={event['seq']}&rendered={shown}") as page:
+        assert "Item one" in (await next_regions(page))["regions"]["live-item"]
+    async with live.connect_raw(f"?view=live&lang=en&since={event['seq']}&rendered={event['seq']}") as page:
+        assert "regions" not in await no_regions(page)  # it shows the current render already
+
+
+async def test_a_joining_page_gets_the_last_render_alone(live_server: ServerFactory) -> None:
+    from deliberation import agenda
+
+    live = await live_server()
+    await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    pages = live.app.state.live_pages
+    async with live.connect_raw(f"?view=live&lang=kk&since={await _last(live)}") as first:
+        await agenda.create_item(live.ctx, live.assembly, "seed", title="Item two")
+        pushed = await next_regions(first)
+        renders = pages.renders
+        for _ in range(5):  # a page reloading again and again costs no render, and nobody else sees it
+            async with live.connect_raw(f"?view=live&lang=kk&since={pushed['seq'] - 1}&rendered={pushed['seq'] - 1}") as again:
+                assert await next_regions(again) == pushed
+        assert pages.renders == renders
+        assert "regions" not in await no_regions(first, 0.5)
+
+
+async def test_odd_item_values_ask_for_the_default_item(live_server: ServerFactory) -> None:
+    from deliberation import agenda
+
+    live = await live_server()
+    await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    for item in ("%C2%B2", "12345678901", "-1", "x"):  # "²" is a digit to str.isdigit
+        async with live.connect_raw(f"?view=live&lang=ru&item={item}") as page:
+            assert (await recv_json(page))["type"] == "snapshot"
+            assert "Item one" in (await next_regions(page))["regions"]["live-item"]
+    async with live.connect_raw("?since=%C2%B2") as bad:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await recv_json(bad)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 4400
+        else:
+            raise AssertionError("a non-ASCII digit in since= must close the socket with 4400")
