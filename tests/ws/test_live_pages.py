@@ -210,3 +210,32 @@ async def test_odd_item_values_ask_for_the_default_item(live_server: ServerFacto
             assert exc.rcvd is not None and exc.rcvd.code == 4400
         else:
             raise AssertionError("a non-ASCII digit in since= must close the socket with 4400")
+
+
+async def test_the_shared_render_is_the_same_for_a_chair_two_delegates_and_an_observer(live_server: ServerFactory) -> None:
+    """Nothing personal in a pushed frame: sockets opened with a moderator's and two delegates'
+    session cookies get byte for byte the frames an anonymous observer gets: no delegate's own
+    controls, no session token."""
+    from deliberation import accounts, agenda, assemblies, speakers
+
+    live = await live_server()
+    item = await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    await agenda.set_phase(live.ctx, item["id"], "seed", "debate")
+    sessions = {}
+    for name, role in (("chair-aigerim", "moderator"), ("delegate-arman", "delegate"), ("delegate-dana", "delegate")):
+        user = await accounts.create_user(live.ctx, name, None)
+        await assemblies.set_member(live.ctx, live.assembly, "seed", name, role)
+        sessions[name] = ((await accounts.issue_token(live.ctx, user.id, "session", 3_600_000))[0], user.id)
+    last = await _last(live)
+    query = f"?view=live&lang=en&since={last}&rendered={last}"
+    async with AsyncExitStack() as stack:
+        sockets = {name: await stack.enter_async_context(live.connect_raw(query, additional_headers={"Cookie": f"kurultai_session={token}"})) for name, (token, _) in sessions.items()}
+        sockets["observer"] = await stack.enter_async_context(live.connect_raw(query))
+        await asyncio.sleep(0.3)
+        await speakers.request_floor(live.ctx, item["id"], sessions["delegate-dana"][1], "speech")
+        frames = {name: await next_regions(ws) for name, ws in sockets.items()}
+    assert len({json.dumps(f, sort_keys=True) for f in frames.values()}) == 1
+    text = json.dumps(frames["observer"])
+    assert "withdraw" not in text.lower() and "request-floor" not in text  # no delegate's own controls
+    for token, _ in sessions.values():
+        assert token not in text
