@@ -50,6 +50,9 @@ bench-fanout: $(STAMP)
 bench-pages: $(STAMP)
 	$(BIN)/python bench/pages.py
 
+bench-pages-live: $(STAMP)
+	$(BIN)/python bench/pages.py --live 2000 $(BENCH_ARGS)
+
 bench-logins: $(STAMP)
 	$(BIN)/python bench/logins.py $(BENCH_ARGS)
 

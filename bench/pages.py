@@ -8,6 +8,13 @@ keep-alive GETs of the views and read APIs. The baseline, measured in the same r
 multiple of it. There is no goal; docs/benchmarks.md records the figures.
 
     .venv/bin/python bench/pages.py [--requests 200]
+
+Since issue #16 the live view no longer fetches itself: its regions are rendered once per
+variant and pushed. `--live N` measures that instead (bench/pages_live.py): N pages that behave
+exactly as the live page does, during a vote at 20 ballots/s with a running speakers' timer,
+against pages that refetch as before; `--proxy nginx` puts nginx in front.
+
+    .venv/bin/python bench/pages.py --live 2000 [--proxy nginx]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import pages_live  # noqa: E402
 from tests.serving import wait_healthy  # noqa: E402
 
 KURULTAI = [sys.executable, "-m", "kurultai.cli"]
@@ -51,7 +59,10 @@ def timed(client: httpx.Client, path: str, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=200, help="GETs per path (default 200)")
+    pages_live.add_arguments(ap)
     args = ap.parse_args()
+    if args.live:
+        sys.exit(pages_live.main(args))
     with tempfile.TemporaryDirectory() as data:
         port = free_port()
         env = {**os.environ, "KURULTAI_DATA_DIR": data, "KURULTAI_PORT": str(port)}
