@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-logins clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-pages-live bench-logins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
