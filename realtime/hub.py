@@ -221,7 +221,7 @@ class Feed:
         reads these (committed) events from the log in its own catch-up."""
         for seq, event in ready:
             full, redacted = frames_of(event)
-            conns = list(self.conns)
+            conns = [c for c in self.conns if c.page is None]  # pages get their regions instead (on_release)
             for start in range(0, len(conns), DELIVER_BATCH):
                 if start:
                     await asyncio.sleep(0)

@@ -224,7 +224,8 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, que
       let frame;
       try { frame = JSON.parse(m.data); } catch { return; }
       if (frame.type === "heartbeat" || frame.type === "pong") return;
-      if (frame.type === "regions") { onFrame(frame); return; }
+      // A pushed page gets no events: the regions stand for them, up to the frame's seq.
+      if (frame.type === "regions") { if (since === null || frame.seq > since) since = frame.seq; onFrame(frame); return; }
       if (frame.type === "snapshot") { since = frame.seq; document.body.dataset.seq = String(since); onFrame(frame); return; }
       if (typeof frame.seq !== "number") return;
       if (since !== null && frame.seq <= since) return;

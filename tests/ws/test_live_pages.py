@@ -7,7 +7,7 @@ import json
 from contextlib import AsyncExitStack
 from typing import Any
 
-from tests.ws.conftest import ServerFactory, recv_json
+from tests.ws.conftest import ServerFactory, recv_events, recv_json
 
 
 async def next_regions(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
@@ -164,14 +164,13 @@ async def test_a_page_that_drops_before_its_render_gets_one_when_it_comes_back(l
     live = await live_server()
     await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
     shown = await _last(live)
-    async with live.connect_raw(f"?view=live&lang=en&since={shown}&rendered={shown}") as page:
+    async with live.connect_raw(f"?view=live&lang=en&since={shown}&rendered={shown}"):
         await agenda.create_item(live.ctx, live.assembly, "seed", title="Item two")
-        event = await recv_json(page)
-        assert event["type"] == "agenda.updated"
+        seq = await _last(live)  # closed at once: before the render (250 ms later) is pushed
     await asyncio.sleep(0.5)
-    async with live.connect_raw(f"?view=live&lang=en&since={event['seq']}&rendered={shown}") as page:
+    async with live.connect_raw(f"?view=live&lang=en&since={seq}&rendered={shown}") as page:
         assert "Item one" in (await next_regions(page))["regions"]["live-item"]
-    async with live.connect_raw(f"?view=live&lang=en&since={event['seq']}&rendered={event['seq']}") as page:
+    async with live.connect_raw(f"?view=live&lang=en&since={seq}&rendered={seq}") as page:
         assert "regions" not in await no_regions(page)  # it shows the current render already
 
 
@@ -239,3 +238,18 @@ async def test_the_shared_render_is_the_same_for_a_chair_two_delegates_and_an_ob
     assert "withdraw" not in text.lower() and "request-floor" not in text  # no delegate's own controls
     for token, _ in sessions.values():
         assert token not in text
+
+
+async def test_live_pages_get_regions_instead_of_events(live_server: ServerFactory) -> None:
+    """A live page's socket gets the pushed regions and no event frames (protocol clients get
+    every event); it resumes from the last frame's seq."""
+    from deliberation import agenda
+
+    live = await live_server()
+    last = await _last(live)
+    async with live.connect_raw(f"?view=live&lang=en&since={last}&rendered={last}") as page, live.connect(since=last) as protocol:
+        for n in range(3):
+            await agenda.create_item(live.ctx, live.assembly, "seed", title=f"Item {n}")
+        types = await no_regions(page, 1.0)
+        assert types and set(types) == {"regions"}, types
+        assert [f["type"] for f in await recv_events(protocol, 3)] == ["agenda.updated"] * 3
