@@ -474,9 +474,6 @@ class Bench:
 
             self.nginx = Nginx(self.tmp / "nginx", port)
             env["KURULTAI_TRUSTED_PROXIES"] = "127.0.0.1"  # docs/operations.md, "Behind nginx"
-            # nginx passes `Host $host`, without the port: a browser's Origin on a port other than
-            # 443 is then another host, and docs/operations.md says to list the public origin.
-            env["KURULTAI_ALLOWED_ORIGINS"] = self.nginx.url
         self.log = (self.tmp / "server.log").open("w")
         self.server = subprocess.Popen([*logins.KURULTAI, "serve", "--no-access-log"], env=env, stdout=self.log, stderr=self.log, text=True, cwd=ROOT)
         direct = f"http://127.0.0.1:{port}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from kurultai.web.throttle import DEVICE_COOKIE
 from tests.api.conftest import KURULTAI
@@ -144,6 +145,16 @@ async def test_behind_nginx_each_client_is_its_own_address_and_cookies_are_secur
             assert device and "secure" in device[0].lower()
             page = await chair.get(f"{proxy.url}/login")
             assert page.status_code == 200 and all("secure" in h.lower() for h in page.headers.get_list("set-cookie"))
+        # A browser's live socket through nginx, on a port other than 443: the Host nginx passes
+        # keeps the port, so the same-origin check lets the page's own origin in (and no other).
+        ws_url = proxy.url.replace("https://", "wss://") + "/ws/assemblies/1"
+        async with websockets.connect(ws_url, origin=proxy.url, ssl=proxy.verify(), open_timeout=10) as ws:
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)  # no assembly 1 here: accepted, then closed 4404
+            assert ws.close_code == 4404
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            await websockets.connect(ws_url, origin="https://elsewhere.example", ssl=proxy.verify(), open_timeout=10)
+        assert refused.value.response.status_code == 403
     # Directly, a client's own X-Forwarded-* headers are ignored: 127.0.0.8 is no trusted proxy.
     async with at("127.0.0.8") as spoofer:
         for n in range(10):
