@@ -25,6 +25,7 @@ from enum import Enum
 
 from litestar.channels import ChannelsPlugin, Subscriber
 
+from deliberation.common import in_id_range
 from deliberation.context import format_ms
 from deliberation.tables import Assembly
 from kurultai.settings import Settings
@@ -131,6 +132,10 @@ def frame_for(event: EventRecord, viewer: Viewer) -> str:
 
 
 async def read_last_seq(assembly_id: int) -> int | None:
+    """The assembly's last event seq; None when there is no such assembly (an id out of the
+    database's range included)."""
+    if not in_id_range(assembly_id):
+        return None
     row = await Assembly.select(Assembly.last_event_seq).where(Assembly.id == assembly_id).first()
     return None if row is None else int(row["last_event_seq"])
 

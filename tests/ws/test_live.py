@@ -326,7 +326,8 @@ async def test_a_message_flood_is_rate_limited(live_server: ServerFactory) -> No
 
 async def test_unknown_assembly_and_bad_since(live_server: ServerFactory) -> None:
     live = await live_server()
-    async with live.connect(assembly=999) as ws:
-        assert (await close_code(ws))[0] == CloseCode.NOT_FOUND
+    for unknown in (999, 2**70):  # the second is beyond the database's integers
+        async with live.connect(assembly=unknown) as ws:
+            assert (await close_code(ws))[0] == CloseCode.NOT_FOUND
     async with websockets.connect(live.url() + "?since=-3") as ws:
         assert (await close_code(ws))[0] == CloseCode.BAD_MESSAGE
