@@ -168,39 +168,52 @@ async def run_observers(url: str, n: int, cafile: str) -> None:
 # -- ballot producer ----------------------------------------------------------------------
 
 
+class BallotMaker:
+    """Signed ballot bodies for the set-up's voters (`spec`: keys, election, digest, options),
+    round-robin, each a new revision of its voter's ballot with a random ranking."""
+
+    def __init__(self, spec: dict[str, Any], seed: int) -> None:
+        from voting.core.keys import Signer
+
+        self.spec = spec
+        self.signers = [Signer.from_private_bytes(bytes.fromhex(k)) for k in spec["keys"]]
+        self.revisions = [0] * len(self.signers)
+        self.rng = random.Random(seed)
+
+    def body(self, i: int) -> str:
+        from voting.core.encoding import b64u_encode
+        from voting.core.keys import sign_object
+
+        v = i % len(self.signers)
+        self.revisions[v] += 1
+        options = self.spec["options"]
+        signed = {
+            "v": 1,
+            "type": "ballot",
+            "election": self.spec["election"],
+            "election_digest": self.spec["digest"],
+            "voter": self.signers[v].key_id,
+            "revision": self.revisions[v],
+            "ranking": self.rng.sample(options, self.rng.randint(1, len(options))),
+            "nonce": b64u_encode(os.urandom(16)),
+        }
+        return json.dumps(sign_object(self.signers[v], signed), separators=(",", ":"))
+
+
 async def run_producer(base: str, cafile: str, spec_file: str, rate: float) -> None:
     import httpx
 
-    from voting.core.encoding import b64u_encode
-    from voting.core.keys import Signer, sign_object
-
     spec = json.loads(Path(spec_file).read_text())
-    signers = [Signer.from_private_bytes(bytes.fromhex(k)) for k in spec["keys"]]
-    options: list[str] = spec["options"]
-    revisions = [0] * len(signers)
+    ballots = BallotMaker(spec, seed=14)
     path = f"{base}/api/elections/{spec['election']}/ballots"
     win: dict[str, Any] = {"statuses": Counter(), "lat": []}
     first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     cpu = [own_cpu()]
-    rng = random.Random(14)
 
     async with httpx.AsyncClient(verify=client_ssl(cafile) or True, timeout=60, limits=httpx.Limits(max_connections=16)) as client:
 
         async def cast(i: int) -> None:
-            v = i % len(signers)
-            revisions[v] += 1
-            ranking = rng.sample(options, rng.randint(1, len(options)))
-            signed = {
-                "v": 1,
-                "type": "ballot",
-                "election": spec["election"],
-                "election_digest": spec["digest"],
-                "voter": signers[v].key_id,
-                "revision": revisions[v],
-                "ranking": ranking,
-                "nonce": b64u_encode(os.urandom(16)),
-            }
-            body = json.dumps(sign_object(signers[v], signed), separators=(",", ":"))
+            body = ballots.body(i)
             t0 = time.perf_counter()
             try:
                 r = await client.post(path, content=body, headers={"content-type": "application/json"})

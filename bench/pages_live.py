@@ -335,17 +335,11 @@ class Clients:
 
 
 async def run_load(base: str, cafile: str, spec_file: str, rate: float, speak_every: float) -> None:
-    import random
 
     import httpx
 
-    from voting.core.encoding import b64u_encode
-    from voting.core.keys import Signer, sign_object
-
     spec = json.loads(Path(spec_file).read_text())
-    signers = [Signer.from_private_bytes(bytes.fromhex(k)) for k in spec["keys"]]
-    revisions = [0] * len(signers)
-    rng = random.Random(16)
+    ballots = logins.BallotMaker(spec, seed=16)
     win: dict[str, Any] = {"statuses": Counter(), "lat": [], "ballots": [], "floor": Counter()}
     first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     cpu = [logins.own_cpu()]
@@ -354,19 +348,7 @@ async def run_load(base: str, cafile: str, spec_file: str, rate: float, speak_ev
     async with httpx.AsyncClient(base_url=base, verify=logins.client_ssl(cafile) or True, timeout=60, limits=httpx.Limits(max_connections=16)) as c:
 
         async def cast(i: int) -> None:
-            v = i % len(signers)
-            revisions[v] += 1
-            signed = {
-                "v": 1,
-                "type": "ballot",
-                "election": spec["election"],
-                "election_digest": spec["digest"],
-                "voter": signers[v].key_id,
-                "revision": revisions[v],
-                "ranking": rng.sample(spec["options"], rng.randint(1, len(spec["options"]))),
-                "nonce": b64u_encode(os.urandom(16)),
-            }
-            body = json.dumps(sign_object(signers[v], signed), separators=(",", ":"))
+            body = ballots.body(i)
             t0 = time.perf_counter()
             try:
                 r = await c.post(f"/api/elections/{spec['election']}/ballots", content=body, headers={"content-type": "application/json"})
