@@ -233,7 +233,7 @@ class Feed:
                 for conn in conns[start : start + DELIVER_BATCH]:
                     conn.offer(seq, full if redacted is None or may_see(event.data, conn.viewer) else redacted)
         if ready and self.hub.on_release is not None:
-            self.hub.on_release(self.assembly_id)
+            self.hub.on_release(self.assembly_id, [event for _, event in ready])
 
 
 class Hub:
@@ -244,7 +244,7 @@ class Hub:
         self.signed_in: dict[Connection, int] = {}  # authenticated sockets -> their assembly
         # Called (without waiting) after a feed released events to its sockets: the web layer
         # renders the pages' shared regions again (kurultai/web/live_pages.py).
-        self.on_release: Callable[[int], None] | None = None
+        self.on_release: Callable[[int, list[EventRecord]], None] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     @property

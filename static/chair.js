@@ -1,7 +1,7 @@
 // The chair console: every action is a form (common.js) and destructive ones ask first.
 import { startView } from "./common.js";
 
-startView({ delay: 100 });
+startView({ delay: 100, push: "chair" });
 
 // The "create a vote" form: a yes/no vote takes a majority rule and quorum instead of a method.
 // Delegated, because live updates replace the form's region.

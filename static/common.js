@@ -141,10 +141,20 @@ function isDirty(region) {
   return false;
 }
 
-/** Put a fresh copy of a region in place of the old one, unless the user is editing the old one;
- * open <details> and the focus are kept. False when the region was kept as it was. */
+// Newer renders of regions the user was editing, by region id: applied once the edit is done.
+const keptBack = new Map();
+
+/** Put a fresh copy of a region in place of the old one, unless the user is editing the old one
+ * (then the fresh copy waits, and the region says that it changed); open <details> and the
+ * focus are kept. False when the region was kept as it was. */
 function swapRegion(old, fresh) {
-  if (!old || isDirty(old) || old.outerHTML === fresh.outerHTML) return false;
+  if (!old) return false;
+  if (isDirty(old)) {
+    if (old.outerHTML !== fresh.outerHTML) keepBack(old, fresh);
+    return false;
+  }
+  keptBack.delete(old.id);
+  if (old.outerHTML === fresh.outerHTML) return false;
   const open = Array.from(old.querySelectorAll("details"), (d) => d.open);
   const focusId = old.contains(document.activeElement) ? document.activeElement.id : null;
   const node = document.importNode(fresh, true);
@@ -155,7 +165,41 @@ function swapRegion(old, fresh) {
   return true;
 }
 
+function keepBack(old, fresh) {
+  keptBack.set(old.id, fresh);
+  if (old.querySelector(":scope > .stale-note")) return;
+  const note = document.createElement("p");
+  note.className = "stale-note";
+  note.setAttribute("role", "status");
+  note.textContent = t("region_stale");
+  old.insertBefore(note, old.firstElementChild?.nextSibling || null);
+  old.dataset.stale = "";
+}
+
+/** Apply the renders kept back for regions the user is no longer editing. */
+export function catchUp() {
+  let swapped = false;
+  for (const [id, fresh] of keptBack) {
+    const old = document.getElementById(id);
+    if (!old) { keptBack.delete(id); continue; }
+    if (!isDirty(old)) swapped = swapRegion(old, fresh) || swapped;
+  }
+  if (swapped) personalize();
+}
+for (const type of ["reset", "focusout", "change"]) document.addEventListener(type, () => setTimeout(catchUp, 0));
+
+/** A person's own controls in a render shared by everybody of their role: `data-if-me` (a JSON
+ * list of usernames) shows an element to those people only, `data-unless-me` to everybody else
+ * who is logged in. The server renders both hidden; the page knows who it is (`data-me`). */
+export function personalize(root = document) {
+  const me = document.body.dataset.me || "";
+  const names = (el, attr) => { try { return JSON.parse(el.getAttribute(attr)); } catch { return []; } };
+  for (const el of root.querySelectorAll("[data-if-me]")) el.hidden = !me || !names(el, "data-if-me").includes(me);
+  for (const el of root.querySelectorAll("[data-unless-me]")) el.hidden = !me || names(el, "data-unless-me").includes(me);
+}
+
 function refreshed() {
+  personalize();
   document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
 }
@@ -178,6 +222,18 @@ export function applyRegions(frame) {
   document.body.dataset.pushed = String(Number(document.body.dataset.pushed || 0) + 1);
   refreshed();
   return true;
+}
+
+/** A `mine` frame: the person's own parts (their keys), rendered for them alone. */
+export function applyMine(frame) {
+  const tpl = document.createElement("template");
+  for (const [id, html] of Object.entries(frame.regions || {})) {
+    tpl.innerHTML = html;
+    const fresh = tpl.content.firstElementChild;
+    const old = document.getElementById(id);
+    if (fresh && old && old.outerHTML !== fresh.outerHTML) old.replaceWith(document.importNode(fresh, true));
+  }
+  refreshed();
 }
 
 let refreshing = null;
@@ -226,6 +282,7 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, que
       if (frame.type === "heartbeat" || frame.type === "pong") return;
       // A pushed page gets no events: the regions stand for them, up to the frame's seq.
       if (frame.type === "regions") { if (since === null || frame.seq > since) since = frame.seq; onFrame(frame); return; }
+      if (frame.type === "mine") { onFrame(frame); return; } // the person's own parts: no seq
       if (frame.type === "snapshot") { since = frame.seq; document.body.dataset.seq = String(since); onFrame(frame); return; }
       if (typeof frame.seq !== "number") return;
       if (since !== null && frame.seq <= since) return;
@@ -250,7 +307,8 @@ export function connectLive(assemblyId, onFrame, onRightsChanged = () => {}, que
 
 /** Start a view: forms, timer, live updates; `onFrame` sees each frame before the refresh.
  * `push`: the view whose regions the server renders once and pushes to every page like this
- * one (`live`): such a page applies the pushed regions and never fetches itself again. */
+ * one (`live`, `delegate`, `chair`): such a page applies the pushed regions and never fetches
+ * itself again, not even after its own forms (their change comes back as a push). */
 export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {}, push = null } = {}) {
   const assemblyId = document.body.dataset.assembly;
   let pending = null;
@@ -258,7 +316,8 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
     clearTimeout(pending);
     pending = setTimeout(() => refreshRegions().then(onRefresh), delay);
   };
-  enhanceForms(() => refreshRegions().then(onRefresh));
+  const refresh = push ? async () => catchUp() : () => refreshRegions().then(onRefresh);
+  enhanceForms(refresh);
   setInterval(tick, 250);
   tick();
   const item = new URLSearchParams(location.search).get("item");
@@ -268,9 +327,11 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
   }).toString() : "");
   const handle = (frame) => {
     if (frame.type === "regions") { if (applyRegions(frame)) { onFrame(frame); onRefresh(); } return; }
+    if (frame.type === "mine") { applyMine(frame); onFrame(frame); onRefresh(); return; }
     onFrame(frame);
     if (!push) schedule(); // a pushed page waits for its regions (the server renders them after a snapshot too)
   };
-  if (assemblyId) connectLive(assemblyId, handle, schedule, query);
-  return { refresh: () => refreshRegions().then(onRefresh) };
+  personalize();
+  if (assemblyId) connectLive(assemblyId, handle, () => refreshRegions().then(onRefresh), query);
+  return { refresh };
 }

@@ -3,7 +3,7 @@
 import { api, ApiError, startView, t, toast } from "./common.js";
 import { b64u, ed25519Available, hex, importServerKey, jcs, leafHash, sha256, unhex, utf8, verifyEnvelope, verifyInclusion } from "./crypto.js";
 
-const view = startView({ onRefresh: () => showKeyStatus() });
+const view = startView({ push: "delegate", onRefresh: () => showKeyStatus() });
 
 // -- the key in IndexedDB ------------------------------------------------------------------------
 
@@ -57,7 +57,14 @@ async function showKeyStatus() {
 }
 
 async function register(record) {
-  await api("POST", "/api/me/keys", { assembly: Number(keysBox().dataset.assembly), public_key: record.publicKey });
+  const made = await api("POST", "/api/me/keys", { assembly: Number(keysBox().dataset.assembly), public_key: record.publicKey });
+  // Shown at once; the server's own render of the person's keys follows (a `mine` frame).
+  const li = document.createElement("li");
+  li.dataset.keyId = made.key_id;
+  li.dataset.keyStatus = made.status;
+  li.className = "mono";
+  li.textContent = `${made.key_id.slice(0, 16)}…`;
+  keysBox().querySelector(".key-list")?.append(li);
   await view.refresh();
 }
 

@@ -83,6 +83,14 @@ async def list_keys(assembly_id: int, user_id: int | None = None) -> list[dict[s
     return [key_view(r) for r in await _rows(where)]
 
 
+async def owners(assembly_id: int, key_ids: set[str]) -> set[int]:
+    """The users who registered these keys in the assembly."""
+    if not key_ids:
+        return set()
+    rows = await DelegateKey.select(DelegateKey.user).where((DelegateKey.assembly == assembly_id) & DelegateKey.key_id.is_in(sorted(key_ids)))
+    return {int(r["user"]) for r in rows}
+
+
 async def my_keys(user_id: int) -> list[dict[str, Any]]:
     return [key_view(r) for r in await _rows(DelegateKey.user == user_id)]
 

@@ -102,6 +102,12 @@ async def role_in(assembly_id: int, principal: Principal | None) -> str | None:
     return row["role"] if row else None
 
 
+def effective_role(role: str | None, is_admin: bool) -> str | None:
+    """The role a page is rendered for: the member's role in the assembly; an administrator who
+    is no member there acts as its moderator."""
+    return (role or "moderator") if is_admin else role
+
+
 async def require_role(assembly_id: int, principal: Principal | None, *roles: str) -> Principal:
     """The caller must hold one of `roles` in the assembly; admins hold every role."""
     p = require_user(principal)

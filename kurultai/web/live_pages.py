@@ -1,20 +1,27 @@
-"""Render once, send to all (issue #16): the live view's regions, pushed over the websocket.
+"""Render once, send to all (issue #16): the views' regions, pushed over the websocket.
 
-A live page (`/assemblies/{aid}/live`) opens its socket with `?view=live&lang=kk[&item=N]`. Its
-regions (templates/_live_item.html, _floor.html, _live_votes.html) are the same for every viewer
-of one item in one language: nothing in them depends on who watches. So after the assembly's feed
-releases events (`Hub.on_release`), this module waits `delay_s` for the burst to settle, renders
-each variant that some open page shows once, and offers the frame
+Each view's page opens its socket with `?view=live|delegate|chair&lang=kk[&item=N]`: the live
+(projector) view, the delegate view and the chair console. A view's regions are the `region_*`
+blocks of its template (live.html, assembly.html, chair.html); they depend on the item shown, the
+language and the viewer's role, never on the person (their own controls are chosen by the page's
+script from `data-if-me`/`data-unless-me`). So after the assembly's feed releases events
+(`Hub.on_release`), this module waits `delay_s` for the burst to settle, renders each variant
+that some open page shows once, and offers the frame
 
     {"type": "regions", "seq": S, "now": MS, "regions": {"live-item": "<section…>", …},
      "proofs": {"7": {"first": 10, "second": 14, "proof": ["ab…", …]}}}
 
 to every page socket of that variant, after the events it covers (`seq`: the assembly's last
 event when the render began; `now`: the server's clock, from which the page counts the speaking
-timer down; `proofs`, when a tree head changed: the consistency proof from the head pushed before,
-so that the projector's audit costs no request). The cost grows with the variants shown, not
-with the audience. Pages apply the frame
-without fetching anything; a page that (re)connects behind the feed gets a render too.
+timer down; `proofs`, live view only, when a tree head changed: the consistency proof from the
+head pushed before, so that the projector's audit costs no request). The cost grows with the
+variants shown, not with the audience. Pages apply the frame without fetching anything; a page
+that (re)connects behind the feed gets a render too.
+
+A person's own state (their voting keys: the `mine_*` blocks) is never in a shared frame: when a
+key changes, its owner's delegate pages alone get `{"type": "mine", "regions": {"my-keys": …}}`.
+A chair frame goes only to moderators' sockets (the role comes from the socket's session, never
+from the query).
 """
 
 from __future__ import annotations
@@ -27,32 +34,52 @@ from typing import Any
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from kurultai.i18n import LANGUAGES, Lang
+from kurultai.web.auth import effective_role
+from realtime.core.protocol import Viewer
+from realtime.outbox import EventRecord
 from realtime.hub import DELIVER_BATCH, Connection, Hub
 
 log = logging.getLogger("kurultai.pages")
 
-VIEW = "live"
-REGIONS = {"live-item": "_live_item.html", "floor": "_floor.html", "live-votes": "_live_votes.html"}
+#: The pushed views and their templates.
+VIEWS = {"live": "live.html", "delegate": "assembly.html", "chair": "chair.html"}
+#: Events that change somebody's own keys (their `mine` frame).
+KEY_EVENTS = frozenset({"key.registered", "key.updated"})
 #: How long a burst of events may settle before the render (the pages' refresh used 250 ms).
 DELAY_S = 0.25
 
-Variant = tuple[str, int | None, str]  # (view, item asked for or None, language)
+Variant = tuple[str, int | None, str, str | None]  # (view, item asked for or None, language, role)
+Rendered = tuple[str, int | None, str, str | None]  # (view, item shown, language, role): one render
 
 
-def page_variant(params: Any) -> Variant | None:
-    """The shared render a socket's page shows, from its query (`view`, `item`, `lang`); None
-    for protocol clients and for a query that names no known view or language. An `item` that is
-    not a plain number asks for the default item."""
-    if params.get("view") != VIEW:
+def page_variant(params: Any, viewer: Viewer) -> Variant | None:
+    """The shared render a socket's page shows, from its query (`view`, `item`, `lang`) and the
+    socket's viewer; None for protocol clients, for a query that names no known view or
+    language, and for a chair view asked for by anybody but a moderator. An `item` that is not
+    a plain number asks for the default item. The live view is the same for everybody; on the
+    delegate view, observers and members without a voting role share one render."""
+    view = params.get("view")
+    if view not in VIEWS:
         return None
     lang = params.get("lang", "")
     if lang not in LANGUAGES:
         return None
+    role = effective_role(viewer.role, viewer.is_admin)
+    if view == "live" or role not in ("delegate", "moderator"):
+        role = None
+    if view == "chair" and role != "moderator":
+        return None
     item = params.get("item") or ""
-    return (VIEW, int(item) if item.isascii() and item.isdigit() and len(item) <= 9 else None, lang)
+    return (view, int(item) if item.isascii() and item.isdigit() and len(item) <= 9 else None, lang, role)
 
 
-Rendered = tuple[int | None, str]  # (the item shown, language): one render
+def region_blocks(template: Any, prefix: str, values: dict[str, Any]) -> dict[str, str]:
+    """The template's blocks named `<prefix>_<id>` rendered alone, by region id (`_` → `-`)."""
+    out = {}
+    for name, block in template.blocks.items():
+        if name.startswith(prefix + "_"):
+            out[name[len(prefix) + 1 :].replace("_", "-")] = "".join(block(template.new_context(values)))
+    return out
 
 
 class LivePages:
@@ -67,14 +94,18 @@ class LivePages:
         self.tasks: set[asyncio.Task[None]] = set()
         self.renders = 0  # regions rendered since start (tests and /metrics)
         self.heads: dict[int, int] = {}  # election id -> the tree size of the head last pushed
+        self.key_changes: dict[int, set[str]] = {}  # assembly -> keys changed since its last push
         # assembly -> (seq of the last push, its frames by what they show, the items then): a page
         # that joins gets its variant's frame alone instead of a render for everybody.
         self.latest: dict[int, tuple[int, dict[Rendered, str], frozenset[int]]] = {}
         hub.on_release = self.changed
 
-    def changed(self, assembly_id: int) -> None:
+    def changed(self, assembly_id: int, events: list[EventRecord] | None = None) -> None:
         """The assembly changed: render its pages' regions once the burst settles (once more
         after the current render, if one is running)."""
+        for event in events or ():
+            if event.type in KEY_EVENTS and isinstance(event.data.get("key_id"), str):
+                self.key_changes.setdefault(assembly_id, set()).add(event.data["key_id"])
         if assembly_id in self.scheduled:
             return
         if assembly_id in self.running:
@@ -88,12 +119,15 @@ class LivePages:
     def joined(self, assembly_id: int, conn: Connection, rendered: int | None, feed_last: int) -> None:
         """A page socket is live. `rendered`: the seq its regions were rendered at (the page's, or
         the last frame it applied; None when unknown). When the last push is current, the page
-        gets that frame (unless it shows it already); otherwise everybody gets a new render."""
+        gets that frame (unless it shows it already); otherwise everybody gets a new render. A
+        delegate's page that was away gets its own keys again too."""
+        if conn.page is not None and conn.page[3] == "delegate" and rendered != feed_last:  # type: ignore[index]
+            self._spawn(self._send_mine(assembly_id, conn), f"kurultai-mine-{assembly_id}")
         latest = self.latest.get(assembly_id)
         if latest is not None and latest[0] >= feed_last and conn.page is not None:
             seq, frames, items = latest
-            _, asked, lang = conn.page  # type: ignore[misc]
-            frame = frames.get((asked if asked in items else None, lang))
+            view, asked, lang, role = conn.page  # type: ignore[misc]
+            frame = frames.get((view, asked if asked in items else None, lang, role))
             if frame is not None:
                 if rendered != seq:
                     conn.offer(0, frame)
@@ -104,9 +138,19 @@ class LivePages:
     def _start(self, assembly_id: int) -> None:
         self.scheduled.pop(assembly_id, None)
         self.running.add(assembly_id)
-        task = asyncio.create_task(self._push(assembly_id), name=f"kurultai-live-pages-{assembly_id}")
+        self._spawn(self._push(assembly_id), f"kurultai-live-pages-{assembly_id}")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _send_mine(self, assembly_id: int, conn: Connection) -> None:
+        try:
+            for target, frame in await self._mine_frames(assembly_id, None, set(), only=conn):
+                target.offer(0, frame)
+        except Exception:
+            log.exception("rendering a delegate's own keys in assembly %s failed", assembly_id)
 
     async def _push(self, assembly_id: int) -> None:
         """Render and offer, again while changes arrived meanwhile (after the settling delay):
@@ -126,38 +170,43 @@ class LivePages:
 
     async def _render_and_offer(self, assembly_id: int) -> bool:
         from deliberation import agenda
-        from kurultai.web.pages import live_context
+        from kurultai.web.pages import view_context
 
         feed = self.hub.feeds.get(assembly_id)
         if feed is None:
             return True
+        changed_keys = self.key_changes.pop(assembly_id, set())
         variants = {c.page for c in feed.conns if c.page is not None}
         if not variants:
             return True
         now = self.app.state.ctx.now()
-        contexts: dict[int | None, dict[str, Any]] = {}
+        contexts: dict[tuple[str, int | None], dict[str, Any]] = {}
         rendered: dict[Rendered, str] = {}
         heads = dict(self.heads)
         try:
             # An item the agenda does not hold shows the default item: asking for made-up items
-            # costs no extra renders. Renders are at most (items asked for + 1) x languages.
+            # costs no extra renders. Renders are at most (items asked for + 1) x languages x roles.
             items = frozenset(i["id"] for i in await agenda.list_items(assembly_id, now))
             shows: dict[Any, Rendered] = {}
             for variant in variants:
-                _, asked, lang = variant  # type: ignore[misc]
+                view, asked, lang, role = variant  # type: ignore[misc]
                 item = asked if asked in items else None
-                if item not in contexts:
-                    contexts[item] = await live_context(self.app, assembly_id, item, now)
-                if (item, lang) not in rendered:
-                    rendered[item, lang] = self.render(contexts[item], lang)
-                shows[variant] = (item, lang)
-            proofs = await self.proofs([e for c in contexts.values() for e in c["elections"]], heads)
+                if (view, item) not in contexts:
+                    contexts[view, item] = await view_context(self.app, assembly_id, item, now, view)
+                key = (view, item, lang, role)
+                if key not in rendered:
+                    rendered[key] = self.render(view, contexts[view, item], lang, role)
+                shows[variant] = key
+            live_elections = [e for (view, _), c in contexts.items() if view == "live" for e in c["elections"]]
+            proofs = await self.proofs(live_elections, heads)
+            mine = await self._mine_frames(assembly_id, feed, changed_keys)
         except Exception:  # the assembly is gone, or a read failed
-            log.exception("rendering the live pages of assembly %s failed", assembly_id)
+            log.exception("rendering the pages of assembly %s failed", assembly_id)
+            self.key_changes.setdefault(assembly_id, set()).update(changed_keys)
             return False
-        if proofs:  # once per render, not per page
+        if proofs:  # once per render, not per page; the projector (live view) audits the heads
             tail = ',"proofs":' + json.dumps(proofs, separators=(",", ":")) + "}"
-            rendered = {k: f[:-1] + tail for k, f in rendered.items()}
+            rendered = {k: (f[:-1] + tail if k[0] == "live" else f) for k, f in rendered.items()}
         self.heads = heads
         seq = min(int(c["seq"] or 0) for c in contexts.values())
         self.latest[assembly_id] = (seq, rendered, items)
@@ -167,7 +216,36 @@ class LivePages:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
                 conn.offer(0, rendered[shows[conn.page]])
+        for conn, frame in mine:
+            conn.offer(0, frame)
         return True
+
+    async def _mine_frames(self, assembly_id: int, feed: Any, key_ids: set[str], only: Connection | None = None) -> list[tuple[Connection, str]]:
+        """The `mine` frames for the delegate pages of the owners of these keys (or for one
+        page, `only`): each person's own keys, rendered for them alone."""
+        from voting import keys
+
+        if only is not None:
+            users = {only.viewer.user_id}
+            conns = [only]
+        else:
+            users = await keys.owners(assembly_id, key_ids)
+            conns = [c for c in feed.conns if c.page is not None and c.page[0] == "delegate" and c.viewer.user_id in users]  # type: ignore[index]
+        out = []
+        cache: dict[tuple[int, str], str] = {}
+        for conn in conns:
+            uid, lang = conn.viewer.user_id, conn.page[2]  # type: ignore[index]
+            if uid is None or conn.page[3] != "delegate":  # type: ignore[index]
+                continue
+            if (uid, lang) not in cache:
+                mine = await keys.list_keys(assembly_id, uid)
+                if not mine:
+                    continue
+                template = self.engine.engine.get_template(VIEWS["delegate"])
+                values = {**Lang(lang).context(), "assembly": {"id": assembly_id}, "my_keys": mine, "user": {"username": mine[0]["username"]}}
+                cache[uid, lang] = json.dumps({"type": "mine", "regions": region_blocks(template, "mine", values)}, ensure_ascii=False, separators=(",", ":"))
+            out.append((conn, cache[uid, lang]))
+        return out
 
     async def proofs(self, shown: list[dict[str, Any]], heads: dict[int, int]) -> dict[str, dict[str, Any]]:
         """For each election whose tree head changed since the last push, the consistency proof
@@ -189,10 +267,11 @@ class LivePages:
                 out[str(eid)] = {"first": first, "second": size, "proof": board.consistency(state, first, size)}
         return out
 
-    def render(self, context: dict[str, Any], lang: str) -> str:
-        env = self.engine.engine
-        values = {**context, **Lang(lang).context()}
-        regions = {rid: env.get_template(name).render(values) for rid, name in REGIONS.items()}
+    def render(self, view: str, context: dict[str, Any], lang: str, role: str | None) -> str:
+        from kurultai.web.pages import viewer_values
+
+        template = self.engine.engine.get_template(VIEWS[view])
+        regions = region_blocks(template, "region", {**context, **Lang(lang).context(), **viewer_values(role)})
         self.renders += 1
         return json.dumps({"type": "regions", "seq": context["seq"], "now": context["now_ms"], "regions": regions}, ensure_ascii=False, separators=(",", ":"))
 

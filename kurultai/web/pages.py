@@ -30,7 +30,7 @@ from deliberation.core.errors import DeliberationError
 from deliberation.core.phases import NEXT_PHASE, Phase
 from deliberation.core.redline import redline_html
 from kurultai.web import charts
-from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, role_in
+from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, effective_role, role_in
 from kurultai.i18n import LANG_COOKIE, LANGUAGES, Lang, negotiate
 from kurultai.web.login import accept_invitation, is_secure, log_in, set_device_cookie
 from kurultai.web.throttle import Throttled
@@ -192,10 +192,12 @@ async def chart_data(app: Any, row: dict[str, Any]) -> tuple[dict[str, Any], dic
     return view, tally
 
 
-async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dict[str, Any]:
-    """What the live view's regions show (templates/_live_item.html, _floor.html,
-    _live_votes.html): the same for every viewer of one item in one language, so the server
-    renders it once for all of them (kurultai/web/live_pages.py). `seq` is the assembly's last
+async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: str) -> dict[str, Any]:
+    """What a view's regions show (the `region_*` blocks of live.html, assembly.html and
+    chair.html), the same for every viewer of one item: who views it (their role, their name)
+    is added when it is rendered, so the server renders it once per item, language and role for
+    all of them (kurultai/web/live_pages.py). The delegate view adds the amendments and
+    comments, the chair console also the keys and every comment. `seq` is the assembly's last
     event, read first: the rest is at least that recent."""
     seq = await read_last_seq(aid)
     assembly = await assemblies.get_assembly(aid)
@@ -207,9 +209,10 @@ async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dic
     for e in shown:  # the charts are drawn into the page (per language, when the regions render): no request per page
         if e["status"] != "draft":
             e["chart"] = await chart_data(app, await elections.require_row(int(e["id"])))
-    return {
+    data: dict[str, Any] = {
         "seq": seq,
         "now_ms": now,
+        "view": view,
         "assembly": assembly,
         "agenda": items,
         "item": current,
@@ -217,80 +220,65 @@ async def live_context(app: Any, aid: int, item_id: int | None, now: int) -> dic
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
         "elections": shown,
-        "view": "live",
-        "me": None,
     }
-
-
-async def assembly_context(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item_id: int | None) -> dict[str, Any]:
-    now = ctx.now()
-    seq = await read_last_seq(aid)  # first: what follows is at least this recent (the page resumes its live feed from it)
-    assembly = await assemblies.get_assembly(aid)
-    items = await agenda.list_items(aid, now)
-    current = pick_item(items, item_id)
-    doc = await draft.document(aid)
+    if view == "live":
+        return data
     all_amendments = await amendments.list_amendments(aid)
     top, replies = comment_tree(await comments.list_comments(aid))
     by_provision: dict[int, list[dict[str, Any]]] = {}
     for a in all_amendments:
         by_provision.setdefault(a["provision"], []).append(a)
-    on_floor = set(current["provisions"]) if current else set()
-    role = await role_in(aid, principal)
-    if principal is not None and principal.is_admin:
-        role = role or "moderator"
-    return {
-        "seq": seq,
-        "now_ms": now,
-        "assembly": assembly,
-        "agenda": items,
-        "item": current,
-        "next_phase": {i["id"]: (NEXT_PHASE[Phase(i["phase"])] or "") for i in items},
-        "document": doc,
-        "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
-        "amendments_by_provision": by_provision,
-        "amendments": all_amendments,
-        "comments_on": top,
-        "replies": replies,
-        "speakers": await speakers.speakers_view(current["id"], now) if current else None,
-        "elections": await election_views(request.app, aid, current["id"] if current else None),
-        "role": role,
-        "me": principal.username if principal else None,
-        "server_key": public_view(request.app.state.signer),
-        "fingerprint": request.app.state.signer.key_id,
-    }
+    data.update(
+        next_phase={i["id"]: (NEXT_PHASE[Phase(i["phase"])] or "") for i in items},
+        amendments_by_provision=by_provision,
+        amendments=all_amendments,
+        comments_on=top,
+        replies=replies,
+    )
+    if view == "chair":
+        data["keys"] = await keys.list_keys(aid)
+        data["all_comments"] = sorted([c for cs in top.values() for c in cs] + [c for cs in replies.values() for c in cs], key=lambda c: c["id"])
+    return data
+
+
+def viewer_values(role: str | None) -> dict[str, Any]:
+    """The template variables that depend on the viewer's role (never on the person: their own
+    state is filled in by the page's script, or pushed to them alone)."""
+    return {"role": role, "can_take_part": role in ("delegate", "moderator")}
+
+
+async def _view_page(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item: int | None, view: str, template: str) -> Template:
+    role = effective_role(await role_in(aid, principal), principal is not None and principal.is_admin)
+    if view == "chair" and role != "moderator":
+        return page(request, "forbidden.html", principal, status=403, assembly=await assemblies.get_assembly(aid))
+    data = await view_context(request.app, aid, item, ctx.now(), view)
+    data["my_keys"] = [k for k in await keys.my_keys(principal.id) if k["assembly"] == aid] if principal is not None and view == "delegate" else []
+    return page(
+        request,
+        template,
+        principal,
+        **data,
+        **viewer_values(role),
+        server_key=public_view(request.app.state.signer),
+        fingerprint=request.app.state.signer.key_id,
+    )
 
 
 @get("/assemblies/{aid:int}", include_in_schema=False)
 async def assembly_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
-    data = await assembly_context(request, aid, principal, ctx, item)
-    if principal is not None:
-        data["my_keys"] = [k for k in await keys.my_keys(principal.id) if k["assembly"] == aid]
-    else:
-        data["my_keys"] = []
-    return page(request, "assembly.html", principal, view="delegate", **data)
+    return await _view_page(request, aid, principal, ctx, item, "delegate", "assembly.html")
 
 
 @get("/assemblies/{aid:int}/chair", include_in_schema=False, response_model=None)
 async def chair_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template | Redirect:
     if principal is None:
         return Redirect(path=f"/login?next=/assemblies/{aid}/chair", status_code=303)
-    data = await assembly_context(request, aid, principal, ctx, item)
-    if data["role"] != "moderator":
-        return page(request, "forbidden.html", principal, status=403, assembly=data["assembly"])
-    data["keys"] = await keys.list_keys(aid)
-    data["all_comments"] = [c for cs in data["comments_on"].values() for c in cs] + [c for cs in data["replies"].values() for c in cs]
-    data["all_comments"].sort(key=lambda c: c["id"])
-    return page(request, "chair.html", principal, view="chair", **data)
+    return await _view_page(request, aid, principal, ctx, item, "chair", "chair.html")
 
 
 @get("/assemblies/{aid:int}/live", include_in_schema=False)
 async def live_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
-    data = await live_context(request.app, aid, item, ctx.now())
-    role = await role_in(aid, principal)
-    data["role"] = (role or "moderator") if principal is not None and principal.is_admin else role  # the header's links only
-    data["server_key"] = public_view(request.app.state.signer)
-    data["fingerprint"] = request.app.state.signer.key_id
-    return page(request, "live.html", principal, **data)
+    return await _view_page(request, aid, principal, ctx, item, "live", "live.html")
 
 
 @get("/assemblies/{aid:int}/elections/{eid:int}/chart.svg", include_in_schema=False)

@@ -111,7 +111,7 @@ async def live_events(socket: WebSocket, aid: FromPath[int]) -> None:
         viewer, credential = await resolve_viewer(socket, aid, app.state.ctx.now())
         session = Session(socket, aid, viewer, settings, handler_task, credential)
         conn = session.conn
-        conn.page = page_variant(socket.query_params)  # before attaching: the next render includes it
+        conn.page = page_variant(socket.query_params, viewer)  # before attaching: the next render includes it
         feed = await hub.attach(aid, conn)  # reads the assembly's last seq once per process
         reader = asyncio.create_task(session.read_loop(), name="kurultai-ws-reader")
         reader.add_done_callback(session.reader_done)
