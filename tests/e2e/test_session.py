@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 
 expect.set_options(timeout=10_000)
@@ -33,8 +34,15 @@ def test_full_session(browser: Any, server: Server) -> None:
     expect(live.locator("body")).to_have_attribute("data-live", "online")
     loads = live.evaluate("performance.getEntriesByType('navigation').length")
 
+    # Every page but its first load is pushed: no person's page fetches a page (or a chart) again.
+    page_fetches: list[str] = []
+
+    def count_fetches(page: Any) -> None:
+        page.on("request", lambda r: page_fetches.append(r.url) if r.method == "GET" and "/assemblies/" in r.url else None)
+
     # 1. the moderator opens the item (a confirmation step first)
     mod.goto(f"{server.url}/assemblies/{aid}/chair?item={item}")
+    count_fetches(mod)
     mod.locator("#advance-phase").click()
     expect(mod.locator("#confirm-dialog")).to_be_visible()
     confirm(mod)
@@ -44,6 +52,7 @@ def test_full_session(browser: Any, server: Server) -> None:
     # 2. a delegate asks for the floor and gets it
     p1 = login(browser, server, d1)
     p1.goto(f"{server.url}/assemblies/{aid}?item={item}")
+    count_fetches(p1)
     p1.locator("#request-floor").click()
     expect(p1.locator("#queue")).to_contain_text(d1["username"])
     expect(mod.locator("#chair-queue")).to_contain_text(d1["username"])
@@ -66,6 +75,7 @@ def test_full_session(browser: Any, server: Server) -> None:
     expect(mod.locator("#chair-item .phase")).to_have_text("amendments")
     p2 = login(browser, server, d2)
     p2.goto(f"{server.url}/assemblies/{aid}?item={item}")
+    count_fetches(p2)
     provision = p2.locator("#provisions article.provision").first
     pid = int(provision.get_attribute("id").split("-")[1])
     provision.locator("details.amend-box summary").click()
@@ -94,6 +104,7 @@ def test_full_session(browser: Any, server: Server) -> None:
     # 5. three delegates create keys; the registrar approves them; the vote opens
     p3 = login(browser, server, d3)
     p3.goto(f"{server.url}/assemblies/{aid}?item={item}")
+    count_fetches(p3)
     for p in (p1, p2, p3):
         p.locator("#create-key").click()
         expect(p.locator("[data-keys]")).to_have_attribute("data-state", "pending")
@@ -139,6 +150,10 @@ def test_full_session(browser: Any, server: Server) -> None:
     expect(live.locator("body")).to_have_attribute("data-history", "ok")
     expect(live.locator("#history-warning")).to_be_hidden()
     assert live_requests == [], live_requests
+    assert page_fetches == [], page_fetches
+    turnout = httpx.get(f"{server.url}/api/elections/{eid}").json()["turnout"]
+    for p in (mod, p1, live):
+        expect(p.locator(f"#election-{eid} [data-turnout]")).to_contain_text(f"{turnout['voted']} of {turnout['roll_size']}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     p1.screenshot(path=str(SCREENSHOTS / "delegate.png"), full_page=True)
 
