@@ -102,6 +102,17 @@ class Connection:
         self.queue.append((seq, frame))
         self.notify()
 
+    def offer_latest(self, frame: str, kind: str) -> None:
+        """Offer a control frame that makes a queued control frame of the same `kind` (its
+        prefix, e.g. a page's `{"type":"regions"`) obsolete: that one is replaced in place, so a
+        slow page holds at most one render of each kind, never a backlog of them."""
+        if not self.overflowed and self.state is not ConnState.CLOSING:
+            for i, (seq, queued) in enumerate(self.queue):
+                if seq == 0 and queued.startswith(kind):
+                    self.queue[i] = (0, frame)
+                    return
+        self.offer(0, frame)
+
     def request_close(self, code: int, reason: str) -> None:
         if self.close_request is None:
             self.close_request = (code, reason)

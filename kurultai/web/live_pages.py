@@ -43,6 +43,9 @@ log = logging.getLogger("kurultai.pages")
 
 #: The pushed views and their templates.
 VIEWS = {"live": "live.html", "delegate": "assembly.html", "chair": "chair.html"}
+#: The prefixes of the two kinds of pushed frame: a newer one replaces one still queued.
+REGIONS_FRAME = '{"type":"regions"'
+MINE_FRAME = '{"type":"mine"'
 #: Events that change somebody's own keys (their `mine` frame).
 KEY_EVENTS = frozenset({"key.registered", "key.updated"})
 #: How long a burst of events may settle before the render (the pages' refresh used 250 ms).
@@ -130,7 +133,7 @@ class LivePages:
             frame = frames.get((view, asked if asked in items else None, lang, role))
             if frame is not None:
                 if rendered != seq:
-                    conn.offer(0, frame)
+                    conn.offer_latest(frame, REGIONS_FRAME)
                 return
         if rendered is None or rendered != feed_last:
             self.changed(assembly_id)
@@ -148,7 +151,7 @@ class LivePages:
     async def _send_mine(self, assembly_id: int, conn: Connection) -> None:
         try:
             for target, frame in await self._mine_frames(assembly_id, None, set(), only=conn):
-                target.offer(0, frame)
+                target.offer_latest(frame, MINE_FRAME)
         except Exception:
             log.exception("rendering a delegate's own keys in assembly %s failed", assembly_id)
 
@@ -215,9 +218,9 @@ class LivePages:
             if start:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
-                conn.offer(0, rendered[shows[conn.page]])
+                conn.offer_latest(rendered[shows[conn.page]], REGIONS_FRAME)
         for conn, frame in mine:
-            conn.offer(0, frame)
+            conn.offer_latest(frame, MINE_FRAME)
         return True
 
     async def _mine_frames(self, assembly_id: int, feed: Any, key_ids: set[str], only: Connection | None = None) -> list[tuple[Connection, str]]:
