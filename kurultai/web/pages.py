@@ -2,8 +2,9 @@
 
 Three views of an assembly: the delegate view `/assemblies/{id}`, the chair console
 `/assemblies/{id}/chair` and the observer (projector) view `/assemblies/{id}/live`. Each is
-rendered whole by the server in the viewer's language; the scripts in `static/` enhance it and,
-on every live event, fetch the page again and swap its `data-region` parts.
+rendered whole by the server in the viewer's language; the scripts in `static/` enhance it and
+swap in the `data-region` parts the server pushes over the websocket after each change (rendered
+once per item, language and role for every page: kurultai/web/live_pages.py).
 
 Forms carry a CSRF token. Once logged in, it is the session's own (stored with the session at
 login, also sent by the scripts as `x-csrf-token`); before login it is a double-submit token (a
