@@ -7,7 +7,7 @@ from typing import Any
 from deliberation.common import NotFound, iso, load, load_locked, loads
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import InvalidInput
-from deliberation.core.phases import check_phase_transition
+from deliberation.core.phases import check_phase_reopen, check_phase_transition, is_reopening
 from deliberation.core.speakers import Timer
 from deliberation.tables import AgendaItem, AgendaProvision, Assembly, Provision
 
@@ -136,15 +136,45 @@ async def _move(row: dict[str, Any], position: int) -> None:
         await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == iid)
 
 
-async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str) -> dict[str, Any]:
+async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str, reason: str | None = None) -> dict[str, Any]:
+    """Move an item to its next phase, or reopen the phase before the current one: a reopening
+    needs a reason, which the audit log records with it."""
+
     async def run(tx: Tx) -> dict[str, Any]:
         row = await load_locked(tx, AgendaItem, item_id, "agenda item")
-        new = check_phase_transition(row["phase"], phase)
+        back = is_reopening(row["phase"], phase)
+        if back:
+            new = check_phase_reopen(row["phase"], phase)
+            if not (reason or "").strip():
+                raise InvalidInput("reopening a phase needs a reason")
+        else:
+            new = check_phase_transition(row["phase"], phase)
         await AgendaItem.update({AgendaItem.phase: new.value}).where(AgendaItem.id == item_id)
         view = await get_item(item_id, tx.now_ms)
-        await tx.audit(row["assembly"], actor, "agenda.phase", {"item": item_id, "from": row["phase"], "to": new.value})
+        detail: dict[str, Any] = {"item": item_id, "from": row["phase"], "to": new.value}
+        if back:
+            detail |= {"reopened": True, "reason": (reason or "").strip()}
+        await tx.audit(row["assembly"], actor, "agenda.phase", detail)
         await tx.emit(row["assembly"], "agenda.updated", {"item": view})
         return view
+
+    return await ctx.write(run)
+
+
+async def set_current(ctx: Ctx, assembly_id: int, item_id: int | None, actor: str) -> dict[str, Any]:
+    """The item the chair puts on the floor: every view shows it unless asked for another. None
+    goes back to the default (the first item in an active phase)."""
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        await load_locked(tx, Assembly, assembly_id, "assembly")
+        if item_id is not None:
+            row = await AgendaItem.select(AgendaItem.assembly).where(AgendaItem.id == item_id).first()
+            if row is None or row["assembly"] != assembly_id:
+                raise InvalidInput(f"agenda item {item_id} is not part of assembly {assembly_id}")
+        await Assembly.update({Assembly.current_item: item_id or 0}).where(Assembly.id == assembly_id)
+        await tx.audit(assembly_id, actor, "agenda.current", {"item": item_id})
+        await tx.emit(assembly_id, "agenda.current", {"item": item_id})
+        return {"assembly": assembly_id, "current_item": item_id}
 
     return await ctx.write(run)
 

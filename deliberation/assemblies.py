@@ -23,6 +23,7 @@ def assembly_view(row: dict[str, Any]) -> dict[str, Any]:
         "cosponsor_threshold": row["cosponsor_threshold"],
         "speaking_time_s": row["speaking_time_s"],
         "document_version": row["document_version"],
+        "current_item": row["current_item"] or None,
         "created_at": iso(row["created_ms"]),
     }
 

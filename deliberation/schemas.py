@@ -110,6 +110,11 @@ class AgendaItemUpdate(Input, kw_only=True):
 
 class PhaseChange(Input, kw_only=True):
     phase: Annotated[str, Meta(max_length=16)]
+    reason: Annotated[str, Meta(max_length=2000)] | None = None  # required to reopen the phase before
+
+
+class CurrentItem(Input, kw_only=True):
+    item: Id | None = None  # None: back to the default item
 
 
 class AmendmentCreate(Input, kw_only=True):
@@ -203,7 +208,13 @@ class AssemblyView(Output, kw_only=True):
     cosponsor_threshold: int
     speaking_time_s: int
     document_version: int
+    current_item: int | None = None  # the item the chair put on the floor
     created_at: str
+
+
+class CurrentItemView(Output, kw_only=True):
+    assembly: int
+    current_item: int | None
 
 
 class Member(Output, kw_only=True):

@@ -50,6 +50,7 @@ class Assembly(Table, tablename="assembly"):
     document_version = Integer(default=0)
     last_event_seq = BigInt(default=0)
     created_ms = BigInt(default=0)
+    current_item = BigInt(default=0)  # the agenda item the chair put on the floor; 0: none chosen
 
 
 class Membership(Table, tablename="membership"):

@@ -67,6 +67,7 @@ JS_MESSAGES: dict[str, str] = {
     "confirm": N_("Confirm"),
     "cancel": N_("Cancel"),
     "reason_required": N_("A reason is required."),
+    "choose_first": N_("Choose yes, no or abstain first."),
     "region_stale": N_("This part has changed meanwhile; it is brought up to date when you send or clear your entry."),
 }
 

@@ -4,6 +4,9 @@ Agenda item phases advance strictly one step at a time::
 
     pending -> debate -> amendments -> voting -> closed
 
+and a chair may reopen the phase before the current one (one step back, never to pending), with
+a reason that the audit log records.
+
 Amendment statuses::
 
     draft --submit--> submitted --admit--> admitted --adopt--> adopted
@@ -62,6 +65,26 @@ def check_phase_transition(current: str, requested: str) -> Phase:
     if req is allowed:
         return req
     hint = f"allowed next phase: {allowed.value!r}" if allowed is not None else "no further phase"
+    raise IllegalTransition(f"cannot move agenda item from {cur.value!r} to {req.value!r}; {hint}")
+
+
+PREVIOUS_PHASE: dict[Phase, Phase | None] = {phase: (PHASE_ORDER[i - 1] if i > 1 else None) for i, phase in enumerate(PHASE_ORDER)}
+
+
+def is_reopening(current: str, requested: str) -> bool:
+    """Whether moving from ``current`` to ``requested`` goes back (a reopening)."""
+    return PHASE_ORDER.index(parse_phase(requested)) < PHASE_ORDER.index(parse_phase(current))
+
+
+def check_phase_reopen(current: str, requested: str) -> Phase:
+    """Return the requested Phase if it is the one before ``current`` (a reopening), pending
+    excepted: an item that has opened never goes back to not having opened."""
+    cur = parse_phase(current)
+    req = parse_phase(requested)
+    allowed = PREVIOUS_PHASE[cur]
+    if req is allowed:
+        return req
+    hint = f"only the phase before, {allowed.value!r}, can be reopened (with a reason)" if allowed is not None else "no phase can be reopened"
     raise IllegalTransition(f"cannot move agenda item from {cur.value!r} to {req.value!r}; {hint}")
 
 

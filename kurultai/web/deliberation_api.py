@@ -12,7 +12,11 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from deliberation import agenda, amendments, assemblies, audit_log, comments, draft, speakers
 from deliberation.common import load
 from deliberation.context import Ctx
+from deliberation.core.errors import IllegalTransition
+from deliberation.core.phases import is_reopening
 from deliberation.schemas import (
+    CurrentItem,
+    CurrentItemView,
     AgendaItemCreate,
     AgendaItemUpdate,
     AgendaItemView,
@@ -202,8 +206,22 @@ async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], pr
 
 @post("/api/agenda/{iid:int}/phase", tags=["agenda"], status_code=200)
 async def set_phase_h(iid: FromPath[int], data: JSONBody[PhaseChange], principal: P, ctx: C) -> AgendaItemView:
-    _, p = await _item_moderator(iid, principal)
-    return convert(await agenda.set_phase(ctx, iid, p.username, data.phase), AgendaItemView)
+    """The next phase, or (with a `reason`) the phase before the current one reopened; not while
+    a vote on the item is open."""
+    from voting import elections
+
+    row, p = await _item_moderator(iid, principal)
+    if is_reopening(row["phase"], data.phase) and any(e["agenda_item"] == iid and e["status"] == "open" for e in await elections.list_elections(row["assembly"])):
+        raise IllegalTransition("close the open vote on this item before reopening a phase")
+    return convert(await agenda.set_phase(ctx, iid, p.username, data.phase, data.reason), AgendaItemView)
+
+
+@post("/api/assemblies/{aid:int}/current", tags=["agenda"], status_code=200)
+async def set_current_h(aid: FromPath[int], data: JSONBody[CurrentItem], principal: P, ctx: C) -> CurrentItemView:
+    """Put an agenda item on the floor: every view shows it unless asked for another (`item`:
+    null goes back to the first item in an active phase)."""
+    p = await require_moderator(aid, principal)
+    return convert(await agenda.set_current(ctx, aid, data.item, p.username), CurrentItemView)
 
 
 # -- speakers' list ------------------------------------------------------------------------------
@@ -400,6 +418,7 @@ HANDLERS = [
     get_item_h,
     update_item_h,
     set_phase_h,
+    set_current_h,
     speakers_h,
     request_floor_h,
     withdraw_h,

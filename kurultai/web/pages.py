@@ -28,7 +28,7 @@ from litestar.response import Redirect, Template
 from deliberation import accounts, agenda, amendments, assemblies, comments, draft, speakers
 from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
-from deliberation.core.phases import NEXT_PHASE, Phase
+from deliberation.core.phases import NEXT_PHASE, PREVIOUS_PHASE, Phase
 from deliberation.core.redline import redline_html
 from kurultai.web import charts
 from kurultai.web.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, csrf_matches, effective_role, role_in
@@ -126,12 +126,14 @@ async def set_language(request: Request, data: Form, principal: P) -> Response[A
 # -- the assembly views --------------------------------------------------------------------------
 
 
-def pick_item(items: list[dict[str, Any]], wanted: int | None) -> dict[str, Any] | None:
-    """The item asked for, else the first in an active phase, else the first pending, else the last."""
-    if wanted is not None:
-        for item in items:
-            if item["id"] == wanted:
-                return item
+def pick_item(items: list[dict[str, Any]], wanted: int | None, current: int | None = None) -> dict[str, Any] | None:
+    """The item asked for, else the one the chair put on the floor, else the first in an active
+    phase, else the first pending, else the last."""
+    for choice in (wanted, current):
+        if choice is not None:
+            for item in items:
+                if item["id"] == choice:
+                    return item
     for item in items:
         if item["phase"] in ACTIVE_PHASES:
             return item
@@ -203,7 +205,8 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
     seq = await read_last_seq(aid)
     assembly = await assemblies.get_assembly(aid)
     items = await agenda.list_items(aid, now)
-    current = pick_item(items, item_id)
+    current = pick_item(items, item_id, assembly["current_item"])
+    on_the_floor = pick_item(items, None, assembly["current_item"])  # what the room sees
     on_floor = set(current["provisions"]) if current else set()
     doc = await draft.document(aid)
     shown = await election_views(app, aid, current["id"] if current else None)
@@ -217,6 +220,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         "assembly": assembly,
         "agenda": items,
         "item": current,
+        "floor_item": on_the_floor["id"] if on_the_floor else None,
         "document": doc,
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
@@ -231,6 +235,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         by_provision.setdefault(a["provision"], []).append(a)
     data.update(
         next_phase={i["id"]: (NEXT_PHASE[Phase(i["phase"])] or "") for i in items},
+        previous_phase={i["id"]: (PREVIOUS_PHASE[Phase(i["phase"])] or "") for i in items},
         amendments_by_provision=by_provision,
         amendments=all_amendments,
         comments_on=top,

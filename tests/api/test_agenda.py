@@ -108,7 +108,9 @@ async def test_every_legal_phase_step(world: World, who: str) -> None:
     assert audit["verified"] is True
 
 
-ILLEGAL = [(a, b) for i, a in enumerate(PHASES) for j, b in enumerate(PHASES) if j != i + 1]
+# Forward one step is legal; so is back one step with a reason (a reopening), except to pending.
+REOPEN = [(a, b) for i, a in enumerate(PHASES) for j, b in enumerate(PHASES) if j == i - 1 and j > 0]
+ILLEGAL = [(a, b) for i, a in enumerate(PHASES) for j, b in enumerate(PHASES) if j != i + 1 and (a, b) not in REOPEN]
 
 
 async def _bring_to(world: World, phase: str) -> None:
@@ -127,6 +129,47 @@ async def test_every_illegal_jump_is_409(world: World, current: str) -> None:
         assert f"from {current!r} to {requested!r}" in body["detail"]
     item = await world.ok("GET", f"/api/agenda/{world.item}")
     assert item["phase"] == current
+
+
+@pytest.mark.parametrize(("current", "previous"), REOPEN)
+async def test_a_chair_reopens_the_phase_before_with_a_reason_that_is_audited(world: World, current: str, previous: str) -> None:
+    await _bring_to(world, current)
+    r = await world.call("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": previous})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input" and "reason" in r.json()["detail"]
+    r = await world.call("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": previous, "reason": "   "})
+    assert r.status_code == 400
+    r = await world.call("POST", f"/api/agenda/{world.item}/phase", "delegate", {"phase": previous, "reason": "mine"})
+    assert r.status_code == 403
+    item = await world.ok("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": previous, "reason": "A speaker was skipped"})
+    assert item["phase"] == previous
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    last = [e for e in audit["entries"] if e["action"] == "agenda.phase"][-1]
+    assert last["payload"] == {"item": world.item, "from": current, "to": previous, "reopened": True, "reason": "A speaker was skipped"}
+    assert audit["verified"] is True
+    # and forward again, as usual
+    assert (await world.ok("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": current}))["phase"] == current
+
+
+async def test_the_chair_puts_an_item_on_the_floor(world: World) -> None:
+    two = await world.ok("POST", f"/api/assemblies/{world.assembly}/agenda", "moderator", {"title": "Two"}, status=201)
+    assembly = await world.ok("GET", f"/api/assemblies/{world.assembly}")
+    assert assembly["current_item"] is None
+    r = await world.call("POST", f"/api/assemblies/{world.assembly}/current", "delegate", {"item": two["id"]})
+    assert r.status_code == 403
+    elsewhere = await world.ok("POST", f"/api/assemblies/{world.other_assembly}/agenda", "admin", {"title": "Elsewhere"}, status=201)
+    r = await world.call("POST", f"/api/assemblies/{world.assembly}/current", "moderator", {"item": elsewhere["id"]})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input"
+    r = await world.call("POST", f"/api/assemblies/{world.assembly}/current", "moderator", {"item": "two"})
+    assert r.status_code == 400
+    done = await world.ok("POST", f"/api/assemblies/{world.assembly}/current", "moderator", {"item": two["id"]})
+    assert done == {"assembly": world.assembly, "current_item": two["id"]}
+    assert (await world.ok("GET", f"/api/assemblies/{world.assembly}"))["current_item"] == two["id"]
+    page = await world.client.get(f"/assemblies/{world.assembly}/live")
+    assert 'id="li-h">Two' in page.text, "the live view shows the item on the floor"
+    await world.ok("POST", f"/api/assemblies/{world.assembly}/current", "moderator", {"item": None})
+    assert (await world.ok("GET", f"/api/assemblies/{world.assembly}"))["current_item"] is None
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    assert [e["payload"] for e in audit["entries"] if e["action"] == "agenda.current"] == [{"item": two["id"]}, {"item": None}]
 
 
 async def test_unknown_phase_is_400(world: World) -> None:

@@ -131,3 +131,17 @@ def test_should_auto_admit(status, cosponsors, threshold, want):
 def test_should_auto_admit_unknown_status():
     with pytest.raises(InvalidInput, match="unknown amendment status 'nope'"):
         should_auto_admit("nope", 1, 1)
+
+
+def test_only_the_phase_before_can_be_reopened_and_never_pending() -> None:
+    from deliberation.core.phases import PHASE_ORDER, check_phase_reopen, is_reopening
+
+    allowed = {("amendments", "debate"), ("voting", "amendments"), ("closed", "voting")}
+    for cur in PHASE_ORDER:
+        for req in PHASE_ORDER:
+            assert is_reopening(cur, req) == (PHASE_ORDER.index(req) < PHASE_ORDER.index(cur))
+            if (cur.value, req.value) in allowed:
+                assert check_phase_reopen(cur, req) is req
+            else:
+                with pytest.raises(IllegalTransition):
+                    check_phase_reopen(cur, req)
