@@ -67,6 +67,7 @@ JS_MESSAGES: dict[str, str] = {
     "confirm": N_("Confirm"),
     "cancel": N_("Cancel"),
     "reason_required": N_("A reason is required."),
+    "you_voted": N_("You have voted (revision %(n)s). Your ballot is shown as it was recorded."),
     "choose_first": N_("Choose yes, no or abstain first."),
     "region_stale": N_("This part has changed meanwhile; it is brought up to date when you send or clear your entry."),
 }

@@ -3,7 +3,7 @@
 import { api, ApiError, startView, t, toast } from "./common.js";
 import { b64u, ed25519Available, hex, importServerKey, jcs, leafHash, sha256, unhex, utf8, verifyEnvelope, verifyInclusion } from "./crypto.js";
 
-const view = startView({ push: "delegate", onRefresh: () => showKeyStatus() });
+const view = startView({ push: "delegate", onRefresh: () => showKeyStatus().then(showVoted) });
 
 // -- the key in IndexedDB ------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ async function createKey() {
   } catch (err) {
     toast(`${t("error")}: ${err.detail || err.message}`, "error");
   }
-  await showKeyStatus();
+  await showKeyStatus().then(showVoted);
 }
 
 // -- ranking: drag and drop, arrow keys, buttons -------------------------------------------------
@@ -114,12 +114,22 @@ document.addEventListener("click", (ev) => {
     mover.focus();
     return;
   }
+  const choice = ev.target.closest("[data-choice]");
+  if (choice) {
+    // yes / no / abstain: one choice, shown pressed; the region keeps it through pushes.
+    for (const b of choice.parentElement.querySelectorAll("[data-choice]")) b.setAttribute("aria-pressed", b === choice ? "true" : "false");
+    choice.closest("[data-region]")?.setAttribute("data-dirty", "");
+    return;
+  }
   if (ev.target.closest("[data-create-key]")) { createKey(); return; }
   const cast = ev.target.closest("[data-cast]");
   if (cast) { castBallot(cast.dataset.cast, cast); return; }
-  if (ev.target.closest("#vote-again")) {
-    const list = document.querySelector(`#ranking-${lastCast?.election} li[data-option]`);
-    (list || document.querySelector(".ranking li[data-option]"))?.focus();
+  const change = ev.target.closest("[data-change-vote], #vote-again");
+  if (change) {
+    const eid = change.dataset.changeVote || lastCast?.election || document.querySelector("[data-ballot]")?.dataset.ballot;
+    if (!eid) return;
+    changing.add(String(eid));
+    showVoted().then(() => document.querySelector(`#ranking-${eid} li[data-option], #choices-${eid} [data-choice]`)?.focus());
   }
 });
 
@@ -160,6 +170,56 @@ document.addEventListener("dragend", () => { dragged?.classList.remove("dragging
 
 let lastCast = null;
 
+// -- "you have voted": the ballot this browser cast, kept here and shown after every push ------
+
+const castKey = (eid, keyId) => `kurultai:cast:${eid}:${keyId}`;
+const changing = new Set(); // elections whose "Change my vote" was pressed since the last cast
+
+/** For each open ballot this browser's key has cast in: show "you have voted (revision N)"
+ * with the recorded order (or choice) and the receipt, and lock the controls until the
+ * delegate presses "Change my vote". The shared render knows nothing of it: applied again
+ * after every push. */
+async function showVoted() {
+  const record = await loadKey().catch(() => null);
+  for (const box of document.querySelectorAll("[data-ballot]")) {
+    const eid = box.dataset.ballot;
+    const saved = record ? JSON.parse(localStorage.getItem(castKey(eid, record.keyId)) || "null") : null;
+    const note = box.querySelector("[data-voted]");
+    const locked = Boolean(saved) && !changing.has(eid);
+    box.dataset.voted = saved ? (locked ? "yes" : "changing") : "no";
+    if (note) {
+      note.hidden = !saved;
+      if (saved) note.querySelector("[data-voted-text]").textContent = t("you_voted").replace("%(n)s", String(saved.ballot.revision));
+      const again = note.querySelector("[data-change-vote]");
+      if (again) again.hidden = !locked;
+    }
+    if (saved && locked) arrange(eid, saved.ballot.ranking);
+    box.querySelectorAll("[data-move], [data-choice], [data-cast]").forEach((b) => { b.disabled = locked || (b.hasAttribute("data-cast") && ed25519 === false); });
+    box.querySelectorAll("li[data-option]").forEach((li) => { li.draggable = !locked; });
+    if (saved && !lastCast) {
+      lastCast = { election: eid, ...saved };
+      showReceipt(saved.receipt, saved.ballot);
+      const panel = document.getElementById("receipt-panel");
+      panel.hidden = false;
+      panel.dataset.state = "recorded";
+      document.getElementById("receipt-status").textContent = t("you_voted").replace("%(n)s", String(saved.ballot.revision));
+    }
+  }
+}
+
+/** Put the ballot's controls in the order (or on the choice) that was cast. */
+function arrange(eid, ranking) {
+  const list = document.getElementById(`ranking-${eid}`);
+  if (list) {
+    const items = new Map(Array.from(list.querySelectorAll("li[data-option]"), (li) => [li.dataset.option, li]));
+    for (const id of ranking) if (items.has(id)) list.append(items.get(id));
+    for (const [id, li] of items) if (!ranking.includes(id)) list.append(li);
+    renumber(list);
+  }
+  const choices = document.getElementById(`choices-${eid}`);
+  if (choices) for (const b of choices.querySelectorAll("[data-choice]")) b.setAttribute("aria-pressed", ranking[0] === b.dataset.choice ? "true" : "false");
+}
+
 async function highestRevision(eid, voter) {
   let best = 0;
   for (let start = 0; ; ) {
@@ -170,9 +230,17 @@ async function highestRevision(eid, voter) {
   }
 }
 
+/** The ballot's ranking: the ordered options, or for a yes/no vote the one choice pressed. */
+function ballotChoice(eid) {
+  const choices = document.getElementById(`choices-${eid}`);
+  if (choices) return Array.from(choices.querySelectorAll('[data-choice][aria-pressed="true"]'), (b) => b.dataset.choice);
+  return Array.from(document.querySelectorAll(`#ranking-${eid} li[data-option]`), (li) => li.dataset.option);
+}
+
 async function castBallot(eid, button) {
   const record = await loadKey();
   if (!record) { toast(t("key_none"), "error"); return; }
+  if (document.getElementById(`choices-${eid}`) && !ballotChoice(eid).length) { toast(t("choose_first"), "error"); return; }
   const panel = document.getElementById("receipt-panel");
   const status = document.getElementById("receipt-status");
   panel.hidden = false;
@@ -185,7 +253,7 @@ async function castBallot(eid, button) {
     const key = await importServerKey(serverKey.content);
     await verifyEnvelope(election.election, "election", key, serverKey.dataset.keyId);
     const digest = hex(await sha256(utf8(jcs(election.election.signed))));
-    const ranking = Array.from(document.querySelectorAll(`#ranking-${eid} li[data-option]`), (li) => li.dataset.option);
+    const ranking = ballotChoice(eid);
     const revKey = `kurultai:revision:${eid}:${record.keyId}`;
     let revision = Number(localStorage.getItem(revKey) || 0) + 1;
     let receipt, signed;
@@ -205,11 +273,15 @@ async function castBallot(eid, button) {
     panel.dataset.state = "verifying";
     await verifyReceipt(eid, receipt, signed, key, serverKey.dataset.keyId);
     lastCast = { election: eid, receipt, ballot: signed };
+    localStorage.setItem(castKey(eid, record.keyId), JSON.stringify({ receipt, ballot: signed }));
+    changing.delete(String(eid));
     showReceipt(receipt, signed);
     panel.dataset.state = "recorded";
     status.textContent = t("recorded");
     status.className = "receipt-status ok";
     document.getElementById("vote")?.removeAttribute("data-dirty");
+    await showVoted();
+    panel.scrollIntoView({ block: "nearest" });
   } catch (err) {
     panel.dataset.state = "failed";
     status.className = "receipt-status error";
@@ -249,4 +321,4 @@ function showReceipt(receipt, signed) {
   a.download = `kurultai-receipt-${signed.election}-${signed.revision}.json`;
 }
 
-showKeyStatus();
+showKeyStatus().then(showVoted);

@@ -136,7 +136,11 @@ def test_full_session(browser: Any, server: Server) -> None:
     for p in (p1, p2, p3):
         expect(p.locator("#receipt-panel")).to_have_attribute("data-state", "recorded", timeout=15000)
         expect(p.locator("#receipt-status")).to_contain_text("Recorded")
-    # vote again: a new revision, verified the same way; the receipt can be downloaded
+    # the ranking stays as cast (it does not jump back to the default order), locked
+    expect(p1.locator(ranking).first).to_have_attribute("data-option", re.compile("^amendment-"))
+    expect(p1.locator(f"#cast-{eid}")).to_be_hidden()
+    # vote again: "Change my vote", a new revision, verified the same way; the receipt can be downloaded
+    p3.locator(f"#change-vote-{eid}").click()
     p3.locator(ranking).nth(1).locator("[data-move=up]").click()
     p3.locator(f"#cast-{eid}").click()
     expect(p3.locator("#receipt-details")).to_contain_text("2")
