@@ -125,6 +125,21 @@ async def list_members(assembly_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def member_by_username(assembly_id: int, username: str) -> dict[str, Any] | None:
+    """A member of the assembly (`user_id`, `username`, `display_name`, `role`), or None."""
+    row = (
+        await Membership.select(
+            Membership.user.id.as_alias("user_id"),
+            Membership.user.username.as_alias("username"),
+            Membership.user.display_name.as_alias("display_name"),
+            Membership.role,
+        )
+        .where((Membership.assembly == assembly_id) & (Membership.user.username == username))
+        .first()
+    )
+    return dict(row) if row else None
+
+
 async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role: str) -> dict[str, Any]:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {list(ROLES)}, got {role!r}")

@@ -151,6 +151,7 @@ class CommentHide(Input, kw_only=True):
 
 class FloorRequest(Input, kw_only=True):
     kind: Annotated[str, Meta(max_length=16)] = "speech"
+    username: Annotated[str, Meta(max_length=64)] | None = None  # a moderator adds this member
 
 
 class FloorGive(Input, kw_only=True):
@@ -318,11 +319,20 @@ class SpeakerEntryView(Output, kw_only=True):
     id: int
     user_id: int
     username: str
+    display_name: str
     kind: str
     status: str
     requested_at: str | None
     started_at: str | None
     ended_at: str | None
+
+
+class SpeakingTotal(Output, kw_only=True):
+    user_id: int
+    username: str
+    display_name: str
+    spoken_ms: int
+    speeches: int
 
 
 class Speakers(Output, kw_only=True):
@@ -331,6 +341,7 @@ class Speakers(Output, kw_only=True):
     current: SpeakerEntryView | None
     done: list[SpeakerEntryView]
     timer: TimerView
+    totals: list[SpeakingTotal]  # each member's speaking time on the item
 
 
 class RedlineOp(Output, kw_only=True):

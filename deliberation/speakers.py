@@ -25,6 +25,7 @@ def _entry_view(r: dict[str, Any]) -> dict[str, Any]:
         "id": r["id"],
         "user_id": r["user"],
         "username": r["username"],
+        "display_name": r.get("display_name") or r["username"],
         "kind": r["kind"],
         "status": r["status"],
         "requested_at": iso(r["requested_ms"]),
@@ -35,18 +36,43 @@ def _entry_view(r: dict[str, Any]) -> dict[str, Any]:
 
 async def speakers_view(item_id: int, now_ms: int) -> dict[str, Any]:
     item = await load(AgendaItem, item_id, "agenda item")
-    rows = await SpeakerEntry.select(SpeakerEntry.all_columns(), SpeakerEntry.user.username.as_alias("username")).where(SpeakerEntry.agenda_item == item_id).order_by(SpeakerEntry.id)
+    rows = (
+        await SpeakerEntry.select(SpeakerEntry.all_columns(), SpeakerEntry.user.username.as_alias("username"), SpeakerEntry.user.display_name.as_alias("display_name"))
+        .where(SpeakerEntry.agenda_item == item_id)
+        .order_by(SpeakerEntry.id)
+    )
     by_id = {r["id"]: r for r in rows}
     waiting = [r for r in rows if r["status"] == SpeakerStatus.WAITING]
     order = queue_order([(r["id"], r["kind"], r["position"]) for r in waiting])
     current = by_id.get(item["current_speaker"]) if item["current_speaker"] else None
+    timer = timer_of(item).to_dict(now_ms)
+    speaking = current if current and current["status"] == SpeakerStatus.SPEAKING else None
     return {
         "item": item_id,
         "queue": [_entry_view(by_id[i]) for i in order],
-        "current": _entry_view(current) if current and current["status"] == SpeakerStatus.SPEAKING else None,
+        "current": _entry_view(speaking) if speaking else None,
         "done": [_entry_view(r) for r in rows if r["status"] == SpeakerStatus.DONE],
-        "timer": timer_of(item).to_dict(now_ms),
+        "timer": timer,
+        "totals": speaking_totals(rows, speaking, timer["elapsed_ms"]),
     }
+
+
+def speaking_totals(rows: list[dict[str, Any]], speaking: dict[str, Any] | None, elapsed_ms: int) -> list[dict[str, Any]]:
+    """Each member's speaking time on the item: their finished speeches (the timer's time when
+    each ended, pauses excluded) and the running one (its timer's time so far), most first."""
+    spoken: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        ms = 0
+        if r["status"] == SpeakerStatus.DONE:
+            ms = r["spoken_ms"] or 0
+        elif speaking is not None and r["id"] == speaking["id"]:
+            ms = elapsed_ms
+        else:
+            continue
+        t = spoken.setdefault(r["user"], {"user_id": r["user"], "username": r["username"], "display_name": r.get("display_name") or r["username"], "spoken_ms": 0, "speeches": 0})
+        t["spoken_ms"] += ms
+        t["speeches"] += 1
+    return sorted(spoken.values(), key=lambda t: (-t["spoken_ms"], t["username"]))
 
 
 async def _open_item(tx: Tx, item_id: int) -> dict[str, Any]:
@@ -64,7 +90,9 @@ async def _publish(tx: Tx, item: dict[str, Any], timer_changed: bool = False) ->
     return view
 
 
-async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict[str, Any]:
+async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str, *, added_by: str | None = None) -> dict[str, Any]:
+    """Put a member on the list: themselves, or (`added_by`, a moderator) somebody in the room
+    without a device or who raised a hand; the audit log records who added whom."""
     k = parse_speaker_kind(kind)
 
     async def run(tx: Tx) -> dict[str, Any]:
@@ -73,7 +101,7 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict
             (SpeakerEntry.agenda_item == item_id) & (SpeakerEntry.user == user_id) & (SpeakerEntry.kind == k.value) & (SpeakerEntry.status == SpeakerStatus.WAITING.value)
         )
         if dup:
-            raise IllegalTransition(f"you are already waiting on this list for a {k.value}")
+            raise IllegalTransition(f"{'this member is' if added_by else 'you are'} already waiting on this list for a {k.value}")
         last = await SpeakerEntry.select(SpeakerEntry.position).where(SpeakerEntry.agenda_item == item_id).order_by(SpeakerEntry.position, ascending=False).first()
         entry = SpeakerEntry(
             agenda_item=item_id,
@@ -84,6 +112,8 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str) -> dict
             requested_ms=tx.now_ms,
         )
         await entry.save()
+        if added_by is not None:
+            await tx.audit(item["assembly"], added_by, "speakers.added", {"item": item_id, "entry": entry.id, "user": user_id, "kind": k.value})
         return await _publish(tx, item)
 
     return await ctx.write(run)
@@ -108,11 +138,11 @@ async def withdraw(ctx: Ctx, entry_id: int, user_id: int, *, as_moderator: bool 
 
 
 async def _end_current(tx: Tx, item: dict[str, Any]) -> None:
+    stopped = timer_of(item).stop(tx.now_ms)
     if item["current_speaker"]:
-        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.DONE.value, SpeakerEntry.ended_ms: tx.now_ms}).where(
+        await SpeakerEntry.update({SpeakerEntry.status: SpeakerStatus.DONE.value, SpeakerEntry.ended_ms: tx.now_ms, SpeakerEntry.spoken_ms: stopped.elapsed_ms}).where(
             (SpeakerEntry.id == item["current_speaker"]) & (SpeakerEntry.status == SpeakerStatus.SPEAKING.value)
         )
-    stopped = timer_of(item).stop(tx.now_ms)
     await AgendaItem.update(
         {
             AgendaItem.current_speaker: None,

@@ -144,6 +144,7 @@ class SpeakerEntry(Table, tablename="speaker_entry"):
     requested_ms = BigInt(default=0)
     started_ms = BigInt(null=True, default=None)
     ended_ms = BigInt(null=True, default=None)
+    spoken_ms = BigInt(default=0)  # the timer's time when the speech ended (pauses excluded); migrations/m0009
 
 
 class AuditRecord(Table, tablename="audit_record"):

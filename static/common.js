@@ -113,8 +113,9 @@ function tick() {
     if (!el.dataset.at && !seen.has(el)) seen.set(el, now);
     const elapsed = el.dataset.at ? serverNow - Number(el.dataset.at) : now - seen.get(el);
     const left = Number(el.dataset.remaining) - (running ? Math.max(0, elapsed) : 0);
-    const s = Math.max(0, Math.ceil(left / 1000));
-    const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    // Counts down to 0:00, then counts the overtime up: +0:01, +0:02, …
+    const s = left > 0 ? Math.ceil(left / 1000) : Math.floor(-left / 1000);
+    const text = `${left > 0 ? "" : "+"}${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     if (el.textContent !== text) el.textContent = text;
     el.classList.toggle("over", left <= 0);
   }

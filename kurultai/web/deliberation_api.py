@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from deliberation import agenda, amendments, assemblies, audit_log, comments, draft, speakers
 from deliberation.common import load
 from deliberation.context import Ctx
-from deliberation.core.errors import IllegalTransition
+from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import is_reopening
 from deliberation.schemas import (
     CurrentItem,
@@ -234,9 +234,17 @@ async def speakers_h(iid: FromPath[int], ctx: C) -> Speakers:
 
 @post("/api/agenda/{iid:int}/speakers", tags=["speakers"], status_code=201)
 async def request_floor_h(iid: FromPath[int], data: JSONBody[FloorRequest], principal: P, ctx: C) -> Speakers:
+    """Ask for the floor; a moderator may add a member by `username` (somebody without a device,
+    or who raised a hand)."""
     item = await load(AgendaItem, iid, "agenda item")
-    p = await require_delegate(item["assembly"], principal)
-    return convert(await speakers.request_floor(ctx, iid, p.id, data.kind), Speakers)
+    if data.username is None:
+        p = await require_delegate(item["assembly"], principal)
+        return convert(await speakers.request_floor(ctx, iid, p.id, data.kind), Speakers)
+    chair = await require_moderator(item["assembly"], principal)
+    member = await assemblies.member_by_username(item["assembly"], data.username)
+    if member is None or member["role"] not in ("delegate", "moderator"):
+        raise InvalidInput(f"{data.username!r} is not a delegate of this assembly")
+    return convert(await speakers.request_floor(ctx, iid, member["user_id"], data.kind, added_by=chair.username), Speakers)
 
 
 @post("/api/speakers/{sid:int}/withdraw", tags=["speakers"], status_code=200)

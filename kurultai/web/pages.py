@@ -242,6 +242,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         replies=replies,
     )
     if view == "chair":
+        data["members"] = [m for m in await assemblies.list_members(aid) if m["role"] in ("delegate", "moderator")]
         data["keys"] = await keys.list_keys(aid)
         data["all_comments"] = sorted([c for cs in top.values() for c in cs] + [c for cs in replies.values() for c in cs], key=lambda c: c["id"])
     return data

@@ -213,3 +213,42 @@ async def test_moderator_actions_denied(world: World, who: str | None, status: i
 async def test_speakers_of_unknown_item(world: World) -> None:
     r = await world.call("GET", "/api/agenda/9999/speakers")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_the_chair_adds_and_removes_speakers_by_name(world: World, clock: Clock) -> None:
+    """Issue #17, point 5: people without a device (or who raise a hand) are put on the list by
+    the chair, by username; the chair takes people off it; both are audited; names are shown as
+    display names; each member's speaking time on the item is counted without pauses."""
+    url = f"/api/agenda/{world.item}/speakers"
+    v = await world.ok("POST", url, "moderator", {"username": "delegate2", "kind": "point_of_order"}, status=201)
+    assert _queue(v) == [("delegate2", "point_of_order")]
+    assert v["queue"][0]["display_name"]
+    for who, body, status in (
+        ("delegate", {"username": "delegate2"}, 403),  # only a chair adds somebody else
+        ("moderator", {"username": "observer"}, 400),  # observers do not speak
+        ("moderator", {"username": "nobody-at-all"}, 400),
+        ("moderator", {"username": "outsider"}, 400),  # a delegate of another assembly
+        ("moderator", {"username": "delegate2", "kind": "point_of_order"}, 409),  # already waiting
+        ("moderator", {"username": "x" * 65}, 400),
+    ):
+        r = await world.call("POST", url, who, body)
+        assert r.status_code == status, (who, body, r.text)
+        assert set(r.json()) == {"error", "detail"}
+    entry = v["queue"][0]["id"]
+    await world.ok("POST", url, "moderator", {"username": "delegate"}, status=201)
+    v = await world.ok("POST", f"/api/speakers/{entry}/withdraw", "moderator")
+    assert _queue(v) == [("delegate", "speech")]
+    v = await _mod(world, "speakers/next", {})
+    clock.advance(20_000)
+    await _mod(world, "timer", {"action": "pause"})
+    clock.advance(50_000)  # a pause is not speaking time
+    v = await world.ok("GET", url)
+    assert [(t["username"], t["spoken_ms"], t["speeches"]) for t in v["totals"]] == [("delegate", 20_000, 1)]
+    await _mod(world, "timer", {"action": "resume"})
+    clock.advance(5_000)
+    v = await _mod(world, "speakers/end")
+    assert [(t["username"], t["spoken_ms"]) for t in v["totals"]] == [("delegate", 25_000)]
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    added = [e["payload"] for e in audit["entries"] if e["action"] == "speakers.added"]
+    assert [(p["kind"]) for p in added] == ["point_of_order", "speech"]
+    assert [e["action"] for e in audit["entries"] if e["action"] == "speakers.removed"] == ["speakers.removed"]

@@ -46,6 +46,6 @@ def test_reconnect_after_restart(browser: Any, server: Server) -> None:
     expect(live.locator("body")).to_have_attribute("data-live", "online", timeout=20_000)
     token = server.token(delegate["username"], delegate["password"])
     server.call("POST", "/api/agenda/2/speakers", token, {"kind": "point_of_order"})
-    expect(live.locator("#queue")).to_contain_text(delegate["username"], timeout=20_000)
+    expect(live.locator(f"#queue li[data-username='{delegate['username']}']")).to_be_visible(timeout=20_000)
     assert live.evaluate("performance.getEntriesByType('navigation').length") == 1
     context.close()

@@ -36,10 +36,10 @@ def test_projectors_follow_the_floor_without_fetching(browser: Any, server: Serv
     chair = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
     server.call("POST", "/api/agenda/1/speakers", delegate, {"kind": "speech"})
     for page in (en, kk):
-        expect(page.locator("#queue")).to_contain_text(speaker["username"])
+        expect(page.locator(f"#queue li[data-username='{speaker['username']}']")).to_be_visible()
     server.call("POST", "/api/agenda/1/speakers/next", chair, {})
     for page in (en, kk):
-        expect(page.locator("#current-speaker")).to_have_text(speaker["username"])
+        expect(page.locator("#current-speaker")).to_have_attribute("data-username", speaker["username"])
         expect(page.locator(".timer.running")).to_be_visible()
     first = en.locator(".timer").text_content()
     en.wait_for_timeout(2200)
@@ -89,8 +89,8 @@ def test_chair_and_delegates_follow_without_fetching_and_keep_what_they_type(bro
     # The Russian delegate asks for the floor: everybody sees the queue; only she may withdraw.
     ru.locator("#request-floor").click()
     for page in (en, ru):
-        expect(page.locator("#queue")).to_contain_text(ru_who["username"])
-    expect(chair.locator("#chair-queue")).to_contain_text(ru_who["username"])
+        expect(page.locator(f"#queue li[data-username='{ru_who['username']}']")).to_be_visible()
+    expect(chair.locator(f"#chair-queue li[data-username='{ru_who['username']}']")).to_be_visible()
     expect(ru.locator("#queue form[data-if-me] button")).to_be_visible()
     expect(en.locator("#queue form[data-if-me] button")).to_be_hidden()
     expect(ru.locator("#request-floor")).to_be_hidden()
@@ -111,7 +111,7 @@ def test_chair_and_delegates_follow_without_fetching_and_keep_what_they_type(bro
     # The chair gives her the floor from the console.
     chair.locator("#give-floor").click()
     for page in (en, ru):
-        expect(page.locator("#current-speaker")).to_have_text(ru_who["username"])
+        expect(page.locator("#current-speaker")).to_have_attribute("data-username", ru_who["username"])
     expect(chair.locator("#timer-pause")).to_be_visible()
     chair.locator("#end-speech").click()
     for page in (en, ru):
@@ -120,5 +120,49 @@ def test_chair_and_delegates_follow_without_fetching_and_keep_what_they_type(bro
     api = httpx.get(f"{server.url}/api/agenda/{item}/speakers").json()
     assert api["current"] is None
     for page in pages.values():
+        page.context.close()
+    assert not server.page_errors, server.page_errors
+
+
+def test_the_chair_adds_and_removes_speakers_and_the_room_sees_names_and_overtime(browser: Any, server: Server) -> None:
+    """Issue #17, point 5: the chair adds a member to the list by name and takes one off; the
+    projector shows display names, not logins; the timer counts overtime (+m:ss) after 0:00."""
+    from tests.e2e.conftest import login
+
+    demo = server.demo
+    aid = demo["assembly"]
+    item = 2
+    chair_token = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
+    server.call("PATCH", f"/api/agenda/{item}", chair_token, {"speaking_time_s": 10})
+    chair = login(browser, server, demo["moderator"])
+    chair.goto(f"{server.url}/assemblies/{aid}/chair?item={item}")
+    expect(chair.locator("body")).to_have_attribute("data-live", "online")
+    wall, _ = projector(browser, server, "ru-RU")
+    wall.goto(f"{server.url}/assemblies/{aid}/live?item={item}")
+    expect(wall.locator("body")).to_have_attribute("data-live", "online")
+    members = {m["username"]: m for m in httpx.get(f"{server.url}/api/assemblies/{aid}/members").json()}
+    first, second = demo["delegates"][3]["username"], demo["delegates"][4]["username"]
+    for who in (first, second):
+        chair.locator("details.add-speaker summary").click()
+        chair.select_option("#add-speaker-who", who)
+        chair.locator("#add-speaker").click()
+        expect(chair.locator(f"#chair-queue li[data-username='{who}']")).to_be_visible()
+    first_name = members[first]["display_name"]
+    assert first_name and first_name != first
+    expect(wall.locator("#queue")).to_contain_text(first_name)
+    assert first not in (wall.locator("#queue").text_content() or ""), "display names, not logins"
+    entry = chair.locator(f"#chair-queue li[data-username='{second}']").get_attribute("data-entry")
+    chair.locator(f"#remove-{entry}").click()
+    chair.locator("#confirm-ok").click()
+    expect(chair.locator(f"#chair-queue li[data-username='{second}']")).to_have_count(0)
+    expect(wall.locator(f"#queue li[data-username='{second}']")).to_have_count(0)
+    chair.locator("#give-floor").click()
+    expect(wall.locator("#current-speaker")).to_have_text(first_name)
+    expect(wall.locator(".timer")).to_contain_text("+", timeout=16_000)  # overtime counts up after 0:00
+    expect(wall.locator(".timer.over")).to_be_visible()
+    chair.locator("#end-speech").click()
+    expect(chair.locator(f"#speaking-totals li[data-username='{first}']")).to_be_visible()
+    server.call("PATCH", f"/api/agenda/{item}", chair_token, {"speaking_time_s": 180})
+    for page in (chair, wall):
         page.context.close()
     assert not server.page_errors, server.page_errors
