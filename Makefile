@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-pages-live bench-logins clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-pages-live bench-pages-workers bench-logins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench-pages: $(STAMP)
 
 bench-pages-live: $(STAMP)
 	$(BIN)/python bench/pages.py --live 2000 $(BENCH_ARGS)
+
+bench-pages-workers: $(STAMP)
+	$(BIN)/python bench/pages.py --live 5000 --workers 2 $(BENCH_ARGS)
 
 bench-logins: $(STAMP)
 	$(BIN)/python bench/logins.py $(BENCH_ARGS)
