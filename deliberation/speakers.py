@@ -63,8 +63,8 @@ def speaking_totals(rows: list[dict[str, Any]], speaking: dict[str, Any] | None,
     spoken: dict[int, dict[str, Any]] = {}
     for r in rows:
         ms = 0
-        if r["status"] == SpeakerStatus.DONE:
-            ms = r["spoken_ms"] or 0
+        if r["status"] == SpeakerStatus.DONE:  # a speech that ended before migration m0009: its span
+            ms = r["spoken_ms"] or (max(0, r["ended_ms"] - r["started_ms"]) if r["started_ms"] and r["ended_ms"] else 0)
         elif speaking is not None and r["id"] == speaking["id"]:
             ms = elapsed_ms
         else:

@@ -19,6 +19,14 @@ export async function api(method, url, body) {
   return data;
 }
 
+/** What an error means, in the page's language: a sentence per error code (`err_<code>` in the
+ * catalogs); the server's English detail is not shown to people (it goes to the console). */
+export function errorText(err) {
+  if (err?.detail) console.info(`${err.code || "error"}: ${err.detail}`);
+  const code = err instanceof ApiError ? err.code : "";
+  return T[`err_${code}`] || (err instanceof ApiError ? t("err_other") : t("err_network"));
+}
+
 let toastTimer = null;
 export function toast(message, kind = "info") {
   let el = document.getElementById("toast");
@@ -82,7 +90,7 @@ function enhanceForms(onDone) {
       toast(t("saved"));
       await onDone();
     } catch (err) {
-      toast(`${t("error")}: ${err.detail || err.message}`, "error");
+      toast(errorText(err), "error");
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
@@ -177,7 +185,10 @@ function keepBack(old, fresh) {
   old.dataset.stale = "";
 }
 
-/** Apply the renders kept back for regions the user is no longer editing. */
+let afterCatchUp = () => {}; // the view's onRefresh (startView)
+
+/** Apply the renders kept back for regions the user is no longer editing (then the view's
+ * own state, e.g. "you have voted", is applied again). True when a region was replaced. */
 export function catchUp() {
   let swapped = false;
   for (const [id, fresh] of keptBack) {
@@ -185,7 +196,8 @@ export function catchUp() {
     if (!old) { keptBack.delete(id); continue; }
     if (!isDirty(old)) swapped = swapRegion(old, fresh) || swapped;
   }
-  if (swapped) personalize();
+  if (swapped) { personalize(); afterCatchUp(); }
+  return swapped;
 }
 for (const type of ["reset", "focusout", "change"]) document.addEventListener(type, () => setTimeout(catchUp, 0));
 
@@ -317,7 +329,8 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
     clearTimeout(pending);
     pending = setTimeout(() => refreshRegions().then(onRefresh), delay);
   };
-  const refresh = push ? async () => catchUp() : () => refreshRegions().then(onRefresh);
+  afterCatchUp = onRefresh;
+  const refresh = push ? async () => { catchUp(); } : () => refreshRegions().then(onRefresh);
   enhanceForms(refresh);
   setInterval(tick, 250);
   tick();
@@ -333,6 +346,8 @@ export function startView({ delay = 150, onFrame = () => {}, onRefresh = () => {
     if (!push) schedule(); // a pushed page waits for its regions (the server renders them after a snapshot too)
   };
   personalize();
-  if (assemblyId) connectLive(assemblyId, handle, () => refreshRegions().then(onRefresh), query);
+  // The rights changed (logged out elsewhere, a new role): the page, its person's own parts and
+  // its identity (data-me) were made for the old rights; load it again, once.
+  if (assemblyId) connectLive(assemblyId, handle, () => location.reload(), query);
   return { refresh };
 }

@@ -1,9 +1,9 @@
 // The delegate view: the floor, amendments and comments (forms in common.js), and voting with a
 // key that never leaves the browser: create, register, rank, sign, cast, verify the receipt.
-import { api, ApiError, startView, t, toast } from "./common.js";
+import { api, ApiError, errorText, startView, t, toast } from "./common.js";
 import { b64u, ed25519Available, hex, importServerKey, jcs, leafHash, sha256, unhex, utf8, verifyEnvelope, verifyInclusion } from "./crypto.js";
 
-const view = startView({ push: "delegate", onRefresh: () => showKeyStatus().then(showVoted) });
+const view = startView({ push: "delegate", onRefresh: () => showKeyStatus().then(showVoted).then(showRoll) });
 
 // -- the key in IndexedDB ------------------------------------------------------------------------
 
@@ -79,9 +79,9 @@ async function createKey() {
     await register(record);
     toast(t("key_pending"));
   } catch (err) {
-    toast(`${t("error")}: ${err.detail || err.message}`, "error");
+    toast(errorText(err), "error");
   }
-  await showKeyStatus().then(showVoted);
+  await showKeyStatus().then(showVoted).then(showRoll);
 }
 
 // -- ranking: drag and drop, arrow keys, buttons -------------------------------------------------
@@ -207,6 +207,27 @@ async function showVoted() {
   }
 }
 
+/** Whether this browser can vote in each open ballot, before anybody casts: the server sends
+ * the person's standing on each roll (`#my-roll`, in their own `mine` frame); a delegate who
+ * cannot vote is told why, and the ballot offers no cast button. */
+async function showRoll() {
+  const data = document.getElementById("my-roll");
+  if (!data) return;
+  let roll = {};
+  try { roll = JSON.parse(data.textContent || "{}"); } catch { roll = {}; }
+  const record = await loadKey().catch(() => null);
+  for (const box of document.querySelectorAll("[data-ballot]")) {
+    const standing = roll[box.dataset.ballot];
+    let why = null;
+    if (!standing) why = null; // not known yet (the vote just opened): the next frame says
+    else if (standing.status === "on_roll") why = record && record.keyId === standing.key_id ? null : "roll_other_device";
+    else why = `roll_${standing.status}`;
+    box.dataset.roll = why ? "no" : "yes";
+    const note = box.querySelector("[data-roll-note]");
+    if (note) { note.hidden = !why; note.textContent = why ? t(why) : ""; }
+  }
+}
+
 /** Put the ballot's controls in the order (or on the choice) that was cast. */
 function arrange(eid, ranking) {
   const list = document.getElementById(`ranking-${eid}`);
@@ -286,7 +307,7 @@ async function castBallot(eid, button) {
     panel.dataset.state = "failed";
     status.className = "receipt-status error";
     status.textContent = err instanceof ApiError && err.code === "not_on_roll" ? t("not_on_roll")
-      : err instanceof ApiError ? `${t("error")}: ${err.detail}` : `${t("receipt_bad")} (${err.message})`;
+      : err instanceof ApiError ? errorText(err) : `${t("receipt_bad")} (${err.message})`;
   } finally {
     button.disabled = false;
   }
@@ -321,4 +342,4 @@ function showReceipt(receipt, signed) {
   a.download = `kurultai-receipt-${signed.election}-${signed.revision}.json`;
 }
 
-showKeyStatus().then(showVoted);
+showKeyStatus().then(showVoted).then(showRoll);

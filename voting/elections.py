@@ -344,6 +344,48 @@ async def _apply_outcome(tx: Tx, row: dict[str, Any], counted: dict[str, Any], a
             await tx.emit(row["assembly"], "amendment.updated", await get_amendment(amendment_id))
 
 
+#: The key ids on each election's roll: a roll never changes once the election opened.
+_ROLL_KEYS: dict[int, frozenset[str]] = {}
+
+
+async def roll_key_ids(election_id: int) -> frozenset[str]:
+    """The key ids on the election's signed roll (empty for a draft)."""
+    if election_id in _ROLL_KEYS:
+        return _ROLL_KEYS[election_id]
+    text = await stored_roll(election_id)
+    if not text:
+        return frozenset()
+    ids = frozenset(v["key_id"] for v in json.loads(text)["signed"]["voters"])
+    if len(_ROLL_KEYS) >= 256:
+        _ROLL_KEYS.clear()
+    _ROLL_KEYS[election_id] = ids
+    return ids
+
+
+async def voter_status(assembly_id: int, user_id: int) -> dict[str, dict[str, Any]]:
+    """Whether a member can vote in each open election of the assembly, by election id:
+    `on_roll` (with the key on the roll), else why not: `late` (their key was approved after
+    the vote opened), `pending` (still waiting for approval), `none` (no usable key)."""
+    from voting.keys import list_keys
+
+    mine = await list_keys(assembly_id, user_id)
+    out: dict[str, dict[str, Any]] = {}
+    for e in await list_elections(assembly_id):
+        if e["status"] != "open":
+            continue
+        on_roll = await roll_key_ids(int(e["id"]))
+        listed = [k["key_id"] for k in mine if k["key_id"] in on_roll]
+        if listed:
+            out[str(e["id"])] = {"status": "on_roll", "key_id": listed[0]}
+        elif any(k["status"] == "approved" for k in mine):
+            out[str(e["id"])] = {"status": "late"}
+        elif any(k["status"] == "pending" for k in mine):
+            out[str(e["id"])] = {"status": "pending"}
+        else:
+            out[str(e["id"])] = {"status": "none"}
+    return out
+
+
 async def require_row(election_id: int) -> dict[str, Any]:
     row = await Election.select().where(Election.id == election_id).first() if 1 <= election_id <= 2**31 - 1 else None
     if row is None:

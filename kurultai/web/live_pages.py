@@ -48,6 +48,8 @@ REGIONS_FRAME = '{"type":"regions"'
 MINE_FRAME = '{"type":"mine"'
 #: Events that change somebody's own keys (their `mine` frame).
 KEY_EVENTS = frozenset({"key.registered", "key.updated"})
+#: Events that change whether each delegate can vote (their `mine` frame, for every delegate).
+ROLL_EVENTS = frozenset({"election.opened", "election.closed"})
 #: How long a burst of events may settle before the render (the pages' refresh used 250 ms).
 DELAY_S = 0.25
 
@@ -98,6 +100,7 @@ class LivePages:
         self.renders = 0  # regions rendered since start (tests and /metrics)
         self.heads: dict[int, int] = {}  # election id -> the tree size of the head last pushed
         self.key_changes: dict[int, set[str]] = {}  # assembly -> keys changed since its last push
+        self.roll_changes: set[int] = set()  # assemblies where a vote opened or closed since the last push
         # assembly -> (seq of the last push, its frames by what they show, the items then): a page
         # that joins gets its variant's frame alone instead of a render for everybody.
         self.latest: dict[int, tuple[int, dict[Rendered, str], frozenset[int]]] = {}
@@ -105,17 +108,21 @@ class LivePages:
 
     def changed(self, assembly_id: int, events: list[EventRecord] | None = None) -> None:
         """The assembly changed: render its pages' regions once the burst settles (once more
-        after the current render, if one is running)."""
+        after the current render, if one is running). Key and roll events also mark whose own
+        parts to send; an assembly without pages costs one scan of its sockets and no memory."""
+        busy = assembly_id in self.scheduled or assembly_id in self.running
+        if not busy:
+            feed = self.hub.feeds.get(assembly_id)
+            if feed is None or not any(c.page is not None for c in feed.conns):
+                return
         for event in events or ():
             if event.type in KEY_EVENTS and isinstance(event.data.get("key_id"), str):
                 self.key_changes.setdefault(assembly_id, set()).add(event.data["key_id"])
-        if assembly_id in self.scheduled:
-            return
+            elif event.type in ROLL_EVENTS:
+                self.roll_changes.add(assembly_id)
         if assembly_id in self.running:
             self.dirty.add(assembly_id)
-            return
-        feed = self.hub.feeds.get(assembly_id)
-        if feed is None or not any(c.page is not None for c in feed.conns):
+        if busy:
             return
         self.scheduled[assembly_id] = asyncio.get_running_loop().call_later(self.delay_s, self._start, assembly_id)
 
@@ -124,7 +131,7 @@ class LivePages:
         the last frame it applied; None when unknown). When the last push is current, the page
         gets that frame (unless it shows it already); otherwise everybody gets a new render. A
         delegate's page that was away gets its own keys again too."""
-        if conn.page is not None and conn.page[3] == "delegate" and rendered != feed_last:  # type: ignore[index]
+        if conn.page is not None and conn.page[3] == "delegate":  # type: ignore[index]  # always: a frame may have been lost
             self._spawn(self._send_mine(assembly_id, conn), f"kurultai-mine-{assembly_id}")
         latest = self.latest.get(assembly_id)
         if latest is not None and latest[0] >= feed_last and conn.page is not None:
@@ -179,8 +186,11 @@ class LivePages:
         if feed is None:
             return True
         changed_keys = self.key_changes.pop(assembly_id, set())
+        rolls_changed = assembly_id in self.roll_changes
+        self.roll_changes.discard(assembly_id)
         variants = {c.page for c in feed.conns if c.page is not None}
         if not variants:
+            self.latest.pop(assembly_id, None)  # nobody shows them any more
             return True
         now = self.app.state.ctx.now()
         contexts: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -198,14 +208,17 @@ class LivePages:
                     contexts[view, item] = await view_context(self.app, assembly_id, item, now, view)
                 key = (view, item, lang, role)
                 if key not in rendered:
+                    if rendered:
+                        await asyncio.sleep(0)  # one render at a time: logins and ballots go in between
                     rendered[key] = self.render(view, contexts[view, item], lang, role)
                 shows[variant] = key
             live_elections = [e for (view, _), c in contexts.items() if view == "live" for e in c["elections"]]
             proofs = await self.proofs(live_elections, heads)
-            mine = await self._mine_frames(assembly_id, feed, changed_keys)
         except Exception:  # the assembly is gone, or a read failed
             log.exception("rendering the pages of assembly %s failed", assembly_id)
             self.key_changes.setdefault(assembly_id, set()).update(changed_keys)
+            if rolls_changed:
+                self.roll_changes.add(assembly_id)
             return False
         if proofs:  # once per render, not per page; the projector (live view) audits the heads
             tail = ',"proofs":' + json.dumps(proofs, separators=(",", ":")) + "}"
@@ -219,33 +232,49 @@ class LivePages:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
                 conn.offer_latest(rendered[shows[conn.page]], REGIONS_FRAME)
-        for conn, frame in mine:
-            conn.offer_latest(frame, MINE_FRAME)
+        if changed_keys or rolls_changed:  # after the shared frames: each person's own, for them alone
+            try:
+                for conn, frame in await self._mine_frames(assembly_id, feed, changed_keys, everyone=rolls_changed):
+                    conn.offer_latest(frame, MINE_FRAME)
+            except Exception:
+                log.exception("rendering the delegates' own parts in assembly %s failed", assembly_id)
+                self.key_changes.setdefault(assembly_id, set()).update(changed_keys)
+                if rolls_changed:
+                    self.roll_changes.add(assembly_id)
+                return False
         return True
 
-    async def _mine_frames(self, assembly_id: int, feed: Any, key_ids: set[str], only: Connection | None = None) -> list[tuple[Connection, str]]:
-        """The `mine` frames for the delegate pages of the owners of these keys (or for one
-        page, `only`): each person's own keys, rendered for them alone."""
+    async def _mine_frames(self, assembly_id: int, feed: Any, key_ids: set[str], only: Connection | None = None, everyone: bool = False) -> list[tuple[Connection, str]]:
+        """The `mine` frames (each person's own keys and whether they can vote in each open
+        election, rendered for them alone) for the delegate pages of the owners of these keys,
+        of every delegate (`everyone`: a vote opened or closed), or of one page (`only`)."""
+        from deliberation.accounts import get_user
         from voting import keys
+        from voting.elections import voter_status
 
         if only is not None:
-            users = {only.viewer.user_id}
             conns = [only]
         else:
-            users = await keys.owners(assembly_id, key_ids)
-            conns = [c for c in feed.conns if c.page is not None and c.page[0] == "delegate" and c.viewer.user_id in users]  # type: ignore[index]
+            users = None if everyone else await keys.owners(assembly_id, key_ids)
+            conns = [c for c in feed.conns if c.page is not None and c.page[0] == "delegate" and (users is None or c.viewer.user_id in users)]  # type: ignore[index]
         out = []
         cache: dict[tuple[int, str], str] = {}
+        template = self.engine.engine.get_template(VIEWS["delegate"])
         for conn in conns:
             uid, lang = conn.viewer.user_id, conn.page[2]  # type: ignore[index]
             if uid is None or conn.page[3] != "delegate":  # type: ignore[index]
                 continue
             if (uid, lang) not in cache:
-                mine = await keys.list_keys(assembly_id, uid)
-                if not mine:
+                user = await get_user(uid)
+                if user is None:
                     continue
-                template = self.engine.engine.get_template(VIEWS["delegate"])
-                values = {**Lang(lang).context(), "assembly": {"id": assembly_id}, "my_keys": mine, "user": {"username": mine[0]["username"]}}
+                values = {
+                    **Lang(lang).context(),
+                    "assembly": {"id": assembly_id},
+                    "user": {"username": user.username},
+                    "my_keys": await keys.list_keys(assembly_id, uid),
+                    "my_roll": await voter_status(assembly_id, uid),
+                }
                 cache[uid, lang] = json.dumps({"type": "mine", "regions": region_blocks(template, "mine", values)}, ensure_ascii=False, separators=(",", ":"))
             out.append((conn, cache[uid, lang]))
         return out

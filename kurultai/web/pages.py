@@ -260,6 +260,7 @@ async def _view_page(request: Request, aid: int, principal: Principal | None, ct
         return page(request, "forbidden.html", principal, status=403, assembly=await assemblies.get_assembly(aid))
     data = await view_context(request.app, aid, item, ctx.now(), view)
     data["my_keys"] = [k for k in await keys.my_keys(principal.id) if k["assembly"] == aid] if principal is not None and view == "delegate" else []
+    data["my_roll"] = await elections.voter_status(aid, principal.id) if principal is not None and view == "delegate" and role == "delegate" else {}
     return page(
         request,
         template,

@@ -87,7 +87,24 @@ def test_yes_no_votes_are_cast_with_three_buttons_and_zero_ballots_say_why_nothi
         server.call("POST", f"/api/elections/{made['id']}/open", chair)
         return str(made["id"])
 
+    late = login(browser, server, demo["delegates"][9])
+    late.goto(f"{server.url}/assemblies/{aid}?item=1")
+    expect(late.locator("body")).to_have_attribute("data-live", "online")
     eid = yes_no("Adopt Article 3 as amended", 20)
+    # Issue #17, point 2: a delegate who is not on the roll is told why before casting.
+    expect(late.locator(f"#election-{eid} [data-roll-note]")).to_contain_text("no approved voting key")
+    expect(late.locator(f"#cast-{eid}")).to_be_hidden()
+    late.locator("#create-key").click()
+    expect(late.locator("[data-keys]")).to_have_attribute("data-state", "pending")
+    expect(late.locator(f"#election-{eid} [data-roll-note]")).to_contain_text("waiting for approval")
+    for k in server.call("GET", f"/api/assemblies/{aid}/keys", chair):
+        if k["username"] == demo["delegates"][9]["username"] and k["status"] == "pending":
+            server.call("POST", f"/api/assemblies/{aid}/keys/{k['key_id']}/approve", chair)
+    expect(late.locator(f"#election-{eid} [data-roll-note]")).to_contain_text("approved after the vote opened")
+    expect(late.locator(f"#cast-{eid}")).to_be_hidden()
+    for page in pages:
+        expect(page.locator(f"#election-{eid} [data-roll-note]")).to_be_hidden()
+    late.context.close()
     for page, choice in zip(pages, ("yes", "yes", "no")):
         choices = page.locator(f"#choices-{eid} [data-choice]")
         expect(choices).to_have_count(3)

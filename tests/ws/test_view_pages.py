@@ -85,8 +85,8 @@ async def test_delegates_chair_and_observers_get_one_render_per_role_and_their_o
         public_key = _public_key()
         made = await keys.register(live.ctx, live.assembly, users["delegate-arman"][1], "delegate-arman", public_key)
         kid = made["key_id"]
-        mine = await _wait_for(frames["arman"], lambda f: f["type"] == "mine")
-        assert kid[:16] in mine["regions"]["my-keys"] and 'data-key-status="pending"' in mine["regions"]["my-keys"]
+        mine = await _wait_for(frames["arman"], lambda f: f["type"] == "mine" and kid[:16] in f["regions"]["my-keys"])
+        assert 'data-key-status="pending"' in mine["regions"]["my-keys"] and 'data-user="delegate-arman"' in mine["regions"]["my-keys"]
         chair_keys = await _wait_for(frames["chair"], lambda f: f["type"] == "regions" and kid in f["regions"].get("chair-keys", ""))
         assert "Approve" in chair_keys["regions"]["chair-keys"]
         await keys.decide(live.ctx, live.assembly, kid, "chair-aigerim", "approve")
@@ -96,7 +96,11 @@ async def test_delegates_chair_and_observers_get_one_render_per_role_and_their_o
             t.cancel()
     for name in ("dana", "kk", "observer", "sneaky"):
         text = json.dumps(frames[name])
-        assert kid[:16] not in text and public_key not in text, f"{name} saw Arman's key"
+        assert kid[:16] not in text and public_key not in text and "delegate-arman" not in text, f"{name} saw Arman's key"
+    for name in ("dana", "kk"):  # each delegate's own parts (sent when the page joined), nobody else's
+        mine_frames = [f for f in frames[name] if f["type"] == "mine"]
+        assert mine_frames and all(f'data-user="{who[name][0]}"' in f["regions"]["my-keys"] for f in mine_frames), name
+    for name in ("observer", "sneaky", "chair"):
         assert all(f["type"] != "mine" for f in frames[name]), name
     for name in ("arman", "dana", "kk", "observer", "chair"):
         for token, _ in users.values():
