@@ -332,6 +332,60 @@ class Clients:
         return {"hist": hist, "missing": missing, "pages": len(opened)}
 
 
+class Browsers:
+    """A few real Chromium live pages (Playwright, the system Chromium): a cross-check that the
+    websocket clients behave as the pages do. Each page's tree size (its `script.sth-data`) is
+    read every 50 ms; the first time a larger one shows is when the page showed it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.a = args
+        self.pages: list[Page] = []
+        self.opened = 0
+        self.errors: list[str] = []
+
+    async def run(self) -> None:
+        from playwright.async_api import async_playwright
+
+        cycle = lang_cycle(self.a.langs)
+        locales = {"kk": "kk-KZ", "ru": "ru-RU", "en": "en-US"}
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=os.environ.get("KURULTAI_CHROMIUM", "/usr/bin/chromium"))
+            tabs = []
+            for i in range(self.a.n):
+                lang = cycle[i % len(cycle)]
+                context = await browser.new_context(locale=locales.get(lang, "en-US"), ignore_https_errors=True, viewport={"width": 1920, "height": 1080})
+                tab = await context.new_page()
+                tab.on("pageerror", lambda exc: self.errors.append(str(exc)))
+                await tab.goto(f"{self.a.url}/assemblies/{self.a.aid}/live", timeout=120_000)
+                await tab.wait_for_selector("body[data-live=online]", timeout=120_000)
+                page = Page()
+                self.pages.append(page)
+                tabs.append((tab, page))
+                self.opened += 1
+            script = f"() => {{ const el = document.querySelector('script.sth-data[data-election=\"{self.a.election}\"]'); return el ? JSON.parse(el.textContent).signed.tree_size : null; }}"
+
+            async def watch() -> None:
+                while True:
+                    for tab, page in tabs:
+                        page.shows(await tab.evaluate(script), time.time())
+                    await asyncio.sleep(0.05)
+
+            watcher = asyncio.create_task(watch())
+            print("READY", flush=True)
+            await control_lines({"MARK": self.mark, "DELAYS": self.delays})
+            watcher.cancel()
+            await browser.close()
+
+    def mark(self, _: str) -> dict[str, Any]:
+        return {"open": self.opened, "errors": self.errors[:3]}
+
+    def delays(self, path: str) -> dict[str, Any]:
+        ballots = json.loads(Path(path).read_text())
+        hist: Counter[int] = Counter()
+        missing = sum(p.delays(ballots, hist) for p in self.pages)
+        return {"hist": hist, "missing": missing, "pages": len(self.pages)}
+
+
 # -- load generator: ballots at a steady rate, the speakers' timer running ----------------------
 
 
@@ -547,6 +601,10 @@ class Bench:
                 offset += n
             for c in clients:
                 c.expect("READY")
+        browsers = None
+        if mode == "live" and a.browsers:
+            browsers = Child("browsers", *("--role", "browsers", "--url", self.base, "--aid", str(self.aid), "--election", self.election, "--n", str(a.browsers), "--langs", a.langs))
+            browsers.expect("READY")
         connect_s = time.monotonic() - t0
         time.sleep(a.settle)
         for c in clients:
@@ -571,6 +629,12 @@ class Bench:
             missing += d["missing"]
         for c in clients:
             c.stop()
+        chromium: dict[str, Any] = {}
+        if browsers is not None:
+            d = browsers.ask(f"DELAYS {ballots}")
+            bh = Counter({int(k): v for k, v in d["hist"].items()})
+            chromium = {"pages": d["pages"], "missing": d["missing"], "p50": percentile(bh, 0.50), "p99": percentile(bh, 0.99), "max": max(bh) / 1000 if bh else float("nan"), "errors": browsers.ask("MARK")["errors"]}
+            browsers.stop()
         secs = s1["t"] - s0["t"]
         total = Counter[str]()
         for g in got:
@@ -610,6 +674,7 @@ class Bench:
             "proofs": total["proofs"],
             "renders": max((g.get("renders", 0) for g in got), default=0),
             "langs": {k[5:]: v for k, v in total.items() if k.startswith("lang_")},
+            "chromium": chromium,
         }
 
     def run(self) -> list[dict[str, Any]]:
@@ -696,6 +761,12 @@ def report(a: argparse.Namespace, rows: list[dict[str, Any]]) -> bool:
             f"{r['name']}: ballots {r['ballots']} (accepted {r['accepted']}), ballot answer p99 {ms(r['ballot_p99'])}; floor {r['floor']}; "
             f"renders received by one client process {r['renders']}; languages {r['langs']}; connect {r['connect_s']:.1f} s"
         )
+    if live.get("chromium"):
+        c = live["chromium"]
+        print(
+            f"Chromium cross-check: {c['pages']} real live pages (read every 50 ms) during LIVE: delay p50 {ms(c['p50'])}, p99 {ms(c['p99'])}, max {ms(c['max'])}, "
+            f"{c['missing']} not shown; page errors: {c['errors'] or 'none'}"
+        )
     if "REFETCH" in per and per["LIVE"] > 0:
         print(f"CPU s per page per minute: refetching pages (before #16) {per['REFETCH']:.4f}, live pages {per['LIVE']:.4f}: {per['REFETCH'] / per['LIVE']:.0f} × less")
     held = 60 / per["LIVE"] if per["LIVE"] > 0 else float("inf")
@@ -731,6 +802,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--langs", default="kk:6,ru:3,en:1", help="live mode: the pages' languages and weights (default kk:6,ru:3,en:1)")
     ap.add_argument("--client-procs", type=int, default=2, help="live mode: processes the pages are spread over (default 2)")
     ap.add_argument("--keep", action="store_true", help="live mode: keep the temporary directory (server.log, data)")
+    ap.add_argument("--browsers", type=int, default=3, help="live mode: real Chromium live pages opened beside the clients in LIVE, as a cross-check (default 3; 0: none)")
     ap.add_argument(
         "--workers", type=int, default=1, help="live mode: serve --workers N on PostgreSQL and Redis (a fresh database and key prefix, dropped after); goal 5,000 pages at p99 ≤ 1 s with 2"
     )
@@ -759,7 +831,7 @@ def main(args: argparse.Namespace) -> int:
 
 def child() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--role", choices=["load", "pages"], required=True)
+    ap.add_argument("--role", choices=["load", "pages", "browsers"], required=True)
     ap.add_argument("--mode", choices=["live", "refetch"], default="live")
     ap.add_argument("--url", default="")
     ap.add_argument("--ws", default="")
@@ -775,6 +847,9 @@ def child() -> int:
     a = ap.parse_args()
     if a.role == "load":
         asyncio.run(run_load(a.url, a.cafile, a.spec, a.rate, a.speak_every))
+        return 0
+    if a.role == "browsers":
+        asyncio.run(Browsers(a).run())
         return 0
     try:
         import uvloop
