@@ -52,6 +52,7 @@ JS_MESSAGES: dict[str, str] = {
     "key_pending": N_("Your key is waiting for the registrar's approval."),
     "key_approved": N_("Your key is approved."),
     "key_revoked": N_("Your key was revoked. Create a new one."),
+    "key_elsewhere": N_("Your voting key is in another browser or device. To vote from this one, revoke that key (above) and create a new one here; the chair approves it."),
     "key_creating": N_("Creating your key…"),
     "signing": N_("Signing and sending your ballot…"),
     "verifying": N_("Checking the receipt…"),

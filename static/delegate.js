@@ -49,10 +49,14 @@ async function showKeyStatus() {
   const record = await loadKey();
   const li = record && box.querySelector(`li[data-key-id="${record.keyId}"]`);
   box.querySelectorAll("li[data-key-id]").forEach((el) => el.classList.toggle("this-browser", el === li));
-  const status = li ? li.dataset.keyStatus : record ? "unregistered" : "none";
+  const elsewhere = Array.from(box.querySelectorAll("li[data-key-id]")).some((el) => el !== li && ["pending", "approved"].includes(el.dataset.keyStatus));
+  let status = li ? li.dataset.keyStatus : record ? "unregistered" : "none";
+  // A key of this person that is active in another browser: this one cannot register its own
+  // until that one is revoked (the list offers it).
+  if (elsewhere && (status === "none" || status === "unregistered" || status === "revoked")) status = "elsewhere";
   box.dataset.state = status;
-  text.textContent = { none: t("key_none"), unregistered: t("key_none"), pending: t("key_pending"), approved: t("key_approved"), revoked: t("key_revoked") }[status];
-  button.hidden = status === "pending" || status === "approved";
+  text.textContent = { none: t("key_none"), unregistered: t("key_none"), pending: t("key_pending"), approved: t("key_approved"), revoked: t("key_revoked"), elsewhere: t("key_elsewhere") }[status];
+  button.hidden = status === "pending" || status === "approved" || status === "elsewhere";
   if (status === "unregistered") await register(record).catch(() => {});
 }
 

@@ -225,6 +225,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
         "elections": shown,
+        "delegates": sum(1 for m in await assemblies.list_members(aid) if m["role"] == "delegate"),
     }
     if view == "live":
         return data

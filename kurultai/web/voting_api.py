@@ -21,6 +21,7 @@ from deliberation.context import Ctx
 from deliberation.tables import AgendaItem
 from kurultai.web.auth import Principal, RateLimiter, RedisRateLimiter, make_rate_limiter, require_moderator, require_role, require_user
 from kurultai.web.errors import ApiError
+from deliberation.core.errors import IllegalTransition
 from voting import elections, keys
 from voting.board import Board, ElectionState, board_page, stored_roll
 from voting.core.errors import VotingError
@@ -100,6 +101,22 @@ async def approve_key_h(aid: FromPath[int], key_id: FromPath[str], principal: P,
     await load_assembly(aid)
     p = await require_moderator(aid, principal)
     return convert(await keys.decide(ctx, aid, key_id, p.username, "approve"), KeyView)
+
+
+@post("/api/assemblies/{aid:int}/keys/approve-pending", tags=["keys"], status_code=200)
+async def approve_pending_h(aid: FromPath[int], principal: P, ctx: C) -> list[KeyView]:
+    """Approve every key that waits for approval (each approval audited as one by one): what a
+    chair does before opening a vote, so that nobody who registered is left off the roll."""
+    await load_assembly(aid)
+    p = await require_moderator(aid, principal)
+    done = []
+    for k in await keys.list_keys(aid):
+        if k["status"] == "pending":
+            try:
+                done.append(await keys.decide(ctx, aid, k["key_id"], p.username, "approve"))
+            except IllegalTransition:  # decided meanwhile (approved by another chair, or revoked)
+                continue
+    return convert(done, list[KeyView])
 
 
 @post("/api/assemblies/{aid:int}/keys/{key_id:str}/revoke", tags=["keys"], status_code=200)
@@ -309,6 +326,7 @@ HANDLERS = [
     register_key_h,
     my_keys_h,
     list_keys_h,
+    approve_pending_h,
     approve_key_h,
     revoke_key_h,
     list_elections_h,

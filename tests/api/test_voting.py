@@ -56,6 +56,22 @@ async def test_key_registration_rules(world: World) -> None:
     assert [e["action"] for e in audit["entries"] if e["action"].startswith("key.")] == ["key.approved", "key.revoked", "key.approved"]
 
 
+async def test_a_chair_approves_every_pending_key_at_once(world: World) -> None:
+    """Issue #17, point 2: before opening a vote, the chair approves all keys that wait."""
+    w = world
+    for who in ("delegate", "delegate2"):
+        await w.ok("POST", "/api/me/keys", who, {"assembly": w.assembly, "public_key": b64u_encode(Signer.generate().public_key_raw)}, status=201)
+    r = await w.call("POST", f"/api/assemblies/{w.assembly}/keys/approve-pending", "delegate")
+    assert r.status_code == 403 and set(r.json()) == {"error", "detail"}
+    done = await w.ok("POST", f"/api/assemblies/{w.assembly}/keys/approve-pending", "moderator")
+    assert sorted(k["username"] for k in done) == ["delegate", "delegate2"] and {k["status"] for k in done} == {"approved"}
+    assert await w.ok("POST", f"/api/assemblies/{w.assembly}/keys/approve-pending", "moderator") == []  # nothing waits
+    keys = await w.ok("GET", f"/api/assemblies/{w.assembly}/keys", "moderator")
+    assert {k["status"] for k in keys} == {"approved"}
+    audit = await w.ok("GET", f"/api/assemblies/{w.assembly}/audit", "moderator")
+    assert [e["action"] for e in audit["entries"] if e["action"].startswith("key.")] == ["key.approved", "key.approved"]
+
+
 async def test_full_election_flow_with_receipts_and_result(world: World) -> None:
     w = world
     pub = await server_key(w)

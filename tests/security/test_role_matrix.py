@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/me/keys"): DELEGATE,
     ("GET", "/api/assemblies/{aid}/keys"): MOD,
     ("POST", "/api/assemblies/{aid}/keys/{key_id}/approve"): MOD,
+    ("POST", "/api/assemblies/{aid}/keys/approve-pending"): MOD,
     ("POST", "/api/assemblies/{aid}/keys/{key_id}/revoke"): MOD | {"delegate"},  # the delegate's own key
     # elections
     ("GET", "/api/assemblies/{aid}/elections"): ANYONE,
@@ -206,6 +207,7 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("POST", "/api/me/keys"): ("/api/me/keys", {"assembly": a, "public_key": "{key}"}),
         ("GET", "/api/assemblies/{aid}/keys"): (f"/api/assemblies/{a}/keys", None),
         ("POST", "/api/assemblies/{aid}/keys/{key_id}/approve"): (f"/api/assemblies/{a}/keys/{key['key_id']}/approve", None),
+        ("POST", "/api/assemblies/{aid}/keys/approve-pending"): (f"/api/assemblies/{a}/keys/approve-pending", None),
         ("POST", "/api/assemblies/{aid}/keys/{key_id}/revoke"): (f"/api/assemblies/{a}/keys/{key['key_id']}/revoke", None),
         ("GET", "/api/assemblies/{aid}/elections"): (f"/api/assemblies/{a}/elections", None),
         ("POST", "/api/agenda/{iid}/elections"): (f"/api/agenda/{item2['id']}/elections", {"kind": "yes_no", "rule": {"majority": "simple", "quorum_percent": 0}}),
