@@ -255,7 +255,7 @@ def viewer_values(role: str | None) -> dict[str, Any]:
     return {"role": role, "can_take_part": role in ("delegate", "moderator")}
 
 
-async def _view_page(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item: int | None, view: str, template: str) -> Template:
+async def _view_page(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item: int | None, view: str, template: str, wall: bool = False) -> Template:
     role = effective_role(await role_in(aid, principal), principal is not None and principal.is_admin)
     if view == "chair" and role != "moderator":
         return page(request, "forbidden.html", principal, status=403, assembly=await assemblies.get_assembly(aid))
@@ -270,6 +270,7 @@ async def _view_page(request: Request, aid: int, principal: Principal | None, ct
         **viewer_values(role),
         server_key=public_view(request.app.state.signer),
         fingerprint=request.app.state.signer.key_id,
+        wall=wall,
     )
 
 
@@ -286,8 +287,10 @@ async def chair_page(request: Request, aid: FromPath[int], principal: P, ctx: C,
 
 
 @get("/assemblies/{aid:int}/live", include_in_schema=False)
-async def live_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None) -> Template:
-    return await _view_page(request, aid, principal, ctx, item, "live", "live.html")
+async def live_page(request: Request, aid: FromPath[int], principal: P, ctx: C, item: FromQuery[int | None] = None, wall: FromQuery[str | None] = None) -> Template:
+    """The live view; `?wall=1` lays it out for a projector (1920×1080 or 1280×720, no
+    scrolling, no header). The regions are the same render: only the page's layout differs."""
+    return await _view_page(request, aid, principal, ctx, item, "live", "live.html", wall=wall == "1")
 
 
 @get("/assemblies/{aid:int}/elections/{eid:int}/chart.svg", include_in_schema=False)

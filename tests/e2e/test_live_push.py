@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import SCREENSHOTS, Server
 
 expect.set_options(timeout=10_000)
 
@@ -165,4 +165,52 @@ def test_the_chair_adds_and_removes_speakers_and_the_room_sees_names_and_overtim
     server.call("PATCH", f"/api/agenda/{item}", chair_token, {"speaking_time_s": 180})
     for page in (chair, wall):
         page.context.close()
+    assert not server.page_errors, server.page_errors
+
+
+def test_the_projector_wall_fits_one_screen(browser: Any, server: Server) -> None:
+    """Issue #17, point 6: `/live?wall=1` at 1920×1080 and 1280×720 shows the item, the floor,
+    the vote's options, turnout, ballots received, the chart and the verification badge without
+    scrolling and without the header."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    demo = server.demo
+    aid, eid = demo["assembly"], demo["election"]
+    chair = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
+    voter = demo["delegates"][11]
+    token = server.token(voter["username"], voter["password"])
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    server.call("POST", "/api/me/keys", token, {"assembly": aid, "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()})
+    server.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair)
+    server.call("POST", f"/api/elections/{eid}/open", chair)
+    for lang, (w, h) in (("ru-RU", (1920, 1080)), ("kk-KZ", (1280, 720)), ("en-US", (1280, 720))):
+        context = browser.new_context(locale=lang, viewport={"width": w, "height": h})
+        wall = context.new_page()
+        wall.on("pageerror", lambda exc: server.page_errors.append(f"wall: {exc}"))
+        wall.goto(f"{server.url}/assemblies/{aid}/live?wall=1&item=1")
+        expect(wall.locator("body")).to_have_attribute("data-live", "online")
+        assert wall.evaluate("document.documentElement.scrollHeight") <= h, "no vertical scrolling"
+        assert wall.evaluate("document.documentElement.scrollWidth") <= w, "no horizontal scrolling"
+        expect(wall.locator("header.top")).to_be_hidden()
+        for sel in (
+            "#li-h",
+            "#floor",
+            f"#election-{eid} h3",
+            f"#election-{eid} .options",
+            f"#election-{eid} [data-turnout]",
+            f"#election-{eid} [data-received]",
+            f"#chart-{eid}",
+            f"#election-{eid} .verify-badge",
+        ):
+            box = wall.locator(sel).first.bounding_box()
+            assert box is not None, sel
+            assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= w + 1 and box["y"] + box["height"] <= h + 1, (lang, sel, box)
+        font = wall.evaluate(f"parseFloat(getComputedStyle(document.querySelector('#election-{eid} .options')).fontSize)")
+        assert font >= 18, f"options in large type, got {font}px"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        wall.screenshot(path=str(SCREENSHOTS / f"projector-{lang[:2]}-{w}x{h}.png"))
+        context.close()
     assert not server.page_errors, server.page_errors
