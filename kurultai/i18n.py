@@ -10,6 +10,8 @@ best match of the browser's Accept-Language, else English.
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -200,6 +202,22 @@ class Lang:
 
     def label(self, table: dict[str, str], value: str | None) -> str:
         return self.tr.gettext(table[value]) if value in table else (value or "")
+
+    def reason(self, text: str | None) -> str:
+        """An amendment's recorded decision in this language: the reason the server writes when
+        a vote chose another option ("not adopted: election 2 chose status_quo") is translated;
+        a reason a chair typed is shown as typed."""
+        m = re.fullmatch(r"not adopted: election (\d+) chose (\S+)", text or "")
+        if m is None:
+            return text or ""
+        winner = m.group(2)
+        if winner in OPTION_LABELS:
+            chosen = self.tr.gettext(OPTION_LABELS[winner])
+        elif winner.startswith("amendment-"):
+            chosen = self.tr.gettext("amendment %(n)s") % {"n": winner.split("-", 1)[1]}
+        else:
+            chosen = winner
+        return self.tr.gettext("not adopted: vote %(id)s chose “%(winner)s”") % {"id": m.group(1), "winner": chosen}
 
     def number(self, n: int | float) -> str:
         return format_decimal(n, locale=self.code)

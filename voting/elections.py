@@ -12,7 +12,7 @@ from deliberation.common import NotFound, iso, load
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
-from deliberation.tables import AgendaItem, AgendaProvision, Amendment, User
+from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Provision, User
 from voting.core.ballot import revision_supersedes
 from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, compute_result
 from voting.core.encoding import format_time
@@ -108,7 +108,13 @@ async def _check_weights(assembly_id: int, weights: dict[str, int]) -> None:
             raise InvalidInput(f"weights name unknown user {name!r}")
 
 
-async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, Any]) -> dict[str, Any]:
+def default_title(kind: str, provision_number: str | None, item_title: str) -> str:
+    """An election's title when the chair gives none (the web layer passes one in the chair's
+    language)."""
+    return f"Amendments to Article {provision_number}" if kind == "amendments" else f"Final vote: {item_title}"
+
+
+async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, Any], title_for: Callable[[str, str | None, str], str] = default_title) -> dict[str, Any]:
     kind = spec.get("kind", "amendments")
     method = spec.get("method") or ("yes_no" if kind == "yes_no" else "schulze")
     visibility = spec.get("visibility", "live")
@@ -133,7 +139,11 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
         options = _order(options, spec.get("order")) if kind == "amendments" else options
         weights = spec.get("weights") or {}
         await _check_weights(item["assembly"], weights)
-        title = spec.get("title") or (f"Amendments to provision {provision}" if kind == "amendments" else f"Final vote: {item['title']}")
+        number = None
+        if provision is not None:
+            row = await Provision.select(Provision.number).where(Provision.id == provision).first()
+            number = row["number"] if row else str(provision)
+        title = spec.get("title") or title_for(kind, number, item["title"])
         e = Election(
             assembly=item["assembly"],
             agenda_item=item_id,

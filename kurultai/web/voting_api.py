@@ -142,10 +142,19 @@ async def list_elections_h(aid: FromPath[int]) -> list[ElectionView]:
 
 
 @post("/api/agenda/{iid:int}/elections", tags=["elections"], status_code=201)
-async def create_election_h(iid: FromPath[int], data: JSONBody[ElectionCreate], principal: P, ctx: C) -> ElectionView:
+async def create_election_h(request: Request, iid: FromPath[int], data: JSONBody[ElectionCreate], principal: P, ctx: C) -> ElectionView:
     item = await load(AgendaItem, iid, "agenda item")
     p = await require_moderator(item["assembly"], principal)
-    return convert(await elections.create_election(ctx, iid, p.username, data.spec()), ElectionView)
+    from kurultai.web.pages import request_lang
+
+    lang = request_lang(request)  # a title the chair did not give is made in the chair's language
+
+    def title_for(kind: str, number: str | None, item_title: str) -> str:
+        if kind == "amendments":
+            return str(lang.tr.gettext("Amendments to Article %(number)s") % {"number": number})
+        return str(lang.tr.gettext("Final vote: %(title)s") % {"title": item_title})
+
+    return convert(await elections.create_election(ctx, iid, p.username, data.spec(), title_for), ElectionView)
 
 
 @patch("/api/elections/{eid:int}", tags=["elections"])

@@ -334,3 +334,28 @@ async def test_a_cancelled_request_leaves_its_batch_answered(world: World, app: 
     # The board went on: the cancelled voter's ballot was appended too, and a repeat says so.
     r = await world.call("POST", f"/api/elections/{eid}/ballots", json=json.loads(bodies[0]))
     assert r.status_code == 200, r.text
+
+
+async def test_a_title_the_chair_does_not_give_is_made_in_the_chairs_language(world: World) -> None:
+    """Issue #17, point 8: generated titles follow the chair's language and name the article."""
+    w = world
+    for phase in ("debate", "amendments", "voting"):
+        await w.ok("POST", f"/api/agenda/{w.item}/phase", "moderator", {"phase": phase})
+    number = (await w.ok("GET", f"/api/provisions/{w.provisions[0]}"))["number"]
+    headers = {**w.headers("moderator"), "accept-language": "ru-RU,ru;q=0.9"}
+    r = await w.client.post(f"/api/agenda/{w.item}/elections", json={"kind": "amendments", "provision": w.provisions[0]}, headers=headers)
+    assert r.status_code == 201 and r.json()["title"] == f"Поправки к статье {number}", r.text
+    headers["accept-language"] = "kk"
+    r = await w.client.post(f"/api/agenda/{w.item}/elections", json={"kind": "yes_no", "rule": {"majority": "simple", "quorum_percent": 50}}, headers=headers)
+    assert r.status_code == 201 and r.json()["title"] == "Қорытынды дауыс беру: Item one", r.text
+    r = await w.client.post(f"/api/agenda/{w.item}/elections", json={"kind": "yes_no", "title": "As typed", "rule": {"majority": "simple", "quorum_percent": 50}}, headers=headers)
+    assert r.json()["title"] == "As typed"
+
+
+def test_a_decision_the_server_wrote_is_shown_in_the_page_language() -> None:
+    from kurultai.i18n import Lang
+
+    assert Lang("ru").reason("not adopted: election 2 chose status_quo") == "не принята: в голосовании 2 выбран вариант «Сохранить действующий текст»"
+    assert Lang("kk").reason("not adopted: election 3 chose amendment-7") == "қабылданбады: 3-дауыс беру «7-түзету» нұсқасын таңдады"
+    assert Lang("ru").reason("Out of scope of this law") == "Out of scope of this law"  # typed by a chair: as typed
+    assert Lang("en").reason(None) == ""
