@@ -633,7 +633,14 @@ class Bench:
         if browsers is not None:
             d = browsers.ask(f"DELAYS {ballots}")
             bh = Counter({int(k): v for k, v in d["hist"].items()})
-            chromium = {"pages": d["pages"], "missing": d["missing"], "p50": percentile(bh, 0.50), "p99": percentile(bh, 0.99), "max": max(bh) / 1000 if bh else float("nan"), "errors": browsers.ask("MARK")["errors"]}
+            chromium = {
+                "pages": d["pages"],
+                "missing": d["missing"],
+                "p50": percentile(bh, 0.50),
+                "p99": percentile(bh, 0.99),
+                "max": max(bh) / 1000 if bh else float("nan"),
+                "errors": browsers.ask("MARK")["errors"],
+            }
             browsers.stop()
         secs = s1["t"] - s0["t"]
         total = Counter[str]()
