@@ -494,16 +494,6 @@ def rss(pid: int, field: str = "VmRSS") -> int:
     return total
 
 
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(f"{url}/postgres")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.a = args
@@ -528,6 +518,8 @@ class Bench:
         serve = [*logins.KURULTAI, "serve", "--no-access-log"]
         if a.workers > 1:  # docs/operations.md, "Several processes": PostgreSQL and Redis
             self.pg_name = f"kurultai_bench_pages_{os.getpid()}"
+            from bench.crash import _pg
+
             asyncio.run(_pg(a.postgres, f'CREATE DATABASE "{self.pg_name}"'))
             self.redis_prefix = f"kurultai-bench-pages-{os.getpid()}:"
             env |= {"KURULTAI_DATABASE_URL": f"{a.postgres}/{self.pg_name}", "KURULTAI_REDIS_URL": a.redis, "KURULTAI_REDIS_PREFIX": self.redis_prefix}
@@ -713,6 +705,8 @@ class Bench:
                 self.server.kill()
                 self.server.wait()
         if self.pg_name:
+            from bench.crash import _pg
+
             asyncio.run(_pg(self.a.postgres, f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)'))
         if self.redis_prefix:
             import redis

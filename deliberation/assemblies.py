@@ -110,33 +110,23 @@ async def update_assembly(ctx: Ctx, assembly_id: int, actor: str, changes: dict[
     return await ctx.write(run)
 
 
+def _member_rows(where: Any) -> Any:
+    return Membership.select(
+        Membership.user.id.as_alias("user_id"),
+        Membership.user.username.as_alias("username"),
+        Membership.user.display_name.as_alias("display_name"),
+        Membership.role,
+    ).where(where)
+
+
 async def list_members(assembly_id: int) -> list[dict[str, Any]]:
     await load(Assembly, assembly_id, "assembly")
-    rows = (
-        await Membership.select(
-            Membership.user.id.as_alias("user_id"),
-            Membership.user.username.as_alias("username"),
-            Membership.user.display_name.as_alias("display_name"),
-            Membership.role,
-        )
-        .where(Membership.assembly == assembly_id)
-        .order_by(Membership.id)
-    )
-    return [dict(r) for r in rows]
+    return [dict(r) for r in await _member_rows(Membership.assembly == assembly_id).order_by(Membership.id)]
 
 
 async def member_by_username(assembly_id: int, username: str) -> dict[str, Any] | None:
     """A member of the assembly (`user_id`, `username`, `display_name`, `role`), or None."""
-    row = (
-        await Membership.select(
-            Membership.user.id.as_alias("user_id"),
-            Membership.user.username.as_alias("username"),
-            Membership.user.display_name.as_alias("display_name"),
-            Membership.role,
-        )
-        .where((Membership.assembly == assembly_id) & (Membership.user.username == username))
-        .first()
-    )
+    row = await _member_rows((Membership.assembly == assembly_id) & (Membership.user.username == username)).first()
     return dict(row) if row else None
 
 
