@@ -203,6 +203,10 @@ class Lang:
     def label(self, table: dict[str, str], value: str | None) -> str:
         return self.tr.gettext(table[value]) if value in table else (value or "")
 
+    def title_of(self, obj: dict[str, Any]) -> str:
+        """An assembly's title in this language when it has one, else its main title."""
+        return (obj.get("titles") or {}).get(self.code) or obj.get("title") or ""
+
     def reason(self, text: str | None) -> str:
         """An amendment's recorded decision in this language: the reason the server writes when
         a vote chose another option ("not adopted: election 2 chose status_quo") is translated;

@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from deliberation.core.errors import DeliberationError
+from kurultai.i18n import N_
 
 log = logging.getLogger("kurultai")
 
@@ -80,7 +81,41 @@ def error_parts(exc: Exception) -> tuple[int, str, str] | None:
     return None
 
 
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a websocket): it gets an HTML error page."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/ws/", "/schema", "/static/", "/metrics")) and "text/html" in request.headers.get("accept", "")
+
+
+def html_error(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The error as a page in the browser's language (the JSON body's code stays for the API)."""
+    from kurultai.web.pages import page, request_lang
+
+    lang = request_lang(request)
+    heading, sentence = HTML_ERRORS.get(status, HTML_ERRORS[400 if status < 500 else 500])
+    return page(request, "error.html", None, status=status, headers=headers, heading=lang.gettext(heading), sentence=lang.gettext(sentence))  # type: ignore[return-value]
+
+
+#: Heading and sentence of a browser's error page, by status (translated in the catalogs).
+HTML_ERRORS = {
+    400: (N_("This address is not valid"), N_("The link or the form sent something the server cannot use. Go back and try again.")),
+    401: (N_("Please log in"), N_("This page is for members who are logged in.")),
+    403: (N_("Not allowed"), N_("You are not allowed to see this page.")),
+    404: (N_("Page not found"), N_("There is no such page here. The link may be wrong, or what it showed no longer exists.")),
+    405: (N_("This address is not valid"), N_("The link or the form sent something the server cannot use. Go back and try again.")),
+    429: (N_("Too many requests"), N_("Wait a moment and try again.")),
+    500: (N_("Something went wrong"), N_("The server could not show this page. Try again in a moment; if it happens again, tell the chair.")),
+}
+
+
 def handle_exception(request: Request, exc: Exception) -> Response:
+    response = _handle(request, exc)
+    if response.status_code >= 400 and wants_html(request):
+        return html_error(request, response.status_code, {k: v for k, v in response.headers.items() if k.lower() == "retry-after"} or None)
+    return response
+
+
+def _handle(request: Request, exc: Exception) -> Response:
     parts = error_parts(exc)
     if parts is not None:
         return error_response(*parts, headers=getattr(exc, "headers", None))

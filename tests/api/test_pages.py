@@ -184,3 +184,25 @@ async def test_invite_page(world: World) -> None:
         c.cookies.clear()
     r = await c.post("/api/auth/token", json={"username": "invitee", "password": PASSWORD})
     assert r.status_code == 200
+
+
+async def test_a_browser_gets_error_pages_in_its_language_and_the_api_gets_json(world: World) -> None:
+    """Issue #17, point 8: a browser's 404 is a page in its language, not raw JSON; API clients
+    (and browsers' fetches of the API) keep the JSON body."""
+    for lang, heading in (("ru", "Страница не найдена"), ("kk", "Бет табылмады"), ("en", "Page not found")):
+        r = await world.client.get("/assemblies/999999", headers={"accept": "text/html,application/xhtml+xml", "accept-language": lang})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), r.text[:200]
+        assert f"<h1>{heading}</h1>" in r.text and f'<html lang="{lang}">' in r.text
+    r = await world.client.get("/assemblies/not-a-number", headers={"accept": "text/html", "accept-language": "ru"})
+    assert r.status_code in (400, 404) and "text/html" in r.headers["content-type"]
+    r = await world.client.get("/api/assemblies/999999", headers={"accept": "text/html"})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = await world.client.get("/assemblies/999999")  # no text/html asked for: JSON, as before
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_the_heading_uses_the_title_in_the_page_language(world: World) -> None:
+    await world.ok("PATCH", f"/api/assemblies/{world.assembly}", "moderator", {"titles": {"ru": "Рабочая группа", "kk": "Жұмыс тобы"}})
+    for lang, title in (("ru", "Рабочая группа"), ("kk", "Жұмыс тобы")):
+        r = await world.client.get(f"/assemblies/{world.assembly}", headers={"accept": "text/html", "accept-language": lang})
+        assert f"<h1>{title}</h1>" in r.text
