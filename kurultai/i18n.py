@@ -96,6 +96,12 @@ JS_MESSAGES: dict[str, str] = {
     "err_duplicate_option": N_("Your ballot was refused: it does not match this vote. Reload the page and cast it again."),
     "err_wrong_election": N_("Your ballot was refused: it does not match this vote. Reload the page and cast it again."),
     "err_internal_error": N_("Something went wrong. Try again; if it happens again, tell the chair."),
+    "now_speaking": N_("Now speaking: %(name)s"),
+    "nobody_speaking": N_("Nobody has the floor."),
+    "vote_opened": N_("The vote “%(title)s” is open."),
+    "vote_closed": N_("The vote “%(title)s” has closed."),
+    "thirty_seconds": N_("30 seconds of speaking time left."),
+    "time_over": N_("The speaking time is over."),
     "choose_first": N_("Choose yes, no or abstain first."),
     "region_stale": N_("This part has changed meanwhile; it is brought up to date when you send or clear your entry."),
 }

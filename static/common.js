@@ -126,6 +126,7 @@ function tick() {
     const text = `${left > 0 ? "" : "+"}${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     if (el.textContent !== text) el.textContent = text;
     el.classList.toggle("over", left <= 0);
+    if (el.closest(".speaker") && running) announceTimer(left);
   }
 }
 
@@ -217,6 +218,40 @@ function refreshed() {
   document.dispatchEvent(new CustomEvent("kurultai:refreshed"));
 }
 
+// -- announcements for screen readers: who speaks, votes opening and closing, the timer ----------
+
+/** Say `text` through the page's polite live region (#announcer). */
+export function announce(text) {
+  const el = document.getElementById("announcer");
+  if (!el || !text) return;
+  el.textContent = "";
+  setTimeout(() => { el.textContent = text; }, 50);
+}
+
+function floorFacts() {
+  const speaker = document.getElementById("current-speaker")?.textContent.trim() || "";
+  const votes = new Map(Array.from(document.querySelectorAll("article[data-election]"), (el) => [el.dataset.election, { status: el.dataset.status, title: el.querySelector("h3")?.firstChild?.textContent.trim() || "" }]));
+  return { speaker, votes };
+}
+
+function announceChanges(before, after) {
+  const said = [];
+  if (after.speaker !== before.speaker) said.push(after.speaker ? t("now_speaking").replace("%(name)s", after.speaker) : t("nobody_speaking"));
+  for (const [id, vote] of after.votes) {
+    const was = before.votes.get(id);
+    if (vote.status === "open" && was?.status !== "open") said.push(t("vote_opened").replace("%(title)s", vote.title));
+    if (vote.status === "closed" && was && was.status !== "closed") said.push(t("vote_closed").replace("%(title)s", vote.title));
+  }
+  if (said.length) announce(said.join(" "));
+}
+
+let timerLeft = null; // the current speaker's time left at the last tick, for the announcements
+function announceTimer(left) {
+  if (timerLeft !== null && timerLeft > 30000 && left <= 30000 && left > 0) announce(t("thirty_seconds"));
+  if (timerLeft !== null && timerLeft > 0 && left <= 0) announce(t("time_over"));
+  timerLeft = left;
+}
+
 // The seq of the regions this page shows: the page's own, then each pushed frame's.
 let renderedSeq = document.body.dataset.seq ? Number(document.body.dataset.seq) : null;
 
@@ -226,6 +261,7 @@ export function applyRegions(frame) {
   learnServerTime(frame.now);
   if (renderedSeq !== null && frame.seq < renderedSeq) return false;
   renderedSeq = frame.seq;
+  const before = floorFacts();
   const tpl = document.createElement("template");
   for (const [id, html] of Object.entries(frame.regions || {})) {
     tpl.innerHTML = html;
@@ -234,6 +270,7 @@ export function applyRegions(frame) {
   }
   document.body.dataset.pushed = String(Number(document.body.dataset.pushed || 0) + 1);
   refreshed();
+  announceChanges(before, floorFacts());
   return true;
 }
 

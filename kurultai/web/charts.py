@@ -83,7 +83,7 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang)
     if tally is None:
         why = lang.text("Results are shown when the vote closes.") if view.get("visibility") == "after_close" else lang.text("No ballots yet.")
         parts.append(f'<text x="12" y="{y + 30}" font-size="20" fill="{MUTED}">{_e(why)}</text>')
-        return _wrap(parts, y + 60, lang)
+        return _wrap(parts, y + 60, lang, title)
     bars, unit = _bars(tally, method)
     top = max([v for _, v in bars] + [1])
     winner = tally.get("winner")
@@ -107,7 +107,7 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang)
         y = _heatmap(parts, y, list(tally.get("ranking") or []), details["pairwise"], labels, lang)
     elif method == "irv" and details.get("rounds"):
         y = _rounds(parts, y, list(tally.get("ranking") or []), details["rounds"], labels, lang)
-    return _wrap(parts, y + 10, lang)
+    return _wrap(parts, y + 10, lang, title)
 
 
 def _heat(share: float) -> str:
@@ -168,9 +168,10 @@ def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, i
     return y + 8
 
 
-def _wrap(parts: list[str], height: int, lang: Lang) -> str:
+def _wrap(parts: list[str], height: int, lang: Lang, title: str) -> str:
+    """The picture, named by its `<title>` (screen readers, and axe's svg-img-alt rule)."""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" xml:lang="{lang.code}" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
-        f'font-family="{FONT}" role="img">'
+        f'font-family="{FONT}" role="img"><title>{_e(title)}</title>'
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>' + "".join(parts) + "</svg>"
     )

@@ -26,6 +26,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 
 from deliberation import accounts, agenda, amendments, assemblies, comments, draft, speakers
+from deliberation.common import in_id_range
 from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
 from deliberation.core.phases import NEXT_PHASE, PREVIOUS_PHASE, Phase
@@ -256,6 +257,8 @@ def viewer_values(role: str | None) -> dict[str, Any]:
 
 
 async def _view_page(request: Request, aid: int, principal: Principal | None, ctx: Ctx, item: int | None, view: str, template: str, wall: bool = False) -> Template:
+    if not in_id_range(aid):  # beyond the database's integers: no such assembly
+        raise NotFoundException(f"no assembly with id {aid}")
     role = effective_role(await role_in(aid, principal), principal is not None and principal.is_admin)
     if view == "chair" and role != "moderator":
         return page(request, "forbidden.html", principal, status=403, assembly=await assemblies.get_assembly(aid))

@@ -105,6 +105,11 @@ def test_yes_no_votes_are_cast_with_three_buttons_and_zero_ballots_say_why_nothi
     for page in pages:
         expect(page.locator(f"#election-{eid} [data-roll-note]")).to_be_hidden()
     late.context.close()
+    # Issue #17 (accessibility): the opening is announced; on a phone the open ballot comes first.
+    expect(pages[0].locator("#announcer")).to_contain_text("Adopt Article 3 as amended")
+    pages[1].set_viewport_size({"width": 390, "height": 844})
+    vote_box, provisions_box = pages[1].locator("#vote").bounding_box(), pages[1].locator("#provisions").bounding_box()
+    assert vote_box and provisions_box and vote_box["y"] < provisions_box["y"], (vote_box, provisions_box)
     for page, choice in zip(pages, ("yes", "yes", "no")):
         choices = page.locator(f"#choices-{eid} [data-choice]")
         expect(choices).to_have_count(3)

@@ -158,6 +158,7 @@ def test_the_chair_adds_and_removes_speakers_and_the_room_sees_names_and_overtim
     expect(wall.locator(f"#queue li[data-username='{second}']")).to_have_count(0)
     chair.locator("#give-floor").click()
     expect(wall.locator("#current-speaker")).to_have_text(first_name)
+    expect(wall.locator("#announcer")).to_contain_text(first_name)  # said to screen readers
     expect(wall.locator(".timer")).to_contain_text("+", timeout=16_000)  # overtime counts up after 0:00
     expect(wall.locator(".timer.over")).to_be_visible()
     chair.locator("#end-speech").click()
