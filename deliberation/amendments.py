@@ -32,7 +32,17 @@ def _check_kind(kind: str, text: str | None) -> None:
 
 async def _text_before(row: dict[str, Any], current: dict[str, Any]) -> str | None:
     """The provision's text the redline compares with: the current text (`current`, the latest
-    version), or for an adopted amendment the text just before its adoption."""
+    version) while the amendment is still open; for an adopted amendment the text just before
+    its adoption; for a rejected or withdrawn one the text it was proposed against (a later
+    adoption must not make the record show it changing text it never saw)."""
+    if row["status"] in ("rejected", "withdrawn"):
+        seen = (
+            await ProvisionVersion.select(ProvisionVersion.text)
+            .where((ProvisionVersion.provision == row["provision"]) & (ProvisionVersion.document_version <= row["base_document_version"]))
+            .order_by(ProvisionVersion.document_version, ascending=False)
+            .first()
+        )
+        return seen["text"] if seen else current["text"]
     if row["status"] != "adopted":
         return current["text"]
     adopted = await ProvisionVersion.select(ProvisionVersion.document_version).where((ProvisionVersion.amendment == row["id"]) & (ProvisionVersion.provision == row["provision"])).first()

@@ -321,3 +321,25 @@ async def test_the_list_shows_each_amendment_as_its_own_page_does(world: World) 
     assert by_id[b["id"]]["cosponsors"] == ["delegate"] and by_id[b["id"]]["author"] == "delegate2"
     assert by_id[b["id"]]["current_text"] == NEW_TEXT and by_id[a["id"]]["status"] == "adopted"
     assert await world.ok("GET", f"/api/assemblies/{world.assembly}/amendments?status=withdrawn") == []
+
+
+async def test_a_rejected_amendment_keeps_the_redline_against_the_text_it_was_proposed_for(world: World) -> None:
+    """Issue #17, point 9: after another amendment to the same provision is adopted, a rejected
+    (or withdrawn) one still shows what it would have changed in the text its author saw."""
+    adopted = await _admitted(world)
+    rejected = await _admitted(world, text="A quite different provision text.")
+    withdrawn = await _amend(world, submit=True, text="Another text altogether.")
+    await world.ok("POST", f"/api/amendments/{rejected['id']}/reject", "moderator", {"reason": "Out of scope."})
+    await world.ok("POST", f"/api/amendments/{withdrawn['id']}/withdraw", "delegate", {})
+    await world.ok("POST", f"/api/amendments/{adopted['id']}/adopt", "moderator", {})
+    listed = {a["id"]: a for a in await world.ok("GET", f"/api/assemblies/{world.assembly}/amendments")}
+
+    def before(a: dict) -> str:
+        return "".join(op["text"] for op in a["redline"] if op["op"] in ("equal", "delete"))
+
+    def after(a: dict) -> str:
+        return "".join(op["text"] for op in a["redline"] if op["op"] in ("equal", "insert"))
+
+    assert before(listed[rejected["id"]]) == "The first provision text." and after(listed[rejected["id"]]) == "A quite different provision text."
+    assert before(listed[withdrawn["id"]]) == "The first provision text."
+    assert before(listed[adopted["id"]]) == "The first provision text." and after(listed[adopted["id"]]) == NEW_TEXT

@@ -206,3 +206,15 @@ async def test_the_heading_uses_the_title_in_the_page_language(world: World) -> 
     for lang, title in (("ru", "Рабочая группа"), ("kk", "Жұмыс тобы")):
         r = await world.client.get(f"/assemblies/{world.assembly}", headers={"accept": "text/html", "accept-language": lang})
         assert f"<h1>{title}</h1>" in r.text
+
+
+async def test_the_chairs_amendment_list_names_the_article(world: World, app: Any) -> None:
+    from deliberation import accounts
+
+    a = await world.ok(
+        "POST", f"/api/assemblies/{world.assembly}/amendments", "delegate", {"provision": world.provisions[1], "kind": "replace", "text": "New.", "title": "Shorter", "submit": True}, status=201
+    )
+    token, _ = await accounts.issue_token(app.state.ctx, world.users["moderator"], "session", 3_600_000)
+    r = await world.client.get(f"/assemblies/{world.assembly}/chair", headers={"accept-language": "ru", "cookie": f"{SESSION_COOKIE}={token}"})
+    item = re.search(rf'<li class="amendment status-submitted" id="chair-amendment-{a["id"]}">(.*?)</li>', r.text, re.S)
+    assert item is not None and "Статья 2" in item.group(1), r.text[:500]
