@@ -227,6 +227,10 @@ async function showRoll() {
     else if (standing.status === "on_roll") why = record && record.keyId === standing.key_id ? null : "roll_other_device";
     else why = `roll_${standing.status}`;
     box.dataset.roll = why ? "no" : "yes";
+    if (why) { // nothing to arrange for a ballot that cannot be cast
+      box.querySelectorAll("[data-move], [data-choice]").forEach((b) => { b.disabled = true; });
+      box.querySelectorAll("li[data-option]").forEach((li) => { li.draggable = false; });
+    }
     const note = box.querySelector("[data-roll-note]");
     if (note) { note.hidden = !why; note.textContent = why ? t(why) : ""; }
   }

@@ -94,6 +94,7 @@ def test_yes_no_votes_are_cast_with_three_buttons_and_zero_ballots_say_why_nothi
     # Issue #17, point 2: a delegate who is not on the roll is told why before casting.
     expect(late.locator(f"#election-{eid} [data-roll-note]")).to_contain_text("no approved voting key")
     expect(late.locator(f"#cast-{eid}")).to_be_hidden()
+    expect(late.locator(f"#choices-{eid} [data-choice=yes]")).to_be_disabled()
     late.locator("#create-key").click()
     expect(late.locator("[data-keys]")).to_have_attribute("data-state", "pending")
     expect(late.locator(f"#election-{eid} [data-roll-note]")).to_contain_text("waiting for approval")
