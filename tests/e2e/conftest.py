@@ -121,6 +121,23 @@ class Server:
         assert r.status_code < 300, r.text
         return r.json()
 
+    def open_demo_vote(self, voter: int) -> tuple[int, str]:
+        """Open the demo's election with one delegate (`demo["delegates"][voter]`) on its roll:
+        a key registered through the API, approved by the chair. Returns (assembly, election)."""
+        import base64
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        aid, eid = self.demo["assembly"], self.demo["election"]
+        chair = self.token(self.demo["moderator"]["username"], self.demo["moderator"]["password"])
+        who = self.demo["delegates"][voter]
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.call("POST", "/api/me/keys", self.token(who["username"], who["password"]), {"assembly": aid, "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()})
+        self.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair)
+        self.call("POST", f"/api/elections/{eid}/open", chair)
+        return aid, eid
+
 
 @pytest.fixture(scope="module")
 def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

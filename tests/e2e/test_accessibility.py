@@ -8,7 +8,6 @@ and the wall projector; with a vote open, so that ballots, charts and receipts a
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from playwright.sync_api import expect
@@ -28,18 +27,8 @@ def serious(page: Any) -> list[str]:
 
 
 def test_no_serious_violation_on_any_page_in_any_language(browser: Any, server: Server) -> None:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     demo = server.demo
-    aid, eid = demo["assembly"], demo["election"]
-    chair_token = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
-    voter = demo["delegates"][0]
-    token = server.token(voter["username"], voter["password"])
-    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    server.call("POST", "/api/me/keys", token, {"assembly": aid, "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()})
-    server.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair_token)
-    server.call("POST", f"/api/elections/{eid}/open", chair_token)
+    aid, _ = server.open_demo_vote(0)
     pages = {
         None: ["/", "/login", f"/assemblies/{aid}?item=1", f"/assemblies/{aid}/live", f"/assemblies/{aid}/live?wall=1", "/assemblies/999999"],
         "moderator": [f"/assemblies/{aid}/chair?item=1"],

@@ -173,20 +173,7 @@ def test_the_projector_wall_fits_one_screen(browser: Any, server: Server) -> Non
     """Issue #17, point 6: `/live?wall=1` at 1920×1080 and 1280×720 shows the item, the floor,
     the vote's options, turnout, ballots received, the chart and the verification badge without
     scrolling and without the header."""
-    import base64
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    demo = server.demo
-    aid, eid = demo["assembly"], demo["election"]
-    chair = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
-    voter = demo["delegates"][11]
-    token = server.token(voter["username"], voter["password"])
-    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    server.call("POST", "/api/me/keys", token, {"assembly": aid, "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()})
-    server.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair)
-    server.call("POST", f"/api/elections/{eid}/open", chair)
+    aid, eid = server.open_demo_vote(11)
     for lang, (w, h) in (("ru-RU", (1920, 1080)), ("kk-KZ", (1280, 720)), ("en-US", (1280, 720))):
         context = browser.new_context(locale=lang, viewport={"width": w, "height": h})
         wall = context.new_page()
