@@ -61,8 +61,9 @@ class Connection:
     """One socket's bounded outbound queue of `(seq, frame)`; seq 0 marks a control frame.
 
     While the socket's send loop is idle (LIVE, nothing queued, waiting) and the frame is the
-    next seq, `offer` hands it straight to `send_now` instead of queueing it and waking the loop:
-    at one event per socket at a time that saves a task wake-up per message. `send_now` either
+    next seq, or a ready control frame (a page's pushed regions; a heartbeat or pong is still
+    formatted by the loop), `offer` hands it straight to `send_now` instead of queueing it and
+    waking the loop: at one frame per socket at a time that saves a task wake-up per message. `send_now` either
     writes it at once or passes the unfinished send on to the loop; the order is the same.
     """
 
@@ -89,8 +90,8 @@ class Connection:
         """Queue a frame without ever waiting. A full queue marks the socket for closing."""
         if self.overflowed or self.state is ConnState.CLOSING:
             return
-        if self.idle and seq == self.last_sent + 1 and self.send_now is not None and not self.queue and self.close_request is None:
-            self.send_now(seq, frame)
+        if self.idle and self.send_now is not None and not self.queue and self.close_request is None and (seq == self.last_sent + 1 or (seq == 0 and frame[:1] == "{")):
+            self.send_now(seq, frame)  # the next event, or a page's pushed render: no wake-up
             return
         if len(self.queue) >= self.max_queue:
             self.overflowed = True

@@ -5,6 +5,7 @@ build many apps)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -58,6 +59,15 @@ class Metrics:
         self.loop_lag_max = Gauge("kurultai_event_loop_lag_max_seconds", "The largest event-loop lag seen since the process started", registry=self.registry)
         self.max_lag = 0.0
         self._monitor: asyncio.Task[None] | None = None
+        self.gc_pause = Histogram(
+            "kurultai_gc_pause_seconds",
+            "How long each run of the cyclic garbage collector held the process, by generation",
+            ["generation"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5),
+            registry=self.registry,
+        )
+        self._gc_children = [self.gc_pause.labels(str(g)) for g in range(3)]
+        self._gc_started = 0.0
 
     def start_loop_monitor(self) -> None:
         """Measure the event loop's lag: a timer due every LOOP_PROBE_S; whatever held the loop
@@ -69,6 +79,20 @@ class Metrics:
         if self._monitor is not None:
             self._monitor.cancel()
             self._monitor = None
+
+    def time_gc(self, on: bool) -> None:
+        """Time every collection from the app's start to its shutdown."""
+        if on and self._gc_timer not in gc.callbacks:
+            gc.callbacks.append(self._gc_timer)
+        elif not on and self._gc_timer in gc.callbacks:
+            gc.callbacks.remove(self._gc_timer)
+
+    def _gc_timer(self, phase: str, info: dict[str, int]) -> None:
+        """A collection holds the whole process (the loop included): time each one."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._gc_children[info["generation"]].observe(time.perf_counter() - self._gc_started)
 
     async def _probe(self) -> None:
         loop = asyncio.get_running_loop()

@@ -212,7 +212,8 @@ class Session:
             self.sending = False
 
     def send_now(self, seq: int, frame: str) -> None:
-        """Send the next event from the feed's task while the send loop is idle (`Connection.offer`).
+        """Send the next event (or a control frame, seq 0) from the feed's task while the send
+        loop is idle (`Connection.offer`).
 
         Uvicorn's send returns without suspending while the transport takes data, so this
         usually completes here, without waking the send loop. When it does suspend (a slow
@@ -223,7 +224,8 @@ class Session:
         try:
             yielded = coro.send(None)
         except StopIteration:
-            conn.last_sent = seq
+            if seq:  # 0: a control frame, outside the event sequence
+                conn.last_sent = seq
             return
         except Exception as exc:  # the socket is gone: the send loop raises it, as its own send would
             self.error = exc
@@ -245,7 +247,8 @@ class Session:
             await _resume(coro, yielded)
         finally:
             self.sending = False
-        self.conn.last_sent = seq
+        if seq:
+            self.conn.last_sent = seq
 
     def drop_pending(self) -> None:
         if self.pending is not None:

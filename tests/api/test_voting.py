@@ -4,7 +4,9 @@ receipts checked from the receipt alone, proofs, tallies and signed results."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import re
 
 import pytest
 
@@ -287,6 +289,10 @@ async def test_metrics_count_ballots_and_tree_sizes(world: World) -> None:
     assert f'kurultai_tree_size{{election="{eid}"}} 1.0' in text
     assert "kurultai_websocket_connections" in text
     assert "kurultai_event_delay_seconds_count" in text
+    gc.collect()  # every collection is timed, by generation
+    text = (await w.client.get("/metrics")).text
+    count = re.search(r'kurultai_gc_pause_seconds_count\{generation="2"\} (\d+)', text)
+    assert count is not None and int(count.group(1)) >= 1
 
 
 async def test_fast_path_limits_a_chunked_body_and_passes_other_methods_on(world: World) -> None:

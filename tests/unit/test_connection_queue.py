@@ -26,3 +26,18 @@ def test_without_a_queued_render_a_new_one_is_queued_and_counts_toward_the_bound
     conn.offer(2, "b")
     conn.offer_latest(f'{REGIONS},"seq":3}}', REGIONS)
     assert conn.overflowed and not conn.queue  # a full queue closes the socket, as for any frame
+
+
+def test_an_idle_socket_gets_a_render_at_once_and_a_heartbeat_through_its_loop() -> None:
+    """A pushed render needs no formatting: an idle socket's send loop is not woken for it
+    (`send_now`, as for the next event); it stays outside the event sequence (seq 0)."""
+    conn = Connection(Viewer(), max_queue=4)
+    sent: list[tuple[int, str]] = []
+    conn.send_now = lambda seq, frame: sent.append((seq, frame))
+    conn.last_sent = 5
+    conn.idle = True
+    conn.offer_latest(f'{REGIONS},"seq":5}}', REGIONS)
+    conn.offer(6, '{"type":"agenda.updated","seq":6}')
+    conn.offer(0, "heartbeat")  # formatted by the loop with the last seq sent: queued
+    assert sent == [(0, f'{REGIONS},"seq":5}}'), (6, '{"type":"agenda.updated","seq":6}')]
+    assert list(conn.queue) == [(0, "heartbeat")] and conn.wake.is_set()
