@@ -112,8 +112,9 @@ def own_cpu() -> float:
 # -- observers ----------------------------------------------------------------------------
 
 
-async def connect_observer(url: str, stats: Any, ctx: ssl.SSLContext | None) -> Any:
-    """bench/wsclient.py's lean client, over TLS for wss:// (nginx)."""
+async def connect_observer(url: str, stats: Any, ctx: ssl.SSLContext | None, done: Any = None, on_message: Any = None) -> Any:
+    """bench/wsclient.py's lean client, over TLS for wss:// (nginx). `done`, `on_message`: see
+    `LeanClient`."""
     from urllib.parse import urlsplit
 
     from bench.wsclient import LeanClient, upgrade_request
@@ -123,7 +124,7 @@ async def connect_observer(url: str, stats: Any, ctx: ssl.SSLContext | None) -> 
     _, _, request = upgrade_request(("ws" + url[3:]) if secure else url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
     loop = asyncio.get_running_loop()
-    _, proto = await asyncio.wait_for(loop.create_connection(lambda: LeanClient(stats, request), host, port, ssl=ctx, server_hostname=host if secure else None), 60)
+    _, proto = await asyncio.wait_for(loop.create_connection(lambda: LeanClient(stats, request, done, on_message), host, port, ssl=ctx, server_hostname=host if secure else None), 60)
     await asyncio.wait_for(asyncio.shield(proto.handshake), 60)
     return proto
 

@@ -9,7 +9,8 @@ chair opens the demo's election and `--voters` delegates register keys (bench/lo
 new revision of its voter's ballot, and keeps the speakers' timer running: every `--speak-every`
 seconds a delegate asks for the floor on the item the live view shows and the chair gives it
 (`POST /api/agenda/{iid}/speakers`, `/speakers/next`). Pages run in `--client-procs` other
-processes (`websockets` asyncio clients on uvloop). Three phases, one after the other:
+processes on uvloop (REFETCH: `websockets` asyncio clients; LIVE: bench/wsclient.py's lean client,
+as the fan-out and logins benchmarks use for their observers). Three phases, one after the other:
 
 - IDLE (`--idle` s): the vote and the timer, no page: the cost the pages' figures are net of.
 - REFETCH (`--baseline` pages, `--baseline-window` s): the page before issue #16, against today's
@@ -188,39 +189,53 @@ class Clients:
         return await connect(f"{self.ws_base}/ws/assemblies/{self.a.aid}?{query}", origin=self.base, ssl=self.ssl, ping_interval=None, max_size=2**24, open_timeout=120)  # type: ignore[arg-type]
 
     async def live_page(self, page: Page, lang: str, ready: asyncio.Event) -> None:
-        """Today's live page: one GET, then the pushed regions; a close reconnects with since=."""
-        from websockets.exceptions import ConnectionClosed
+        """Today's live page: one GET, then the pushed regions; a close reconnects with since=.
+
+        The socket is bench/wsclient.py's lean client (a few µs a message, as in the fan-out and
+        logins benchmarks): these processes stand in for thousands of devices on the server's own
+        cores, and with the `websockets` library they took ~0.6 of the two cores at 5,000 pages.
+        It sends no Origin, as any non-browser client; what the page shows is read the same way."""
+        from bench.wsclient import Stats
 
         html = await self.get_page(lang)
         page.shows(heads(html).get(self.election), time.time())
         since = int(DATA_SEQ.search(html).group(1))  # type: ignore[union-attr]
         first = True
+        stats = Stats(wait_first=False)
+
+        def on_message(msg: bytes) -> None:
+            nonlocal since
+            now = time.time()
+            self.c["frames"] += 1
+            self.c["bytes"] += len(msg)
+            if msg.startswith(REGIONS):
+                self.c["regions"] += 1
+                page.shows(self.regions_size(msg, lang), now)
+            else:
+                m = EVENT_SEQ.match(msg)
+                if m:
+                    since = max(since, int(m.group(1)))
+
         while not self.stopping:
+            closed = asyncio.Event()
             try:
-                ws = await self.socket(f"view=live&lang={lang}&since={since}")
+                await logins.connect_observer(
+                    f"{self.ws_base}/ws/assemblies/{self.a.aid}?view=live&lang={lang}&since={since}", stats, self.ssl, done=lambda _, closed=closed: closed.set(), on_message=on_message
+                )
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                if first:
+                    raise RuntimeError(f"the socket did not open: {exc!r}") from exc
+                closed.set()
+            else:
                 if first:
                     first = False
                     self.c["open"] += 1
                     ready.set()
-                while True:
-                    msg = await ws.recv(decode=False)
-                    now = time.time()
-                    self.c["frames"] += 1
-                    self.c["bytes"] += len(msg)
-                    if msg.startswith(REGIONS):
-                        self.c["regions"] += 1
-                        page.shows(self.regions_size(msg, lang), now)
-                    else:
-                        m = EVENT_SEQ.match(msg)
-                        if m:
-                            since = max(since, int(m.group(1)))
-            except (ConnectionClosed, OSError, TimeoutError) as exc:
-                if self.stopping:
-                    return
-                self.c["closed"] += 1
-                if first:
-                    raise RuntimeError(f"the socket did not open: {exc!r}") from exc
-                await asyncio.sleep(0.5)
+            await closed.wait()
+            if self.stopping:
+                return
+            self.c["closed"] += 1
+            await asyncio.sleep(0.5)
 
     async def refetch_page(self, page: Page, lang: str, ready: asyncio.Event) -> None:
         """The page before issue #16: every event makes it GET itself again (debounced), and

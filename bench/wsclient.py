@@ -61,9 +61,9 @@ class Stats:
 class LeanClient(asyncio.Protocol):
     """One websocket connection; reports to a shared `Stats`."""
 
-    __slots__ = ("stats", "request", "transport", "handshake", "buf", "frag", "frag_rsv1", "got_first", "closed_sent", "done", "inflate")
+    __slots__ = ("stats", "request", "transport", "handshake", "buf", "frag", "frag_rsv1", "got_first", "closed_sent", "done", "inflate", "on_message")
 
-    def __init__(self, stats: Stats, request: bytes, done: Callable[[LeanClient], None] | None = None) -> None:
+    def __init__(self, stats: Stats, request: bytes, done: Callable[[LeanClient], None] | None = None, on_message: Callable[[bytes], None] | None = None) -> None:
         self.stats = stats
         self.request = request
         self.transport: asyncio.Transport | None = None
@@ -75,6 +75,9 @@ class LeanClient(asyncio.Protocol):
         self.got_first = False
         self.closed_sent = False
         self.done = done
+        # Each complete text message goes here instead of the event-timestamp search (the live
+        # pages benchmark reads what a page shows from its pushed regions).
+        self.on_message = on_message
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
@@ -176,6 +179,9 @@ class LeanClient(asyncio.Protocol):
                 self.got_first = True
                 if stats.wait_first:
                     stats.open += 1
+            if self.on_message is not None:
+                self.on_message(msg if msg_start == 0 and msg_end == len(msg) else msg[msg_start:msg_end])
+                continue
             i = msg.find(mark, msg_start, msg_end)
             if i >= 0:
                 i += len(mark)
