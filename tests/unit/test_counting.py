@@ -419,7 +419,7 @@ def test_ballots_must_be_weighted_ballots() -> None:
     ("ranking", "message"),
     [
         (("yes", "no"), r"at most one of yes, no, abstain, got \['yes', 'no'\]"),
-        (("maybe",), r"unknown option 'maybe', want one of \['yes', 'no', 'abstain'\]"),
+        (("maybe",), r"unknown option 'maybe' at ranking\[0\], want one of \['yes', 'no', 'abstain'\]"),
     ],
 )
 def test_bad_yes_no_ranking(ranking: tuple[str, ...], message: str) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .counting import CountingError, encode_choice, encode_ranking
 from .encoding import sha256
 from .errors import BallotRejected
 from .fastjson import parse_ballot_body
@@ -130,15 +131,16 @@ def check_signature(verifies: bool, ballot: Ballot) -> None:
 
 def check_ranking(ranking: Sequence[str], known_options: Collection[str], method: str, election_id: str) -> None:
     """Checks 8 (`unknown_option`) and 9 (`duplicate_option`), then the yes_no shape (at most
-    one choice, `malformed_ballot`)."""
-    for opt in ranking:
-        if opt not in known_options:
-            raise BallotRejected("unknown_option", f"ranking names {opt!r}, which is not an option of election {election_id}")
-    if len(set(ranking)) != len(ranking):
-        dup = next(o for o in ranking if ranking.count(o) > 1)
-        raise BallotRejected("duplicate_option", f"ranking lists {dup!r} more than once")
-    if method == "yes_no" and len(ranking) > 1:
-        raise BallotRejected("malformed_ballot", f"a yes_no ranking holds at most one choice, got {len(ranking)}")
+    one choice, `malformed_ballot`): the counting's own rules (`encode_ranking`, `encode_choice`),
+    so that the server, the count and the verifier refuse exactly the same rankings."""
+    where = f"the ranking of a ballot for election {election_id}"
+    try:
+        if method == "yes_no":
+            encode_choice(ranking, where)
+        else:
+            encode_ranking(ranking, {o: i for i, o in enumerate(sorted(known_options))}, where)
+    except CountingError as exc:
+        raise BallotRejected(exc.code, str(exc)) from None
 
 
 def revision_supersedes(revision: int, highest: int | None) -> bool:

@@ -25,6 +25,7 @@ METHODS: tuple[str, ...] = ("schulze", "ranked_pairs", "irv", "borda", "pluralit
 PAIRWISE_METHODS: frozenset[str] = frozenset({"schulze", "ranked_pairs"})
 MAJORITIES: tuple[str, ...] = ("simple", "absolute", "two_thirds")
 YES_NO_CHOICES: tuple[str, ...] = ("yes", "no", "abstain")
+YES_NO_INDEX = {c: i for i, c in enumerate(YES_NO_CHOICES)}
 STATUS_QUO = "status_quo"
 
 _FLOAT_EXACT = 2**53  # every integer up to this is exact in float64
@@ -130,17 +131,13 @@ def encode_choice(ranking: object, where: str) -> str:
     """A yes_no ranking as its choice: "yes", "no" or "abstain" (an empty ranking abstains)."""
     if isinstance(ranking, (str, bytes)) or not isinstance(ranking, Sequence):
         raise CountingError(f"{where}: ranking must be a sequence of option ids, got {type(ranking).__name__}")
+    encode_ranking(ranking, YES_NO_INDEX, where)  # PROTOCOL §5 checks 8 and 9 first, as for any ranking
     if len(ranking) > 1:
         raise CountingError(
             f"{where}: a yes_no ranking holds at most one of yes, no, abstain, got {list(ranking)!r}",
             code="malformed_ballot",
         )
-    if not ranking:
-        return "abstain"
-    choice = ranking[0]
-    if choice not in YES_NO_CHOICES or not isinstance(choice, str):
-        raise CountingError(f"{where}: unknown option {choice!r}, want one of {list(YES_NO_CHOICES)!r}", code="unknown_option")
-    return str(choice)
+    return str(ranking[0]) if ranking else "abstain"
 
 
 def check_rule_args(method: str, rule: Rule | None, roll_weight: int | None) -> None:
