@@ -72,8 +72,8 @@ async def startup(app: Litestar, *, migrate: bool = True, start_workers: bool = 
     if migrate:
         await app.state.db.migrate()
     await app.state.db.start()
-    if start_workers:
     app.state.metrics.time_gc(True)
+    if start_workers:
         app.state.signature_checks.start()
 
 
@@ -88,8 +88,8 @@ async def shutdown(app: Litestar) -> None:
     await app.state.login_throttle.close()
     app.state.ctx.passwords.close()
     app.state.metrics.stop_loop_monitor()
-
     app.state.metrics.time_gc(False)
+
 
 def create_app(
     settings: Settings,
@@ -125,12 +125,12 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup(app, migrate=migrate, start_workers=start_workers)
         metrics.start_loop_monitor()
-        try:
         if _freeze_at_start:
             import gc
 
             gc.collect()
             gc.freeze()
+        try:
             async with realtime.running():
                 try:
                     yield
@@ -220,10 +220,8 @@ def tune_gc(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
     """
     import gc
 
-    gc.set_threshold(*thresholds)
-
     global _freeze_at_start
-
+    gc.set_threshold(*thresholds)
     _freeze_at_start = True
 
 
@@ -232,6 +230,8 @@ def tune_gc(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
 #: full collection walks only what was made since. Measured: a full collection of the imported
 #: app alone takes ~35 ms on this machine, enough for one lag sample past 50 ms (issue #14).
 _freeze_at_start = False
+
+
 def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas for this process (what `MALLOC_ARENA_MAX` does).
 
