@@ -76,28 +76,44 @@ async def create_item(
     provisions: list[int] | None = None,
 ) -> dict[str, Any]:
     async def run(tx: Tx) -> dict[str, Any]:
-        assembly = await load_locked(tx, Assembly, assembly_id, "assembly")
-        await _check_provisions(assembly_id, provisions or [])
-        last = await AgendaItem.select(AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position, ascending=False).first()
-        limit_s = speaking_time_s if speaking_time_s is not None else assembly["speaking_time_s"]
-        item = AgendaItem(
-            assembly=assembly_id,
-            position=(last["position"] + 1) if last else 1,
-            title=title,
-            description=description,
-            planned_minutes=planned_minutes,
-            speaking_time_s=limit_s,
-            timer_limit_ms=limit_s * 1000,
-            created_ms=tx.now_ms,
-        )
-        await item.save()
-        await _set_provisions(item.id, provisions or [])
-        view = await get_item(item.id, tx.now_ms)
-        await tx.audit(assembly_id, actor, "agenda.created", {"item": item.id, "title": title})
-        await tx.emit(assembly_id, "agenda.updated", {"item": view})
-        return view
+        return await create_item_tx(tx, assembly_id, actor, title=title, description=description, planned_minutes=planned_minutes, speaking_time_s=speaking_time_s, provisions=provisions)
 
     return await ctx.write(run)
+
+
+async def create_item_tx(
+    tx: Tx,
+    assembly_id: int,
+    actor: str,
+    *,
+    title: str,
+    description: str = "",
+    planned_minutes: int = 15,
+    speaking_time_s: int | None = None,
+    provisions: list[int] | None = None,
+) -> dict[str, Any]:
+    """`create_item` inside a running transaction (the agenda built from the provisions makes
+    many items in one)."""
+    assembly = await load_locked(tx, Assembly, assembly_id, "assembly")
+    await _check_provisions(assembly_id, provisions or [])
+    last = await AgendaItem.select(AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position, ascending=False).first()
+    limit_s = speaking_time_s if speaking_time_s is not None else assembly["speaking_time_s"]
+    item = AgendaItem(
+        assembly=assembly_id,
+        position=(last["position"] + 1) if last else 1,
+        title=title,
+        description=description,
+        planned_minutes=planned_minutes,
+        speaking_time_s=limit_s,
+        timer_limit_ms=limit_s * 1000,
+        created_ms=tx.now_ms,
+    )
+    await item.save()
+    await _set_provisions(item.id, provisions or [])
+    view = await get_item(item.id, tx.now_ms)
+    await tx.audit(assembly_id, actor, "agenda.created", {"item": item.id, "title": title})
+    await tx.emit(assembly_id, "agenda.updated", {"item": view})
+    return view
 
 
 async def update_item(ctx: Ctx, item_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:

@@ -1,15 +1,24 @@
-"""Assemblies and their members (roles: moderator, delegate, observer)."""
+"""Assemblies and their members.
+
+Roles in an assembly (issue #18): the moderator chairs it (runs the floor) and may also prepare
+it; the secretary prepares it (draft, agenda, members, invitations); delegates debate and vote;
+observers watch. A global administrator creates assemblies and appoints their secretaries and
+chairs (`APPOINTED`); who may call what is checked in the web layer (kurultai/web/auth.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from deliberation.common import NotFound, dumps, iso, load, load_locked, loads
+from deliberation import presence
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import InvalidInput
 from deliberation.tables import Assembly, Membership, User
 
-ROLES = ("moderator", "delegate", "observer")
+ROLES = ("moderator", "secretary", "delegate", "observer")
+#: Roles only an administrator gives or takes away.
+APPOINTED = ("moderator", "secretary")
 LANGUAGES = ("kk", "ru", "en")
 
 
@@ -19,6 +28,7 @@ def assembly_view(row: dict[str, Any]) -> dict[str, Any]:
         "title": row["title"],
         "titles": loads(row["titles"], {}),
         "description": row["description"],
+        "descriptions": loads(row["descriptions"], {}),
         "languages": loads(row["languages"], ["en"]),
         "cosponsor_threshold": row["cosponsor_threshold"],
         "speaking_time_s": row["speaking_time_s"],
@@ -52,11 +62,13 @@ async def create_assembly(
     description: str = "",
     languages: list[str] | None = None,
     titles: dict[str, str] | None = None,
+    descriptions: dict[str, str] | None = None,
     cosponsor_threshold: int = 0,
     speaking_time_s: int = 180,
 ) -> dict[str, Any]:
     langs = check_languages(languages or list(LANGUAGES))
     check_titles(titles or {})
+    check_titles(descriptions or {})
 
     async def run(tx: Tx) -> dict[str, Any]:
         a = Assembly(
@@ -64,6 +76,7 @@ async def create_assembly(
             description=description,
             languages=dumps(langs),
             titles=dumps(titles or {}),
+            descriptions=dumps(descriptions or {}),
             cosponsor_threshold=cosponsor_threshold,
             speaking_time_s=speaking_time_s,
             created_ms=tx.now_ms,
@@ -79,7 +92,7 @@ async def create_assembly(
 def check_titles(titles: dict[str, str]) -> None:
     bad = [k for k in titles if k not in LANGUAGES]
     if bad:
-        raise InvalidInput(f"titles are keyed by language {list(LANGUAGES)}, got {bad!r}")
+        raise InvalidInput(f"titles and descriptions are keyed by language {list(LANGUAGES)}, got {bad!r}")
 
 
 async def update_assembly(ctx: Ctx, assembly_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +106,9 @@ async def update_assembly(ctx: Ctx, assembly_id: int, actor: str, changes: dict[
     if "titles" in changes:
         check_titles(changes["titles"])
         values[Assembly.titles] = dumps(changes["titles"])
+    if "descriptions" in changes:
+        check_titles(changes["descriptions"])
+        values[Assembly.descriptions] = dumps(changes["descriptions"])
     if "cosponsor_threshold" in changes:
         values[Assembly.cosponsor_threshold] = changes["cosponsor_threshold"]
     if "speaking_time_s" in changes:
@@ -139,9 +155,11 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
         user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")
-        existing = await Membership.select(Membership.id).where((Membership.assembly == assembly_id) & (Membership.user == user["id"])).first()
+        existing = await Membership.select(Membership.id, Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == user["id"])).first()
         if existing:
             await Membership.update({Membership.role: role}).where(Membership.id == existing["id"])
+            if existing["role"] != role:  # attendance is a delegate's: it does not survive a change of role
+                await presence.forget_tx(tx, assembly_id, actor, user["id"], username, "role changed")
         else:
             await Membership.insert(Membership(assembly=assembly_id, user=user["id"], role=role))
         await tx.audit(assembly_id, actor, "member.set", {"username": username, "role": role})
@@ -164,6 +182,7 @@ async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -
         if user is None:
             raise NotFound(f"no user named {username!r}")
         await Membership.delete().where((Membership.assembly == assembly_id) & (Membership.user == user["id"]))
+        await presence.forget_tx(tx, assembly_id, actor, user["id"], username, "member removed")
         await tx.audit(assembly_id, actor, "member.removed", {"username": username})
         await tx.emit(assembly_id, "members.updated", {"username": username, "role": None})
 

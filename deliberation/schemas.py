@@ -59,6 +59,7 @@ class AssemblyCreate(Input, kw_only=True):
     description: Text = ""
     languages: list[Lang] | None = None
     titles: dict[Lang, Short] | None = None
+    descriptions: dict[Lang, Text] | None = None
     cosponsor_threshold: Threshold = 0
     speaking_time_s: Seconds = 180
 
@@ -68,6 +69,7 @@ class AssemblyUpdate(Input, kw_only=True):
     description: Text | None = None
     languages: list[Lang] | None = None
     titles: dict[Lang, Short] | None = None
+    descriptions: dict[Lang, Text] | None = None
     cosponsor_threshold: Threshold | None = None
     speaking_time_s: Seconds | None = None
 
@@ -150,7 +152,8 @@ class CommentHide(Input, kw_only=True):
 
 
 class FloorRequest(Input, kw_only=True):
-    kind: Annotated[str, Meta(max_length=16)] = "speech"
+    speech_type: Annotated[str, Meta(max_length=24)] | None = None  # contribution (default), pro, contra, point_of_order, question, intervention
+    kind: Annotated[str, Meta(max_length=16)] | None = None  # older: speech | point_of_order; must agree with speech_type
     username: Annotated[str, Meta(max_length=64)] | None = None  # a moderator adds this member
 
 
@@ -205,6 +208,7 @@ class AssemblyView(Output, kw_only=True):
     title: str
     titles: dict[str, str]
     description: str
+    descriptions: dict[str, str]
     languages: list[str]
     cosponsor_threshold: int
     speaking_time_s: int
@@ -320,7 +324,8 @@ class SpeakerEntryView(Output, kw_only=True):
     user_id: int
     username: str
     display_name: str
-    kind: str
+    kind: str  # speech | point_of_order
+    speech_type: str  # contribution | pro | contra | point_of_order | question | intervention
     status: str
     requested_at: str | None
     started_at: str | None
@@ -380,3 +385,60 @@ class CommentView(Output, kw_only=True):
     hidden: bool
     hidden_reason: str | None
     created_at: str
+
+
+# -- the draft from a document (issue #18) --------------------------------------------------------
+
+
+class RecognisedChapter(Output, kw_only=True):
+    number: str
+    heading: str
+    label: str
+    line: int
+
+
+class RecognisedArticle(Output, kw_only=True):
+    number: str
+    kind: str  # article | paragraph
+    heading: str
+    text: str
+    chapter: str
+    paragraphs: int  # numbered paragraphs ("1)", "1.") in the text
+    line: int
+
+
+class SkippedPart(Output, kw_only=True):
+    line: int
+    text: str
+    reason: str  # before_first_article | chapter_text | footnote
+
+
+class StructureWarning(Output, kw_only=True):
+    code: str  # empty_article | number_gap | duplicate_number | out_of_order | long_heading | long_number
+    article: str
+    detail: str
+
+
+class DraftPreview(Output, kw_only=True):
+    format: str  # docx | odt | text
+    language: str | None
+    lines: int
+    chapters: list[RecognisedChapter]
+    articles: list[RecognisedArticle]
+    skipped: list[SkippedPart]
+    warnings: list[StructureWarning]
+    conflicts: list[str]  # numbers the assembly already has: an import would be refused
+
+
+class DraftImported(Output, kw_only=True):
+    assembly: int
+    format: str
+    document_version: int
+    provisions: list[int]
+    skipped: int
+    warnings: int
+
+
+class AgendaFromProvisions(Input, kw_only=True):
+    per: Annotated[str, Meta(max_length=16)] = "article"  # article | chapter
+    planned_minutes: Minutes = 15

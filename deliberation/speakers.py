@@ -1,6 +1,8 @@
 """The speakers' list of an agenda item and its speaking timer, owned by the server.
 
-Points of order go before speeches. Giving the floor starts the timer; every change is
+Points of order go before speeches. Each entry has a speech type (contribution, pro, contra,
+point of order, interposed question, intervention); a point of order is the only type that
+changes the order. Giving the floor starts the timer; every change is
 broadcast with the timer's start time, elapsed and remaining milliseconds so that every screen
 shows the same clock.
 """
@@ -14,7 +16,7 @@ from deliberation.common import Forbidden, NotFound, iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import Phase
-from deliberation.core.speakers import SpeakerStatus, Timer, parse_speaker_kind, queue_order
+from deliberation.core.speakers import SpeakerStatus, Timer, kind_of, queue_order, resolve_speech_type
 from deliberation.tables import AgendaItem, SpeakerEntry
 
 TIMER_ACTIONS = ("start", "pause", "resume", "stop")
@@ -27,6 +29,7 @@ def _entry_view(r: dict[str, Any]) -> dict[str, Any]:
         "username": r["username"],
         "display_name": r.get("display_name") or r["username"],
         "kind": r["kind"],
+        "speech_type": r["speech_type"],
         "status": r["status"],
         "requested_at": iso(r["requested_ms"]),
         "started_at": iso(r["started_ms"]),
@@ -90,10 +93,13 @@ async def _publish(tx: Tx, item: dict[str, Any], timer_changed: bool = False) ->
     return view
 
 
-async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str, *, added_by: str | None = None) -> dict[str, Any]:
+async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str | None = None, *, speech_type: str | None = None, added_by: str | None = None) -> dict[str, Any]:
     """Put a member on the list: themselves, or (`added_by`, a moderator) somebody in the room
-    without a device or who raised a hand; the audit log records who added whom."""
-    k = parse_speaker_kind(kind)
+    without a device or who raised a hand; the audit log records who added whom. `speech_type`
+    says what for (a contribution when neither it nor `kind` is given). A member waits at most
+    once for a speech (of any type) and once with a point of order."""
+    t = resolve_speech_type(kind, speech_type)
+    k = kind_of(t)
 
     async def run(tx: Tx) -> dict[str, Any]:
         item = await _open_item(tx, item_id)
@@ -107,13 +113,14 @@ async def request_floor(ctx: Ctx, item_id: int, user_id: int, kind: str, *, adde
             agenda_item=item_id,
             user=user_id,
             kind=k.value,
+            speech_type=t.value,
             status=SpeakerStatus.WAITING.value,
             position=(last["position"] + 1) if last else 1,
             requested_ms=tx.now_ms,
         )
         await entry.save()
         if added_by is not None:
-            await tx.audit(item["assembly"], added_by, "speakers.added", {"item": item_id, "entry": entry.id, "user": user_id, "kind": k.value})
+            await tx.audit(item["assembly"], added_by, "speakers.added", {"item": item_id, "entry": entry.id, "user": user_id, "kind": k.value, "speech_type": t.value})
         return await _publish(tx, item)
 
     return await ctx.write(run)

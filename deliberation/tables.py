@@ -45,6 +45,7 @@ class Assembly(Table, tablename="assembly"):
     description = Text(default="")
     languages = Text(default='["en"]')  # JSON list of language codes
     titles = Text(default="{}")  # JSON {lang: title}
+    descriptions = Text(default="{}")  # JSON {lang: description}; migrations/m0013
     cosponsor_threshold = Integer(default=0)  # 0: admission only by a moderator
     speaking_time_s = Integer(default=180)
     document_version = Integer(default=0)
@@ -56,7 +57,7 @@ class Assembly(Table, tablename="assembly"):
 class Membership(Table, tablename="membership"):
     assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
-    role = Varchar(length=16)  # moderator | delegate | observer
+    role = Varchar(length=16)  # moderator (the chair) | secretary | delegate | observer
 
 
 class Provision(Table, tablename="provision"):
@@ -65,6 +66,7 @@ class Provision(Table, tablename="provision"):
     kind = Varchar(length=16)  # article | paragraph
     position = Integer()
     created_ms = BigInt(default=0)
+    chapter = Varchar(length=300, default="")  # the chapter line of an imported draft ("Глава 2. …"); migrations/m0013
 
 
 class ProvisionVersion(Table, tablename="provision_version"):
@@ -138,13 +140,24 @@ class Comment(Table, tablename="comment"):
 class SpeakerEntry(Table, tablename="speaker_entry"):
     agenda_item = ForeignKey(references=AgendaItem, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(references=User, on_delete=OnDelete.cascade)
-    kind = Varchar(length=16)  # speech | point_of_order
+    kind = Varchar(length=16)  # speech | point_of_order (point_of_order iff speech_type is)
     status = Varchar(length=16, default="waiting")
     position = Integer()
     requested_ms = BigInt(default=0)
     started_ms = BigInt(null=True, default=None)
     ended_ms = BigInt(null=True, default=None)
     spoken_ms = BigInt(default=0)  # the timer's time when the speech ended (pauses excluded); migrations/m0009
+    speech_type = Varchar(length=24, default="contribution")  # contribution | pro | contra | point_of_order | question | intervention; migrations/m0010
+
+
+class Attendance(Table, tablename="attendance"):
+    """Who is in the room (issue #17; migrations/m0011): one row per assembly and member ever checked in."""
+
+    assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    present = Boolean(default=False)
+    changed_ms = BigInt(default=0)
+    changed_by = Varchar(length=64, default="")  # the member themself, or the chair who checked them in or out
 
 
 class AuditRecord(Table, tablename="audit_record"):
@@ -181,6 +194,7 @@ TABLES: list[type[Table]] = [
     Cosponsor,
     Comment,
     SpeakerEntry,
+    Attendance,
     AuditRecord,
     Event,
 ]

@@ -178,7 +178,7 @@ def user_add(settings: Settings, name: str, admin: bool) -> None:
 @cli.command(help="Invite a delegate: prints a one-time link for setting a password.")
 @click.argument("name")
 @click.option("--assembly", "assembly_id", required=True, type=int, help="Assembly the user joins.")
-@click.option("--role", default="delegate", type=click.Choice(["delegate", "moderator", "observer"]), show_default=True)
+@click.option("--role", default="delegate", type=click.Choice(["delegate", "secretary", "moderator", "observer"]), show_default=True)
 @click.option("--base-url", default=None, help="Base URL of the server for the link (default http://HOST:PORT).")
 @click.pass_obj
 def invite(settings: Settings, name: str, assembly_id: int, role: str, base_url: str | None) -> None:
@@ -199,6 +199,59 @@ def invite(settings: Settings, name: str, assembly_id: int, role: str, base_url:
         raise click.ClickException(str(exc)) from None
     base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     click.echo(f"{base}/invite/{token}")
+
+
+@cli.command(
+    "import-draft",
+    help=(
+        "Import a draft law into assembly ASSEMBLY_ID from FILE (.docx, .odt, or UTF-8 text/Markdown): one provision per "
+        'recognised article ("Статья 5.", "5-бап.", "Article 5."; chapters "Глава 2", "2-тарау", "Chapter 2"), '
+        "after the current text, in one transaction. With --dry-run nothing is written and what was recognised is printed as "
+        "JSON (articles, chapters, parts not recognised, warnings). Bad input (empty, too large: KURULTAI_MAX_UPLOAD_BYTES, "
+        "not a document, damaged, password-protected, a ZIP bomb, XML entities, no article, a repeated or taken number) "
+        "exits 2 with a one-line reason, and nothing is written."
+    ),
+)
+@click.argument("assembly_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print what was recognised as JSON; write nothing.")
+@click.pass_obj
+def import_draft_command(settings: Settings, assembly_id: int, file: Path, dry_run: bool) -> None:
+    from deliberation import assemblies, draft_import
+    from deliberation.core.errors import DeliberationError
+
+    def fail(reason: str) -> None:
+        click.echo(f"Error: {reason}", err=True)
+        sys.exit(2)
+
+    try:
+        size = file.stat().st_size
+        draft_import.check_size(size, settings.max_upload_bytes)
+        data = file.read_bytes()
+    except DeliberationError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        fmt, found = draft_import.recognise_document(data, file.name, settings.max_upload_bytes)
+    except DeliberationError as exc:
+        return fail(str(exc))
+
+    async def main(ctx: Any) -> dict[str, Any]:
+        await assemblies.get_assembly(assembly_id)
+        if dry_run:
+            return draft_import.preview(fmt, found, await draft_import.existing_numbers(assembly_id))
+        return await draft_import.import_draft(ctx, assembly_id, "cli", fmt, found)
+
+    try:
+        result = _run(settings, main)
+    except DeliberationError as exc:
+        return fail(str(exc))
+    if dry_run:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        done = f"imported {len(result['provisions'])} provisions into assembly {assembly_id} (document version {result['document_version']})"
+        click.echo(f"{done}; {result['skipped']} parts not recognised, {result['warnings']} warnings")
 
 
 @cli.command(help="Create a new demo assembly (a draft Law on Non-Governmental Organizations).")
@@ -255,6 +308,17 @@ def _register_client_commands() -> None:
 
 
 _register_client_commands()
+
+
+def _register_record_commands() -> None:
+    """`kurultai archive`, `adopted-text`, `minutes` and `table` (issue #19; kurultai/record/commands.py)."""
+    from kurultai.record.commands import COMMANDS as RECORD_COMMANDS
+
+    for command in RECORD_COMMANDS:
+        cli.add_command(command)
+
+
+_register_record_commands()
 
 
 @cli.command("backup", help="Copy the SQLite database into DEST (a new file, mode 0600) with SQLite's online backup, while the server runs.")

@@ -1,5 +1,12 @@
 """`kurultai demo`: a civil-society working group reviewing a draft Law on Non-Governmental
-Organizations. The text was written for this project."""
+Organizations. The text was written for this project.
+
+Only the assembly's title has a field per language (`titles`); provisions, agenda items,
+amendments and comments hold one text each. The demo fills them as a working group in
+Kazakhstan would: the draft law, its amendments and the agenda as parallel Kazakh and Russian
+texts (a law is adopted in both, and both are authentic), Kazakh first; comments in the language
+their author wrote in. The assembly's title is in Kazakh, Russian and English. See docs/floor.md.
+"""
 
 from __future__ import annotations
 
@@ -17,29 +24,110 @@ TITLES = {
     "ru": "Рабочая группа по проекту Закона «О неправительственных организациях»",
     "kk": "«Үкіметтік емес ұйымдар туралы» Заң жобасы бойынша жұмыс тобы",
 }
-DESCRIPTION = "Civil-society organizations, lawyers and experts review the draft law article by article, propose amendments and rank them against the current text."
+
+
+def both(kk: str, ru: str, sep: str = "\n\n") -> str:
+    """A parallel text: Kazakh, then Russian (titles joined by " / ", texts by a blank line)."""
+    return f"{kk}{sep}{ru}"
+
+
+def heading(kk: str, ru: str) -> str:
+    return both(kk, ru, " / ")
+
+
+DESCRIPTION = both(
+    "Азаматтық қоғам ұйымдары, заңгерлер мен сарапшылар заң жобасын бап бойынша талқылап, түзетулер ұсынады және оларды қолданыстағы редакциямен қатар дауысқа салады.",
+    "Организации гражданского общества, юристы и эксперты постатейно обсуждают законопроект, вносят поправки и ставят их на голосование вместе с действующей редакцией.",
+)
 
 ARTICLES = [
-    ("1", "Purpose", "This Law sets out how non-governmental organizations are founded, registered, funded and dissolved, and guarantees their independence from state bodies."),
+    (
+        "1",
+        heading("Заңның мақсаты", "Цель Закона"),
+        both(
+            "Осы Заң үкіметтік емес ұйымдарды құру, тіркеу, қаржыландыру және тарату тәртібін белгілейді және олардың мемлекеттік органдардан тәуелсіздігіне кепілдік береді.",
+            "Настоящий Закон устанавливает порядок создания, регистрации, финансирования и ликвидации неправительственных организаций и гарантирует их независимость от государственных органов.",
+        ),
+    ),
     (
         "2",
-        "Definitions",
-        "A non-governmental organization is a voluntary, self-governing association of citizens or legal entities that does not pursue profit as its main aim and does not distribute profit among its members.",
+        heading("Негізгі ұғымдар", "Основные понятия"),
+        both(
+            "Үкіметтік емес ұйым – пайда табуды негізгі мақсат етпейтін және алынған пайданы өз мүшелері арасында бөлмейтін азаматтардың немесе заңды тұлғалардың ерікті, өзін-өзі басқаратын бірлестігі.",
+            "Неправительственная организация – добровольное самоуправляемое объединение граждан или юридических лиц, которое не ставит извлечение прибыли основной целью своей деятельности и не распределяет полученную прибыль между своими членами.",
+        ),
     ),
     (
         "3",
-        "Registration",
-        "An organization acquires legal personality upon registration. The registering authority shall decide within thirty working days and may refuse only on the grounds listed in this Law.",
+        heading("Тіркеу", "Регистрация"),
+        both(
+            "Ұйым тіркелген сәттен бастап заңды тұлға құқығына ие болады. Тіркеуші орган отыз жұмыс күні ішінде шешім қабылдайды және тек осы Заңда көзделген негіздер бойынша ғана тіркеуден бас тарта алады.",
+            "Организация приобретает права юридического лица с момента регистрации. Регистрирующий орган принимает решение в течение тридцати рабочих дней и может отказать в регистрации только по основаниям, предусмотренным настоящим Законом.",
+        ),
     ),
-    ("4", "Funding", "Organizations may receive donations, grants and membership fees from any lawful source. Foreign funding shall be reported to the registering authority every quarter."),
-    ("5", "Public reporting", "Every organization shall publish an annual report on its activities and finances on its website or in a public register."),
-    ("6", "State support", "State bodies may award grants to organizations through open competitions judged by independent panels."),
+    (
+        "4",
+        heading("Қаржыландыру", "Финансирование"),
+        both(
+            "Ұйымдар кез келген заңды көзден қайырмалдықтар, гранттар және мүшелік жарналар ала алады. Шетелдік қаржыландыру туралы тіркеуші органға әр тоқсан сайын хабарланады.",
+            "Организации вправе получать пожертвования, гранты и членские взносы из любых законных источников. Об иностранном финансировании ежеквартально сообщается регистрирующему органу.",
+        ),
+    ),
+    (
+        "5",
+        heading("Жария есептілік", "Публичная отчётность"),
+        both(
+            "Әрбір ұйым өз қызметі мен қаржысы туралы жылдық есепті өз сайтында немесе ашық тізілімде жариялайды.",
+            "Каждая организация публикует годовой отчёт о своей деятельности и финансах на своём сайте или в открытом реестре.",
+        ),
+    ),
+    (
+        "6",
+        heading("Мемлекеттік қолдау", "Государственная поддержка"),
+        both(
+            "Мемлекеттік органдар ұйымдарға гранттарды тәуелсіз комиссиялар бағалайтын ашық конкурстар арқылы бере алады.",
+            "Государственные органы вправе предоставлять организациям гранты по итогам открытых конкурсов, которые оценивают независимые комиссии.",
+        ),
+    ),
     (
         "7",
-        "Dissolution",
-        "An organization may be dissolved by decision of its members or by a court. A court may order dissolution only after a written warning and a period of at least three months to correct a violation.",
+        heading("Ұйымды тарату", "Ликвидация организации"),
+        both(
+            "Ұйым оның мүшелерінің шешімімен немесе сот шешімімен таратылуы мүмкін. Сот ұйымды тек жазбаша ескертуден кейін және бұзушылықты жою үшін кемінде үш ай мерзім бергеннен соң ғана тарата алады.",
+            "Организация может быть ликвидирована по решению её членов или по решению суда. Суд вправе ликвидировать организацию только после письменного предупреждения и предоставления не менее трёх месяцев для устранения нарушения.",
+        ),
     ),
 ]
+
+# The working group's members (display names; the logins stay moderator, delegate01, ...).
+CHAIR_NAME = "Әйгерім Нұрланқызы"
+DELEGATE_NAMES = [
+    "Асель Серікқызы",
+    "Дмитрий Ковалёв",
+    "Ерлан Жақсыбеков",
+    "Гүлнара Әбдірахманова",
+    "Мария Ким",
+    "Нұрлан Оспанов",
+    "Светлана Петренко",
+    "Бауыржан Төлеуов",
+    "Жанар Сейітова",
+    "Олег Цой",
+    "Дана Исмаилова",
+    "Тимур Ахметов",
+]
+
+
+ITEMS = [
+    heading("3-бап. Тіркеу", "Статья 3. Регистрация"),
+    heading("4-бап. Қаржыландыру", "Статья 4. Финансирование"),
+    heading("5–7-баптар. Есептілік, қолдау және тарату", "Статьи 5–7. Отчётность, поддержка и ликвидация"),
+]
+
+
+def delegate_name(i: int) -> str:
+    """The i-th delegate's display name (1-based); past the named twelve, "Делегат 13" (the word
+    is the same in Kazakh and Russian)."""
+    return DELEGATE_NAMES[i - 1] if i <= len(DELEGATE_NAMES) else f"Делегат {i:02d}"
 
 
 async def _free_username(base: str, suffix: str) -> str:
@@ -63,7 +151,7 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
 
     mod_name = await _free_username("moderator", "a")
     mod_pw = _password()
-    mod = await accounts.create_user(ctx, mod_name, mod_pw, display_name="Aigerim Nurlanovna (chair)", actor=actor)
+    mod = await accounts.create_user(ctx, mod_name, mod_pw, display_name=CHAIR_NAME, actor=actor)
     await assemblies.set_member(ctx, aid, actor, mod.username, "moderator")
     creds = []
     users = []
@@ -74,7 +162,7 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         hashes += await asyncio.gather(*(ctx.passwords.hash(pw) for pw in passwords[start : start + 256]))
     for i, pw, hashed in zip(range(1, delegates + 1), passwords, hashes, strict=True):
         name = await _free_username(f"delegate{i:02d}", "a")
-        user = await accounts.create_user(ctx, name, None, display_name=f"Delegate {i:02d}", actor=actor, password_hash=hashed)
+        user = await accounts.create_user(ctx, name, None, display_name=delegate_name(i), actor=actor, password_hash=hashed)
         await assemblies.set_member(ctx, aid, actor, user.username, "delegate")
         creds.append({"username": name, "password": pw})
         users.append(user)
@@ -84,9 +172,9 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         prov = await draft.add_provision(ctx, aid, actor, number=number, kind="article", title=title, text=text, after=None)
         pids[number] = prov["id"]
 
-    item1 = await agenda.create_item(ctx, aid, actor, title="Article 3: Registration", planned_minutes=30, provisions=[pids["3"]])
-    item2 = await agenda.create_item(ctx, aid, actor, title="Article 4: Funding", planned_minutes=30, provisions=[pids["4"]])
-    await agenda.create_item(ctx, aid, actor, title="Articles 5-7: Reporting, support and dissolution", planned_minutes=45, provisions=[pids["5"], pids["6"], pids["7"]])
+    item1 = await agenda.create_item(ctx, aid, actor, title=ITEMS[0], planned_minutes=30, provisions=[pids["3"]])
+    item2 = await agenda.create_item(ctx, aid, actor, title=ITEMS[1], planned_minutes=30, provisions=[pids["4"]])
+    await agenda.create_item(ctx, aid, actor, title=ITEMS[2], planned_minutes=45, provisions=[pids["5"], pids["6"], pids["7"]])
     for phase in ("debate", "amendments"):
         await agenda.set_phase(ctx, item1["id"], mod.username, phase)
     await agenda.set_phase(ctx, item2["id"], mod.username, "debate")
@@ -102,9 +190,15 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         provision=pids["3"],
         kind="replace",
         submit=True,
-        title="Fifteen days",
-        text="An organization acquires legal personality upon registration. The registering authority shall decide within fifteen working days and may refuse only on the grounds listed in this Law.",
-        rationale="Thirty working days is too long for small community groups that need a bank account to start work.",
+        title=heading("Он бес күн", "Пятнадцать дней"),
+        text=both(
+            "Ұйым тіркелген сәттен бастап заңды тұлға құқығына ие болады. Тіркеуші орган он бес жұмыс күні ішінде шешім қабылдайды және тек осы Заңда көзделген негіздер бойынша ғана тіркеуден бас тарта алады.",
+            "Организация приобретает права юридического лица с момента регистрации. Регистрирующий орган принимает решение в течение пятнадцати рабочих дней и может отказать в регистрации только по основаниям, предусмотренным настоящим Законом.",
+        ),
+        rationale=both(
+            "Жұмысты бастау үшін банк шотын ашуы керек шағын жергілікті топтар үшін отыз жұмыс күні тым ұзақ.",
+            "Тридцать рабочих дней – слишком долго для небольших местных инициатив, которым для начала работы нужен банковский счёт.",
+        ),
     )
     silence = await amendments.create_amendment(
         ctx,
@@ -114,9 +208,12 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         provision=pids["3"],
         kind="replace",
         submit=True,
-        title="Registration by default",
-        text="An organization acquires legal personality upon registration. The registering authority shall decide within thirty working days; if it does not decide in time, the organization is registered by default.",
-        rationale="A deadline without a consequence is not a deadline.",
+        title=heading("Үнсіз келісім бойынша тіркеу", "Регистрация по умолчанию"),
+        text=both(
+            "Ұйым тіркелген сәттен бастап заңды тұлға құқығына ие болады. Тіркеуші орган отыз жұмыс күні ішінде шешім қабылдайды; егер шешім мерзімінде қабылданбаса, ұйым тіркелген болып саналады.",
+            "Организация приобретает права юридического лица с момента регистрации. Регистрирующий орган принимает решение в течение тридцати рабочих дней; если решение не принято в срок, организация считается зарегистрированной.",
+        ),
+        rationale=both("Салдары жоқ мерзім – мерзім емес.", "Срок без последствий – не срок."),
     )
     appeal = await amendments.create_amendment(
         ctx,
@@ -126,9 +223,15 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         provision=pids["3"],
         kind="insert_after",
         submit=True,
-        title="Appeal",
-        text="A refusal shall be given in writing with reasons and may be appealed to a court.",
-        rationale="Applicants must know why they were refused and have a remedy.",
+        title=heading("Шағымдану", "Обжалование"),
+        text=both(
+            "Тіркеуден бас тарту туралы шешім себептері көрсетіле отырып жазбаша ресімделеді және оған сотқа шағым жасалуы мүмкін.",
+            "Отказ в регистрации оформляется письменно с указанием причин и может быть обжалован в суде.",
+        ),
+        rationale=both(
+            "Өтініш беруші бас тартудың себебін білуге және құқықтық қорғау құралына ие болуға тиіс.",
+            "Заявитель должен знать причины отказа и иметь средство правовой защиты.",
+        ),
     )
     await amendments.moderator_action(ctx, shorter["id"], mod.username, "admit")
     await amendments.moderator_action(ctx, silence["id"], mod.username, "admit")
@@ -140,14 +243,22 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         provision=pids["4"],
         kind="replace",
         submit=True,
-        title="Annual reporting",
-        text="Organizations may receive donations, grants and membership fees from any lawful source. All income, whatever its origin, shall be reported once a year in the public report.",
-        rationale="Quarterly reports only for foreign funding single out and burden organizations without a public-interest reason.",
+        title=heading("Жылдық есептілік", "Годовая отчётность"),
+        text=both(
+            "Ұйымдар кез келген заңды көзден қайырмалдықтар, гранттар және мүшелік жарналар ала алады. Барлық кіріс, шығу тегіне қарамастан, жылына бір рет жария есепте көрсетіледі.",
+            "Организации вправе получать пожертвования, гранты и членские взносы из любых законных источников. Все доходы, независимо от их происхождения, раз в год отражаются в публичном отчёте.",
+        ),
+        rationale=both(
+            "Тек шетелдік қаржыландыру туралы тоқсан сайынғы есептер ешбір қоғамдық мүддесіз жекелеген ұйымдарды бөліп алып, оларға артық жүк түсіреді.",
+            "Ежеквартальные отчёты только об иностранном финансировании выделяют отдельные организации и обременяют их без всякого общественного интереса.",
+        ),
     )
 
     if len(users) >= 4:
-        c1 = await comments.create_comment(ctx, aid, d(5).id, provision=pids["3"], amendment=None, parent=None, stance="for", text="Clear deadlines protect both applicants and officials.")
-        await comments.create_comment(ctx, aid, d(6).id, provision=None, amendment=None, parent=c1["id"], stance="neutral", text="Do we know how long registration takes today on average?")
+        c1 = await comments.create_comment(
+            ctx, aid, d(5).id, provision=pids["3"], amendment=None, parent=None, stance="for", text="Нақты мерзімдер өтініш берушілерді де, лауазымды адамдарды да қорғайды."
+        )
+        await comments.create_comment(ctx, aid, d(6).id, provision=None, amendment=None, parent=c1["id"], stance="neutral", text="А известно ли, сколько в среднем длится регистрация сегодня?")
         await comments.create_comment(
             ctx,
             aid,
@@ -156,10 +267,10 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
             amendment=silence["id"],
             parent=None,
             stance="against",
-            text="Registration by default could let through organizations with incomplete founding documents.",
+            text="Регистрация по умолчанию может пропустить организации с неполным пакетом учредительных документов.",
         )
         await comments.create_comment(
-            ctx, aid, d(8).id, provision=pids["4"], amendment=None, parent=None, stance="against", text="Quarterly foreign-funding reports are a heavy burden for volunteer-run groups."
+            ctx, aid, d(8).id, provision=pids["4"], amendment=None, parent=None, stance="against", text="Шетелдік қаржыландыру туралы тоқсан сайынғы есептер еріктілер жүргізетін топтар үшін ауыр жүк."
         )
         backer = d(4)  # any delegate but the appeal's author, d(3)
         await amendments.cosponsor(ctx, appeal["id"], backer.id, backer.username)
@@ -170,9 +281,7 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
     from voting import elections
 
     await agenda.set_phase(ctx, item1["id"], mod.username, "voting")
-    election = await elections.create_election(
-        ctx, item1["id"], mod.username, {"kind": "amendments", "provision": pids["3"], "method": "schulze", "visibility": "live", "title": "Article 3: Registration"}
-    )
+    election = await elections.create_election(ctx, item1["id"], mod.username, {"kind": "amendments", "provision": pids["3"], "method": "schulze", "visibility": "live", "title": ITEMS[0]})
 
     return {
         "assembly": aid,

@@ -60,6 +60,11 @@ JS_MESSAGES: dict[str, str] = {
     "verifying": N_("Checking the receipt…"),
     "recorded": N_("Recorded. The receipt is verified: the server signed a tree head that includes your ballot."),
     "receipt_bad": N_("The receipt did not verify. Your ballot may not be recorded; tell the chair."),
+    "receipt_seq": N_("Number on the board"),
+    "receipt_revision": N_("Revision"),
+    "receipt_leaf_hash": N_("Leaf hash"),
+    "receipt_tree_size": N_("Tree size"),
+    "receipt_root_hash": N_("Root hash"),
     "err_not_on_roll": N_("Your key is not on this election's roll (it was approved after the vote opened)."),
     "not_on_roll": N_("Your key is not on this election's roll (it was approved after the vote opened)."),
     "moved_up": N_("Moved up"),
@@ -72,6 +77,7 @@ JS_MESSAGES: dict[str, str] = {
     "cancel": N_("Cancel"),
     "reason_required": N_("A reason is required."),
     "you_voted": N_("You have voted (revision %(n)s). Your ballot is shown as it was recorded."),
+    "roll_absent": N_("You cannot vote in this vote: it is for the members present, and you were not checked in when it opened."),
     "roll_late": N_("You cannot vote in this vote: your key was approved after the vote opened. Ask the chair about the next vote."),
     "roll_pending": N_("You cannot vote in this vote: your key was still waiting for approval when the vote opened."),
     "roll_none": N_("You cannot vote in this vote: you had no approved voting key when it opened."),
@@ -127,7 +133,14 @@ AMENDMENT_KINDS = {
     "insert_after": N_("insert a new provision after"),
 }
 STANCES = {"for": N_("for"), "against": N_("against"), "neutral": N_("neutral")}
-SPEAKER_KINDS = {"speech": N_("speech"), "point_of_order": N_("point of order")}
+SPEECH_TYPES = {
+    "contribution": N_("contribution"),
+    "pro": N_("pro"),
+    "contra": N_("contra"),
+    "point_of_order": N_("point of order"),
+    "question": N_("interposed question"),
+    "intervention": N_("intervention"),
+}
 KEY_STATUSES = {"pending": N_("awaiting approval"), "approved": N_("approved"), "revoked": N_("revoked")}
 ELECTION_STATUSES = {"draft": N_("not open yet"), "open": N_("open"), "closed": N_("closed")}
 METHODS = {
@@ -210,8 +223,18 @@ class Lang:
         return self.tr.gettext(table[value]) if value in table else (value or "")
 
     def title_of(self, obj: dict[str, Any]) -> str:
-        """An assembly's title in this language when it has one, else its main title."""
-        return (obj.get("titles") or {}).get(self.code) or obj.get("title") or ""
+        """An assembly's title in this language when it has one, else its main title (the
+        set-up form makes that the first title given in the order kk, ru, en), else the first
+        title it has in that order (docs/api.md, "Languages of an assembly")."""
+        return self._in_language(obj, "titles", "title")
+
+    def description_of(self, obj: dict[str, Any]) -> str:
+        """An assembly's description, falling back in the same order as its title."""
+        return self._in_language(obj, "descriptions", "description")
+
+    def _in_language(self, obj: dict[str, Any], many: str, main: str) -> str:
+        by_lang = obj.get(many) or {}
+        return by_lang.get(self.code) or obj.get(main) or next((by_lang[code] for code in LANGUAGES if by_lang.get(code)), "")
 
     def reason(self, text: str | None) -> str:
         """An amendment's recorded decision in this language: the reason the server writes when
@@ -270,7 +293,7 @@ class Lang:
             "amendment_statuses": AMENDMENT_STATUSES,
             "amendment_kinds": AMENDMENT_KINDS,
             "stances": STANCES,
-            "speaker_kinds": SPEAKER_KINDS,
+            "speech_types": SPEECH_TYPES,
             "key_statuses": KEY_STATUSES,
             "election_statuses": ELECTION_STATUSES,
             "methods": METHODS,

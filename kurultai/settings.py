@@ -20,6 +20,7 @@ ENVIRONMENT = {
     "KURULTAI_HOST": "Interface to bind (default 127.0.0.1).",
     "KURULTAI_PORT": "Port to bind (default 8000).",
     "KURULTAI_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 262144).",
+    "KURULTAI_MAX_UPLOAD_BYTES": "Largest accepted document upload (a draft law as .docx, .odt or text) in bytes (default 20971520, 20 MB).",
     "KURULTAI_LOGIN_FAILURES": "Failed logins allowed per username and client address in 15 minutes, and per device token (default 10); successes never count.",
     "KURULTAI_LOGIN_USER_FAILURES": "Failed logins allowed per username from all addresses together in 15 minutes, for clients without a device token of that username (default 50).",
     "KURULTAI_LOGIN_ADDRESS_FAILURES": "Failed logins allowed per client address across all usernames a minute, and failed invitation links likewise (default 300).",
@@ -51,6 +52,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
     login_failures: int = 10
     login_user_failures: int = 50
     login_address_failures: int = 300
@@ -140,6 +142,7 @@ class Settings:
             host=env.get("KURULTAI_HOST") or "127.0.0.1",
             port=integer("KURULTAI_PORT", 8000),
             max_body_bytes=integer("KURULTAI_MAX_BODY_BYTES", 256 * 1024),
+            max_upload_bytes=positive("KURULTAI_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
             login_failures=positive("KURULTAI_LOGIN_FAILURES", 10),
             login_user_failures=positive("KURULTAI_LOGIN_USER_FAILURES", 50),
             login_address_failures=positive("KURULTAI_LOGIN_ADDRESS_FAILURES", 300),

@@ -14,3 +14,13 @@ document.addEventListener("change", (event) => {
     if ("disabled" in el) el.disabled = !on;
   }
 });
+
+// The open-vote form: the notice of who is not checked in shows with the basis "present", and the
+// confirmation names the basis and the roll size of the basis chosen.
+document.addEventListener("change", (event) => {
+  const basis = event.target;
+  if (!(basis instanceof HTMLSelectElement) || basis.name !== "quorum_basis" || !basis.form?.classList.contains("open-vote")) return;
+  const form = basis.form;
+  for (const el of form.querySelectorAll("[data-basis]")) el.hidden = el.dataset.basis !== basis.value;
+  form.dataset.confirm = basis.value === "present" ? form.dataset.confirmPresent : form.dataset.confirmAll;
+});

@@ -315,7 +315,8 @@ async function castBallot(eid, button) {
     panel.dataset.state = "failed";
     status.className = "receipt-status error";
     status.textContent = err instanceof ApiError && err.code === "not_on_roll" ? t("not_on_roll")
-      : err instanceof ApiError ? errorText(err) : `${t("receipt_bad")} (${err.message})`;
+      : err instanceof ApiError ? errorText(err) : t("receipt_bad");
+    if (!(err instanceof ApiError)) console.warn(`receipt: ${err.message}`); // the check that failed, for whoever debugs it
   } finally {
     button.disabled = false;
   }
@@ -340,7 +341,7 @@ function showReceipt(receipt, signed) {
   const dl = document.getElementById("receipt-details");
   dl.replaceChildren();
   for (const [k, v] of [["seq", receipt.seq], ["revision", signed.revision], ["leaf_hash", receipt.leaf_hash], ["tree_size", receipt.sth.signed.tree_size], ["root_hash", receipt.sth.signed.root_hash]]) {
-    const dt = document.createElement("dt"); dt.textContent = k;
+    const dt = document.createElement("dt"); dt.textContent = t(`receipt_${k}`); dt.dataset.field = k;
     const dd = document.createElement("dd"); dd.textContent = String(v);
     dl.append(dt, dd);
   }

@@ -307,6 +307,9 @@ class Board:
         # A test hook: awaited inside a batch's write, after its leaves are in the working tree
         # and before the commit, to hold the commit window open (tests race readers against it).
         self.before_commit: Callable[[int], Awaitable[None]] | None = None
+        # A test hook: awaited inside an opening's write, after the roll's keys and the attendance
+        # are read and before they are signed (tests race check-ins against it).
+        self.before_open: Callable[[int], Awaitable[None]] | None = None
 
     async def state(self, election_id: int, *, fresh: bool = False) -> ElectionState | None:
         if not fresh and (current := self.states.get(election_id)) is not None:

@@ -4,11 +4,12 @@ the roll), close (sign the result over the final tree) and apply the outcome to 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from deliberation.amendments import adopt_tx
 from deliberation.common import NotFound, iso, load
+from deliberation.presence import delegates_of, present_user_ids
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
@@ -25,6 +26,10 @@ from voting.tables import Election, ElectionRoll, Leaf, TreeHead
 KINDS = ("amendments", "yes_no")
 VISIBILITIES = ("live", "after_close")
 MAJORITIES = ("simple", "absolute", "two_thirds")
+#: Who is on a vote's roll, and so what its quorum and turnout are measured against: every
+#: delegate with an approved key, or only those of them checked in when the vote opens
+#: (deliberation/presence.py). Not in any signed object: the roll itself says who was on it.
+QUORUM_BASES = ("all", "present")
 YES_NO_OPTIONS = [{"id": "yes", "label": "Yes"}, {"id": "no", "label": "No"}, {"id": "abstain", "label": "Abstain"}]
 STATUS_QUO_LABEL = "Keep the current text"
 
@@ -53,6 +58,22 @@ def election_view(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso(row["created_ms"]),
         "opened_at": iso(row["opened_ms"]),
         "closed_at": iso(row["closed_ms"]),
+        "quorum_basis": row.get("quorum_basis") or "all",
+        "present_at_open": row.get("present_at_open"),
+        **attendance_at_open(row),
+    }
+
+
+def attendance_at_open(row: dict[str, Any]) -> dict[str, Any]:
+    """Who was in the room when the vote opened (unsigned metadata, stored at opening; null for
+    a draft and for votes opened before migrations/m0012): `delegates_at_open`, the usernames of
+    the delegates checked in (`checked_in_at_open`) and of those with an approved key left off
+    the roll because they were not (`left_off_roll`; only with the basis "present")."""
+    stored = json.loads(row["attendance_at_open"]) if row.get("attendance_at_open") else None
+    return {
+        "delegates_at_open": row.get("delegates_at_open"),
+        "checked_in_at_open": stored["present"] if stored else None,
+        "left_off_roll": stored["left_off"] if stored else None,
     }
 
 
@@ -88,6 +109,12 @@ def _check_config(method: str, visibility: str, kind: str, rule: dict[str, Any] 
     return ""
 
 
+def check_quorum_basis(basis: str) -> str:
+    if basis not in QUORUM_BASES:
+        raise InvalidInput(f"quorum_basis must be one of {list(QUORUM_BASES)}, got {basis!r}")
+    return basis
+
+
 def _order(options: list[dict[str, str]], order: list[str] | None) -> list[dict[str, str]]:
     """Apply the moderator's order: listed ids first in that order, the rest after."""
     if not order:
@@ -119,6 +146,7 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
     method = spec.get("method") or ("yes_no" if kind == "yes_no" else "schulze")
     visibility = spec.get("visibility", "live")
     rule_text = _check_config(method, visibility, kind, spec.get("rule"))
+    basis = check_quorum_basis(spec.get("quorum_basis", "all"))
 
     async def run(tx: Tx) -> dict[str, Any]:
         item = await load(AgendaItem, item_id, "agenda item")
@@ -157,6 +185,7 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
             weights=json.dumps(weights, ensure_ascii=False),
             status="draft",
             created_ms=tx.now_ms,
+            quorum_basis=basis,
         )
         await e.save()
         await tx.audit(item["assembly"], actor, "election.created", {"election": e.id, "method": method, "kind": kind})
@@ -179,6 +208,8 @@ async def update_election(ctx: Ctx, election_id: int, actor: str, changes: dict[
         values: dict[Any, Any] = {Election.method: method, Election.visibility: visibility, Election.rule: rule_text}
         if "title" in changes:
             values[Election.title] = changes["title"]
+        if "quorum_basis" in changes:
+            values[Election.quorum_basis] = check_quorum_basis(changes["quorum_basis"])
         if "order" in changes:
             values[Election.options] = json.dumps(_order(json.loads(row["options"]), changes["order"]), ensure_ascii=False)
         if "weights" in changes:
@@ -193,11 +224,31 @@ async def update_election(ctx: Ctx, election_id: int, actor: str, changes: dict[
     return await ctx.write(run)
 
 
-async def open_election(ctx: Ctx, signer: Signer, election_id: int, actor: str) -> dict[str, Any]:
+async def open_election(
+    ctx: Ctx,
+    signer: Signer,
+    election_id: int,
+    actor: str,
+    quorum_basis: str | None = None,
+    before_sign: Callable[[int], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Freeze and sign the options and the roll. `quorum_basis` (the chair's choice when opening;
+    else the election's own) "present" puts on the roll only the delegates checked in now.
+
+    Everything the roll is made of (the approved keys, the delegates, who is checked in) is read
+    under the assembly's lock, the lock every check-in and check-out takes, so the roll and the
+    attendance recorded with it are what the audit log says at that point of its chain.
+    `before_sign` (a test hook, `Board.before_open`) is awaited once they are read."""
+    if quorum_basis is not None:
+        check_quorum_basis(quorum_basis)
+    assembly_id = (await get_election_row(election_id))["assembly"]  # an election never changes assembly
+
     async def run(tx: Tx) -> dict[str, Any]:
+        await tx.lock_assembly(assembly_id)
         row = await get_election_row(election_id)
         if row["status"] != "draft":
             raise IllegalTransition(f"cannot open election {election_id}: it is {row['status']!r}, want 'draft'")
+        basis = quorum_basis or row["quorum_basis"] or "all"
         item = await load(AgendaItem, row["agenda_item"], "agenda item")
         if item["phase"] != Phase.VOTING:
             raise IllegalTransition(f"agenda item {item['id']} is {item['phase']!r}; elections open in the 'voting' phase")
@@ -212,6 +263,17 @@ async def open_election(ctx: Ctx, signer: Signer, election_id: int, actor: str) 
         keys = await approved_keys(row["assembly"])
         if not keys:
             raise IllegalTransition("no delegate has an approved key; approve keys before opening")
+        present = await present_user_ids(row["assembly"])
+        delegates = await delegates_of(row["assembly"])
+        checked_in = sorted(d["username"] for d in delegates if d["user_id"] in present)
+        left_off: list[str] = []
+        if basis == "present":
+            left_off = sorted(k["username"] for k in keys if k["user"] not in present)
+            keys = [k for k in keys if k["user"] in present]
+            if not keys:
+                raise IllegalTransition("no delegate who is checked in has an approved key; check delegates in, or open the vote on the basis of all members")
+        if before_sign is not None:
+            await before_sign(election_id)
         voters = sorted(
             ({"key_id": k["key_id"], "public_key": k["public_key"], "weight": int(weights.get(k["username"], 1))} for k in keys),
             key=lambda v: v["key_id"],
@@ -246,11 +308,29 @@ async def open_election(ctx: Ctx, signer: Signer, election_id: int, actor: str) 
                 Election.election_digest: digest(signed),
                 Election.root_hash: _empty_root(),
                 Election.opened_ms: tx.now_ms,
+                Election.quorum_basis: basis,
+                Election.present_at_open: len(checked_in),
+                Election.delegates_at_open: len(delegates),
+                Election.attendance_at_open: json.dumps({"present": checked_in, "left_off": left_off}, ensure_ascii=False),
             }
         ).where(Election.id == election_id)
         await ElectionRoll.insert(ElectionRoll(election=election_id, envelope=json.dumps(roll_env, ensure_ascii=False)))
         await TreeHead.insert(TreeHead(election=election_id, tree_size=0, envelope=json.dumps(sth), created_ms=tx.now_ms))
-        await tx.audit(row["assembly"], actor, "election.opened", {"election": election_id, "election_digest": digest(signed), "roll_size": len(voters)})
+        await tx.audit(
+            row["assembly"],
+            actor,
+            "election.opened",
+            {
+                "election": election_id,
+                "election_digest": digest(signed),
+                "roll_size": len(voters),
+                "quorum_basis": basis,
+                "present": len(checked_in),
+                "delegates": len(delegates),
+                "checked_in": checked_in,
+                "left_off": left_off,
+            },
+        )
         await tx.emit(row["assembly"], "election.opened", {"election": str(election_id), "envelope": election_env, "roll_size": len(voters)})
         await tx.emit(row["assembly"], "sth.updated", {"election": str(election_id), "sth": sth})
         return election_view(await get_election_row(election_id))
@@ -374,11 +454,15 @@ async def roll_key_ids(election_id: int) -> frozenset[str]:
 
 async def voter_status(assembly_id: int, user_id: int) -> dict[str, dict[str, Any]]:
     """Whether a member can vote in each open election of the assembly, by election id:
-    `on_roll` (with the key on the roll), else why not: `late` (their key was approved after
-    the vote opened), `pending` (still waiting for approval), `none` (no usable key)."""
+    `on_roll` (with the key on the roll), else why not: `absent` (a vote on the basis of the
+    members present, and they had an approved key but were not checked in when it opened: they
+    are in its stored `left_off_roll`), `late` (their key was approved after the vote opened, or
+    they became a delegate after), `pending` (still waiting for approval), `none` (no usable key)."""
     from voting.keys import list_keys
 
     mine = await list_keys(assembly_id, user_id)
+    me = await User.select(User.username).where(User.id == user_id).first()
+    username = me["username"] if me else None
     out: dict[str, dict[str, Any]] = {}
     for e in await list_elections(assembly_id):
         if e["status"] != "open":
@@ -387,6 +471,8 @@ async def voter_status(assembly_id: int, user_id: int) -> dict[str, dict[str, An
         listed = [k["key_id"] for k in mine if k["key_id"] in on_roll]
         if listed:
             out[str(e["id"])] = {"status": "on_roll", "key_id": listed[0]}
+        elif e["quorum_basis"] == "present" and username in (e["left_off_roll"] or []):
+            out[str(e["id"])] = {"status": "absent"}  # approved in time, but not checked in when the vote opened
         elif any(k["status"] == "approved" for k in mine):
             out[str(e["id"])] = {"status": "late"}
         elif any(k["status"] == "pending" for k in mine):

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +23,51 @@ from voting.verifier import Bundle
 
 
 async def export_election(election_id: int, directory: Path, signer: Signer) -> dict[str, Any]:
+    stored = await stored_election(election_id)
+    write_private_bundle(stored.bundle(signer.public_key_raw), directory)
+    return {"election": str(election_id), "status": stored.status, "ballots": len(stored.leaves)}
+
+
+@dataclass(frozen=True)
+class StoredElection:
+    """An election's signed objects as stored (JSON text), read without parsing the board, so a
+    caller on an event loop can parse it in a thread (the open-data archive, kurultai/record)."""
+
+    election_id: int
+    status: str
+    election: str
+    roll: str
+    leaves: list[str]
+    sth: str | None
+    result: str | None
+
+    def bundle(self, server_public_key: bytes) -> Bundle:
+        """The offline bundle `kurultai export` writes (`voting.client.write_bundle`)."""
+        return Bundle(
+            election=json.loads(self.election),
+            roll=json.loads(self.roll),
+            board=[json.loads(leaf) for leaf in self.leaves],
+            sth=json.loads(self.sth) if self.sth else None,
+            result=json.loads(self.result) if self.result else None,
+            server_public_key=server_public_key,
+        )
+
+
+async def stored_election(election_id: int) -> StoredElection:
     row = await require_row(election_id)
     if row["status"] == "draft":
         raise IllegalTransition(f"election {election_id} is a draft: there is nothing signed to export")
     leaves = await Leaf.select(Leaf.leaf).where(Leaf.election == election_id).order_by(Leaf.seq)
     head = await TreeHead.select(TreeHead.envelope).where(TreeHead.election == election_id).order_by(TreeHead.tree_size, ascending=False).first()
-    bundle = Bundle(
-        election=json.loads(row["election_envelope"]),
-        roll=json.loads(await stored_roll(election_id)),
-        board=[json.loads(lf["leaf"]) for lf in leaves],
-        sth=json.loads(head["envelope"]) if head else None,
-        result=json.loads(row["result_envelope"]) if row["result_envelope"] else None,
-        server_public_key=signer.public_key_raw,
+    return StoredElection(
+        election_id=election_id,
+        status=row["status"],
+        election=row["election_envelope"],
+        roll=await stored_roll(election_id),
+        leaves=[lf["leaf"] for lf in leaves],
+        sth=head["envelope"] if head else None,
+        result=row["result_envelope"] or None,
     )
-    write_private_bundle(bundle, directory)
-    return {"election": str(election_id), "status": row["status"], "ballots": len(leaves)}
 
 
 def write_private_bundle(bundle: Bundle, directory: Path) -> None:

@@ -30,6 +30,7 @@ class ElectionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     rule: RuleSpec | None = None
     order: Annotated[list[OptionId], Meta(max_length=200)] | None = None
     weights: dict[Annotated[str, Meta(max_length=64)], Annotated[int, Meta(ge=1, le=1_000_000)]] | None = None
+    quorum_basis: Annotated[str, Meta(max_length=16)] = "all"  # all | present: who is on the roll when it opens
 
     def spec(self) -> dict:
         out = {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not None}
@@ -41,6 +42,13 @@ class ElectionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ElectionUpdate(ElectionCreate, kw_only=True):
     kind: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
     visibility: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
+    quorum_basis: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
+
+
+class ElectionOpen(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The optional body of `POST /api/elections/{eid}/open`: the chair's choice of basis."""
+
+    quorum_basis: Annotated[str, Meta(max_length=16)] | None = None
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -188,6 +196,11 @@ class ElectionView(Output, kw_only=True):
     created_at: str
     opened_at: str | None
     closed_at: str | None
+    quorum_basis: str  # all | present (not signed: the roll says who was on it)
+    present_at_open: int | None  # delegates checked in when the vote opened
+    delegates_at_open: int | None  # delegates of the assembly when the vote opened
+    checked_in_at_open: list[str] | None  # usernames of the delegates checked in when it opened
+    left_off_roll: list[str] | None  # usernames of delegates with an approved key left off the roll: not checked in ("present" basis)
     turnout: Turnout | UnsetType = UNSET  # GET /api/elections/{eid} of an open or closed election
 
 

@@ -43,6 +43,10 @@ class Election(Table, tablename="election"):
     created_ms = BigInt(default=0)
     opened_ms = BigInt(null=True, default=None)
     closed_ms = BigInt(null=True, default=None)
+    quorum_basis = Varchar(length=16, default="all")  # all | present: who is on the roll (migrations/m0011)
+    present_at_open = Integer(null=True, default=None)  # delegates checked in when the vote opened
+    delegates_at_open = Integer(null=True, default=None)  # delegates of the assembly when the vote opened (migrations/m0012)
+    attendance_at_open = Text(default="")  # JSON {"present": [username], "left_off": [username]} at opening; "" before m0012
 
 
 class ElectionRoll(Table, tablename="election_roll"):

@@ -3,6 +3,11 @@
 Queue order: points of order go first (by position), then speeches (by
 position); entry id breaks ties.
 
+Speech types (OpenSlides' speech states): a speech is a contribution, for (pro) or
+against (contra) the motion, an interposed question or an intervention; a point of
+order is its own type. The type decides the kind: ``point_of_order`` is the kind
+point of order, every other type is a speech (and takes its place in order).
+
 Timer: a frozen value; every operation returns a new Timer. It is *running*
 iff ``started_at_ms`` is not None; while running, the time elapsed is
 ``elapsed_ms + (now_ms - started_at_ms)`` (a clock that goes backwards counts
@@ -39,6 +44,38 @@ class SpeakerStatus(StrEnum):
     SPEAKING = "speaking"
     DONE = "done"
     WITHDRAWN = "withdrawn"
+
+
+class SpeechType(StrEnum):
+    CONTRIBUTION = "contribution"
+    PRO = "pro"
+    CONTRA = "contra"
+    POINT_OF_ORDER = "point_of_order"
+    QUESTION = "question"
+    INTERVENTION = "intervention"
+
+
+def parse_speech_type(value: str) -> SpeechType:
+    try:
+        return SpeechType(value)
+    except ValueError:
+        raise InvalidInput(f"unknown speech type {value!r}; expected one of {[t.value for t in SpeechType]}") from None
+
+
+def kind_of(speech_type: SpeechType) -> SpeakerKind:
+    return SpeakerKind.POINT_OF_ORDER if speech_type is SpeechType.POINT_OF_ORDER else SpeakerKind.SPEECH
+
+
+def resolve_speech_type(kind: str | None, speech_type: str | None) -> SpeechType:
+    """The type of a request that may name a `speech_type`, the older `kind`, both or neither:
+    `kind` alone means a contribution (speech) or a point of order; both must agree."""
+    k = parse_speaker_kind(kind) if kind is not None else None
+    if speech_type is None:
+        return SpeechType.POINT_OF_ORDER if k is SpeakerKind.POINT_OF_ORDER else SpeechType.CONTRIBUTION
+    t = parse_speech_type(speech_type)
+    if k is not None and kind_of(t) is not k:
+        raise InvalidInput(f"speech type {t.value!r} is of kind {kind_of(t).value!r}, but the request says kind {k.value!r}")
+    return t
 
 
 def parse_speaker_kind(value: str) -> SpeakerKind:

@@ -20,6 +20,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from kurultai.web import accounts_api as account_controllers, deliberation_api as controllers
 from kurultai.web import voting_api as voting_controllers
+from kurultai.web import presence_api as presence_controllers
+from kurultai.web import setup_api as setup_controllers
+from kurultai.web import record_api as record_controllers
 from voting import server_key
 from voting.board import Board
 from voting.signatures import SignatureChecks
@@ -91,6 +94,13 @@ async def shutdown(app: Litestar) -> None:
     app.state.metrics.time_gc(False)
 
 
+async def _presence_snapshot(assembly_id: int, viewer: Any) -> dict[str, Any]:
+    """The snapshot's `presence` section: the public attendance list (issue #17)."""
+    from deliberation import presence
+
+    return await presence.attendance(assembly_id)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -111,6 +121,7 @@ def create_app(
     """
     db = Database(settings)
     sections: dict[str, Section] = dict(snapshot_sections or {})
+    sections.setdefault("presence", _presence_snapshot)  # before Realtime copies the sections
     realtime = Realtime(settings, sections, clock=clock, rights_check_s=settings.ws_rights_check_s)
     metrics = Metrics(lambda: realtime.hub.connections)
     ctx = Ctx(db=db, clock=clock, publish=metrics.wrap_publisher(realtime.publisher), passwords=Passwords(settings.password_threads))
@@ -119,7 +130,9 @@ def create_app(
     board = Board(ctx, signer, on_accepted=lambda state: coalescer.mark(state) if coalescer else None)
     metrics.watch_board(board)
     coalescer = Coalescer(ctx, board, settings.live_interval_ms / 1000)
-    sections.setdefault("elections", functools.partial(elections_snapshot, board))
+    # Realtime holds its own copy of the sections: the board's section goes there (it was set on
+    # the copy the app had made, so snapshots lacked their elections until the ninth session).
+    realtime.snapshot_sections.setdefault("elections", functools.partial(elections_snapshot, board))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -139,7 +152,7 @@ def create_app(
         finally:
             await shutdown(app)
 
-    from kurultai.web import pages
+    from kurultai.web import pages, setup_pages
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=pages.configure_engine)
 
@@ -150,7 +163,12 @@ def create_app(
             *controllers.HANDLERS,
             *account_controllers.HANDLERS,
             *voting_controllers.HANDLERS,
+            *presence_controllers.HANDLERS,
+            *record_controllers.HANDLERS,
             *pages.HANDLERS,
+            *setup_controllers.HANDLERS,
+            *setup_pages.HANDLERS,
+            setup_controllers.upload_router(settings.max_upload_bytes, setup_pages.UPLOAD_PAGES),
             live_events,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],

@@ -28,7 +28,7 @@ CSRF_COOKIE = "kurultai_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-ROLES = ("moderator", "delegate", "observer")
+ROLES = ("moderator", "secretary", "delegate", "observer")
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,12 @@ async def require_role(assembly_id: int, principal: Principal | None, *roles: st
 
 async def require_moderator(assembly_id: int, principal: Principal | None) -> Principal:
     return await require_role(assembly_id, principal, "moderator")
+
+
+async def require_secretary(assembly_id: int, principal: Principal | None) -> Principal:
+    """Preparing an assembly (draft, agenda, members): its secretary, or its chair, who keeps
+    every right it had before secretaries existed (issue #18)."""
+    return await require_role(assembly_id, principal, "secretary", "moderator")
 
 
 async def require_delegate(assembly_id: int, principal: Principal | None) -> Principal:

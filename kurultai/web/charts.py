@@ -14,7 +14,7 @@ from kurultai.i18n import METHODS, OPTION_LABELS, Lang, N_
 
 WIDTH = 960
 ROW = 40
-LABEL_W = 330
+LABEL_W = 400
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 BAR = "#0b5cad"
 WIN = "#1b6e33"
@@ -39,8 +39,30 @@ def _e(text: Any) -> str:
     return escape(str(text), {'"': "&quot;"})
 
 
-def _short(text: str, n: int = 38) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _em(ch: str) -> float:
+    """A character's width in em, estimated on the widest common fallback font (DejaVu Sans)."""
+    if ch in " .,:;!|'’()[]-–іІ":
+        return 0.34
+    return 0.72 if ch.isupper() else 0.62
+
+
+def _fit(text: str, px: int, size: int, bold: bool = False) -> str:
+    """`text` cut (with "…") to fit `px` pixels at font size `size`: labels in Kazakh and
+    Russian are wider per character than the English a character count was tuned for."""
+    limit = px / (size * (1.08 if bold else 1.0))
+    if sum(map(_em, text)) <= limit:
+        return text
+    room, cut = limit - _em("…"), 0
+    for ch in text:
+        room -= _em(ch)
+        if room < 0:
+            break
+        cut += 1
+    head = text[:cut]
+    space = head.rfind(" ")
+    if space > cut * 0.6:  # at a word's end when that keeps most of it
+        head = head[:space]
+    return head.rstrip(" ,.·/–-") + "…"
 
 
 def option_labels(view: dict[str, Any], lang: Lang) -> dict[str, str]:
@@ -79,7 +101,7 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang)
     parts: list[str] = []
     y = 36
     title = f"{view['title']} · {lang.label(METHODS, method)}"
-    parts.append(f'<text x="12" y="{y - 10}" font-size="22" font-weight="700" fill="{INK}">{_e(_short(title, 70))}</text>')
+    parts.append(f'<text x="12" y="{y - 10}" font-size="22" font-weight="700" fill="{INK}">{_e(_fit(title, WIDTH - 24, 22, bold=True))}</text>')
     if tally is None:
         why = lang.text("Results are shown when the vote closes.") if view.get("visibility") == "after_close" else lang.text("No ballots yet.")
         parts.append(f'<text x="12" y="{y + 30}" font-size="20" fill="{MUTED}">{_e(why)}</text>')
@@ -91,14 +113,14 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang)
     for oid, value in bars:
         w = int((WIDTH - LABEL_W - 90) * value / top)
         colour = WIN if oid == winner else BAR
-        parts.append(f'<text x="12" y="{y + 26}" font-size="20" fill="{INK}">{_e(_short(labels.get(oid, oid)))}</text>')
+        parts.append(f'<text x="12" y="{y + 26}" font-size="20" fill="{INK}">{_e(_fit(labels.get(oid, oid), LABEL_W - 26, 20))}</text>')
         parts.append(f'<rect x="{LABEL_W}" y="{y + 6}" width="{max(w, 2)}" height="{ROW - 12}" rx="3" fill="{colour}"/>')
         parts.append(f'<text x="{LABEL_W + max(w, 2) + 8}" y="{y + 26}" font-size="20" fill="{INK}">{_e(lang.number(value))}</text>')
         y += ROW
     counted = tally.get("counted", 0)
     parts.append(
         f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(lang.text(unit))} · {_e(lang.text("Ballots counted"))}: {_e(lang.number(counted))}'
-        + (f" · {_e(lang.text('Winner'))}: {_e(_short(labels.get(winner, winner), 40))}" if winner and counted else "")
+        + (f" · {_e(lang.text('Winner'))}: {_e(_fit(labels.get(winner, winner), 400, 16))}" if winner and counted else "")
         + "</text>"
     )
     y += 44
@@ -132,7 +154,7 @@ def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, 
         parts.append(f'<text x="{x}" y="{y + 16}" font-size="15" text-anchor="middle" fill="{INK}">{j + 1}</text>')
     y += 24
     for i, row in enumerate(order):
-        parts.append(f'<text x="12" y="{y + cell // 2 + 6}" font-size="16" fill="{INK}">{i + 1}. {_e(_short(labels.get(row, row), 34))}</text>')
+        parts.append(f'<text x="12" y="{y + cell // 2 + 6}" font-size="16" fill="{INK}">{i + 1}. {_e(_fit(labels.get(row, row), LABEL_W - 56, 16))}</text>')
         for j, col in enumerate(order):
             x = LABEL_W + j * cell
             if row == col:
@@ -155,7 +177,7 @@ def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, i
     y += 26
     top = max([int(w) for r in rounds for w in r.values()] + [1])
     for oid in order:
-        parts.append(f'<text x="12" y="{y + 20}" font-size="16" fill="{INK}">{_e(_short(labels.get(oid, oid), 34))}</text>')
+        parts.append(f'<text x="12" y="{y + 20}" font-size="16" fill="{INK}">{_e(_fit(labels.get(oid, oid), LABEL_W - 30, 16))}</text>')
         for k, r in enumerate(rounds):
             x = LABEL_W + k * col
             if oid not in r:

@@ -44,8 +44,10 @@ from deliberation.schemas import (
     Speakers,
     TimerAction,
 )
+from deliberation.accounts import USERNAME_RE
 from deliberation.tables import AgendaItem, Amendment, Comment, Provision, SpeakerEntry
-from kurultai.web.auth import Principal, require_admin, require_delegate, require_moderator, require_user
+from kurultai.web.errors import ApiError
+from kurultai.web.auth import Principal, require_admin, require_delegate, require_moderator, require_secretary, require_user
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
@@ -69,6 +71,7 @@ async def create_assembly_h(data: JSONBody[AssemblyCreate], principal: P, ctx: C
         description=data.description,
         languages=data.languages,
         titles=data.titles,
+        descriptions=data.descriptions,
         cosponsor_threshold=data.cosponsor_threshold,
         speaking_time_s=data.speaking_time_s,
     )
@@ -83,7 +86,7 @@ async def get_assembly_h(aid: FromPath[int]) -> AssemblyView:
 @patch("/api/assemblies/{aid:int}", tags=["assemblies"])
 async def update_assembly_h(aid: FromPath[int], data: JSONBody[AssemblyUpdate], principal: P, ctx: C) -> AssemblyView:
     await load_assembly(aid)
-    p = await require_moderator(aid, principal)
+    p = await require_secretary(aid, principal)
     return convert(await assemblies.update_assembly(ctx, aid, p.username, data.changes()), AssemblyView)
 
 
@@ -95,21 +98,32 @@ async def list_members_h(aid: FromPath[int]) -> list[Member]:
 @post("/api/assemblies/{aid:int}/members", tags=["assemblies"], status_code=200)
 async def set_member_h(aid: FromPath[int], data: JSONBody[MemberSet], principal: P, ctx: C) -> Member:
     await load_assembly(aid)
-    p = await require_moderator(aid, principal)
+    p = await require_secretary(aid, principal)
+    await _check_appointment(aid, p, data.username, data.role)
     return convert(await assemblies.set_member(ctx, aid, p.username, data.username, data.role), Member)
+
+
+async def _check_appointment(aid: int, p: Principal, username: str, role: str | None) -> None:
+    """Only an administrator appoints (or changes, or removes) a chair or a secretary."""
+    if p.is_admin:
+        return
+    current = await assemblies.member_by_username(aid, username) if USERNAME_RE.match(username) else None
+    if role in assemblies.APPOINTED or (current is not None and current["role"] in assemblies.APPOINTED and current["role"] != role):
+        raise ApiError(403, "forbidden", "only an administrator appoints or changes the chair (moderator) and the secretary of an assembly")
 
 
 @delete("/api/assemblies/{aid:int}/members/{username:str}", tags=["assemblies"], status_code=204)
 async def remove_member_h(aid: FromPath[int], username: FromPath[str], principal: P, ctx: C) -> None:
     await load_assembly(aid)
-    p = await require_moderator(aid, principal)
+    p = await require_secretary(aid, principal)
+    await _check_appointment(aid, p, username, None)
     await assemblies.remove_member(ctx, aid, p.username, username)
 
 
 @get("/api/assemblies/{aid:int}/audit", tags=["audit"])
 async def audit_h(aid: FromPath[int], principal: P) -> AuditExport:
     await load_assembly(aid)
-    await require_moderator(aid, principal)
+    await require_secretary(aid, principal)
     return convert(await audit_log.export(aid), AuditExport)
 
 
@@ -146,7 +160,7 @@ async def document_html_h(aid: FromPath[int], version: FromQuery[int | None] = N
 @post("/api/assemblies/{aid:int}/provisions", tags=["draft"], status_code=201)
 async def add_provision_h(aid: FromPath[int], data: JSONBody[ProvisionCreate], principal: P, ctx: C) -> ProvisionView:
     await load_assembly(aid)
-    p = await require_moderator(aid, principal)
+    p = await require_secretary(aid, principal)
     view = await draft.add_provision(ctx, aid, p.username, number=data.number, kind=data.kind, title=data.title, text=data.text, after=data.after)
     return convert(view, ProvisionView)
 
@@ -159,7 +173,7 @@ async def get_provision_h(pid: FromPath[int]) -> ProvisionView:
 @patch("/api/provisions/{pid:int}", tags=["draft"])
 async def edit_provision_h(pid: FromPath[int], data: JSONBody[ProvisionUpdate], principal: P, ctx: C) -> ProvisionView:
     prov = await load(Provision, pid, "provision")
-    p = await require_moderator(prov["assembly"], principal)
+    p = await require_secretary(prov["assembly"], principal)
     return convert(await draft.edit_provision(ctx, pid, p.username, title=data.title, text=data.text, delete=bool(data.delete)), ProvisionView)
 
 
@@ -174,7 +188,7 @@ async def list_agenda_h(aid: FromPath[int], ctx: C) -> list[AgendaItemView]:
 @post("/api/assemblies/{aid:int}/agenda", tags=["agenda"], status_code=201)
 async def create_item_h(aid: FromPath[int], data: JSONBody[AgendaItemCreate], principal: P, ctx: C) -> AgendaItemView:
     await load_assembly(aid)
-    p = await require_moderator(aid, principal)
+    p = await require_secretary(aid, principal)
     view = await agenda.create_item(
         ctx,
         aid,
@@ -200,7 +214,8 @@ async def _item_moderator(iid: int, principal: Principal | None) -> tuple[dict[s
 
 @patch("/api/agenda/{iid:int}", tags=["agenda"])
 async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], principal: P, ctx: C) -> AgendaItemView:
-    _, p = await _item_moderator(iid, principal)
+    item = await load(AgendaItem, iid, "agenda item")
+    p = await require_secretary(item["assembly"], principal)
     return convert(await agenda.update_item(ctx, iid, p.username, data.changes()), AgendaItemView)
 
 
@@ -235,16 +250,17 @@ async def speakers_h(iid: FromPath[int], ctx: C) -> Speakers:
 @post("/api/agenda/{iid:int}/speakers", tags=["speakers"], status_code=201)
 async def request_floor_h(iid: FromPath[int], data: JSONBody[FloorRequest], principal: P, ctx: C) -> Speakers:
     """Ask for the floor; a moderator may add a member by `username` (somebody without a device,
-    or who raised a hand)."""
+    or who raised a hand). `speech_type`: contribution (the default), pro, contra, point_of_order
+    (goes before the speeches), question (an interposed question) or intervention."""
     item = await load(AgendaItem, iid, "agenda item")
     if data.username is None:
         p = await require_delegate(item["assembly"], principal)
-        return convert(await speakers.request_floor(ctx, iid, p.id, data.kind), Speakers)
+        return convert(await speakers.request_floor(ctx, iid, p.id, data.kind, speech_type=data.speech_type), Speakers)
     chair = await require_moderator(item["assembly"], principal)
     member = await assemblies.member_by_username(item["assembly"], data.username)
     if member is None or member["role"] not in ("delegate", "moderator"):
         raise InvalidInput(f"{data.username!r} is not a delegate of this assembly")
-    return convert(await speakers.request_floor(ctx, iid, member["user_id"], data.kind, added_by=chair.username), Speakers)
+    return convert(await speakers.request_floor(ctx, iid, member["user_id"], data.kind, speech_type=data.speech_type, added_by=chair.username), Speakers)
 
 
 @post("/api/speakers/{sid:int}/withdraw", tags=["speakers"], status_code=200)

@@ -25,7 +25,7 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 
-from deliberation import accounts, agenda, amendments, assemblies, comments, draft, speakers
+from deliberation import accounts, agenda, amendments, assemblies, comments, draft, presence, speakers
 from deliberation.common import in_id_range
 from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
@@ -111,7 +111,9 @@ def _safe_next(target: str | None) -> str:
 
 @get("/", include_in_schema=False)
 async def index_page(request: Request, principal: P) -> Template:
-    return page(request, "index.html", principal, assemblies=await assemblies.list_assemblies())
+    mine = await assemblies.memberships_of(principal.id) if principal is not None else {}
+    can_set_up = {aid for aid, role in mine.items() if role in ("secretary", "moderator")}
+    return page(request, "index.html", principal, assemblies=await assemblies.list_assemblies(), can_set_up=can_set_up)
 
 
 @post("/lang", include_in_schema=False, status_code=303)
@@ -227,6 +229,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
         "elections": shown,
         "delegates": sum(1 for m in await assemblies.list_members(aid) if m["role"] == "delegate"),
+        "presence": await presence.attendance(aid),  # who is checked in (public, like the members list)
     }
     if view == "live":
         return data
@@ -246,6 +249,14 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
     if view == "chair":
         data["members"] = [m for m in await assemblies.list_members(aid) if m["role"] in ("delegate", "moderator")]
         data["keys"] = await keys.list_keys(aid)
+        # Who would be on the roll of a vote opened now, by basis (the open-vote form says it).
+        approved = {k["username"] for k in await keys.approved_keys(aid)}
+        here = {m["username"] for m in data["presence"]["members"] if m["present"]}
+        data["roll_now"] = {
+            "all": len(approved),
+            "present": len(approved & here),
+            "absent": [m["display_name"] or m["username"] for m in data["presence"]["members"] if m["username"] in approved and m["username"] not in here],
+        }
         data["all_comments"] = sorted([c for cs in top.values() for c in cs] + [c for cs in replies.values() for c in cs], key=lambda c: c["id"])
     return data
 

@@ -31,6 +31,7 @@ from voting.schemas import (
     BoardPage,
     ConsistencyProof,
     ElectionCreate,
+    ElectionOpen,
     ElectionUpdate,
     ElectionView,
     InclusionProof,
@@ -165,10 +166,13 @@ async def update_election_h(eid: FromPath[int], data: JSONBody[ElectionUpdate], 
 
 
 @post("/api/elections/{eid:int}/open", tags=["elections"], status_code=200)
-async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C) -> ElectionView:
+async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C, data: JSONBody[ElectionOpen | None] = None) -> ElectionView:
+    """Open the vote: freeze the options and the roll, sign them. The optional body
+    `{"quorum_basis": "all"|"present"}` chooses who is on the roll (default: the election's own,
+    itself "all" unless set): "present" takes only the delegates checked in now."""
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
-    view = await elections.open_election(ctx, request.app.state.signer, eid, p.username)
+    view = await elections.open_election(ctx, request.app.state.signer, eid, p.username, data.quorum_basis if data is not None else None, before_sign=_board(request).before_open)
     await _board(request).state(eid, fresh=True)
     return convert(view, ElectionView)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -252,3 +253,118 @@ async def test_the_chair_adds_and_removes_speakers_by_name(world: World, clock: 
     added = [e["payload"] for e in audit["entries"] if e["action"] == "speakers.added"]
     assert [(p["kind"]) for p in added] == ["point_of_order", "speech"]
     assert [e["action"] for e in audit["entries"] if e["action"] == "speakers.removed"] == ["speakers.removed"]
+
+
+# -- speech types (issue #17) ---------------------------------------------------------------------
+
+SPEECH_TYPES = ["contribution", "pro", "contra", "point_of_order", "question", "intervention"]
+
+
+def _types(view: dict) -> list[tuple[str, str]]:
+    return [(e["username"], e["speech_type"]) for e in view["queue"]]
+
+
+@pytest.mark.parametrize("speech_type", SPEECH_TYPES)
+async def test_each_speech_type_by_a_delegate_and_by_the_chair(world: World, speech_type: str) -> None:
+    url = f"/api/agenda/{world.item}/speakers"
+    kind = "point_of_order" if speech_type == "point_of_order" else "speech"
+    v = await world.ok("POST", url, "delegate", {"speech_type": speech_type}, status=201)
+    assert [(e["username"], e["kind"], e["speech_type"]) for e in v["queue"]] == [("delegate", kind, speech_type)]
+    v = await world.ok("POST", url, "moderator", {"username": "delegate2", "speech_type": speech_type}, status=201)
+    assert _types(v) == [("delegate", speech_type), ("delegate2", speech_type)]
+    assert (await world.ok("GET", url))["queue"] == v["queue"]
+    v = await _mod(world, "speakers/next", {})
+    assert v["current"]["speech_type"] == speech_type
+    v = await _mod(world, "speakers/end")
+    assert [e["speech_type"] for e in v["done"]] == [speech_type]
+    audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
+    added = [e["payload"] for e in audit["entries"] if e["action"] == "speakers.added"]
+    assert [(p["kind"], p["speech_type"]) for p in added] == [(kind, speech_type)]
+
+
+async def test_speech_type_defaults_and_the_older_kind(world: World) -> None:
+    """No type is a contribution; `kind` alone still works (speech: a contribution); a type and a
+    kind that disagree are refused."""
+    url = f"/api/agenda/{world.item}/speakers"
+    assert _types(await world.ok("POST", url, "delegate", {}, status=201)) == [("delegate", "contribution")]
+    v = await world.ok("POST", url, "delegate", {"kind": "point_of_order"}, status=201)
+    assert _types(v) == [("delegate", "point_of_order"), ("delegate", "contribution")]
+    v = await world.ok("POST", url, "delegate2", {"kind": "speech", "speech_type": "contra"}, status=201)
+    assert _types(v)[-1] == ("delegate2", "contra")
+
+
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        ({"speech_type": "rant"}, "unknown speech type 'rant'"),
+        ({"speech_type": "Pro"}, "unknown speech type 'Pro'"),
+        ({"speech_type": ""}, "unknown speech type ''"),
+        ({"speech_type": "x" * 25}, "speech_type"),
+        ({"speech_type": 3}, "speech_type"),
+        ({"speech_type": "pro", "kind": "point_of_order"}, "speech type 'pro' is of kind 'speech'"),
+        ({"speech_type": "point_of_order", "kind": "speech"}, "is of kind 'point_of_order'"),
+        ({"username": "delegate2", "speech_type": "shout"}, "unknown speech type 'shout'"),
+    ],
+)
+async def test_unknown_speech_type_is_refused(world: World, body: dict, match: str) -> None:
+    who = "moderator" if "username" in body else "delegate"
+    r = await world.call("POST", f"/api/agenda/{world.item}/speakers", who, body)
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"error", "detail"} and r.json()["error"] == "invalid_input"
+    assert match in r.json()["detail"]
+    assert (await world.ok("GET", f"/api/agenda/{world.item}/speakers"))["queue"] == []
+
+
+async def test_points_of_order_go_to_the_top_of_the_waiting_list(world: World) -> None:
+    """As in OpenSlides: a point of order is placed before every speech, after the points of order
+    already waiting; the other types keep the order they were asked in (the chair may move them).
+    A member waits once for a speech of any type and once with a point of order."""
+    url = f"/api/agenda/{world.item}/speakers"
+    await world.ok("POST", url, "delegate", {"speech_type": "pro"}, status=201)
+    await world.ok("POST", url, "delegate2", {"speech_type": "contra"}, status=201)
+    await world.ok("POST", url, "moderator", {"speech_type": "question"}, status=201)
+    v = await world.ok("POST", url, "delegate2", {"speech_type": "point_of_order"}, status=201)
+    assert _types(v) == [("delegate2", "point_of_order"), ("delegate", "pro"), ("delegate2", "contra"), ("moderator", "question")]
+    v = await world.ok("POST", url, "delegate", {"speech_type": "point_of_order"}, status=201)
+    assert _types(v)[:3] == [("delegate2", "point_of_order"), ("delegate", "point_of_order"), ("delegate", "pro")]
+    r = await world.call("POST", url, "delegate", {"speech_type": "intervention"})  # already waiting for a speech
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition"
+    v = await _mod(world, "speakers/next", {})
+    assert (v["current"]["username"], v["current"]["speech_type"]) == ("delegate2", "point_of_order")
+    r = await world.call("POST", url, "moderator", {"username": "delegate2", "speech_type": "intervention"})
+    assert r.status_code == 409  # delegate2's contra still waits
+    contra = next(e["id"] for e in v["queue"] if e["speech_type"] == "contra")
+    await world.ok("POST", f"/api/speakers/{contra}/withdraw", "delegate2")
+    v = await world.ok("POST", url, "moderator", {"username": "delegate2", "speech_type": "intervention"}, status=201)
+    assert _types(v) == [("delegate", "point_of_order"), ("delegate", "pro"), ("moderator", "question"), ("delegate2", "intervention")]
+    from deliberation.tables import Event
+
+    events = await Event.select(Event.type, Event.data).where((Event.assembly_id == world.assembly) & Event.type.is_in(["speakers.updated", "timer.updated"])).order_by(Event.seq)
+    last = json.loads(events[-1]["data"])  # the live events carry the types too
+    assert events[-1]["type"] == "speakers.updated" and [e["speech_type"] for e in last["queue"]] == ["point_of_order", "pro", "question", "intervention"]
+    timer = next(json.loads(e["data"]) for e in reversed(events) if e["type"] == "timer.updated")
+    assert timer["current"]["speech_type"] == "point_of_order"
+
+
+async def test_points_of_order_keep_their_type_on_upgrade(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration m0010: entries from before it are contributions, except points of order."""
+    import kurultai.db as kdb
+    from deliberation.tables import SpeakerEntry
+    from kurultai.db import Database
+    from kurultai.settings import Settings
+
+    every = kdb.load_migrations()
+    before = [m for m in every if m.ID < "2026-12-03T22:00"]
+    monkeypatch.setattr(kdb, "load_migrations", lambda: before)
+    db = Database(Settings(data_dir=tmp_path / "data"))
+    await db.migrate()
+    await SpeakerEntry.raw("INSERT INTO kurultai_user (username) VALUES ('a')")
+    await SpeakerEntry.raw("INSERT INTO assembly (title) VALUES ('t')")
+    await SpeakerEntry.raw("INSERT INTO agenda_item (assembly, title, position) VALUES (1, 'i', 1)")
+    for kind, pos in (("speech", 1), ("point_of_order", 2)):
+        await SpeakerEntry.raw('INSERT INTO speaker_entry (agenda_item, "user", kind, position) VALUES (1, 1, {}, {})', kind, pos)
+    monkeypatch.setattr(kdb, "load_migrations", lambda: every)
+    applied = await db.migrate()
+    assert applied[:2] == ["2026-12-03T22:00:00:000000", "2026-12-03T22:01:00:000000"]
+    rows = await SpeakerEntry.select(SpeakerEntry.kind, SpeakerEntry.speech_type).order_by(SpeakerEntry.position)
+    assert [(r["kind"], r["speech_type"]) for r in rows] == [("speech", "contribution"), ("point_of_order", "point_of_order")]

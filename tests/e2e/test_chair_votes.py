@@ -169,10 +169,10 @@ def test_the_chair_puts_an_item_on_the_floor_and_reopens_a_phase(browser: Any, s
     delegate.goto(f"{server.url}/assemblies/{aid}")
     for page in (projector, delegate):
         expect(page.locator("body")).to_have_attribute("data-live", "online")
-    expect(projector.locator("#li-h")).to_contain_text("Article 3")
+    expect(projector.locator("#li-h")).to_contain_text("Статья 3")
     chair.locator("#put-this-on-floor").click()
-    expect(projector.locator("#li-h")).to_contain_text("Article 4")
-    expect(delegate.locator("#item-h")).to_contain_text("Article 4")
+    expect(projector.locator("#li-h")).to_contain_text("Статья 4")
+    expect(delegate.locator("#item-h")).to_contain_text("Статья 4")
     expect(delegate.locator("#item-2 .on-floor")).to_be_visible()
     expect(chair.locator("#chair-agenda-2 .on-floor")).to_be_visible()
     expect(chair.locator("#put-this-on-floor")).to_have_count(0)
@@ -181,7 +181,7 @@ def test_the_chair_puts_an_item_on_the_floor_and_reopens_a_phase(browser: Any, s
     # Back to the first item from the agenda list, then reopen its amendments phase.
     chair.goto(f"{server.url}/assemblies/{aid}/chair?item=1")
     chair.locator("#put-on-floor-1").click()
-    expect(projector.locator("#li-h")).to_contain_text("Article 3")
+    expect(projector.locator("#li-h")).to_contain_text("Статья 3")
     chair.locator("details.reopen summary").click()
     chair.fill("#reopen-why", "An amendment was left out by mistake")
     chair.locator("#reopen-phase").click()

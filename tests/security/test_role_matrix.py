@@ -1,5 +1,5 @@
 """The role matrix (issue #7): every operation of the OpenAPI schema × anonymous, observer,
-delegate, delegate of another assembly (`outsider`), moderator and admin, against the explicit
+delegate, delegate of another assembly (`outsider`), secretary (issue #18), moderator and admin, against the explicit
 table below. The test fails when the schema has an operation the table does not list.
 
 Phase 1 sends every request that the table denies, checking 401 (anonymous) or 403 and that the
@@ -19,11 +19,12 @@ from tests.conftest import World
 from voting.core.encoding import b64u_encode
 from voting.core.keys import Signer
 
-ROLES = ("anonymous", "observer", "outsider", "delegate", "moderator", "admin")
+ROLES = ("anonymous", "observer", "outsider", "delegate", "secretary", "moderator", "admin")
 ANYONE = frozenset(ROLES)
 USERS = ANYONE - {"anonymous"}
 ADMIN = frozenset({"admin"})
 MOD = frozenset({"moderator", "admin"})
+SETUP = frozenset({"secretary", "moderator", "admin"})  # require_secretary: preparing the assembly (issue #18)
 DEBATERS = frozenset({"delegate", "moderator", "admin"})  # require_delegate: moderators speak too
 DELEGATE = frozenset({"delegate", "admin"})
 AUTHOR = frozenset({"delegate"})  # the amendment is the delegate's own; not even an admin edits it
@@ -44,25 +45,39 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/assemblies"): ANYONE,
     ("POST", "/api/assemblies"): ADMIN,
     ("GET", "/api/assemblies/{aid}"): ANYONE,
-    ("PATCH", "/api/assemblies/{aid}"): MOD,
+    ("PATCH", "/api/assemblies/{aid}"): SETUP,
     ("GET", "/api/assemblies/{aid}/members"): ANYONE,
-    ("POST", "/api/assemblies/{aid}/members"): MOD,
-    ("DELETE", "/api/assemblies/{aid}/members/{username}"): MOD,
-    ("GET", "/api/assemblies/{aid}/audit"): MOD,
+    ("POST", "/api/assemblies/{aid}/members"): SETUP,  # appointing a chair or a secretary: admin (tests/api/test_draft_import.py)
+    ("DELETE", "/api/assemblies/{aid}/members/{username}"): SETUP,
+    ("GET", "/api/assemblies/{aid}/audit"): SETUP,
     # draft
     ("GET", "/api/assemblies/{aid}/document"): ANYONE,
     ("GET", "/api/assemblies/{aid}/document.md"): ANYONE,
     ("GET", "/api/assemblies/{aid}/document.html"): ANYONE,
-    ("POST", "/api/assemblies/{aid}/provisions"): MOD,
+    ("GET", "/api/assemblies/{aid}/document.pdf"): ANYONE,  # the record (issue #19): what observers see
+    ("GET", "/api/assemblies/{aid}/document.docx"): ANYONE,
+    ("GET", "/api/assemblies/{aid}/archive.zip"): ANYONE,
+    ("GET", "/api/assemblies/{aid}/minutes.pdf"): ANYONE,
+    ("GET", "/api/assemblies/{aid}/minutes.docx"): ANYONE,
+    ("GET", "/api/assemblies/{aid}/table.pdf"): ANYONE,
+    ("GET", "/api/assemblies/{aid}/table.docx"): ANYONE,
+    ("POST", "/api/assemblies/{aid}/provisions"): SETUP,
+    ("POST", "/api/assemblies/{aid}/draft/preview"): SETUP,
+    ("POST", "/api/assemblies/{aid}/draft/import"): SETUP,
     ("GET", "/api/provisions/{pid}"): ANYONE,
-    ("PATCH", "/api/provisions/{pid}"): MOD,
+    ("PATCH", "/api/provisions/{pid}"): SETUP,
     # agenda and speakers
     ("GET", "/api/assemblies/{aid}/agenda"): ANYONE,
-    ("POST", "/api/assemblies/{aid}/agenda"): MOD,
+    ("POST", "/api/assemblies/{aid}/agenda"): SETUP,
+    ("POST", "/api/assemblies/{aid}/agenda/from-provisions"): SETUP,
     ("GET", "/api/agenda/{iid}"): ANYONE,
-    ("PATCH", "/api/agenda/{iid}"): MOD,
+    ("PATCH", "/api/agenda/{iid}"): SETUP,
     ("POST", "/api/agenda/{iid}/phase"): MOD,
     ("POST", "/api/assemblies/{aid}/current"): MOD,
+    ("GET", "/api/assemblies/{aid}/presence"): ANYONE,  # like the members list
+    ("POST", "/api/assemblies/{aid}/presence"): DELEGATE,  # a delegate checks themself in or out
+    ("POST", "/api/assemblies/{aid}/presence/{username}"): MOD,  # the chair checks a delegate in or out
+    ("DELETE", "/api/assemblies/{aid}/presence"): MOD,  # the chair checks everybody out
     ("GET", "/api/agenda/{iid}/speakers"): ANYONE,
     ("POST", "/api/agenda/{iid}/speakers"): DEBATERS,
     ("POST", "/api/speakers/{sid}/withdraw"): frozenset({"delegate", "moderator", "admin"}),
@@ -132,6 +147,9 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
     from deliberation import accounts, agenda, assemblies
 
     ctx = app.state.ctx
+    secretary = await accounts.create_user(ctx, "secretary", None)
+    await assemblies.set_member(ctx, w.assembly, "seed", "secretary", "secretary")
+    w.tokens["secretary"], _ = await accounts.issue_token(ctx, secretary.id, "bearer", 3_600_000)
     extra = await accounts.create_user(ctx, "extra", None)
     await assemblies.set_member(ctx, w.assembly, "seed", "extra", "delegate")
     await accounts.create_user(ctx, "pw", "correct horse battery staple")
@@ -173,17 +191,31 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("GET", "/api/assemblies/{aid}/document"): (f"/api/assemblies/{a}/document", None),
         ("GET", "/api/assemblies/{aid}/document.md"): (f"/api/assemblies/{a}/document.md", None),
         ("GET", "/api/assemblies/{aid}/document.html"): (f"/api/assemblies/{a}/document.html", None),
+        ("GET", "/api/assemblies/{aid}/document.pdf"): (f"/api/assemblies/{a}/document.pdf?lang=kk", None),
+        ("GET", "/api/assemblies/{aid}/document.docx"): (f"/api/assemblies/{a}/document.docx?lang=ru", None),
+        ("GET", "/api/assemblies/{aid}/archive.zip"): (f"/api/assemblies/{a}/archive.zip", None),
+        ("GET", "/api/assemblies/{aid}/minutes.pdf"): (f"/api/assemblies/{a}/minutes.pdf?lang=kk", None),
+        ("GET", "/api/assemblies/{aid}/minutes.docx"): (f"/api/assemblies/{a}/minutes.docx?lang=en", None),
+        ("GET", "/api/assemblies/{aid}/table.pdf"): (f"/api/assemblies/{a}/table.pdf?lang=ru", None),
+        ("GET", "/api/assemblies/{aid}/table.docx"): (f"/api/assemblies/{a}/table.docx?lang=kk", None),
         ("POST", "/api/assemblies/{aid}/provisions"): (f"/api/assemblies/{a}/provisions", {"text": "Added by {role}.", "title": "x"}),
+        ("POST", "/api/assemblies/{aid}/draft/preview"): (f"/api/assemblies/{a}/draft/preview", "Article 101. Imported\nBy {role}.".encode()),
+        ("POST", "/api/assemblies/{aid}/draft/import"): (f"/api/assemblies/{a}/draft/import", "Article 101. Imported\nBy {role}.".encode()),
         ("GET", "/api/provisions/{pid}"): (f"/api/provisions/{w.provisions[1]}", None),
         ("PATCH", "/api/provisions/{pid}"): (f"/api/provisions/{w.provisions[1]}", {"text": "Edited by {role}."}),
         ("GET", "/api/assemblies/{aid}/agenda"): (f"/api/assemblies/{a}/agenda", None),
         ("POST", "/api/assemblies/{aid}/agenda"): (f"/api/assemblies/{a}/agenda", {"title": "Item by {role}"}),
+        ("POST", "/api/assemblies/{aid}/agenda/from-provisions"): (f"/api/assemblies/{a}/agenda/from-provisions", {"per": "article"}),
         ("GET", "/api/agenda/{iid}"): (f"/api/agenda/{i}", None),
         ("PATCH", "/api/agenda/{iid}"): (f"/api/agenda/{i}", {"description": "by {role}"}),
         ("POST", "/api/agenda/{iid}/phase"): (f"/api/agenda/{i}/phase", {"phase": "amendments"}),
         ("POST", "/api/assemblies/{aid}/current"): (f"/api/assemblies/{a}/current", {"item": i}),
+        ("GET", "/api/assemblies/{aid}/presence"): (f"/api/assemblies/{a}/presence", None),
+        ("POST", "/api/assemblies/{aid}/presence"): (f"/api/assemblies/{a}/presence", {"present": True}),
+        ("POST", "/api/assemblies/{aid}/presence/{username}"): (f"/api/assemblies/{a}/presence/delegate2", {"present": True}),
+        ("DELETE", "/api/assemblies/{aid}/presence"): (f"/api/assemblies/{a}/presence", None),
         ("GET", "/api/agenda/{iid}/speakers"): (f"/api/agenda/{i}/speakers", None),
-        ("POST", "/api/agenda/{iid}/speakers"): (f"/api/agenda/{i}/speakers", {}),
+        ("POST", "/api/agenda/{iid}/speakers"): (f"/api/agenda/{i}/speakers", {"speech_type": "pro"}),
         ("POST", "/api/speakers/{sid}/withdraw"): (f"/api/speakers/{speaker['id']}/withdraw", None),
         ("POST", "/api/agenda/{iid}/speakers/next"): (f"/api/agenda/{i}/speakers/next", {}),
         ("POST", "/api/agenda/{iid}/speakers/end"): (f"/api/agenda/{i}/speakers/end", None),
@@ -250,6 +282,8 @@ async def test_every_operation_against_the_role_matrix(world: World, app: Any, s
     async def send(op: tuple[str, str], role: str) -> Any:
         path, body = requests[op]
         who = None if role == "anonymous" else role
+        if isinstance(body, bytes):  # a document upload: the raw body
+            return await w.client.request(op[0], path, headers=w.headers(who), content=body)
         return await w.call(op[0], path, who, fill(body, role) if body is not None else None)
 
     # Phase 1: every denied call is refused for its role and changes nothing.

@@ -105,6 +105,16 @@ async def test_upgrade_moves_rolls_out_of_the_election_row(fresh_db: str, tmp_pa
         await Database(settings).stop()
 
 
+async def test_upgrade_deduplicates_attendance(fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.upgrade import check_attendance_is_deduplicated_on_upgrade
+
+    settings = Settings(data_dir=tmp_path, database_url=fresh_db)
+    try:
+        await check_attendance_is_deduplicated_on_upgrade(settings, monkeypatch)
+    finally:
+        await Database(settings).stop()
+
+
 async def test_racing_migrators_in_separate_processes(fresh_db: str) -> None:
     """Two server processes starting at once on a fresh database: both succeed, each migration
     is applied exactly once (the advisory lock serialises them)."""

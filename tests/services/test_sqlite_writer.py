@@ -159,6 +159,12 @@ async def test_upgrade_moves_rolls_out_of_the_election_row(tmp_path: Path, monke
     await check_roll_moves_on_upgrade(Settings(data_dir=tmp_path / "data"), monkeypatch)
 
 
+async def test_upgrade_deduplicates_attendance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.upgrade import check_attendance_is_deduplicated_on_upgrade
+
+    await check_attendance_is_deduplicated_on_upgrade(Settings(data_dir=tmp_path / "data"), monkeypatch)
+
+
 async def test_plain_reads_run_on_the_kept_reader_connections(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """A SELECT outside a transaction runs on one of the readers' threads (no new connection),
     sees every write committed before it, and runs beside the writer; anything else, and every

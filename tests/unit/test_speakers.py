@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from deliberation.core.errors import IllegalTransition, InvalidInput
-from deliberation.core.speakers import SpeakerKind, SpeakerStatus, Timer, queue_order
+from deliberation.core.speakers import SpeakerKind, SpeakerStatus, SpeechType, Timer, kind_of, queue_order, resolve_speech_type
 
 
 def test_enums():
@@ -116,3 +116,38 @@ def test_from_dict_rejects_bad_input():
         Timer.from_dict(Timer(5).start(0).to_dict(3))
     with pytest.raises(InvalidInput, match="timer elapsed_ms must be an integer, got None"):
         Timer.from_dict({"limit_ms": 5, "elapsed_ms": None})
+
+
+def test_speech_types_and_their_kind():
+    assert [t.value for t in SpeechType] == ["contribution", "pro", "contra", "point_of_order", "question", "intervention"]
+    assert [t for t in SpeechType if kind_of(t) is SpeakerKind.POINT_OF_ORDER] == [SpeechType.POINT_OF_ORDER]
+
+
+@pytest.mark.parametrize(
+    "kind,speech_type,want",
+    [
+        (None, None, SpeechType.CONTRIBUTION),
+        ("speech", None, SpeechType.CONTRIBUTION),
+        ("point_of_order", None, SpeechType.POINT_OF_ORDER),
+        (None, "pro", SpeechType.PRO),
+        ("speech", "question", SpeechType.QUESTION),
+        ("point_of_order", "point_of_order", SpeechType.POINT_OF_ORDER),
+    ],
+)
+def test_resolve_speech_type(kind, speech_type, want):
+    assert resolve_speech_type(kind, speech_type) is want
+
+
+@pytest.mark.parametrize(
+    "kind,speech_type,match",
+    [
+        (None, "rant", r"unknown speech type 'rant'; expected one of \['contribution', 'pro', 'contra', 'point_of_order', 'question', 'intervention'\]"),
+        ("rant", None, "unknown speaker kind 'rant'"),
+        ("rant", "pro", "unknown speaker kind 'rant'"),
+        ("point_of_order", "pro", "speech type 'pro' is of kind 'speech', but the request says kind 'point_of_order'"),
+        ("speech", "point_of_order", "speech type 'point_of_order' is of kind 'point_of_order', but the request says kind 'speech'"),
+    ],
+)
+def test_resolve_speech_type_refuses(kind, speech_type, match):
+    with pytest.raises(InvalidInput, match=match):
+        resolve_speech_type(kind, speech_type)

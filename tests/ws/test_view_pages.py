@@ -75,7 +75,7 @@ async def test_delegates_chair_and_observers_get_one_render_per_role_and_their_o
         regions = {name: await _wait_for(frames[name], lambda f: f["type"] == "regions") for name in ("chair", "arman", "dana", "kk", "observer")}
         assert pages.renders - before == 4, "chair en, delegate en, delegate kk, observer en: one render each"
         assert regions["arman"] == regions["dana"], "two delegates of one language share one render"
-        assert set(regions["arman"]["regions"]) == {"item", "floor", "provisions", "vote", "agenda", "document"}
+        assert set(regions["arman"]["regions"]) == {"item", "floor", "provisions", "vote", "presence", "agenda", "document"}
         assert set(regions["chair"]["regions"]) >= {"chair-item", "chair-floor", "chair-keys", "chair-comments"}
         assert "request-floor" in regions["arman"]["regions"]["floor"] and "request-floor" not in regions["observer"]["regions"]["floor"]
         assert 'data-if-me="[&#34;delegate-dana&#34;]"' in regions["arman"]["regions"]["floor"], "the withdraw control is chosen by the page, hidden in the render"
@@ -133,3 +133,50 @@ async def test_a_delegate_page_that_comes_back_gets_its_own_keys_again(live_serv
         assert 'data-key-status="approved"' in mine["regions"]["my-keys"]
         await _wait_for(frames, lambda f: f["type"] == "regions")
         task.cancel()
+
+
+async def test_pushed_regions_show_the_speech_type_in_the_page_language(live_server: ServerFactory) -> None:
+    """Issue #17: a typed speech (pro, point of order, ...) is shown on the delegate view, the chair
+    console and the live view as a label in each page's language; a contribution has none."""
+    from deliberation import accounts, agenda, assemblies, speakers
+    from realtime.hub import read_last_seq
+
+    live = await live_server()
+    item = await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    await agenda.set_phase(live.ctx, item["id"], "seed", "debate")
+    users: dict[str, tuple[str, int]] = {}
+    for name, role in (("chair-aigerim", "moderator"), ("delegate-arman", "delegate"), ("delegate-dana", "delegate")):
+        user = await accounts.create_user(live.ctx, name, None)
+        await assemblies.set_member(live.ctx, live.assembly, "seed", name, role)
+        users[name] = ((await accounts.issue_token(live.ctx, user.id, "session", 3_600_000))[0], user.id)
+    last = int(await read_last_seq(live.assembly) or 0)
+    who = {  # socket name -> (user, view, language)
+        "chair-ru": ("chair-aigerim", "chair", "ru"),
+        "delegate-kk": ("delegate-arman", "delegate", "kk"),
+        "live-en": (None, "live", "en"),
+    }
+    frames: dict[str, list[dict[str, Any]]] = {name: [] for name in who}
+    async with AsyncExitStack() as stack:
+        tasks = []
+        for name, (user, view, lang) in who.items():
+            headers = {"Cookie": f"kurultai_session={users[user][0]}"} if user else {}
+            ws = await stack.enter_async_context(live.connect_raw(f"?view={view}&lang={lang}&since={last}&rendered={last}", additional_headers=headers))
+            tasks.append(asyncio.create_task(_collect(ws, frames[name])))
+        await asyncio.sleep(0.4)
+        await speakers.request_floor(live.ctx, item["id"], users["delegate-dana"][1], speech_type="pro")
+        await speakers.request_floor(live.ctx, item["id"], users["delegate-arman"][1], speech_type="point_of_order", added_by="chair-aigerim")
+        await speakers.request_floor(live.ctx, item["id"], users["chair-aigerim"][1])
+        region = {"chair-ru": "chair-floor", "delegate-kk": "floor", "live-en": "floor"}
+        got = {name: (await _wait_for(frames[name], lambda f, r=region[name]: f["type"] == "regions" and f["regions"].get(r, "").count('data-entry="') == 3))["regions"][region[name]] for name in who}
+        for t in tasks:
+            t.cancel()
+    labels = {"chair-ru": ("за", "к порядку ведения"), "delegate-kk": ("жақтап", "регламент бойынша"), "live-en": ("pro", "point of order")}
+    for name, (pro, poo) in labels.items():
+        html = got[name]
+        assert f'data-speech-type="pro">{pro}</span>' in html, name
+        assert f'data-speech-type="point_of_order">{poo}</span>' in html, name
+        assert 'data-speech-type="contribution"' not in html, name
+        assert html.index('data-speech-type="point_of_order"') < html.index('data-speech-type="pro"'), "points of order come first"
+    assert 'name="speech_type"' in got["delegate-kk"] and "Сөз түрі" in got["delegate-kk"]  # the delegate chooses the type
+    assert 'name="speech_type"' in got["chair-ru"] and "Вид выступления" in got["chair-ru"]  # so does the chair, adding somebody
+    assert 'name="speech_type"' not in got["live-en"]
