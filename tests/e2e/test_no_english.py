@@ -37,7 +37,7 @@ expect.set_options(timeout=10_000)
 LOCALES = {"kk": "kk-KZ", "ru": "ru-RU"}
 
 #: Names, not words: brands and products a person may need to recognise.
-ALLOWED = {"Kurultai", "kurultai", "WebCrypto", "Chromium", "Chrome", "Edge", "Firefox", "Safari", "HTTPS", "Markdown", "HTML"}
+ALLOWED = {"Kurultai", "kurultai", "WebCrypto", "Chromium", "Chrome", "Edge", "Firefox", "Safari", "HTTPS", "Markdown", "HTML", "PDF", "DOCX", "ZIP"}  # names of file formats, as HTML
 
 CODE = re.compile(r"%\(\w+\)[sd]|https?://\S+|(?<!\w)/[\w./?=&%-]+|\S*[\d_]\S*")
 WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
