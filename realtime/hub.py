@@ -67,7 +67,7 @@ class Connection:
     writes it at once or passes the unfinished send on to the loop; the order is the same.
     """
 
-    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now", "page")
+    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now", "page", "shown")
 
     def __init__(self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None) -> None:
         self.viewer = viewer
@@ -85,6 +85,10 @@ class Connection:
         # A page's socket: which shared render it shows (the web layer's key, e.g. the live view
         # of one item in one language); None for protocol clients.
         self.page: Hashable | None = None
+        # The last pushed render offered to the page (the web layer's key of what it shows and
+        # the push it came from): a push may send only what changed since (a delta) to a page
+        # that was offered the push before. None until the page gets its first.
+        self.shown: Hashable | None = None
 
     def offer(self, seq: int, frame: str) -> None:
         """Queue a frame without ever waiting. A full queue marks the socket for closing."""
@@ -103,14 +107,16 @@ class Connection:
         self.queue.append((seq, frame))
         self.notify()
 
-    def offer_latest(self, frame: str, kind: str) -> None:
+    def offer_latest(self, frame: str, kind: str, replacement: str | None = None) -> None:
         """Offer a control frame that makes a queued control frame of the same `kind` (its
         prefix, e.g. a page's `{"type":"regions"`) obsolete: that one is replaced in place, so a
-        slow page holds at most one render of each kind, never a backlog of them."""
+        slow page holds at most one render of each kind, never a backlog of them. `replacement`:
+        what replaces it instead of `frame` (when `frame` only adds to the queued one, as a
+        page's delta does, the page must get the whole render)."""
         if not self.overflowed and self.state is not ConnState.CLOSING:
             for i, (seq, queued) in enumerate(self.queue):
                 if seq == 0 and queued.startswith(kind):
-                    self.queue[i] = (0, frame)
+                    self.queue[i] = (0, replacement or frame)
                     return
         self.offer(0, frame)
 

@@ -16,7 +16,9 @@ event when the render began; `now`: the server's clock, from which the page coun
 timer down; `proofs`, live view only, when a tree head changed: the consistency proof from the
 head pushed before, so that the projector's audit costs no request). The cost grows with the
 variants shown, not with the audience. Pages apply the frame without fetching anything; a page
-that (re)connects behind the feed gets a render too.
+that (re)connects behind the feed gets a render too. A page that was offered the push before gets
+only the regions whose HTML changed since (a delta; during a vote mostly the result and the tree
+head); a page that joins, or whose previous frame was still queued, gets every region.
 
 A person's own state (their voting keys: the `mine_*` blocks) is never in a shared frame: when a
 key changes, its owner's delegate pages alone get `{"type": "mine", "regions": {"my-keys": …}}`.
@@ -87,6 +89,15 @@ def region_blocks(template: Any, prefix: str, values: dict[str, Any]) -> dict[st
     return out
 
 
+def regions_frame(seq: int, now_ms: int, regions: dict[str, str], proofs: dict[str, Any] | None) -> str:
+    """A `regions` frame: all of a view's regions, or only those that changed since the push
+    before (a page applies whatever regions a frame holds)."""
+    frame: dict[str, Any] = {"type": "regions", "seq": seq, "now": now_ms, "regions": regions}
+    if proofs:
+        frame["proofs"] = proofs
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
 class LivePages:
     def __init__(self, app: Any, hub: Hub, engine: JinjaTemplateEngine, delay_s: float = DELAY_S) -> None:
         self.app = app
@@ -104,6 +115,9 @@ class LivePages:
         # assembly -> (seq of the last push, its frames by what they show, the items then): a page
         # that joins gets its variant's frame alone instead of a render for everybody.
         self.latest: dict[int, tuple[int, dict[Rendered, str], frozenset[int]]] = {}
+        # assembly -> (the number of its last push, that push's regions by what they show): the
+        # next push sends a page that was offered it only the regions that changed.
+        self.pushed: dict[int, tuple[int, dict[Rendered, dict[str, str]]]] = {}
         hub.on_release = self.changed
 
     def changed(self, assembly_id: int, events: list[EventRecord] | None = None) -> None:
@@ -137,10 +151,12 @@ class LivePages:
         if latest is not None and latest[0] >= feed_last and conn.page is not None:
             seq, frames, items = latest
             view, asked, lang, role = conn.page  # type: ignore[misc]
-            frame = frames.get((view, asked if asked in items else None, lang, role))
+            key = (view, asked if asked in items else None, lang, role)
+            frame = frames.get(key)
             if frame is not None:
                 if rendered != seq:
                     conn.offer_latest(frame, REGIONS_FRAME)
+                    conn.shown = (key, self.pushed.get(assembly_id, (0, {}))[0])
                 return
         if rendered is None or rendered != feed_last:
             self.changed(assembly_id)
@@ -191,10 +207,11 @@ class LivePages:
         variants = {c.page for c in feed.conns if c.page is not None}
         if not variants:
             self.latest.pop(assembly_id, None)  # nobody shows them any more
+            self.pushed.pop(assembly_id, None)
             return True
         now = self.app.state.ctx.now()
         contexts: dict[tuple[str, int | None], dict[str, Any]] = {}
-        rendered: dict[Rendered, str] = {}
+        rendered: dict[Rendered, dict[str, str]] = {}
         heads = dict(self.heads)
         try:
             # An item the agenda does not hold shows the default item: asking for made-up items
@@ -220,18 +237,31 @@ class LivePages:
             if rolls_changed:
                 self.roll_changes.add(assembly_id)
             return False
-        if proofs:  # once per render, not per page; the projector (live view) audits the heads
-            tail = ',"proofs":' + json.dumps(proofs, separators=(",", ":")) + "}"
-            rendered = {k: (f[:-1] + tail if k[0] == "live" else f) for k, f in rendered.items()}
         self.heads = heads
         seq = min(int(c["seq"] or 0) for c in contexts.values())
-        self.latest[assembly_id] = (seq, rendered, items)
+
+        def frame_of(key: Rendered, regions: dict[str, str]) -> str:
+            # Once per render, not per page: the projector (live view) audits the heads with the proofs.
+            context = contexts[key[0], key[1]]
+            return regions_frame(context["seq"], context["now_ms"], regions, proofs if key[0] == "live" else None)
+
+        full = {k: frame_of(k, r) for k, r in rendered.items()}
+        last_push, before = self.pushed.get(assembly_id, (0, {}))
+        push = last_push + 1
+        delta = {k: frame_of(k, {i: h for i, h in r.items() if before[k].get(i) != h}) for k, r in rendered.items() if k in before}
+        self.pushed[assembly_id] = (push, rendered)
+        self.latest[assembly_id] = (seq, full, items)
         conns = [c for c in feed.conns if c.page in shows]
         for start in range(0, len(conns), DELIVER_BATCH):
             if start:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
-                conn.offer_latest(rendered[shows[conn.page]], REGIONS_FRAME)
+                key = shows[conn.page]
+                if conn.shown == (key, last_push) and key in delta:  # it has (or will have) the push before
+                    conn.offer_latest(delta[key], REGIONS_FRAME, full[key])
+                else:
+                    conn.offer_latest(full[key], REGIONS_FRAME)
+                conn.shown = (key, push)
         if changed_keys or rolls_changed:  # after the shared frames: each person's own, for them alone
             try:
                 for conn, frame in await self._mine_frames(assembly_id, feed, changed_keys, everyone=rolls_changed):
@@ -299,13 +329,13 @@ class LivePages:
                 out[str(eid)] = {"first": first, "second": size, "proof": board.consistency(state, first, size)}
         return out
 
-    def render(self, view: str, context: dict[str, Any], lang: str, role: str | None) -> str:
+    def render(self, view: str, context: dict[str, Any], lang: str, role: str | None) -> dict[str, str]:
+        """The view's regions by id, for one language and role."""
         from kurultai.web.pages import viewer_values
 
         template = self.engine.engine.get_template(VIEWS[view])
-        regions = region_blocks(template, "region", {**context, **Lang(lang).context(), **viewer_values(role)})
         self.renders += 1
-        return json.dumps({"type": "regions", "seq": context["seq"], "now": context["now_ms"], "regions": regions}, ensure_ascii=False, separators=(",", ":"))
+        return region_blocks(template, "region", {**context, **Lang(lang).context(), **viewer_values(role)})
 
     async def stop(self) -> None:
         self.hub.on_release = None

@@ -41,3 +41,15 @@ def test_an_idle_socket_gets_a_render_at_once_and_a_heartbeat_through_its_loop()
     conn.offer(0, "heartbeat")  # formatted by the loop with the last seq sent: queued
     assert sent == [(0, f'{REGIONS},"seq":5}}'), (6, '{"type":"agenda.updated","seq":6}')]
     assert list(conn.queue) == [(0, "heartbeat")] and conn.wake.is_set()
+
+
+def test_a_delta_that_would_replace_a_queued_render_is_replaced_by_the_whole_render() -> None:
+    """A delta holds only the regions changed since the render before: when that render is still
+    queued (never sent), the page must get the whole new render in its place."""
+    conn = Connection(Viewer(), max_queue=4)
+    conn.offer_latest(f'{REGIONS},"seq":1,"regions":{{"a":"1","b":"1"}}}}', REGIONS)
+    conn.offer_latest(f'{REGIONS},"seq":2,"regions":{{"b":"2"}}}}', REGIONS, f'{REGIONS},"seq":2,"regions":{{"a":"1","b":"2"}}}}')
+    assert list(conn.queue) == [(0, f'{REGIONS},"seq":2,"regions":{{"a":"1","b":"2"}}}}')]
+    conn.queue.clear()  # sent: the next delta goes as it is
+    conn.offer_latest(f'{REGIONS},"seq":3,"regions":{{"a":"3"}}}}', REGIONS, "whole")
+    assert list(conn.queue) == [(0, f'{REGIONS},"seq":3,"regions":{{"a":"3"}}}}')]

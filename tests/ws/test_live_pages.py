@@ -253,3 +253,25 @@ async def test_live_pages_get_regions_instead_of_events(live_server: ServerFacto
         types = await no_regions(page, 1.0)
         assert types and set(types) == {"regions"}, types
         assert [f["type"] for f in await recv_events(protocol, 3)] == ["agenda.updated"] * 3
+
+
+async def test_a_page_that_has_the_push_before_gets_only_the_regions_that_changed(live_server: ServerFactory) -> None:
+    """Deltas: a push sends a page that was offered the push before only the regions whose HTML
+    changed; applied on top of what it had, the page shows what a page joining now gets whole."""
+    from deliberation import agenda
+
+    live = await live_server()
+    item = await agenda.create_item(live.ctx, live.assembly, "seed", title="Item one")
+    async with live.connect_raw(f"?view=live&lang=ru&since={await _last(live)}") as page:
+        await agenda.set_phase(live.ctx, item["id"], "seed", "debate")
+        first = await next_regions(page)
+        assert set(first["regions"]) == {"live-item", "floor", "live-votes"}, "the first push is whole"
+        await agenda.set_phase(live.ctx, item["id"], "seed", "amendments")
+        delta = await next_regions(page)
+        assert 0 < len(delta["regions"]) < 3 and delta["seq"] > first["seq"]
+        seq = delta["seq"]
+        async with live.connect_raw(f"?view=live&lang=ru&since={seq - 1}&rendered={seq - 1}") as joining:
+            whole = await next_regions(joining)
+        assert whole["seq"] == seq and set(whole["regions"]) == {"live-item", "floor", "live-votes"}
+        assert {**first["regions"], **delta["regions"]} == whole["regions"]
+        assert all(first["regions"][i] != html for i, html in delta["regions"].items())
