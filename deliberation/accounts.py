@@ -15,7 +15,7 @@ from deliberation.tables import AuthToken, User
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-INVITE_TTL_MS = 7 * 24 * 3600 * 1000
+INVITE_TTL_MS = 7 * 24 * 3600 * 1000  # without settings (KURULTAI_INVITE_TTL_HOURS, default 168)
 
 
 class Conflict(DeliberationError):
@@ -150,17 +150,46 @@ async def lookup_token(token: str, kind: str, now_ms: int) -> tuple[UserView, st
     return (user, row["csrf"]) if user else None
 
 
+def invite_ttl_ms(ctx: Ctx) -> int:
+    """How long an invitation link lives: KURULTAI_INVITE_TTL_HOURS (the database's settings)."""
+    settings = getattr(ctx.db, "settings", None)
+    return settings.invite_ttl_hours * 3600 * 1000 if settings is not None else INVITE_TTL_MS
+
+
 async def create_invite(ctx: Ctx, user_id: int, actor: str | None) -> str:
     """A one-time link token with which a user sets their password."""
-    token = secrets.token_urlsafe(32)
+    return (await create_invites(ctx, [user_id], actor))[user_id]
+
+
+async def create_invites(ctx: Ctx, user_ids: list[int], actor: str | None, *, assembly_id: int = 0) -> dict[int, str]:
+    """A new one-time link token for each user, in one transaction, each audited
+    (`user.invited`). Only the tokens' hashes are stored: a user's earlier link stops working."""
+    tokens = {uid: secrets.token_urlsafe(32) for uid in user_ids}
+    ttl_ms = invite_ttl_ms(ctx)
 
     async def run(tx: Tx) -> None:
-        await User.update({User.invite_hash: token_hash(token), User.invite_expires_ms: tx.now_ms + INVITE_TTL_MS}).where(User.id == user_id)
-        row = await User.select(User.username).where(User.id == user_id).first()
-        await tx.audit(0, actor, "user.invited", {"username": row["username"] if row else ""})
+        names = {r["id"]: r["username"] for r in await User.select(User.id, User.username).where(User.id.is_in(list(tokens)))} if tokens else {}
+        for uid, token in tokens.items():
+            await User.update({User.invite_hash: token_hash(token), User.invite_expires_ms: tx.now_ms + ttl_ms}).where(User.id == uid)
+            await tx.audit(assembly_id, actor, "user.invited", {"username": names.get(uid, "")})
 
     await ctx.write(run)
-    return token
+    return tokens
+
+
+async def revoke_invite(ctx: Ctx, user_id: int, actor: str | None, *, assembly_id: int = 0) -> bool:
+    """Make the user's invitation link unusable; audited (`user.invite_revoked`) when there was
+    one. False when the user had no invitation to revoke."""
+
+    async def run(tx: Tx) -> bool:
+        row = await User.select(User.username, User.invite_hash).where(User.id == user_id).first()
+        if row is None or row["invite_hash"] is None:
+            return False
+        await User.update({User.invite_hash: None, User.invite_expires_ms: None}).where(User.id == user_id)
+        await tx.audit(assembly_id, actor, "user.invite_revoked", {"username": row["username"]})
+        return True
+
+    return await ctx.write(run)
 
 
 class InvalidInvite(InvalidInput):

@@ -13,13 +13,14 @@ from typing import Any
 from deliberation.common import NotFound, dumps, iso, load, load_locked, loads
 from deliberation import presence
 from deliberation.context import Ctx, Tx
-from deliberation.core.errors import InvalidInput
+from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Assembly, Membership, User
 
 ROLES = ("moderator", "secretary", "delegate", "observer")
 #: Roles only an administrator gives or takes away.
 APPOINTED = ("moderator", "secretary")
 LANGUAGES = ("kk", "ru", "en")
+MAX_WEIGHT = 1_000_000  # as an election's `weights` (voting/elections.py)
 
 
 def assembly_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +133,8 @@ def _member_rows(where: Any) -> Any:
         Membership.user.username.as_alias("username"),
         Membership.user.display_name.as_alias("display_name"),
         Membership.role,
+        Membership.weight,
+        Membership.active,
     ).where(where)
 
 
@@ -141,8 +144,14 @@ async def list_members(assembly_id: int) -> list[dict[str, Any]]:
 
 
 async def member_by_username(assembly_id: int, username: str) -> dict[str, Any] | None:
-    """A member of the assembly (`user_id`, `username`, `display_name`, `role`), or None."""
+    """A member of the assembly (`user_id`, `username`, `display_name`, `role`, `weight`, `active`), or None."""
     row = await _member_rows((Membership.assembly == assembly_id) & (Membership.user.username == username)).first()
+    return dict(row) if row else None
+
+
+async def member_by_id(assembly_id: int, user_id: int) -> dict[str, Any] | None:
+    """A member of the assembly by user id (as `member_by_username`), or None."""
+    row = await _member_rows((Membership.assembly == assembly_id) & (Membership.user == user_id)).first()
     return dict(row) if row else None
 
 
@@ -155,7 +164,7 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
         user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")
-        existing = await Membership.select(Membership.id, Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == user["id"])).first()
+        existing = await Membership.select(Membership.id, Membership.role, Membership.weight, Membership.active).where((Membership.assembly == assembly_id) & (Membership.user == user["id"])).first()
         if existing:
             await Membership.update({Membership.role: role}).where(Membership.id == existing["id"])
             if existing["role"] != role:  # attendance is a delegate's: it does not survive a change of role
@@ -164,6 +173,7 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
             await Membership.insert(Membership(assembly=assembly_id, user=user["id"], role=role))
         await tx.audit(assembly_id, actor, "member.set", {"username": username, "role": role})
         member = {"user_id": user["id"], "username": username, "display_name": user["display_name"], "role": role}
+        member |= {"weight": existing["weight"], "active": existing["active"]} if existing else {"weight": 1, "active": True}
         await tx.emit(assembly_id, "members.updated", member)
         return member
 
@@ -181,6 +191,7 @@ async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -
         user = await User.select(User.id).where(User.username == username).first()
         if user is None:
             raise NotFound(f"no user named {username!r}")
+        await check_no_vote_yet(assembly_id)
         await Membership.delete().where((Membership.assembly == assembly_id) & (Membership.user == user["id"]))
         await presence.forget_tx(tx, assembly_id, actor, user["id"], username, "member removed")
         await tx.audit(assembly_id, actor, "member.removed", {"username": username})
@@ -190,5 +201,48 @@ async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -
 
 
 async def memberships_of(user_id: int) -> dict[int, str]:
-    rows = await Membership.select(Membership.assembly, Membership.role).where(Membership.user == user_id)
+    """The user's role in each assembly where they are an active member (a deactivated member
+    holds no role: deliberation/members_import.py)."""
+    rows = await Membership.select(Membership.assembly, Membership.role).where((Membership.user == user_id) & (Membership.active == True))  # noqa: E712
     return {r["assembly"]: r["role"] for r in rows}
+
+
+async def check_no_vote_yet(assembly_id: int) -> None:
+    """A member is removed only before the assembly's first vote opened (a roll, a ballot or a
+    tally may name them); after it, deactivate them instead."""
+    from voting.tables import Election
+
+    if await Election.exists().where((Election.assembly == assembly_id) & (Election.status != "draft")):
+        raise IllegalTransition(f"a vote of assembly {assembly_id} has opened: members are no longer removed; deactivate the member instead")
+
+
+async def update_member(ctx: Ctx, assembly_id: int, actor: str, username: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a member's `role`, `weight` (an integer 1-1000000) and/or `active`; audited
+    (`member.updated`) and announced (`members.updated`) like `set_member`. A change of role
+    or a deactivation forgets the member's attendance."""
+    if "role" in changes and changes["role"] not in ROLES:
+        raise InvalidInput(f"role must be one of {list(ROLES)}, got {changes['role']!r}")
+    weight = changes.get("weight")
+    if weight is not None and (not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT):
+        raise InvalidInput(f"weight must be an integer 1-{MAX_WEIGHT}, got {weight!r}")
+    if "active" in changes and not isinstance(changes["active"], bool):
+        raise InvalidInput(f"active must be true or false, got {changes['active']!r}")
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        await load_locked(tx, Assembly, assembly_id, "assembly")
+        current = await member_by_username(assembly_id, username)
+        if current is None:
+            raise NotFound(f"{username!r} is no member of assembly {assembly_id}")
+        changed = {name: changes[name] for name in ("role", "weight", "active") if name in changes and changes[name] != current[name]}
+        if not changed:  # nothing to record
+            return current
+        columns = {"role": Membership.role, "weight": Membership.weight, "active": Membership.active}
+        await Membership.update({columns[name]: value for name, value in changed.items()}).where((Membership.assembly == assembly_id) & (Membership.user == current["user_id"]))
+        if "role" in changed or changed.get("active") is False:
+            await presence.forget_tx(tx, assembly_id, actor, current["user_id"], username, "role changed" if "role" in changed else "member deactivated")
+        member = {**current, **changed}
+        await tx.audit(assembly_id, actor, "member.updated", {"username": username, **changed})
+        await tx.emit(assembly_id, "members.updated", member)
+        return member
+
+    return await ctx.write(run)

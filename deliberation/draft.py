@@ -22,8 +22,8 @@ from deliberation.core.document import (
     to_html,
     to_markdown,
 )
-from deliberation.core.errors import InvalidInput
-from deliberation.tables import Assembly, Provision, ProvisionVersion
+from deliberation.core.errors import IllegalTransition, InvalidInput
+from deliberation.tables import AgendaProvision, Assembly, Provision, ProvisionVersion
 
 
 async def version_rows(assembly_id: int) -> list[ProvisionVersionRow]:
@@ -276,6 +276,15 @@ async def set_provision_text_tx(
     return version
 
 
+async def check_editable(provision_id: int) -> None:
+    """A provision is edited directly (editorially) only until the debate of an agenda item that
+    holds it opens (issue #18); from then on its wording changes only by an adopted amendment."""
+    rows = await AgendaProvision.select(AgendaProvision.agenda_item.id.as_alias("item"), AgendaProvision.agenda_item.phase.as_alias("phase")).where(AgendaProvision.provision == provision_id)
+    for row in rows:
+        if row["phase"] != "pending":
+            raise IllegalTransition(f"provision {provision_id} is on agenda item {row['item']}, which is in phase {row['phase']!r}: from the debate on, its wording changes only by an amendment")
+
+
 async def edit_provision(ctx: Ctx, provision_id: int, actor: str, *, title: str | None, text: str | None, delete: bool = False) -> dict[str, Any]:
     """An editorial change by a moderator (amendments go through `amendments.adopt`)."""
     if not delete and text is None and title is None:
@@ -283,6 +292,7 @@ async def edit_provision(ctx: Ctx, provision_id: int, actor: str, *, title: str 
 
     async def run(tx: Tx) -> None:
         prov = await load_locked(tx, Provision, provision_id, "provision")
+        await check_editable(provision_id)
         latest = await _latest_version(provision_id)
         new_text = None if delete else (latest["text"] if text is None else text)
         version = await set_provision_text_tx(tx, provision_id, title=title, text=new_text)

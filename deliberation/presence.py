@@ -26,13 +26,14 @@ from deliberation.tables import Assembly, Attendance, Membership
 
 
 async def _delegates(assembly_id: int) -> list[dict[str, Any]]:
+    """The active delegates: a deactivated one is not counted (issue #18)."""
     rows = (
         await Membership.select(
             Membership.user.id.as_alias("user_id"),
             Membership.user.username.as_alias("username"),
             Membership.user.display_name.as_alias("display_name"),
         )
-        .where((Membership.assembly == assembly_id) & (Membership.role == "delegate"))
+        .where((Membership.assembly == assembly_id) & (Membership.role == "delegate") & (Membership.active == True))  # noqa: E712
         .order_by(Membership.id)
     )
     return [dict(r) for r in rows]

@@ -79,6 +79,14 @@ class MemberSet(Input, kw_only=True):
     role: Annotated[str, Meta(max_length=16)]
 
 
+class MemberUpdate(Input, kw_only=True):
+    """A change of a member (issue #18): any of role, weight, active."""
+
+    role: Annotated[str, Meta(max_length=16)] | None = None
+    weight: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    active: bool | None = None
+
+
 class ProvisionCreate(Input, kw_only=True):
     number: Number | None = None
     kind: Annotated[str, Meta(max_length=16)] = "article"
@@ -227,6 +235,8 @@ class Member(Output, kw_only=True):
     username: str
     display_name: str
     role: str
+    weight: int = 1  # the voting weight a new election's roll gives them (issue #18)
+    active: bool = True  # false: deactivated, on no new roll and without the rights of the role
 
 
 class AuditEntryView(Output, kw_only=True):
@@ -442,3 +452,40 @@ class DraftImported(Output, kw_only=True):
 class AgendaFromProvisions(Input, kw_only=True):
     per: Annotated[str, Meta(max_length=16)] = "article"  # article | chapter
     planned_minutes: Minutes = 15
+
+
+# -- members from a spreadsheet (issue #18) -------------------------------------------------------
+
+
+class MemberRowError(Output, kw_only=True):
+    row: int  # the line of the file (CSV) or the sheet's row (XLSX); the header is row 1
+    field: str  # display_name | username | email | role | weight | language
+    code: str  # empty_name | name_too_long | bad_username | duplicate_username | already_member | unknown_role | appointed_role | bad_weight | bad_language | bad_email
+    detail: str
+
+
+class MemberRow(Output, kw_only=True):
+    row: int
+    display_name: str
+    username: str
+    username_generated: bool  # made from the name (the file left it empty)
+    existing_user: bool  # the username is a user already: they become a member, their account is unchanged
+    email: str | None
+    role: str
+    weight: int
+    language: str | None
+
+
+class MembersPreview(Output, kw_only=True):
+    format: str  # csv | xlsx
+    delimiter: str | None  # "," or ";" (CSV)
+    columns: list[str]  # the header's known columns, in file order
+    ignored_columns: list[str]
+    rows: list[MemberRow]
+    errors: list[MemberRowError]  # an import is refused while there is any
+
+
+class MembersImported(Output, kw_only=True):
+    assembly: int
+    created_users: int
+    members: list[Member]

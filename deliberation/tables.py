@@ -29,6 +29,8 @@ class User(Table, tablename="kurultai_user"):
     invite_hash = Varchar(length=64, null=True, default=None, index=True)
     invite_expires_ms = BigInt(null=True, default=None)
     created_ms = BigInt(default=0)
+    email = Varchar(length=254, null=True, default=None)  # from a member import; migrations/m0014
+    language = Varchar(length=8, null=True, default=None)  # kk | ru | en, from a member import; migrations/m0014
 
 
 class AuthToken(Table, tablename="auth_token"):
@@ -58,6 +60,8 @@ class Membership(Table, tablename="membership"):
     assembly = ForeignKey(references=Assembly, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=16)  # moderator (the chair) | secretary | delegate | observer
+    weight = Integer(default=1)  # the voting weight a new election's roll gives a delegate; migrations/m0014
+    active = Boolean(default=True)  # false: deactivated (on no new roll, no rights of the role); migrations/m0014
 
 
 class Provision(Table, tablename="provision"):

@@ -14,6 +14,7 @@ import click
 
 from kurultai.settings import Settings
 from voting.tally_cli import tally_command
+from kurultai.members_cli import import_members_command
 
 T = TypeVar("T")
 
@@ -313,12 +314,14 @@ _register_client_commands()
 def _register_record_commands() -> None:
     """`kurultai archive`, `adopted-text`, `minutes` and `table` (issue #19; kurultai/record/commands.py)."""
     from kurultai.record.commands import COMMANDS as RECORD_COMMANDS
+    from kurultai.record.cards_command import invitations_command  # `kurultai invitations` (issue #18)
 
-    for command in RECORD_COMMANDS:
+    for command in [*RECORD_COMMANDS, invitations_command]:
         cli.add_command(command)
 
 
 _register_record_commands()
+cli.add_command(import_members_command)  # issue #18
 
 
 @cli.command("backup", help="Copy the SQLite database into DEST (a new file, mode 0600) with SQLite's online backup, while the server runs.")

@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
     "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: NORMAL (default; survives a server crash) or FULL (also an OS crash or power loss).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
+    "KURULTAI_INVITE_TTL_HOURS": "Lifetime of one-time invitation links (and of the links on printed invitation cards) in hours (default 168, a week).",
     "KURULTAI_REDIS_PREFIX": "Prefix of Redis channel and key names, to share one Redis between deployments (default 'kurultai:').",
     "KURULTAI_ALLOWED_ORIGINS": "Comma-separated extra origins (e.g. https://example.org) allowed to open websockets; same origin is always allowed; '*' allows any.",
     "KURULTAI_WS_HEARTBEAT_S": "Seconds between websocket heartbeats and event-log catch-up checks (default 15).",
@@ -62,6 +63,7 @@ class Settings:
     ballot_client_rate_per_minute: int = 20_000
     cookie_secure: bool = False
     token_ttl_hours: int = 12
+    invite_ttl_hours: int = 168
     redis_prefix: str = "kurultai:"
     allowed_origins: tuple[str, ...] = ()
     ws_heartbeat_s: float = 15.0
@@ -152,6 +154,7 @@ class Settings:
             ballot_client_rate_per_minute=integer("KURULTAI_BALLOT_CLIENT_RATE", 20_000),
             cookie_secure=env.get("KURULTAI_COOKIE_SECURE", "") in ("1", "true", "yes"),
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
+            invite_ttl_hours=positive("KURULTAI_INVITE_TTL_HOURS", 168),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
             sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL"), "NORMAL"),
             signature_processes=signature_processes,

@@ -39,7 +39,7 @@ _GRANTS_SQL = """SELECT t.token_hash, t.kind, t.expires_ms, t."user" AS user_id,
        m.assembly AS assembly_id, m.role
 FROM auth_token t
 JOIN kurultai_user u ON u.id = t."user"
-LEFT JOIN membership m ON m."user" = t."user" AND m.assembly IN ({aids})
+LEFT JOIN membership m ON m."user" = t."user" AND m.assembly IN ({aids}) AND m.active = TRUE
 WHERE t.token_hash IN ({hashes})"""
 
 
@@ -49,7 +49,7 @@ def wall_clock_ms() -> int:
 
 async def read_grants(pairs: Iterable[tuple[str, int]]) -> dict[str, Grant]:
     """The stored tokens among the pairs' token hashes, each with its user's admin flag and
-    roles in the pairs' assemblies. A hash that is not returned has no token (revoked)."""
+    roles in the pairs' assemblies (a deactivated member holds none: issue #18). A hash that is not returned has no token (revoked)."""
     ordered = sorted(set(pairs))
     grants: dict[str, Grant] = {}
     for start in range(0, len(ordered), CHUNK):

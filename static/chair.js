@@ -16,11 +16,15 @@ document.addEventListener("change", (event) => {
 });
 
 // The open-vote form: the notice of who is not checked in shows with the basis "present", and the
-// confirmation names the basis and the roll size of the basis chosen.
+// confirmation names the basis and the roll size of the basis chosen, and says when the vote is
+// named (who has voted shown by name: issue #17).
 document.addEventListener("change", (event) => {
-  const basis = event.target;
-  if (!(basis instanceof HTMLSelectElement) || basis.name !== "quorum_basis" || !basis.form?.classList.contains("open-vote")) return;
-  const form = basis.form;
+  const field = event.target;
+  const form = field.form;
+  if (!(field instanceof HTMLSelectElement || field instanceof HTMLInputElement) || !["quorum_basis", "named"].includes(field.name) || !form?.classList.contains("open-vote")) return;
+  const basis = form.elements.namedItem("quorum_basis");
+  const named = form.elements.namedItem("named");
   for (const el of form.querySelectorAll("[data-basis]")) el.hidden = el.dataset.basis !== basis.value;
-  form.dataset.confirm = basis.value === "present" ? form.dataset.confirmPresent : form.dataset.confirmAll;
+  const confirm = basis.value === "present" ? form.dataset.confirmPresent : form.dataset.confirmAll;
+  form.dataset.confirm = named?.checked ? `${confirm} ${form.dataset.confirmNamed}` : confirm;
 });

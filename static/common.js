@@ -61,6 +61,7 @@ function formBody(form) {
   for (const el of form.elements) {
     if (!el.name || el.disabled) continue;
     if (el.type === "radio" && !el.checked) continue;
+    if (el.type === "checkbox" && el.dataset.type === "bool") { body[el.name] = el.checked; continue; }  // true or false, always sent
     if (el.type === "checkbox") { if (el.checked) body[el.name] = el.value; else if (el.dataset.unchecked) body[el.name] = el.dataset.unchecked; continue; }
     if (el.dataset.optional !== undefined && el.value === "") continue;
     if (el.closest("fieldset:disabled")) continue;

@@ -61,6 +61,7 @@ def election_view(row: dict[str, Any]) -> dict[str, Any]:
         "quorum_basis": row.get("quorum_basis") or "all",
         "present_at_open": row.get("present_at_open"),
         **attendance_at_open(row),
+        "named": bool(row.get("named")),
     }
 
 
@@ -115,6 +116,13 @@ def check_quorum_basis(basis: str) -> str:
     return basis
 
 
+def check_named(named: object) -> bool:
+    """A vote is named (its register of who has voted is public) or secret (the default)."""
+    if not isinstance(named, bool):
+        raise InvalidInput(f"named must be true or false, got {named!r}")
+    return named
+
+
 def _order(options: list[dict[str, str]], order: list[str] | None) -> list[dict[str, str]]:
     """Apply the moderator's order: listed ids first in that order, the rest after."""
     if not order:
@@ -147,6 +155,7 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
     visibility = spec.get("visibility", "live")
     rule_text = _check_config(method, visibility, kind, spec.get("rule"))
     basis = check_quorum_basis(spec.get("quorum_basis", "all"))
+    named = check_named(spec.get("named", False))
 
     async def run(tx: Tx) -> dict[str, Any]:
         item = await load(AgendaItem, item_id, "agenda item")
@@ -186,9 +195,10 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
             status="draft",
             created_ms=tx.now_ms,
             quorum_basis=basis,
+            named=named,
         )
         await e.save()
-        await tx.audit(item["assembly"], actor, "election.created", {"election": e.id, "method": method, "kind": kind})
+        await tx.audit(item["assembly"], actor, "election.created", {"election": e.id, "method": method, "kind": kind, "named": named})
         view = election_view(await get_election_row(e.id))
         await tx.emit(item["assembly"], "election.created", view)
         return view
@@ -210,6 +220,8 @@ async def update_election(ctx: Ctx, election_id: int, actor: str, changes: dict[
             values[Election.title] = changes["title"]
         if "quorum_basis" in changes:
             values[Election.quorum_basis] = check_quorum_basis(changes["quorum_basis"])
+        if "named" in changes:
+            values[Election.named] = check_named(changes["named"])
         if "order" in changes:
             values[Election.options] = json.dumps(_order(json.loads(row["options"]), changes["order"]), ensure_ascii=False)
         if "weights" in changes:
@@ -231,9 +243,12 @@ async def open_election(
     actor: str,
     quorum_basis: str | None = None,
     before_sign: Callable[[int], Awaitable[None]] | None = None,
+    named: bool | None = None,
 ) -> dict[str, Any]:
     """Freeze and sign the options and the roll. `quorum_basis` (the chair's choice when opening;
     else the election's own) "present" puts on the roll only the delegates checked in now.
+    `named` (likewise) makes the vote named: its register of who has voted is public from now
+    on (voting/register.py); it cannot change once the vote is open.
 
     Everything the roll is made of (the approved keys, the delegates, who is checked in) is read
     under the assembly's lock, the lock every check-in and check-out takes, so the roll and the
@@ -241,6 +256,8 @@ async def open_election(
     `before_sign` (a test hook, `Board.before_open`) is awaited once they are read."""
     if quorum_basis is not None:
         check_quorum_basis(quorum_basis)
+    if named is not None:
+        check_named(named)
     assembly_id = (await get_election_row(election_id))["assembly"]  # an election never changes assembly
 
     async def run(tx: Tx) -> dict[str, Any]:
@@ -249,6 +266,7 @@ async def open_election(
         if row["status"] != "draft":
             raise IllegalTransition(f"cannot open election {election_id}: it is {row['status']!r}, want 'draft'")
         basis = quorum_basis or row["quorum_basis"] or "all"
+        is_named = bool(row.get("named")) if named is None else named
         item = await load(AgendaItem, row["agenda_item"], "agenda item")
         if item["phase"] != Phase.VOTING:
             raise IllegalTransition(f"agenda item {item['id']} is {item['phase']!r}; elections open in the 'voting' phase")
@@ -275,7 +293,8 @@ async def open_election(
         if before_sign is not None:
             await before_sign(election_id)
         voters = sorted(
-            ({"key_id": k["key_id"], "public_key": k["public_key"], "weight": int(weights.get(k["username"], 1))} for k in keys),
+            # The election's own `weights` first, else the member's weight (issue #18; 1 by default).
+            ({"key_id": k["key_id"], "public_key": k["public_key"], "weight": int(weights.get(k["username"], k["weight"]))} for k in keys),
             key=lambda v: v["key_id"],
         )
         roll_env = sign_object(signer, {"v": 1, "type": "roll", "election": str(election_id), "voters": voters})
@@ -309,6 +328,7 @@ async def open_election(
                 Election.root_hash: _empty_root(),
                 Election.opened_ms: tx.now_ms,
                 Election.quorum_basis: basis,
+                Election.named: is_named,
                 Election.present_at_open: len(checked_in),
                 Election.delegates_at_open: len(delegates),
                 Election.attendance_at_open: json.dumps({"present": checked_in, "left_off": left_off}, ensure_ascii=False),
@@ -329,6 +349,7 @@ async def open_election(
                 "delegates": len(delegates),
                 "checked_in": checked_in,
                 "left_off": left_off,
+                "named": is_named,
             },
         )
         await tx.emit(row["assembly"], "election.opened", {"election": str(election_id), "envelope": election_env, "roll_size": len(voters)})

@@ -19,6 +19,7 @@ STATUS = {
     "bad_key": 400,
     "bad_proof": 400,
     "tally_hidden": 403,
+    "election_secret": 409,
     "counting_error": 400,
     "try_again": 503,
 }

@@ -31,6 +31,7 @@ class ElectionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     order: Annotated[list[OptionId], Meta(max_length=200)] | None = None
     weights: dict[Annotated[str, Meta(max_length=64)], Annotated[int, Meta(ge=1, le=1_000_000)]] | None = None
     quorum_basis: Annotated[str, Meta(max_length=16)] = "all"  # all | present: who is on the roll when it opens
+    named: bool = False  # a named (non-secret) vote: who has voted is published (the register)
 
     def spec(self) -> dict:
         out = {f: getattr(self, f) for f in self.__struct_fields__ if getattr(self, f) is not None}
@@ -43,12 +44,16 @@ class ElectionUpdate(ElectionCreate, kw_only=True):
     kind: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
     visibility: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
     quorum_basis: Annotated[str, Meta(max_length=16)] | None = None  # type: ignore[assignment]
+    named: bool | None = None  # type: ignore[assignment]
 
 
 class ElectionOpen(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The optional body of `POST /api/elections/{eid}/open`: the chair's choice of basis."""
+    """The optional body of `POST /api/elections/{eid}/open`: the chair's choice of basis, and
+    whether the vote is named (its register of who has voted public); each left out keeps the
+    election's own."""
 
     quorum_basis: Annotated[str, Meta(max_length=16)] | None = None
+    named: bool | None = None
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -201,7 +206,27 @@ class ElectionView(Output, kw_only=True):
     delegates_at_open: int | None  # delegates of the assembly when the vote opened
     checked_in_at_open: list[str] | None  # usernames of the delegates checked in when it opened
     left_off_roll: list[str] | None  # usernames of delegates with an approved key left off the roll: not checked in ("present" basis)
+    named: bool  # a named (non-secret) vote: GET …/register says who has voted (not signed: the server's statement)
     turnout: Turnout | UnsetType = UNSET  # GET /api/elections/{eid} of an open or closed election
+
+
+class RegisterEntry(Output, kw_only=True):
+    username: str
+    display_name: str
+    key_id: str  # the member's key on the signed roll
+    ballots: int  # ballots accepted from that key (changed votes included); 0: has not voted
+    revision: int | None  # the highest revision accepted (the one counted); None: has not voted
+
+
+class Register(Output, kw_only=True):
+    """`GET /api/elections/{eid}/register` of a named vote: who on the roll has voted. Not signed:
+    the server's statement of whose key is whose (the roll and the board name keys only)."""
+
+    election: str
+    status: str  # open | closed
+    voted: int  # members with at least one ballot
+    roll_size: int
+    entries: list[RegisterEntry]  # every member on the roll, by display name
 
 
 class InclusionProof(Output, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, ForeignKey, Integer, Text, Varchar
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Text, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -47,6 +47,7 @@ class Election(Table, tablename="election"):
     present_at_open = Integer(null=True, default=None)  # delegates checked in when the vote opened
     delegates_at_open = Integer(null=True, default=None)  # delegates of the assembly when the vote opened (migrations/m0012)
     attendance_at_open = Text(default="")  # JSON {"present": [username], "left_off": [username]} at opening; "" before m0012
+    named = Boolean(default=False)  # a named (non-secret) vote: its register of who has voted is public (migrations/m0015)
 
 
 class ElectionRoll(Table, tablename="election_roll"):

@@ -22,6 +22,7 @@ from kurultai.web import accounts_api as account_controllers, deliberation_api a
 from kurultai.web import voting_api as voting_controllers
 from kurultai.web import presence_api as presence_controllers
 from kurultai.web import setup_api as setup_controllers
+from kurultai.web import members_api as members_controllers
 from kurultai.web import record_api as record_controllers
 from voting import server_key
 from voting.board import Board
@@ -152,7 +153,7 @@ def create_app(
         finally:
             await shutdown(app)
 
-    from kurultai.web import pages, setup_pages
+    from kurultai.web import invitation_pages, invitations_api, members_pages, pages, registrar_api, setup_pages
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=pages.configure_engine)
 
@@ -168,7 +169,12 @@ def create_app(
             *pages.HANDLERS,
             *setup_controllers.HANDLERS,
             *setup_pages.HANDLERS,
-            setup_controllers.upload_router(settings.max_upload_bytes, setup_pages.UPLOAD_PAGES),
+            *invitations_api.HANDLERS,  # issue #18: invitation cards and keys at scale
+            *invitation_pages.HANDLERS,
+            *registrar_api.HANDLERS,
+            *members_controllers.HANDLERS,  # issue #18: members from a spreadsheet, managed
+            *members_pages.HANDLERS,
+            setup_controllers.upload_router(settings.max_upload_bytes, [*setup_pages.UPLOAD_PAGES, *members_controllers.UPLOAD_HANDLERS, *members_pages.UPLOAD_PAGES]),
             live_events,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],

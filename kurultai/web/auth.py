@@ -98,8 +98,8 @@ def require_admin(principal: Principal | None) -> Principal:
 async def role_in(assembly_id: int, principal: Principal | None) -> str | None:
     if principal is None:
         return None
-    row = await Membership.select(Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == principal.id)).first()
-    return row["role"] if row else None
+    row = await Membership.select(Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == principal.id) & (Membership.active == True)).first()  # noqa: E712
+    return row["role"] if row else None  # a deactivated member holds no role (issue #18)
 
 
 def effective_role(role: str | None, is_admin: bool) -> str | None:

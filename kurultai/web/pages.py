@@ -39,6 +39,7 @@ from kurultai.web.throttle import Throttled
 from deliberation.accounts import InvalidInvite
 from deliberation.passwords import PasswordsBusy
 from voting import elections, keys
+from voting.register import register
 from realtime.hub import read_last_seq
 from voting.server_key import public_view
 
@@ -161,7 +162,8 @@ def comment_tree(all_comments: list[dict[str, Any]]) -> tuple[dict[tuple[str, in
 
 
 async def election_views(app: Any, aid: int, item_id: int | None) -> list[dict[str, Any]]:
-    """Elections of the assembly (of one item when given), each with its turnout, tree head and tally."""
+    """Elections of the assembly (of one item when given), each with its turnout, tree head and
+    tally, and the register of who has voted when it is a named vote (voting/register.py)."""
     board = app.state.board
     out = []
     for e in await elections.list_elections(aid):
@@ -178,6 +180,9 @@ async def election_views(app: Any, aid: int, item_id: int | None) -> list[dict[s
         if e["status"] == "closed":
             row = await elections.require_row(int(e["id"]))
             e["result"] = json.loads(row["result_envelope"])["signed"] if row["result_envelope"] else None
+        e["register"] = None  # who has voted: named votes only, never a secret one's
+        if e["named"] and e["status"] != "draft":
+            e["register"] = await register(await elections.require_row(int(e["id"])))
         out.append(e)
     return out
 
@@ -228,7 +233,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
         "elections": shown,
-        "delegates": sum(1 for m in await assemblies.list_members(aid) if m["role"] == "delegate"),
+        "delegates": sum(1 for m in await assemblies.list_members(aid) if m["role"] == "delegate" and m["active"]),  # a deactivated one is not counted (#18)
         "presence": await presence.attendance(aid),  # who is checked in (public, like the members list)
     }
     if view == "live":
@@ -247,7 +252,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         replies=replies,
     )
     if view == "chair":
-        data["members"] = [m for m in await assemblies.list_members(aid) if m["role"] in ("delegate", "moderator")]
+        data["members"] = [m for m in await assemblies.list_members(aid) if m["role"] in ("delegate", "moderator") and m["active"]]
         data["keys"] = await keys.list_keys(aid)
         # Who would be on the roll of a vote opened now, by basis (the open-vote form says it).
         approved = {k["username"] for k in await keys.approved_keys(aid)}
@@ -341,13 +346,19 @@ async def login_submit(request: Request, data: Form, principal: P, ctx: C) -> Re
         return page(request, "login.html", principal, status=503, next=target, username=username, error="busy", headers={"retry-after": "1"})
     if done is None:
         return page(request, "login.html", principal, status=401, next=target, username=username, error="credentials")
+    return await start_session(request, ctx, done.user.id, target, done.device_token)
+
+
+async def start_session(request: Request, ctx: Ctx, user_id: int, target: str, device_token: str) -> Response[Any]:
+    """Log the browser in (a session cookie, the session's CSRF token, a device token) and send
+    it to `target`: after a login, and after a delegate set their password from an invitation."""
     settings = request.app.state.settings
     ttl = settings.token_ttl_hours * 3600 * 1000
-    token, csrf = await accounts.issue_token(ctx, done.user.id, "session", ttl)
+    token, csrf = await accounts.issue_token(ctx, user_id, "session", ttl)
     response = Redirect(path=target, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), max_age=ttl // 1000, path="/")
     _set_csrf_cookie(request, response, csrf)  # a new token with the session: the one before login is spent
-    set_device_cookie(request, response, done.device_token)
+    set_device_cookie(request, response, device_token)
     return response
 
 
@@ -367,12 +378,14 @@ async def invite_page(request: Request, token: FromPath[str], principal: P) -> T
     return page(request, "invite.html", principal, token=token, error=None, done=False)
 
 
-@post("/invite/{token:str}", include_in_schema=False, status_code=200)
-async def invite_submit(request: Request, token: FromPath[str], data: Form, principal: P, ctx: C) -> Template:
+@post("/invite/{token:str}", include_in_schema=False, status_code=200, response_model=None)
+async def invite_submit(request: Request, token: FromPath[str], data: Form, principal: P, ctx: C) -> Template | Response[Any]:
+    """Set the password; then the delegate is logged in and lands on their assembly (the newest
+    one they are a member of; issue #18: a phone that scanned an invitation card)."""
     if not _check_form_csrf(request, data, principal):
         return page(request, "invite.html", principal, status=403, token=token, error="csrf", done=False)
     try:
-        await accept_invitation(request, ctx, token, data.get("password", ""))
+        user = await accept_invitation(request, ctx, token, data.get("password", ""))
     except Throttled as exc:
         return page(request, "invite.html", principal, status=429, token=token, error="rate", done=False, headers={"retry-after": str(exc.retry_after)})
     except InvalidInvite:
@@ -381,7 +394,9 @@ async def invite_submit(request: Request, token: FromPath[str], data: Form, prin
         return page(request, "invite.html", principal, status=503, token=token, error="busy", done=False, headers={"retry-after": "1"})
     except DeliberationError:  # the password's length
         return page(request, "invite.html", principal, status=400, token=token, error="password", done=False)
-    return page(request, "invite.html", principal, token=token, error=None, done=True)
+    mine = await assemblies.memberships_of(user.id)
+    target = f"/assemblies/{max(mine)}" if mine else "/"
+    return await start_session(request, ctx, user.id, target, request.app.state.login_throttle.device_token(user.username))
 
 
 HANDLERS = [

@@ -27,6 +27,7 @@ from voting.board import Board, ElectionState, board_page, stored_roll
 from voting.core.errors import VotingError
 from voting.core.signed import RollVoter
 from voting.live import tally_payload
+from voting.register import register
 from voting.schemas import (
     BoardPage,
     ConsistencyProof,
@@ -39,6 +40,7 @@ from voting.schemas import (
     KeyRegistration,
     KeyView,
     Receipt,
+    Register,
     ResultEnvelope,
     RollEnvelope,
     ServerKey,
@@ -168,11 +170,21 @@ async def update_election_h(eid: FromPath[int], data: JSONBody[ElectionUpdate], 
 @post("/api/elections/{eid:int}/open", tags=["elections"], status_code=200)
 async def open_election_h(request: Request, eid: FromPath[int], principal: P, ctx: C, data: JSONBody[ElectionOpen | None] = None) -> ElectionView:
     """Open the vote: freeze the options and the roll, sign them. The optional body
-    `{"quorum_basis": "all"|"present"}` chooses who is on the roll (default: the election's own,
-    itself "all" unless set): "present" takes only the delegates checked in now."""
+    `{"quorum_basis": "all"|"present", "named": true|false}` chooses who is on the roll (default:
+    the election's own, itself "all" unless set): "present" takes only the delegates checked in
+    now; and whether the vote is named (its register of who has voted public; default: the
+    election's own, itself secret unless set)."""
     row = await elections.require_row(eid)
     p = await require_moderator(row["assembly"], principal)
-    view = await elections.open_election(ctx, request.app.state.signer, eid, p.username, data.quorum_basis if data is not None else None, before_sign=_board(request).before_open)
+    view = await elections.open_election(
+        ctx,
+        request.app.state.signer,
+        eid,
+        p.username,
+        data.quorum_basis if data is not None else None,
+        before_sign=_board(request).before_open,
+        named=data.named if data is not None else None,
+    )
     await _board(request).state(eid, fresh=True)
     return convert(view, ElectionView)
 
@@ -204,6 +216,14 @@ async def roll_h(eid: FromPath[int]) -> RollEnvelope:
     if not roll:
         raise ApiError(409, "election_not_open", f"election {eid} is a draft; the roll is frozen when it opens")
     return convert(json.loads(roll), RollEnvelope)
+
+
+@get("/api/elections/{eid:int}/register", tags=["elections"])
+async def register_h(eid: FromPath[int]) -> Register:
+    """Who on the roll of a named vote has voted: each member by name with their key and how
+    many ballots the board holds from it (unsigned: the server's statement of whose key is
+    whose). 409 `election_secret` for a secret vote, 409 `election_not_open` for a draft."""
+    return convert(await register(await elections.require_row(eid)), Register)
 
 
 @get("/api/elections/{eid:int}/board", tags=["elections"], responses={200: ResponseSpec(data_container=BoardPage, description="Board entries in seq order")})
@@ -349,6 +369,7 @@ HANDLERS = [
     close_election_h,
     get_election_h,
     roll_h,
+    register_h,
     board_h,
     sth_h,
     inclusion_h,

@@ -193,3 +193,17 @@ async def test_exports_of_unknown_assembly(world: World) -> None:
     for suffix in ("document", "document.md", "document.html"):
         r = await world.call("GET", f"/api/assemblies/9999/{suffix}")
         assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_a_provision_is_edited_directly_only_until_its_debate_opens(world: World) -> None:
+    """Issue #18: editable (versioned) until the debate of its item opens; then only amendments
+    change it. A provision on no item stays editable."""
+    on_item, free = world.provisions[0], world.provisions[2]
+    await world.ok("PATCH", f"/api/provisions/{on_item}", "moderator", {"text": "Edited while pending."})
+    await world.ok("POST", f"/api/agenda/{world.item}/phase", "moderator", {"phase": "debate"})
+    for body in ({"text": "Edited in the debate."}, {"title": "Renamed"}, {"delete": True}):
+        r = await world.call("PATCH", f"/api/provisions/{on_item}", "moderator", body)
+        assert r.status_code == 409 and r.json()["error"] == "illegal_transition", r.text
+    got = await world.ok("GET", f"/api/provisions/{on_item}")
+    assert got["text"] == "Edited while pending." and got["title"] == "Title 1"
+    await world.ok("PATCH", f"/api/provisions/{free}", "moderator", {"text": "Still editable."})

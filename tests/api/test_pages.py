@@ -175,7 +175,10 @@ async def test_invite_page(world: World) -> None:
         r = await c.post(f"/invite/{inv['token']}", data={"password": "short", "csrf_token": csrf})
         assert r.status_code == 400 and "password must be" in r.text
         r = await c.post(f"/invite/{inv['token']}", data={"password": PASSWORD, "csrf_token": csrf})
-        assert r.status_code == 200 and "Your password is set" in r.text
+        assert r.status_code == 303 and r.headers["location"] == f"/assemblies/{world.assembly}", r.text  # logged in, on the assembly
+        assert c.cookies.get(SESSION_COOKIE) and (await c.get("/api/me")).json()["username"] == "invitee"
+        c.cookies.clear()
+        csrf = _form_csrf((await c.get(f"/invite/{inv['token']}")).text)
         r = await c.post(f"/invite/{inv['token']}", data={"password": PASSWORD, "csrf_token": csrf})
         assert r.status_code == 400 and "unknown, used or expired" in r.text
         r = await c.get(f"/invite/{EVIL}")

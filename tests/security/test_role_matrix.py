@@ -49,6 +49,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/assemblies/{aid}/members"): ANYONE,
     ("POST", "/api/assemblies/{aid}/members"): SETUP,  # appointing a chair or a secretary: admin (tests/api/test_draft_import.py)
     ("DELETE", "/api/assemblies/{aid}/members/{username}"): SETUP,
+    ("PATCH", "/api/assemblies/{aid}/members/{username}"): SETUP,  # a chair's or a secretary's: admin (tests/api/test_members_import.py)
+    ("POST", "/api/assemblies/{aid}/members/preview"): SETUP,  # issue #18: members from a spreadsheet
+    ("POST", "/api/assemblies/{aid}/members/import"): SETUP,
+    ("POST", "/api/assemblies/{aid}/members/{uid}/invite"): SETUP,  # a new link (reset a password); a chair's or a secretary's: admin
     ("GET", "/api/assemblies/{aid}/audit"): SETUP,
     # draft
     ("GET", "/api/assemblies/{aid}/document"): ANYONE,
@@ -106,7 +110,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/assemblies/{aid}/keys"): MOD,
     ("POST", "/api/assemblies/{aid}/keys/{key_id}/approve"): MOD,
     ("POST", "/api/assemblies/{aid}/keys/approve-pending"): MOD,
+    ("GET", "/api/assemblies/{aid}/keys/pending"): MOD,  # issue #18: keys at scale, the list first
+    ("POST", "/api/assemblies/{aid}/keys/approve-present"): MOD,
     ("POST", "/api/assemblies/{aid}/keys/{key_id}/revoke"): MOD | {"delegate"},  # the delegate's own key
+    # invitations (issue #18)
+    ("POST", "/api/assemblies/{aid}/invitations.pdf"): SETUP,
+    ("DELETE", "/api/assemblies/{aid}/members/{uid}/invite"): SETUP,
     # elections
     ("GET", "/api/assemblies/{aid}/elections"): ANYONE,
     ("POST", "/api/agenda/{iid}/elections"): MOD,
@@ -187,6 +196,10 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("GET", "/api/assemblies/{aid}/members"): (f"/api/assemblies/{a}/members", None),
         ("POST", "/api/assemblies/{aid}/members"): (f"/api/assemblies/{a}/members", {"username": "pw", "role": "observer"}),
         ("DELETE", "/api/assemblies/{aid}/members/{username}"): (f"/api/assemblies/{a}/members/extra", None),
+        ("PATCH", "/api/assemblies/{aid}/members/{username}"): (f"/api/assemblies/{a}/members/extra", {"weight": 2}),
+        ("POST", "/api/assemblies/{aid}/members/preview"): (f"/api/assemblies/{a}/members/preview", "display_name;role\nImported Member;observer\n".encode()),
+        ("POST", "/api/assemblies/{aid}/members/import"): (f"/api/assemblies/{a}/members/import", "display_name;role\nImported Member;observer\n".encode()),
+        ("POST", "/api/assemblies/{aid}/members/{uid}/invite"): (f"/api/assemblies/{a}/members/{extra.id}/invite", None),
         ("GET", "/api/assemblies/{aid}/audit"): (f"/api/assemblies/{a}/audit", None),
         ("GET", "/api/assemblies/{aid}/document"): (f"/api/assemblies/{a}/document", None),
         ("GET", "/api/assemblies/{aid}/document.md"): (f"/api/assemblies/{a}/document.md", None),
@@ -240,6 +253,10 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("GET", "/api/assemblies/{aid}/keys"): (f"/api/assemblies/{a}/keys", None),
         ("POST", "/api/assemblies/{aid}/keys/{key_id}/approve"): (f"/api/assemblies/{a}/keys/{key['key_id']}/approve", None),
         ("POST", "/api/assemblies/{aid}/keys/approve-pending"): (f"/api/assemblies/{a}/keys/approve-pending", None),
+        ("GET", "/api/assemblies/{aid}/keys/pending"): (f"/api/assemblies/{a}/keys/pending?present=1", None),
+        ("POST", "/api/assemblies/{aid}/keys/approve-present"): (f"/api/assemblies/{a}/keys/approve-present", {"key_ids": [key["key_id"]]}),
+        ("POST", "/api/assemblies/{aid}/invitations.pdf"): (f"/api/assemblies/{a}/invitations.pdf?lang=kk", None),
+        ("DELETE", "/api/assemblies/{aid}/members/{uid}/invite"): (f"/api/assemblies/{a}/members/{extra.id}/invite", None),
         ("POST", "/api/assemblies/{aid}/keys/{key_id}/revoke"): (f"/api/assemblies/{a}/keys/{key['key_id']}/revoke", None),
         ("GET", "/api/assemblies/{aid}/elections"): (f"/api/assemblies/{a}/elections", None),
         ("POST", "/api/agenda/{iid}/elections"): (f"/api/agenda/{item2['id']}/elections", {"kind": "yes_no", "rule": {"majority": "simple", "quorum_percent": 0}}),

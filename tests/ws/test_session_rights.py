@@ -155,6 +155,11 @@ async def _remove(live: Live, http: httpx.AsyncClient, chair: dict[str, str]) ->
     assert r.status_code == 204, r.text
 
 
+async def _deactivate(live: Live, http: httpx.AsyncClient, chair: dict[str, str]) -> None:
+    r = await http.patch(f"/api/assemblies/{live.assembly}/members/mod", json={"active": False}, headers=chair)  # issue #18
+    assert r.status_code == 200, r.text
+
+
 async def _unadmin(live: Live, http: httpx.AsyncClient, chair: dict[str, str]) -> None:
     # No API changes the flag today: a direct write, as another process or an operator would.
     await live.ctx.write(lambda tx: User.update({User.is_admin: False}).where(User.username == "mod"))
@@ -162,8 +167,8 @@ async def _unadmin(live: Live, http: httpx.AsyncClient, chair: dict[str, str]) -
 
 @pytest.mark.parametrize(
     ("role", "admin", "change"),
-    [("moderator", False, _demote), ("moderator", False, _remove), (None, True, _unadmin)],
-    ids=["moderator_to_delegate", "moderator_removed", "admin_flag_removed"],
+    [("moderator", False, _demote), ("moderator", False, _remove), ("moderator", False, _deactivate), (None, True, _unadmin)],
+    ids=["moderator_to_delegate", "moderator_removed", "moderator_deactivated", "admin_flag_removed"],
 )
 async def test_changed_rights_close_with_4403_and_resume_redacted(live_server: ServerFactory, role: str | None, admin: bool, change: Any) -> None:
     live = await live_server()

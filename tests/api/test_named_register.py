@@ -1,0 +1,77 @@
+"""Named votes (issue #17): `named` is unsigned metadata chosen while the vote is a draft; a named
+vote's register says who on the roll has voted and how many ballots each cast; a secret vote has
+no register (409 `election_secret`), and the signed election object is the same either way."""
+
+from __future__ import annotations
+
+import json
+
+from tests.api.voting_helpers import register_and_approve, to_voting
+from tests.conftest import World
+
+YES_NO = {"kind": "yes_no", "rule": {"majority": "simple", "quorum_percent": 0}}
+
+
+async def _cast(w: World, eid: str, envelope: object) -> int:
+    r = await w.client.post(f"/api/elections/{eid}/ballots", content=json.dumps(envelope).encode(), headers={"content-type": "application/json"})
+    return r.status_code
+
+
+async def test_a_named_vote_publishes_who_has_voted(world: World) -> None:
+    w = world
+    first, second = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
+    await to_voting(w)
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {**YES_NO, "named": True}, status=201)
+    assert e["named"] is True
+    r = await w.call("GET", f"/api/elections/{e['id']}/register")
+    assert r.status_code == 409 and r.json()["error"] == "election_not_open" and "draft" in r.json()["detail"]
+    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
+    assert opened["named"] is True and "named" not in opened["election"]["signed"]  # unsigned: PROTOCOL §3 unchanged
+    reg = await w.ok("GET", f"/api/elections/{e['id']}/register")
+    assert (reg["voted"], reg["roll_size"], reg["status"]) == (0, 2, "open")
+    assert [(x["username"], x["ballots"], x["revision"]) for x in reg["entries"]] == [("delegate", 0, None), ("delegate2", 0, None)]
+    envelope = opened["election"]
+    assert await _cast(w, e["id"], first.ballot(envelope, ["yes"])) == 201
+    assert await _cast(w, e["id"], first.ballot(envelope, ["no"], revision=2)) == 201
+    reg = await w.ok("GET", f"/api/elections/{e['id']}/register")
+    by_name = {x["username"]: x for x in reg["entries"]}
+    assert reg["voted"] == 1
+    assert (by_name["delegate"]["ballots"], by_name["delegate"]["revision"], by_name["delegate"]["key_id"]) == (2, 2, first.key_id)
+    assert (by_name["delegate2"]["ballots"], by_name["delegate2"]["key_id"]) == (0, second.key_id)
+    await w.ok("POST", f"/api/elections/{e['id']}/close", "moderator")
+    assert (await w.ok("GET", f"/api/elections/{e['id']}/register"))["status"] == "closed"
+    audit = await w.ok("GET", f"/api/assemblies/{w.assembly}/audit", "moderator")
+    entries = {x["action"]: x["payload"] for x in audit["entries"] if x["payload"].get("election") == int(e["id"])}
+    assert entries["election.created"]["named"] is True and entries["election.opened"]["named"] is True
+
+
+async def test_a_secret_vote_has_no_register(world: World) -> None:
+    w = world
+    await register_and_approve(w, "delegate")
+    await to_voting(w)
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", YES_NO, status=201)
+    assert e["named"] is False  # the default
+    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
+    assert opened["named"] is False
+    r = await w.call("GET", f"/api/elections/{e['id']}/register")
+    assert r.status_code == 409 and r.json()["error"] == "election_secret" and "secret" in r.json()["detail"]
+    assert (await w.call("GET", "/api/elections/999999/register")).status_code == 404
+    audit = await w.ok("GET", f"/api/assemblies/{w.assembly}/audit", "moderator")
+    assert next(x for x in audit["entries"] if x["action"] == "election.opened")["payload"]["named"] is False
+
+
+async def test_named_is_chosen_before_the_vote_opens(world: World) -> None:
+    w = world
+    await register_and_approve(w, "delegate")
+    await to_voting(w)
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", YES_NO, status=201)
+    assert (await w.ok("PATCH", f"/api/elections/{e['id']}", "moderator", {"named": True}))["named"] is True
+    r = await w.call("PATCH", f"/api/elections/{e['id']}", "moderator", {"named": "yes"})
+    assert r.status_code == 400
+    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator", {"named": False})  # the chair's last word, when opening
+    assert opened["named"] is False
+    r = await w.call("PATCH", f"/api/elections/{e['id']}", "moderator", {"named": True})
+    assert r.status_code == 409  # frozen once open: a secret vote never becomes named
+    assert (await w.ok("GET", f"/api/elections/{e['id']}"))["named"] is False
+    other = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", YES_NO, status=201)
+    assert (await w.ok("POST", f"/api/elections/{other['id']}/open", "moderator", {"named": True}))["named"] is True
