@@ -37,12 +37,22 @@ def qr_links(pdf: bytes, tmp_path: Path, pages: int = 1) -> list[str]:
     folder.mkdir(exist_ok=True)
     (folder / "cards.pdf").write_bytes(pdf)
     subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", str(pages), str(folder / "cards.pdf"), str(folder / "page")], check=True)
-    found: list[str] = []
+    # One image per card (2 x 4 on an A4 page), as a phone sees one card: zbar reading a whole
+    # page of eight codes now and then misses one.
+    from PIL import Image
+
+    cells: list[str] = []
     for page in sorted(folder.glob("page*.png")):
-        proc = subprocess.run(["zbarimg", "--quiet", "--raw", str(page)], capture_output=True, text=True)
-        assert proc.returncode in (0, 4), proc.stderr
-        found += [line for line in proc.stdout.splitlines() if line]
-    return found
+        with Image.open(page) as image:
+            w, h = image.size
+            for row in range(4):
+                for col in range(2):
+                    cell = folder / f"{page.stem}-{row}-{col}.png"
+                    image.crop((col * w // 2, row * h // 4, (col + 1) * w // 2, (row + 1) * h // 4)).save(cell)
+                    cells.append(str(cell))
+    proc = subprocess.run(["zbarimg", "--quiet", "--raw", *cells], capture_output=True, text=True)
+    assert proc.returncode in (0, 4), proc.stderr
+    return [line for line in proc.stdout.splitlines() if line]
 
 
 def pdf_info(pdf: bytes, tmp_path: Path) -> tuple[int, str]:

@@ -76,6 +76,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/assemblies/{aid}/agenda/from-provisions"): SETUP,
     ("GET", "/api/agenda/{iid}"): ANYONE,
     ("PATCH", "/api/agenda/{iid}"): SETUP,
+    ("POST", "/api/agenda/{iid}/merge"): SETUP,  # issue #18: reshaping the agenda (409 here: the item is in debate)
+    ("POST", "/api/agenda/{iid}/split"): SETUP,
     ("POST", "/api/agenda/{iid}/phase"): MOD,
     ("POST", "/api/assemblies/{aid}/current"): MOD,
     ("GET", "/api/assemblies/{aid}/presence"): ANYONE,  # like the members list
@@ -129,6 +131,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/elections/{eid}/proof/inclusion"): ANYONE,
     ("GET", "/api/elections/{eid}/proof/consistency"): ANYONE,
     ("GET", "/api/elections/{eid}/tally"): ANYONE,
+    ("GET", "/api/elections/{eid}/register"): ANYONE,
     ("GET", "/api/elections/{eid}/result"): ANYONE,
     ("POST", "/api/elections/{eid}/ballots"): ANYONE,  # no session: the signature is the credential
 }
@@ -221,6 +224,8 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("POST", "/api/assemblies/{aid}/agenda/from-provisions"): (f"/api/assemblies/{a}/agenda/from-provisions", {"per": "article"}),
         ("GET", "/api/agenda/{iid}"): (f"/api/agenda/{i}", None),
         ("PATCH", "/api/agenda/{iid}"): (f"/api/agenda/{i}", {"description": "by {role}"}),
+        ("POST", "/api/agenda/{iid}/merge"): (f"/api/agenda/{i}/merge", {"into": item2["id"]}),
+        ("POST", "/api/agenda/{iid}/split"): (f"/api/agenda/{i}/split", {"provisions": [w.provisions[0]], "title": "by {role}"}),
         ("POST", "/api/agenda/{iid}/phase"): (f"/api/agenda/{i}/phase", {"phase": "amendments"}),
         ("POST", "/api/assemblies/{aid}/current"): (f"/api/assemblies/{a}/current", {"item": i}),
         ("GET", "/api/assemblies/{aid}/presence"): (f"/api/assemblies/{a}/presence", None),
@@ -270,6 +275,7 @@ async def build_targets(w: World, app: Any) -> tuple[dict[str, Any], dict[tuple[
         ("GET", "/api/elections/{eid}/proof/inclusion"): (f"/api/elections/{o}/proof/inclusion?seq=0&tree_size=1", None),
         ("GET", "/api/elections/{eid}/proof/consistency"): (f"/api/elections/{o}/proof/consistency?first=0&second=0", None),
         ("GET", "/api/elections/{eid}/tally"): (f"/api/elections/{o}/tally", None),
+        ("GET", "/api/elections/{eid}/register"): (f"/api/elections/{o}/register", None),
         ("GET", "/api/elections/{eid}/result"): (f"/api/elections/{o}/result", None),
         ("POST", "/api/elections/{eid}/ballots"): (f"/api/elections/{o}/ballots", {"signed": {}, "signature": "", "signer": ""}),
     }
