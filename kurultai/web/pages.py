@@ -221,6 +221,7 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
     for e in shown:  # the charts are drawn into the page (per language, when the regions render): no request per page
         if e["status"] != "draft":
             e["chart"] = await chart_data(app, await elections.require_row(int(e["id"])))
+    members = await assemblies.list_members(aid)
     data: dict[str, Any] = {
         "seq": seq,
         "now_ms": now,
@@ -233,7 +234,8 @@ async def view_context(app: Any, aid: int, item_id: int | None, now: int, view: 
         "floor": [p for p in doc["provisions"] if p["id"] in on_floor],
         "speakers": await speakers.speakers_view(current["id"], now) if current else None,
         "elections": shown,
-        "delegates": sum(1 for m in await assemblies.list_members(aid) if m["role"] == "delegate" and m["active"]),  # a deactivated one is not counted (#18)
+        "delegates": sum(1 for m in members if m["role"] == "delegate" and m["active"]),  # a deactivated one is not counted (#18)
+        "names": {m["username"]: m["display_name"] or m["username"] for m in members},  # authors are shown by name, not login
         "presence": await presence.attendance(aid),  # who is checked in (public, like the members list)
     }
     if view == "live":

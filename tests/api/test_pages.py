@@ -213,7 +213,9 @@ async def test_the_heading_uses_the_title_in_the_page_language(world: World) -> 
 
 async def test_the_chairs_amendment_list_names_the_article(world: World, app: Any) -> None:
     from deliberation import accounts
+    from deliberation.tables import User
 
+    await User.update({User.display_name: "Әсел Нұрланова"}).where(User.id == world.users["delegate"])
     a = await world.ok(
         "POST", f"/api/assemblies/{world.assembly}/amendments", "delegate", {"provision": world.provisions[1], "kind": "replace", "text": "New.", "title": "Shorter", "submit": True}, status=201
     )
@@ -221,3 +223,4 @@ async def test_the_chairs_amendment_list_names_the_article(world: World, app: An
     r = await world.client.get(f"/assemblies/{world.assembly}/chair", headers={"accept-language": "ru", "cookie": f"{SESSION_COOKIE}={token}"})
     item = re.search(rf'<li class="amendment status-submitted" id="chair-amendment-{a["id"]}">(.*?)</li>', r.text, re.S)
     assert item is not None and "Статья 2" in item.group(1), r.text[:500]
+    assert "Әсел Нұрланова" in item.group(1) and ">delegate<" not in item.group(1), "the author by name, not login"
