@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, iso, load, load_locked, loads
+from deliberation.common import NotFound, in_id_range, iso, load, load_locked, loads
 from deliberation.context import Ctx, Tx
-from deliberation.core.errors import InvalidInput
+from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import check_phase_reopen, check_phase_transition, is_reopening
 from deliberation.core.speakers import Timer
-from deliberation.tables import AgendaItem, AgendaProvision, Assembly, Provision
+from deliberation.tables import AgendaItem, AgendaProvision, Assembly, Provision, SpeakerEntry
 
 
 def timer_of(row: dict[str, Any]) -> Timer:
@@ -150,6 +150,99 @@ async def _move(row: dict[str, Any], position: int) -> None:
     ids.insert(position - 1, row["id"])
     for i, iid in enumerate(ids, start=1):
         await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == iid)
+
+
+async def _renumber(assembly_id: int) -> None:
+    """Positions 1..n in the present order (after an item was removed)."""
+    items = await AgendaItem.select(AgendaItem.id, AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position)
+    for i, r in enumerate(items, start=1):
+        if r["position"] != i:
+            await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == r["id"])
+
+
+async def _check_reshapable(row: dict[str, Any]) -> None:
+    """An item is merged or split only while it is pending, before anybody asked to speak on it
+    and before a vote on it was prepared."""
+    from voting.tables import Election
+
+    if row["phase"] != "pending":
+        raise IllegalTransition(f"agenda item {row['id']} is in phase {row['phase']!r}: only a pending item is merged or split")
+    if await SpeakerEntry.exists().where(SpeakerEntry.agenda_item == row["id"]):
+        raise IllegalTransition(f"agenda item {row['id']} has speakers: it is no longer merged or split")
+    if await Election.exists().where(Election.agenda_item == row["id"]):
+        raise IllegalTransition(f"agenda item {row['id']} has a vote: it is no longer merged or split")
+
+
+async def merge_items(ctx: Ctx, item_id: int, into_id: int, actor: str) -> dict[str, Any]:
+    """Merge item `item_id` into `into_id`: its provisions are appended to those of `into_id`
+    (in their order, none twice), it is deleted and the positions are renumbered 1..n. Both
+    items are pending, without speakers or a vote. Audited (`agenda.merged`); announced with
+    `agenda.removed` and `agenda.updated`. Returns the merged item."""
+
+    async def run(tx: Tx) -> dict[str, Any]:
+        row = await load_locked(tx, AgendaItem, item_id, "agenda item")
+        assembly_id = row["assembly"]
+        if into_id == item_id:
+            raise InvalidInput(f"agenda item {item_id} cannot be merged into itself")
+        into = await AgendaItem.select().where(AgendaItem.id == into_id).first() if in_id_range(into_id) else None
+        if into is None or into["assembly"] != assembly_id:
+            raise InvalidInput(f"agenda item {into_id} is not part of assembly {assembly_id}")
+        await _check_reshapable(row)
+        await _check_reshapable(into)
+        kept = await _provision_ids(into_id)
+        moved = await _provision_ids(item_id)
+        await _set_provisions(into_id, kept + [pid for pid in moved if pid not in kept])
+        await _set_provisions(item_id, [])
+        await AgendaItem.delete().where(AgendaItem.id == item_id)
+        await _renumber(assembly_id)
+        await Assembly.update({Assembly.current_item: 0}).where((Assembly.id == assembly_id) & (Assembly.current_item == item_id))
+        view = await get_item(into_id, tx.now_ms)
+        await tx.audit(assembly_id, actor, "agenda.merged", {"item": item_id, "into": into_id})
+        await tx.emit(assembly_id, "agenda.removed", {"item": item_id})
+        await tx.emit(assembly_id, "agenda.updated", {"item": view})
+        return view
+
+    return await ctx.write(run)
+
+
+async def split_item(ctx: Ctx, item_id: int, provisions: list[int], title: str, actor: str) -> list[dict[str, Any]]:
+    """Split `provisions` (some of the item's, not all) off a pending item into a new item right
+    after it, titled `title`, with the same planned duration and speaking time. Audited
+    (`agenda.split`); `agenda.updated` for both. Returns both items, the original first."""
+    title = " ".join(title.split())
+    if not title or len(title) > 300:
+        raise InvalidInput(f"the new item's title must have 1 to 300 characters, got {len(title)}")
+
+    async def run(tx: Tx) -> list[dict[str, Any]]:
+        row = await load_locked(tx, AgendaItem, item_id, "agenda item")
+        await _check_reshapable(row)
+        current = await _provision_ids(item_id)
+        if len(set(provisions)) != len(provisions):
+            raise InvalidInput(f"provisions must not repeat, got {provisions}")
+        if not provisions or len(provisions) >= len(current) or any(pid not in current for pid in provisions):
+            raise InvalidInput(f"split off some of the item's provisions {current}, not none or all, got {provisions}")
+        last = await AgendaItem.select(AgendaItem.position).where(AgendaItem.assembly == row["assembly"]).order_by(AgendaItem.position, ascending=False).first()
+        new = AgendaItem(
+            assembly=row["assembly"],
+            position=last["position"] + 1,
+            title=title,
+            planned_minutes=row["planned_minutes"],
+            speaking_time_s=row["speaking_time_s"],
+            timer_limit_ms=row["speaking_time_s"] * 1000,
+            created_ms=tx.now_ms,
+        )
+        await new.save()
+        split_off = [pid for pid in current if pid in provisions]
+        await _set_provisions(item_id, [pid for pid in current if pid not in provisions])
+        await _set_provisions(new.id, split_off)
+        await _move(await load(AgendaItem, new.id, "agenda item"), row["position"] + 1)
+        views = [await get_item(item_id, tx.now_ms), await get_item(new.id, tx.now_ms)]
+        await tx.audit(row["assembly"], actor, "agenda.split", {"item": item_id, "new": new.id, "provisions": split_off, "title": title})
+        for view in views:
+            await tx.emit(row["assembly"], "agenda.updated", {"item": view})
+        return views
+
+    return await ctx.write(run)
 
 
 async def set_phase(ctx: Ctx, item_id: int, actor: str, phase: str, reason: str | None = None) -> dict[str, Any]:

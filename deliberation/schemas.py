@@ -118,6 +118,15 @@ class AgendaItemUpdate(Input, kw_only=True):
     position: Annotated[int, Meta(ge=1, le=10_000)] | None = None
 
 
+class AgendaItemMerge(Input, kw_only=True):
+    into: Id  # the item that keeps its title and receives the provisions
+
+
+class AgendaItemSplit(Input, kw_only=True):
+    provisions: Annotated[list[Id], Meta(min_length=1, max_length=10_000)]  # some of the item's, not all
+    title: Name  # the new item's
+
+
 class PhaseChange(Input, kw_only=True):
     phase: Annotated[str, Meta(max_length=16)]
     reason: Annotated[str, Meta(max_length=2000)] | None = None  # required to reopen the phase before

@@ -18,6 +18,8 @@ from deliberation.schemas import (
     CurrentItem,
     CurrentItemView,
     AgendaItemCreate,
+    AgendaItemMerge,
+    AgendaItemSplit,
     AgendaItemUpdate,
     AgendaItemView,
     AmendmentCreate,
@@ -217,6 +219,22 @@ async def update_item_h(iid: FromPath[int], data: JSONBody[AgendaItemUpdate], pr
     item = await load(AgendaItem, iid, "agenda item")
     p = await require_secretary(item["assembly"], principal)
     return convert(await agenda.update_item(ctx, iid, p.username, data.changes()), AgendaItemView)
+
+
+@post("/api/agenda/{iid:int}/merge", tags=["agenda"], status_code=200)
+async def merge_item_h(iid: FromPath[int], data: JSONBody[AgendaItemMerge], principal: P, ctx: C) -> AgendaItemView:
+    """Merge the item into `into` (both pending, without speakers or a vote): the merged item."""
+    item = await load(AgendaItem, iid, "agenda item")
+    p = await require_secretary(item["assembly"], principal)
+    return convert(await agenda.merge_items(ctx, iid, data.into, p.username), AgendaItemView)
+
+
+@post("/api/agenda/{iid:int}/split", tags=["agenda"], status_code=200)
+async def split_item_h(iid: FromPath[int], data: JSONBody[AgendaItemSplit], principal: P, ctx: C) -> list[AgendaItemView]:
+    """Split some of a pending item's provisions off into a new item right after it: both items."""
+    item = await load(AgendaItem, iid, "agenda item")
+    p = await require_secretary(item["assembly"], principal)
+    return convert(await agenda.split_item(ctx, iid, data.provisions, data.title, p.username), list[AgendaItemView])
 
 
 @post("/api/agenda/{iid:int}/phase", tags=["agenda"], status_code=200)
@@ -441,6 +459,8 @@ HANDLERS = [
     create_item_h,
     get_item_h,
     update_item_h,
+    merge_item_h,
+    split_item_h,
     set_phase_h,
     set_current_h,
     speakers_h,

@@ -7,6 +7,8 @@
 - `/assemblies/{id}/draft/upload` → `/assemblies/{id}/draft/preview?token=…` → `…/draft/confirm`:
   the document is kept (mode 0600, in `$KURULTAI_DATA_DIR/imports/`, at most a day) between the
   preview and the confirmation, which reads it again: the preview shows exactly what is written.
+- `/assemblies/{id}/agenda/{item}/move|merge|split`: the agenda reshaped by plain forms, back to
+  the set-up page's agenda (303).
 
 Forms answer their errors in the page's language, with the status of the problem (400, 403,
 409, 413, 415, 422). Every form carries the session's CSRF token.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from deliberation import accounts, agenda, assemblies, draft, draft_import
 from deliberation.common import in_id_range
 from deliberation.context import Ctx
 from deliberation.core.errors import DeliberationError
-from deliberation.tables import User
+from deliberation.tables import AgendaItem, User
 from kurultai.files import private_dir, private_file
 from kurultai.web.auth import Principal, effective_role, role_in
 from kurultai.web.pages import Form, _check_form_csrf, page
@@ -125,6 +128,7 @@ async def _setup_context(aid: int, now_ms: int) -> dict[str, Any]:
         "provisions": doc["provisions"],
         "agenda": items,
         "on_agenda": len({pid for i in items for pid in i["provisions"]}),
+        "provision_numbers": {p["id"]: p["number"] or p["title"] for p in doc["provisions"]},
         "max_upload_mb": 0,
     }
 
@@ -362,8 +366,77 @@ async def agenda_build(request: Request, aid: FromPath[int], data: Form, princip
     return Redirect(path=f"/assemblies/{aid}/setup?done=agenda&n={len(items)}#agenda", status_code=303)
 
 
+# -- reshaping the agenda: move, merge, split (plain forms; the services check the phase) ---------
+
+
+async def _agenda_edit(
+    request: Request, aid: int, iid: int, data: dict[str, str], principal: Principal | None, ctx: Ctx, change: Callable[[dict[str, Any], str], Awaitable[str | None]]
+) -> Template | Redirect:
+    """Guard, CSRF and the item (404 unless it is on this assembly's agenda), then `change(item,
+    actor)`, which returns an error code of its own input or None. Back to the agenda, or the
+    set-up page with the error in the page's language."""
+    refused = await _guard(request, aid, principal, f"/assemblies/{aid}/setup")
+    if refused is not None:
+        return refused
+    assert principal is not None
+    if not _check_form_csrf(request, data, principal):
+        return await setup_page_response(request, aid, principal, ctx, status=403, error="csrf")
+    row = await AgendaItem.select(AgendaItem.id, AgendaItem.assembly, AgendaItem.position).where(AgendaItem.id == iid).first() if in_id_range(iid) else None
+    if row is None or row["assembly"] != aid:
+        raise NotFoundException(f"no agenda item {iid} in assembly {aid}")
+    try:
+        error = await change(row, principal.username)
+    except DeliberationError as exc:
+        return await setup_page_response(request, aid, principal, ctx, status=exc.status, error="agenda_locked" if exc.status == 409 else "agenda_changed")
+    if error is not None:
+        return await setup_page_response(request, aid, principal, ctx, status=400, error=error)
+    return Redirect(path=f"/assemblies/{aid}/setup#agenda", status_code=303)
+
+
+@post("/assemblies/{aid:int}/agenda/{iid:int}/move", include_in_schema=False, status_code=303, response_model=None)
+async def agenda_move(request: Request, aid: FromPath[int], iid: FromPath[int], data: Form, principal: P, ctx: C) -> Template | Redirect:
+    async def change(row: dict[str, Any], actor: str) -> str | None:
+        step = {"up": -1, "down": 1}.get(data.get("direction", ""))
+        if step is None:
+            return "invalid"
+        await agenda.update_item(ctx, row["id"], actor, {"position": row["position"] + step})
+        return None
+
+    return await _agenda_edit(request, aid, iid, data, principal, ctx, change)
+
+
+@post("/assemblies/{aid:int}/agenda/{iid:int}/merge", include_in_schema=False, status_code=303, response_model=None)
+async def agenda_merge(request: Request, aid: FromPath[int], iid: FromPath[int], data: Form, principal: P, ctx: C) -> Template | Redirect:
+    async def change(row: dict[str, Any], actor: str) -> str | None:
+        into = data.get("into", "")
+        if not into.isdigit() or not in_id_range(int(into)):
+            return "invalid"
+        await agenda.merge_items(ctx, row["id"], int(into), actor)
+        return None
+
+    return await _agenda_edit(request, aid, iid, data, principal, ctx, change)
+
+
+@post("/assemblies/{aid:int}/agenda/{iid:int}/split", include_in_schema=False, status_code=303, response_model=None)
+async def agenda_split(request: Request, aid: FromPath[int], iid: FromPath[int], data: Form, principal: P, ctx: C) -> Template | Redirect:
+    """The checked provisions (fields `provision-{id}`) go to a new item titled `title`."""
+
+    async def change(row: dict[str, Any], actor: str) -> str | None:
+        title = " ".join(data.get("title", "").split())
+        if not title or len(title) > 300 or "\x00" in title:
+            return "agenda_title"
+        current = (await agenda.get_item(row["id"], ctx.now()))["provisions"]
+        checked = [pid for pid in current if data.get(f"provision-{pid}")]
+        if not checked or len(checked) == len(current):
+            return "agenda_split"
+        await agenda.split_item(ctx, row["id"], checked, title, actor)
+        return None
+
+    return await _agenda_edit(request, aid, iid, data, principal, ctx, change)
+
+
 #: Registered in the upload router (a larger body limit): the document upload.
 UPLOAD_PAGES = [draft_upload]
-HANDLERS = [new_assembly_page, new_assembly_submit, setup_page, setup_submit, appoint_submit, draft_preview_page, draft_confirm, agenda_build]
+HANDLERS = [new_assembly_page, new_assembly_submit, setup_page, setup_submit, appoint_submit, draft_preview_page, draft_confirm, agenda_build, agenda_move, agenda_merge, agenda_split]
 
 _ = Response

@@ -1,6 +1,6 @@
 """Setting up an assembly in the browser (issue #18): an administrator creates an assembly and
 appoints a secretary; the secretary (in Russian) imports a 30-article Russian .docx, previews it,
-imports it and builds the agenda."""
+imports it, builds the agenda, moves an item, merges two and splits one."""
 
 from __future__ import annotations
 
@@ -99,15 +99,40 @@ def test_admin_creates_an_assembly_and_the_secretary_imports_the_draft(browser: 
 
     # 6. The agenda in one step: one item per article.
     sec.locator("#agenda input[value=article]").check()
-    sec.locator("#agenda form button[type=submit]").click()
+    sec.locator("#agenda-build button[type=submit]").click()
     sec.wait_for_url(re.compile(rf"/assemblies/{aid}/setup\?done=agenda"))
     expect(sec.locator("#agenda-built")).to_contain_text("Добавлено пунктов: 30")
-    expect(sec.locator(".setup-agenda li")).to_have_count(30)
-    expect(sec.locator(".setup-agenda li").first).to_have_text("Статья 1. Заголовок статьи 1")
-    expect(sec.locator("#agenda form button[type=submit]")).to_be_disabled()
+    expect(sec.locator(".setup-agenda > li")).to_have_count(30)
+    expect(sec.locator(".setup-agenda .agenda-title").first).to_have_text("Статья 1. Заголовок статьи 1")
+    expect(sec.locator("#agenda-build button[type=submit]")).to_be_disabled()
     items = httpx.get(f"{server.url}/api/assemblies/{aid}/agenda").json()
     assert [i["provisions"] for i in items] == [[p["id"]] for p in doc["provisions"]]
     sec.screenshot(path=str(SCREENSHOTS / "setup-ru.png"), full_page=False)
+    assert serious(sec) == []
+
+    # 7. Reshape the agenda: article 2 up, article 1 merged into it, then split off again.
+    one, two = items[0]["id"], items[1]["id"]
+    p1, p2 = doc["provisions"][0]["id"], doc["provisions"][1]["id"]
+    titles = sec.locator(".setup-agenda .agenda-title")
+    expect(sec.locator(f"#agenda-item-{one} .move-up")).to_have_count(0)  # the first item
+    with sec.expect_navigation():
+        sec.locator(f"#agenda-item-{two} .move-up").click()
+    expect(titles.nth(0)).to_have_text("Статья 2. Заголовок статьи 2")
+    expect(titles.nth(1)).to_have_text("Статья 1. Заголовок статьи 1")
+    with sec.expect_navigation():
+        sec.locator(f"#agenda-item-{one} .merge-up", has_text="Объединить с пунктом выше").click()
+    expect(sec.locator(".setup-agenda > li")).to_have_count(29)
+    expect(sec.locator(f"#agenda-item-{two} .agenda-provisions")).to_have_text("Положения: 2, 1")
+    sec.locator(f"#agenda-item-{two} input[name=provision-{p1}]").check()
+    sec.fill(f"#split-title-{two}", "Статья 1 (выделена)")
+    with sec.expect_navigation():
+        sec.locator(f"#agenda-item-{two} .split").click()
+    expect(sec.locator(".setup-agenda > li")).to_have_count(30)
+    expect(titles.nth(1)).to_have_text("Статья 1 (выделена)")
+    expect(sec.locator(".setup-agenda .agenda-provisions").nth(0)).to_have_text("Положения: 2")
+    expect(sec.locator(".setup-agenda .agenda-provisions").nth(1)).to_have_text("Положения: 1")
+    items = httpx.get(f"{server.url}/api/assemblies/{aid}/agenda").json()
+    assert [(i["position"], i["provisions"]) for i in items[:3]] == [(1, [p2]), (2, [p1]), (3, [doc["provisions"][2]["id"]])]
     assert serious(sec) == []
     ctx.close()
     assert not server.page_errors, server.page_errors
