@@ -1,12 +1,14 @@
 """Members from a spreadsheet in the browser (issue #18): a secretary (in Russian) uploads a CSV
 of 200 delegates with Kazakh and Russian names (UTF-8 with a BOM, semicolons), sees the preview,
-imports it, and the members list shows the 200 delegates; a wrong list is refused in Russian with
+imports it, the members list shows the 200 delegates, and their invitation cards print (25
+pages; a card's QR code opens a link that sets the password); a wrong list is refused in Russian with
 its row errors, and nothing is written; a member's weight is changed in the table."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from playwright.sync_api import expect
 expect.set_options(timeout=15_000)
 
 from tests.e2e.conftest import Server  # noqa: E402  (after expect.set_options, on purpose)
+from tests.api.test_invitations import qr_links  # noqa: E402
 from tests.e2e.test_accessibility import serious  # noqa: E402
 
 FIRST = ["Әсел", "Нұрлан", "Айгерим", "Ерлан", "Жанна", "Бақыт", "Гүлнар", "Қайрат", "Мария", "Иван", "Ольга", "Сергей", "Дәурен", "Ұлжан", "Өмірзақ", "Татьяна", "Алексей", "Сәуле", "Ғалым", "Елена"]
@@ -36,7 +39,7 @@ def _api(server: Server, method: str, path: str, token: str, body: Any = None) -
     return r.json()
 
 
-def test_the_secretary_imports_200_delegates(browser: Any, server: Server) -> None:
+def test_the_secretary_imports_200_delegates(browser: Any, server: Server, tmp_path: Path) -> None:
     admin = {"username": "admin18m", "password": "admin password 18m"}
     subprocess.run(server.kurultai("user", "add", admin["username"], "--admin"), env=server.env(), input=admin["password"] + "\n", text=True, check=True, capture_output=True)
     token = server.token(admin["username"], admin["password"])
@@ -100,5 +103,19 @@ def test_the_secretary_imports_200_delegates(browser: Any, server: Server) -> No
     sec.wait_for_url(re.compile(rf"/assemblies/{aid}/setup\?done=member"))
     weights = {m["username"]: m["weight"] for m in httpx.get(f"{server.url}/api/assemblies/{aid}/members").json()}
     assert weights["asel.nurlanova"] == 5
+
+    # The invitation cards of the 200 (and nobody else: the secretary has a password), printed
+    # from the page in Kazakh: 25 pages of eight, and a card's code opens a working link.
+    sec.select_option("#cards-lang", "kk")
+    with sec.expect_download(timeout=60_000) as download:
+        sec.locator("#print-invitations").click()
+    pdf = tmp_path / "cards.pdf"
+    download.value.save_as(pdf)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+25$", info, re.M), info
+    links = qr_links(pdf.read_bytes(), tmp_path)
+    assert len(links) == 8 and all(link.startswith(f"{server.url}/invite/") for link in links), links
+    r = httpx.post(f"{server.url}/api/auth/invite", json={"token": links[0].rsplit("/", 1)[1], "password": "a delegate's password"})
+    assert r.status_code == 200 and r.json()["username"] == "asel.nurlanova", r.text
     ctx.close()
     assert not server.page_errors, server.page_errors
