@@ -180,6 +180,23 @@ async def set_member(ctx: Ctx, assembly_id: int, actor: str, username: str, role
     return await ctx.write(run)
 
 
+async def accounts_of_assembly(assembly_id: int, user_ids: list[int]) -> set[int]:
+    """Of `user_ids`, the accounts whose invitation link (the way to set or reset a password)
+    this assembly's secretaries and chairs may issue, print or revoke: accounts that belong to
+    this assembly alone, as a delegate or an observer. Not an administrator, nobody who is a chair
+    or a secretary anywhere, nobody who is a member of another assembly: their links are an
+    administrator's, or a preparer could take over an account that is not theirs to manage."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    admins = {r["id"] for r in await User.select(User.id).where(User.id.is_in(ids) & (User.is_admin == True))}  # noqa: E712
+    out = set(ids) - admins
+    for row in await Membership.select(Membership.user, Membership.assembly, Membership.role).where(Membership.user.is_in(ids)):
+        if row["assembly"] != assembly_id or row["role"] in APPOINTED:
+            out.discard(row["user"])
+    return out
+
+
 async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -> None:
     from deliberation.accounts import USERNAME_RE
 

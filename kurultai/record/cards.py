@@ -24,7 +24,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from deliberation import accounts
+from deliberation import accounts, assemblies
 from deliberation.assemblies import assembly_view
 from deliberation.common import iso, load
 from deliberation.context import Ctx
@@ -77,13 +77,17 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m", micro=False).svg_inline(scale=4, border=4, svgclass="qr", lineclass=None, omitsize=True))
 
 
-async def issue_cards(ctx: Ctx, assembly_id: int, actor: str, base_url: str, *, only_new: bool = False) -> CardSet:
+async def issue_cards(ctx: Ctx, assembly_id: int, actor: str, base_url: str, *, only_new: bool = False, only_own: bool = False) -> CardSet:
     """New invitation links for the members of the assembly without a password (each audited
     `user.invited` in the assembly's chain), as cards; `only_new`: only for those who hold no
     working link, so the cards handed out before keep working (a print for late additions).
-    Raises NotFound for an unknown assembly."""
+    `only_own` (a preparer who is no administrator): only for the accounts of this assembly alone
+    (`assemblies.accounts_of_assembly`). Raises NotFound for an unknown assembly."""
     assembly = await load(Assembly, assembly_id, "assembly")
     members = await members_without_password(assembly_id, without_link_at=ctx.now() if only_new else None)
+    if only_own:
+        own = await assemblies.accounts_of_assembly(assembly_id, [m["user_id"] for m in members])
+        members = [m for m in members if m["user_id"] in own]
     tokens = await accounts.create_invites(ctx, [m["user_id"] for m in members], actor, assembly_id=assembly_id)
     base = base_url.rstrip("/")
     cards = []

@@ -25,6 +25,7 @@ from kurultai.record.cards import CardSet, issue_cards, render_cards
 from kurultai.record.render import RecordError, check_lang, font_face_css
 from kurultai.web.auth import Principal, require_secretary
 from kurultai.web.errors import ApiError
+from kurultai.web.members_api import require_account_of_assembly
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
@@ -59,7 +60,7 @@ async def print_cards(request: Request[Any, Any, Any], aid: int, principal: Prin
     async with _prints(request):
         try:
             font_face_css()  # a missing font is found before any link is issued
-            cards = await issue_cards(ctx, aid, principal.username, base_url, only_new=only_new)
+            cards = await issue_cards(ctx, aid, principal.username, base_url, only_new=only_new, only_own=not principal.is_admin)
             data = await asyncio.to_thread(render_cards, cards, lang)
         except RecordError as exc:  # a missing font: the server's set-up, said plainly
             raise ApiError(503, "unavailable", str(exc)) from None
@@ -98,6 +99,7 @@ async def revoke_invite_h(aid: FromPath[int], uid: FromPath[int], principal: P, 
     row = await Membership.select(Membership.user.username.as_alias("username")).where((Membership.assembly == aid) & (Membership.user == uid)).first() if in_id_range(uid) else None
     if row is None:
         raise ApiError(404, "not_found", f"no member with user id {uid} in assembly {aid}")
+    await require_account_of_assembly(p, aid, uid)
     revoked = await accounts.revoke_invite(ctx, uid, p.username, assembly_id=aid)
     return InviteRevoked(username=row["username"], revoked=revoked)
 

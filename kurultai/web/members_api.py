@@ -70,6 +70,14 @@ async def _member(aid: int, username: str) -> dict:
     return current
 
 
+async def require_account_of_assembly(p: Principal, aid: int, user_id: int) -> None:
+    """403 unless `p` may issue, print or revoke this account's invitation link: an administrator,
+    or a preparer of assembly `aid` for an account of that assembly alone
+    (`assemblies.accounts_of_assembly`)."""
+    if not p.is_admin and user_id not in await assemblies.accounts_of_assembly(aid, [user_id]):
+        raise ApiError(403, "forbidden", "only an administrator issues or revokes the link of an administrator, a chair, a secretary, or a member of another assembly")
+
+
 def _check_appointment(p: Principal, current: dict, role: str | None) -> None:
     """Only an administrator appoints a chair or a secretary, or changes anything of one."""
     if not p.is_admin and (role in assemblies.APPOINTED or current["role"] in assemblies.APPOINTED):
@@ -99,6 +107,7 @@ async def invite_member_h(request: Request, aid: FromPath[int], uid: FromPath[in
     if current is None:
         raise NotFound(f"no member with user id {uid} in assembly {aid}")
     _check_appointment(p, current, None)
+    await require_account_of_assembly(p, aid, current["user_id"])
     token = await accounts.create_invite(ctx, current["user_id"], p.username)
     url = f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     return Invitation(username=current["username"], token=token, url=url)

@@ -189,6 +189,8 @@ async def member_invite(request: Request, aid: FromPath[int], username: FromPath
     if refused is not None:
         return refused
     assert principal is not None and current is not None
+    if not principal.is_admin and current["user_id"] not in await assemblies.accounts_of_assembly(aid, [current["user_id"]]):
+        return await _refuse(request, aid, principal, ctx, 403, "account_elsewhere")
     token = await accounts.create_invite(ctx, current["user_id"], principal.username)
     link = f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     return await setup_page_response(request, aid, principal, ctx, member_invite={"username": current["username"], "display_name": current["display_name"], "invite": link})

@@ -497,3 +497,27 @@ async def test_the_members_pages(world: World, sec: str, app: Any) -> None:
     async with d:
         r = await d.post(f"/assemblies/{a}/member/delegate2/edit", data={"csrf_token": dcsrf, "role": "observer", "weight": "1"})
         assert r.status_code == 403
+
+
+async def test_a_secretary_cannot_take_over_an_account_that_is_not_the_assemblys(world: World, sec: str, app: Any) -> None:
+    """The review's reproduction: a secretary imports the administrator (an existing account) as a
+    delegate, then asks for a new link for them. Refused, as for the chair of another assembly and
+    a member of two assemblies; an account of this assembly alone gets its link. Cards and
+    revocation follow the same rule."""
+    from deliberation import assemblies
+
+    w = world
+    ctx = app.state.ctx
+    done = (await send(w, sec, "import", csv_bytes("display_name,username", "Anybody,admin", "Two Homes,outsider"))).json()
+    assert done["created_users"] == 0
+    await assemblies.set_member(ctx, w.other_assembly, "seed", "delegate2", "moderator")  # a chair elsewhere
+    for name in ("admin", "outsider", "delegate2"):
+        for method, path in (("POST", "invite"), ("DELETE", "invite")):
+            r = await w.call(method, f"/api/assemblies/{w.assembly}/members/{w.users[name]}/{path}", sec)
+            assert r.status_code == 403 and r.json()["error"] == "forbidden", (name, method, r.text)
+    r = await w.call("POST", f"/api/assemblies/{w.assembly}/invitations.pdf?lang=en", sec)
+    assert r.status_code == 200 and r.headers["x-cards"] == "2"  # delegate and observer only
+    link = (await w.ok("POST", f"/api/assemblies/{w.assembly}/members/{w.users['delegate']}/invite", sec, status=201))["url"]
+    assert "/invite/" in link
+    admin_link = await w.ok("POST", f"/api/assemblies/{w.assembly}/members/{w.users['outsider']}/invite", "admin", status=201)
+    assert admin_link["username"] == "outsider"  # an administrator may
