@@ -207,7 +207,10 @@ async def create_election(ctx: Ctx, item_id: int, actor: str, spec: dict[str, An
 
 
 async def update_election(ctx: Ctx, election_id: int, actor: str, changes: dict[str, Any]) -> dict[str, Any]:
+    assembly_id = (await get_election_row(election_id))["assembly"]  # an election never changes assembly
+
     async def run(tx: Tx) -> dict[str, Any]:
+        await tx.lock_assembly(assembly_id)  # the lock opening takes: a change never lands on an open vote
         row = await get_election_row(election_id)
         if row["status"] != "draft":
             raise IllegalTransition(f"only a draft election can be changed; election {election_id} is {row['status']!r}")
@@ -234,6 +237,20 @@ async def update_election(ctx: Ctx, election_id: int, actor: str, changes: dict[
         return view
 
     return await ctx.write(run)
+
+
+async def check_one_kind_of_vote(assembly_id: int, election_id: int, named: bool) -> None:
+    """An assembly holds either named votes or secret ones, never both. A delegate's key is the
+    same in every vote of the assembly (voting/keys.py), and every board lists ballots by key:
+    a named vote's register ties each key to a name, which would reveal every secret ballot cast
+    with that key before or after. Called under the assembly's lock when a vote opens."""
+    opened = await Election.select(Election.id, Election.named).where((Election.assembly == assembly_id) & (Election.status != "draft") & (Election.id != election_id))
+    if named and any(not r["named"] for r in opened):
+        raise IllegalTransition(
+            "this assembly has held secret votes: a named vote would tie each delegate's key, the same in every vote of the assembly, to their name and so reveal their secret ballots; hold every vote of an assembly named, or none"
+        )
+    if not named and any(r["named"] for r in opened):
+        raise IllegalTransition("this assembly has held named votes: its delegates' keys are tied to their names, so a secret vote would not be secret; make this vote named too")
 
 
 async def open_election(
@@ -267,6 +284,7 @@ async def open_election(
             raise IllegalTransition(f"cannot open election {election_id}: it is {row['status']!r}, want 'draft'")
         basis = quorum_basis or row["quorum_basis"] or "all"
         is_named = bool(row.get("named")) if named is None else named
+        await check_one_kind_of_vote(assembly_id, election_id, is_named)
         item = await load(AgendaItem, row["agenda_item"], "agenda item")
         if item["phase"] != Phase.VOTING:
             raise IllegalTransition(f"agenda item {item['id']} is {item['phase']!r}; elections open in the 'voting' phase")

@@ -73,5 +73,22 @@ async def test_named_is_chosen_before_the_vote_opens(world: World) -> None:
     r = await w.call("PATCH", f"/api/elections/{e['id']}", "moderator", {"named": True})
     assert r.status_code == 409  # frozen once open: a secret vote never becomes named
     assert (await w.ok("GET", f"/api/elections/{e['id']}"))["named"] is False
+    # An assembly holds named votes or secret ones, never both: one key per delegate is used in
+    # every vote, so a named vote's register would reveal the secret ballots cast with it.
     other = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", YES_NO, status=201)
-    assert (await w.ok("POST", f"/api/elections/{other['id']}/open", "moderator", {"named": True}))["named"] is True
+    r = await w.call("POST", f"/api/elections/{other['id']}/open", "moderator", {"named": True})
+    assert r.status_code == 409 and r.json()["error"] == "illegal_transition" and "secret" in r.json()["detail"]
+    assert (await w.ok("GET", f"/api/elections/{other['id']}"))["status"] == "draft"
+    assert (await w.ok("POST", f"/api/elections/{other['id']}/open", "moderator"))["named"] is False
+
+
+async def test_an_assembly_that_held_a_named_vote_holds_no_secret_one(world: World) -> None:
+    w = world
+    await register_and_approve(w, "delegate")
+    await to_voting(w)
+    first = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {**YES_NO, "named": True}, status=201)
+    await w.ok("POST", f"/api/elections/{first['id']}/open", "moderator")
+    second = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", YES_NO, status=201)
+    r = await w.call("POST", f"/api/elections/{second['id']}/open", "moderator")
+    assert r.status_code == 409 and "named votes" in r.json()["detail"]
+    assert (await w.ok("POST", f"/api/elections/{second['id']}/open", "moderator", {"named": True}))["named"] is True
