@@ -262,10 +262,12 @@ async def known(assembly_id: int) -> Known:
 
 
 def _weight(text: str) -> int | None:
+    """The weight of a cell: an integer 1-1000000; "2.0" (a spreadsheet's number) is 2, but "1,000"
+    or "1.000" is refused (a thousands separator or a decimal? ambiguous: never read as 1)."""
     if not text:
         return 1
     try:
-        value = float(text.replace(",", ".")) if re.fullmatch(r"\d+([.,]0+)?", text) else None
+        value = float(text.replace(",", ".")) if re.fullmatch(r"\d+([.,]0)?", text) else None
     except ValueError:
         return None
     return int(value) if value is not None and 1 <= value <= MAX_WEIGHT else None

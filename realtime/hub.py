@@ -67,7 +67,7 @@ class Connection:
     writes it at once or passes the unfinished send on to the loop; the order is the same.
     """
 
-    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now", "page", "shown")
+    __slots__ = ("viewer", "credential", "max_queue", "queue", "wake", "overflowed", "close_request", "state", "last_sent", "on_overflow", "idle", "send_now", "page", "shown", "page_seq")
 
     def __init__(self, viewer: Viewer, max_queue: int, on_overflow: Callable[[], None] | None = None, credential: Credential | None = None) -> None:
         self.viewer = viewer
@@ -89,6 +89,7 @@ class Connection:
         # the push it came from): a push may send only what changed since (a delta) to a page
         # that was offered the push before. None until the page gets its first.
         self.shown: Hashable | None = None
+        self.page_seq = 0  # the seq of the regions the page showed when it connected (0: unknown)
 
     def offer(self, seq: int, frame: str) -> None:
         """Queue a frame without ever waiting. A full queue marks the socket for closing."""

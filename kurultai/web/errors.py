@@ -78,7 +78,23 @@ def error_parts(exc: Exception) -> tuple[int, str, str] | None:
         from voting.errors import status_of
 
         return status_of(exc), exc.code, str(exc)
+    if is_unique_violation(exc):
+        return 409, "conflict", "a change made at the same moment took this name or number first; nothing was written: look again and retry"
     return None
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    """A unique index refused a write (two transactions raced for one username, say): the
+    transaction rolled back whole, so the caller may simply retry."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    try:
+        from asyncpg.exceptions import UniqueViolationError
+    except ImportError:  # asyncpg is only needed with PostgreSQL
+        return False
+    return isinstance(exc, UniqueViolationError)
 
 
 def wants_html(request: Request) -> bool:

@@ -145,6 +145,7 @@ class LivePages:
         the last frame it applied; None when unknown). When the last push is current, the page
         gets that frame (unless it shows it already); otherwise everybody gets a new render. A
         delegate's page that was away gets its own keys again too."""
+        conn.page_seq = rendered or 0
         if conn.page is not None and conn.page[3] == "delegate":  # type: ignore[index]  # always: a frame may have been lost
             self._spawn(self._send_mine(assembly_id, conn), f"kurultai-mine-{assembly_id}")
         latest = self.latest.get(assembly_id)
@@ -154,9 +155,13 @@ class LivePages:
             key = (view, asked if asked in items else None, lang, role)
             frame = frames.get(key)
             if frame is not None:
-                if rendered != seq:
+                push = self.pushed.get(assembly_id, (0, {}))[0]
+                if rendered is None or rendered < seq:
                     conn.offer_latest(frame, REGIONS_FRAME)
-                    conn.shown = (key, self.pushed.get(assembly_id, (0, {}))[0])
+                    conn.shown = (key, push)
+                elif rendered == seq:
+                    conn.shown = (key, push)  # the page shows what that push rendered
+                # else: the page is newer than the last push; the next push sends it every region
                 return
         if rendered is None or rendered != feed_last:
             self.changed(assembly_id)
@@ -257,6 +262,8 @@ class LivePages:
                 await asyncio.sleep(0)
             for conn in conns[start : start + DELIVER_BATCH]:
                 key = shows[conn.page]
+                if contexts[key[0], key[1]]["seq"] < conn.page_seq:
+                    continue  # the page, loaded meanwhile, is newer than this render: it would drop it
                 if conn.shown == (key, last_push) and key in delta:  # it has (or will have) the push before
                     conn.offer_latest(delta[key], REGIONS_FRAME, full[key])
                 else:

@@ -521,3 +521,9 @@ async def test_a_secretary_cannot_take_over_an_account_that_is_not_the_assemblys
     assert "/invite/" in link
     admin_link = await w.ok("POST", f"/api/assemblies/{w.assembly}/members/{w.users['outsider']}/invite", "admin", status=201)
     assert admin_link["username"] == "outsider"  # an administrator may
+
+
+def test_a_weight_with_a_thousands_separator_is_refused_not_read_as_one() -> None:
+    from deliberation.members_import import _weight
+
+    assert [_weight(t) for t in ("", "7", "2.0", "2,0", "1,000", "1.000", "1.00", "1 000")] == [1, 7, 2, 2, None, None, None, None]
