@@ -6,6 +6,7 @@ or secret ones, never both)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,7 +30,25 @@ def cast_yes_no(page: Any, eid: str, choice: str) -> None:
     expect(page.locator(f"[data-ballot='{eid}'] [data-voted]")).to_be_visible(timeout=15_000)
 
 
-def test_a_named_vote_has_a_live_register(browser: Any, server: Server) -> None:
+@dataclass
+class Room:
+    """Three delegates of the demo with approved keys on their pages (b in Russian), an observer's
+    live and delegate-view pages, and the websocket frames of the observer's and b's pages."""
+
+    aid: int
+    chair_token: str
+    delegates: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+    names: list[str]
+    frames: dict[str, list[str]]
+    observer: Any
+    live: Any
+    public: Any
+    pa: Any
+    pb: Any
+    pc: Any
+
+
+def room_of_three(browser: Any, server: Server) -> Room:
     demo = server.demo
     aid = demo["assembly"]
     chair_token = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
@@ -58,6 +77,13 @@ def test_a_named_vote_has_a_live_register(browser: Any, server: Server) -> None:
     server.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair_token)
     for page in (pa, pb, pc):
         expect(page.locator("[data-keys]")).to_have_attribute("data-state", "approved")
+    return Room(aid, chair_token, (a, b, c), names, frames, observer, live, public, pa, pb, pc)
+
+
+def test_a_named_vote_has_a_live_register(browser: Any, server: Server) -> None:
+    room = room_of_three(browser, server)
+    demo, aid, chair_token, (a, b, c), names = server.demo, room.aid, room.chair_token, room.delegates, room.names
+    observer, live, public, pa, pb, pc = room.observer, room.live, room.public, room.pa, room.pb, room.pc
 
     # The chair makes the next vote named in the console and opens it.
     chair = login(browser, server, demo["moderator"])

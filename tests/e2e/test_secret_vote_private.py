@@ -9,53 +9,17 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Server, login
+from tests.e2e.conftest import Server
 
 expect.set_options(timeout=10_000)
 
-#: What a register or a named vote leaves in a page or a pushed frame.
-REGISTER_MARKS = ("data-register", "register-list", "data-named", "Who has voted", "Кто проголосовал", "Кім дауыс берді")
-
-
-def watch_frames(page: Any, into: list[str]) -> None:
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: into.append(payload if isinstance(payload, str) else payload.decode())))
-
-
-def cast_yes_no(page: Any, eid: str, choice: str) -> None:
-    page.locator(f"#choices-{eid} [data-choice={choice}]").click()
-    page.locator(f"#cast-{eid}").click()
-    expect(page.locator(f"[data-ballot='{eid}'] [data-voted]")).to_be_visible(timeout=15_000)
+from tests.e2e.test_named_register import REGISTER_MARKS, cast_yes_no, room_of_three  # noqa: E402
 
 
 def test_a_secret_vote_names_nobody(browser: Any, server: Server) -> None:
-    demo = server.demo
-    aid = demo["assembly"]
-    chair_token = server.token(demo["moderator"]["username"], demo["moderator"]["password"])
-    a, b, c = demo["delegates"][9:12]  # no demo content names them (comments, speakers)
-    members = {m["username"]: m["display_name"] for m in httpx.get(f"{server.url}/api/assemblies/{aid}/members").json()}
-    names = [members[x["username"]] for x in (a, b, c)]
-    assert all(names)
-
-    frames: dict[str, list[str]] = {"observer live": [], "observer delegate view": [], "delegate": []}
-    observer = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    live, public = observer.new_page(), observer.new_page()
-    watch_frames(live, frames["observer live"])
-    watch_frames(public, frames["observer delegate view"])
-    live.goto(f"{server.url}/assemblies/{aid}/live?item=1")
-    public.goto(f"{server.url}/assemblies/{aid}?item=1")
-    pa = login(browser, server, a)
-    pb = login(browser, server, b, "ru-RU")
-    watch_frames(pb, frames["delegate"])
-    pc = login(browser, server, c)
-    for page in (live, public, pa, pb, pc):
-        page.goto(page.url if page in (live, public) else f"{server.url}/assemblies/{aid}?item=1")
-        expect(page.locator("body")).to_have_attribute("data-live", "online")
-    for page in (pa, pb, pc):
-        page.locator("#create-key").click()
-        expect(page.locator("[data-keys]")).to_have_attribute("data-state", "pending")
-    server.call("POST", f"/api/assemblies/{aid}/keys/approve-pending", chair_token)
-    for page in (pa, pb, pc):
-        expect(page.locator("[data-keys]")).to_have_attribute("data-state", "approved")
+    room = room_of_three(browser, server)
+    chair_token, names, frames = room.chair_token, room.names, room.frames
+    live, public, pa, pb = room.live, room.public, room.pa, room.pb
 
     # A secret vote (the default), cast by two of them and closed: nothing says who voted.
     secret = server.call("POST", "/api/agenda/1/elections", chair_token, {"kind": "yes_no", "title": "A secret vote", "rule": {"majority": "simple", "quorum_percent": 0}})
