@@ -139,6 +139,9 @@ async def _demo_if_empty(ctx: Any) -> dict[str, Any] | None:
 def _print_logins(logins: dict[str, Any]) -> None:
     click.echo(f"Demo assembly {logins['assembly']} created. Demo logins (also shown only now):")
     click.echo(f"  moderator  {logins['moderator']['username']:<14} {logins['moderator']['password']}")
+    for role in ("secretary", "admin"):  # the set-up pages (issue #18)
+        if role in logins:
+            click.echo(f"  {role:<10} {logins[role]['username']:<14} {logins[role]['password']}")
     for d in logins["delegates"]:
         click.echo(f"  delegate   {d['username']:<14} {d['password']}")
 

@@ -124,6 +124,10 @@ ITEMS = [
 ]
 
 
+ADMIN_NAME = "Әкімші / Администратор"
+SECRETARY_NAME = "Гүлжан Омарова"
+
+
 def delegate_name(i: int) -> str:
     """The i-th delegate's display name (1-based); past the named twelve, "Делегат 13" (the word
     is the same in Kazakh and Russian)."""
@@ -153,6 +157,14 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
     mod_pw = _password()
     mod = await accounts.create_user(ctx, mod_name, mod_pw, display_name=CHAIR_NAME, actor=actor)
     await assemblies.set_member(ctx, aid, actor, mod.username, "moderator")
+    # An administrator (creates assemblies, appoints chairs and secretaries) and the assembly's
+    # secretary (prepares it: draft, agenda, members, invitations), so that `make run` shows the
+    # set-up pages too (issue #18).
+    admin_name, admin_pw = await _free_username("admin", "a"), _password()
+    await accounts.create_user(ctx, admin_name, admin_pw, is_admin=True, display_name=ADMIN_NAME, actor=actor)
+    sec_name, sec_pw = await _free_username("secretary", "a"), _password()
+    await accounts.create_user(ctx, sec_name, sec_pw, display_name=SECRETARY_NAME, actor=actor)
+    await assemblies.set_member(ctx, aid, actor, sec_name, "secretary")
     creds = []
     users = []
     passwords = [_password() for _ in range(delegates)]
@@ -287,5 +299,7 @@ async def create_demo(ctx: Ctx, delegates: int = 12) -> dict[str, Any]:
         "assembly": aid,
         "election": election["id"],
         "moderator": {"username": mod.username, "password": mod_pw},
+        "admin": {"username": admin_name, "password": admin_pw},
+        "secretary": {"username": sec_name, "password": sec_pw},
         "delegates": creds,
     }

@@ -103,7 +103,7 @@ def test_demo_json_default(data_dir: Path) -> None:
     assert r.exit_code == 0, r.output
     logins = json.loads(r.output)
     # issue #4 adds "election" to the object; nothing else may appear
-    assert {"assembly", "moderator", "delegates"} <= set(logins) <= {"assembly", "moderator", "delegates", "election"}
+    assert {"assembly", "moderator", "delegates", "admin", "secretary"} <= set(logins) <= {"assembly", "moderator", "delegates", "election", "admin", "secretary"}
     assert set(logins["moderator"]) == {"username", "password"}
     assert len(logins["delegates"]) == 12
     assert all(set(d) == {"username", "password"} for d in logins["delegates"])
@@ -135,6 +135,11 @@ def test_demo_json_default(data_dir: Path) -> None:
         assert me["memberships"] == {str(aid): "delegate"}
         page = await c.get(f"/assemblies/{aid}")
         assert page.status_code == 200 and "<ins>" in page.text and "<del>" in page.text
+        # the set-up logins (issue #18): an administrator, and the assembly's secretary
+        h = await login(c, logins["admin"]["username"], logins["admin"]["password"])
+        assert (await c.get("/api/me", headers=h)).json()["is_admin"] is True
+        h = await login(c, logins["secretary"]["username"], logins["secretary"]["password"])
+        assert (await c.get("/api/me", headers=h)).json()["memberships"] == {str(aid): "secretary"}
 
     with_client(data_dir, check)
 
