@@ -2,7 +2,7 @@
 
 The configuration is read from the document, not copied: the first ```nginx block. Only what
 must differ on a test machine is replaced: the ports, the certificate (a self-signed one made
-here) and the upstream port. The rest, every `proxy_set_header` included, is the document's.
+here) and the upstream's port. The rest, every `proxy_set_header` included, is the document's.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Nginx:
             r"listen 80;": f"listen 127.0.0.1:{self.plain_port};",
             r"ssl_certificate\s+\S+;": f"ssl_certificate {self.cert};",
             r"ssl_certificate_key\s+\S+;": f"ssl_certificate_key {self.key};",
-            r"proxy_pass http://127\.0\.0\.1:8000;": f"proxy_pass http://127.0.0.1:{upstream_port};",
+            r"server 127\.0\.0\.1:8000;": f"server 127.0.0.1:{upstream_port};",
         }
         for pattern, value in replaced.items():
             server, n = re.subn(pattern, value, server)

@@ -162,3 +162,32 @@ async def test_behind_nginx_each_client_is_its_own_address_and_cookies_are_secur
             assert r.status_code == 401 and "strict-transport-security" not in r.headers
         r = await spoofer.post(f"{url}/api/auth/token", json={"username": "chair", "password": "spoof"}, headers={"x-forwarded-for": "10.9.9.99"})
         assert r.status_code == 429
+
+
+def upstream_connections(port: int) -> dict[str, int]:
+    """Kernel TCP sockets whose local port is `port` (the server's side), by state (Linux /proc)."""
+    states = {"01": "established", "06": "time_wait", "08": "close_wait"}
+    seen: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] in states:
+                seen[states[fields[3]]] = seen.get(states[fields[3]], 0) + 1
+    return seen
+
+
+async def test_nginx_keeps_its_connections_to_the_server_alive(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    """docs/operations.md's `upstream` block with `keepalive`: forty requests, one after another,
+    reuse nginx's connection to the server instead of opening (and closing) one each. Opening a
+    connection per request cost nearly half of the ballot throughput behind nginx
+    (docs/benchmarks.md)."""
+    url, _ = server
+    port = int(url.rsplit(":", 1)[1])
+    with Nginx(tmp_path / "nginx", port) as proxy:
+        before = upstream_connections(port).get("time_wait", 0)
+        async with at("127.0.0.11", verify=proxy.verify()) as c:
+            for _ in range(40):
+                assert (await c.get(f"{proxy.url}/api/health")).status_code == 200
+            after = upstream_connections(port)
+        assert after.get("established", 0) >= 1, after
+        assert after.get("time_wait", 0) - before < 5, (before, after)  # one closed connection per request without keepalive
