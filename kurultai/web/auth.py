@@ -7,6 +7,7 @@ walk the whole matrix.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -185,6 +186,13 @@ return 1
 class RedisRateLimiter:
     """The same sliding window, shared by every process through Redis (one sorted set per key).
 
+    Hits that arrive while a round trip to Redis is under way wait and go together in the next
+    one: a pipeline of the window's script, one call per hit, which Redis runs one after another
+    (each call atomic, in arrival order), so the limit counts exactly as with one call per hit.
+    During a vote that is two round trips per event-loop turn instead of two per ballot: with
+    `serve --workers 2` a round trip per hit had cost more CPU than the ballot's own checks
+    (docs/benchmarks.md, "Ballot ingestion").
+
     While Redis cannot be reached (a restart, a network cut) the limit falls back to this
     process's own window instead of failing the request: ballots, logins and the floor never
     depend on Redis being up (tests/services/test_faults.py restarts it mid-vote)."""
@@ -195,33 +203,74 @@ class RedisRateLimiter:
         self.limit = limit
         self.window_s = window_s
         self._redis: Any = None
-        self._script: Any = None
+        self._sha = ""
         self._local = RateLimiter(limit, window_s)
         self._degraded = False
+        self._waiting: list[tuple[str, float, asyncio.Future[bool]]] = []
+        self._sending: asyncio.Task[None] | None = None
 
     def _client(self) -> Any:
         if self._redis is None:
             from redis.asyncio import Redis
 
             self._redis = Redis.from_url(self.redis_url)
-            self._script = self._redis.register_script(_SLIDING_WINDOW)
         return self._redis
 
     async def hit(self, key: str, now: float | None = None) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, time.time() if now is None else now, answer))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send_waiting())
+        return await answer
+
+    async def _send_waiting(self) -> None:
+        """Send the hits that wait, in one pipeline, until none is left (one sender at a time)."""
         from redis.exceptions import RedisError
 
-        self._client()
-        at = time.time() if now is None else now
-        member = f"{at:.6f}:{secrets.token_hex(4)}"
+        batch: list[tuple[str, float, asyncio.Future[bool]]] = []
         try:
-            allowed = bool(await self._script(keys=[self.prefix + key], args=[at, self.window_s, self.limit, member]))
-        except (RedisError, OSError) as exc:
-            if not self._degraded:  # once per outage, not once per request
-                log.warning("rate limit %s: Redis unavailable (%s); counting in this process", self.prefix, type(exc).__name__)
-                self._degraded = True
-            return await self._local.hit(key)
-        self._degraded = False
-        return allowed
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    allowed = await self._run_window(batch)
+                except (RedisError, OSError) as exc:
+                    if not self._degraded:  # once per outage, not once per request
+                        log.warning("rate limit %s: Redis unavailable (%s); counting in this process", self.prefix, type(exc).__name__)
+                        self._degraded = True
+                    allowed = [self._local.hit_now(key) for key, _, _ in batch]
+                else:
+                    self._degraded = False
+                for (_, _, answer), ok in zip(batch, allowed):
+                    if not answer.done():  # its request may have been cancelled meanwhile
+                        answer.set_result(ok)
+        except BaseException as exc:  # a bug or the loop's end: no request waits forever
+            for _, _, answer in [*batch, *self._waiting]:
+                if not answer.done():
+                    answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError("rate limit: stopped"))
+            self._waiting = []
+            raise
+        finally:
+            self._sending = None
+
+    async def _run_window(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> list[bool]:
+        from redis.exceptions import NoScriptError
+
+        redis = self._client()
+        for attempt in (1, 2):
+            if not self._sha:
+                self._sha = await redis.script_load(_SLIDING_WINDOW)
+            pipe = redis.pipeline(transaction=False)
+            for key, at, _ in batch:
+                pipe.evalsha(self._sha, 1, self.prefix + key, at, self.window_s, self.limit, f"{at:.6f}:{secrets.token_hex(4)}")
+            results = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and all(isinstance(r, NoScriptError) for r in results):
+                self._sha = ""  # Redis restarted and forgot the script: load it and send again
+                continue  # no call counted anything: a missing script fails before it runs
+            for r in results:
+                if isinstance(r, Exception):
+                    raise r
+            return [bool(r) for r in results]
+        raise NoScriptError("the window's script could not be loaded")
 
     async def retry_after(self, key: str, now: float | None = None) -> int:
         from redis.exceptions import RedisError

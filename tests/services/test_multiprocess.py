@@ -254,3 +254,27 @@ async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
     finally:
         await limiter.close()
         await throttle.close()
+
+
+async def test_redis_limiter_sends_concurrent_hits_together_and_counts_each() -> None:
+    """Hits that arrive together go to Redis in one pipeline, and the window counts each one, in
+    arrival order: of 60 concurrent hits on a key with a limit of 25, the first 25 pass (and two
+    limiters, as two processes, share the count). A Redis that forgot the window's script (a
+    restart, SCRIPT FLUSH) is given it again, and nothing is counted twice."""
+    from kurultai.web.auth import RedisRateLimiter
+
+    async with redis_keys() as (prefix, probe):
+        a, b = RedisRateLimiter(REDIS_URL, prefix, 25, 60.0), RedisRateLimiter(REDIS_URL, prefix, 25, 60.0)
+        try:
+            before = (await probe.info("stats"))["total_connections_received"]
+            answers = await asyncio.gather(*(a.hit("ip:1") for _ in range(60)))
+            assert answers == [True] * 25 + [False] * 35
+            assert await probe.zcard(f"{prefix}ratelimit:ip:1") == 25
+            assert await b.hit("ip:1") is False and await b.hit("ip:2") is True
+            assert (await probe.info("stats"))["total_connections_received"] - before <= 3  # one connection each, not one per hit
+            await probe.script_flush()
+            assert await asyncio.gather(*(b.hit("ip:3") for _ in range(30))) == [True] * 25 + [False] * 5
+            assert await probe.zcard(f"{prefix}ratelimit:ip:3") == 25 and not a._degraded and not b._degraded
+        finally:
+            await a.close()
+            await b.close()
