@@ -201,7 +201,7 @@ async def load_state(election_id: int) -> ElectionState | None:
         return None
     options = [o["id"] for o in json.loads(row["options"])]
     roll_text = await stored_roll(election_id)
-    roll = parse_roll(json.loads(roll_text)["signed"]) if roll_text else None
+    roll = parse_roll(json.loads(roll_text)["signed"], decode_points=False) if roll_text else None  # its own roll: keys checked at registration
     rule = _rule(row["rule"])
     state = ElectionState(
         id=row["id"],

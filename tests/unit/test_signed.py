@@ -8,8 +8,8 @@ import hashlib
 import pytest
 
 from voting.core.encoding import b64u_encode, jcs, parse_json_strict
-from voting.core.errors import BadSignatureError, MalformedError, ProofError, WrongElectionError
-from voting.core.keys import Signer, sign_object
+from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, ProofError, WrongElectionError
+from voting.core.keys import Signer, check_public_key, key_id, sign_object
 from voting.core.merkle import EMPTY_ROOT, CompactRange, MemoryNodeStore, inclusion_proof
 from voting.core.signed import (
     Envelope,
@@ -268,6 +268,32 @@ def test_parse_roll():
     assert roll.get(VOTERS[2].key_id).weight == 3 and roll.get("0" * 64) is None
     assert roll.total_weight == 1 + 2 + 3 + 4
     assert parse_roll({"v": 1, "type": "roll", "election": "e", "voters": []}).voters == ()
+
+
+def test_parse_roll_without_decoding_the_points_keeps_the_encoding_rules():
+    """The server's reload of its own roll (voting/board.py `load_state`) skips only the field
+    arithmetic: the same roll, and the small-order rule, the size and y < p still refused."""
+    assert parse_roll(roll_signed(), decode_points=False) == parse_roll(roll_signed())
+    low_order = b64u_encode(bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"))
+    with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: public key: small-order point"):
+        parse_roll(_roll_with(1, public_key=low_order), decode_points=False)
+    y_too_big = b64u_encode(bytes.fromhex("ed" + "ff" * 30 + "7f"))
+    with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: public key: non-canonical"):
+        parse_roll(_roll_with(1, public_key=y_too_big), decode_points=False)
+    off_curve = next(raw for raw in (y.to_bytes(32, "little") for y in range(2, 100)) if _off_curve(raw))
+    signed = _roll_with(0, public_key=b64u_encode(off_curve), key_id=key_id(off_curve))
+    signed["voters"].sort(key=lambda v: v["key_id"])
+    with pytest.raises(MalformedError, match=r"not a point on edwards25519"):
+        parse_roll(signed)
+    assert off_curve in [v.public_key for v in parse_roll(signed, decode_points=False).voters]  # it can verify no signature
+
+
+def _off_curve(raw: bytes) -> bool:
+    try:
+        check_public_key(raw)
+    except BadKeyError:
+        return True
+    return False
 
 
 def _roll_with(index: int, **changes) -> dict:
