@@ -249,16 +249,42 @@ def tree_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / tick + sum(tree_cpu(int(k)) for k in kids)
 
 
+#: Other programs that work for each ballot, whose CPU a round reports per ballot.
+SERVICES = ("nginx", "postgres", "redis-server")
+
+
+def service_cpu() -> dict[str, float]:
+    """CPU seconds of every process named in SERVICES (all users'), and the machine's busy time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(SERVICES, 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            head, rest = (proc / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        if name in out:
+            fields = rest.split()
+            out[name] += (int(fields[11]) + int(fields[12])) / tick
+    stat = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    out["busy"] = (sum(stat[:8]) - stat[3] - stat[4] - stat[7]) / tick
+    return out
+
+
 def run_round(port: int, path: str, bodies: list[bytes], connections: int, server_pid: int, cafile: str | None = None, workers: int = 1) -> dict[str, Any]:
     """One round: the baseline just before, the load, the baseline just after."""
     before = verify_rate(1.0)
     out: mp.Queue[object] = mp.Queue()
     gen = mp.get_context("fork").Process(target=load_generator, args=(port, path, bodies, connections, out, cafile))
     cpu_before = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
+    services_before = service_cpu()
     gen.start()
     report = out.get(timeout=600)
     gen.join()
     cpu_after = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
+    services = {name: spent - services_before[name] for name, spent in service_cpu().items()}
     after = verify_rate(1.0)
     assert isinstance(report, dict)
     accepted = report["statuses"].get(201, 0)
@@ -283,6 +309,8 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
         "workers_us": worker_cpu * per,
         "client_us": report["client_cpu"] / max(len(bodies), 1) * 1e6,
         "cpu": cpu,
+        "services_us": {name: services[name] * per for name in SERVICES},
+        "busy_cores": services["busy"] / report["elapsed"],
     }
 
 
@@ -404,6 +432,8 @@ def main() -> int:
             + f"   {r['client_us']:5.0f}"
             + ("" if r["accepted"] == r["sent"] else f"   accepted {r['accepted']:,} of {r['sent']:,}: {r['statuses']}")
         )
+        others = ", ".join(f"{name} {spent:.0f}" for name, spent in r["services_us"].items() if spent >= 1)
+        print(f"       machine: {r['busy_cores']:.2f} of {os.cpu_count()} cores busy; other programs' CPU µs/ballot: {others or 'none'}")
         if os.environ.get("BENCH_THREADS"):
             for name, spent in sorted(r["cpu"].items()):
                 if spent > 0.01:
