@@ -171,6 +171,9 @@ class RateLimiter:
         return max(1, int(q[0] + self.window_s - now) + 1)
 
 
+#: Seconds a Redis round trip (or connecting) may take before the limit counts in the process.
+REDIS_TIMEOUT_S = 2.0
+
 # KEYS[1]: the key's sorted set of attempt times; ARGV: now, window, limit, a unique member.
 _SLIDING_WINDOW = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
@@ -213,46 +216,53 @@ class RedisRateLimiter:
         if self._redis is None:
             from redis.asyncio import Redis
 
-            self._redis = Redis.from_url(self.redis_url)
+            # A network cut must end in the fallback below, not in requests that wait for ever.
+            self._redis = Redis.from_url(self.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
         return self._redis
 
     async def hit(self, key: str, now: float | None = None) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, time.time() if now is None else now, answer))
-        if self._sending is None:
+        if self._sending is None or self._sending.done():
             self._sending = asyncio.create_task(self._send_waiting())
+            self._sending.add_done_callback(self._sender_done)
         return await answer
 
     async def _send_waiting(self) -> None:
         """Send the hits that wait, in one pipeline, until none is left (one sender at a time)."""
         from redis.exceptions import RedisError
 
-        batch: list[tuple[str, float, asyncio.Future[bool]]] = []
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    allowed = await self._run_window(batch)
-                except (RedisError, OSError) as exc:
-                    if not self._degraded:  # once per outage, not once per request
-                        log.warning("rate limit %s: Redis unavailable (%s); counting in this process", self.prefix, type(exc).__name__)
-                        self._degraded = True
-                    allowed = [self._local.hit_now(key) for key, _, _ in batch]
-                else:
-                    self._degraded = False
-                for (_, _, answer), ok in zip(batch, allowed):
-                    if not answer.done():  # its request may have been cancelled meanwhile
-                        answer.set_result(ok)
-        except BaseException as exc:  # a bug or the loop's end: no request waits forever
-            for _, _, answer in [*batch, *self._waiting]:
-                if not answer.done():
-                    answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError("rate limit: stopped"))
-            self._waiting = []
-            raise
-        finally:
-            self._sending = None
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                answers = await self._run_window(batch)
+            except (RedisError, OSError) as exc:
+                answers = [exc] * len(batch)
+            except BaseException as exc:  # a bug, or the loop's end: no request waits for ever
+                _fail(batch, exc)
+                raise
+            failed = next((a for a in answers if isinstance(a, Exception)), None)
+            if failed is not None and not self._degraded:  # once per outage, not once per request
+                log.warning("rate limit %s: Redis unavailable (%s); counting in this process", self.prefix, type(failed).__name__)
+            self._degraded = failed is not None
+            for (key, _, answer), allowed in zip(batch, answers):
+                if isinstance(allowed, Exception):  # only the hits Redis did not count
+                    allowed = self._local.hit_now(key)
+                if not answer.done():  # its request may have been cancelled meanwhile
+                    answer.set_result(allowed)
 
-    async def _run_window(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> list[bool]:
+    def _sender_done(self, task: asyncio.Task[None]) -> None:
+        """A sender that ended early (cancelled before it ran, or failed) leaves no hit waiting,
+        unless a newer sender took them over."""
+        if self._sending is not task:
+            return
+        self._sending = None
+        if self._waiting and (task.cancelled() or task.exception() is not None):
+            leftover, self._waiting = self._waiting, []
+            _fail(leftover, None if task.cancelled() else task.exception())
+
+    async def _run_window(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> list[bool | Exception]:
+        """The window's answer for each hit, in order, or the error Redis gave for that call."""
         from redis.exceptions import NoScriptError
 
         redis = self._client()
@@ -266,10 +276,7 @@ class RedisRateLimiter:
             if attempt == 1 and all(isinstance(r, NoScriptError) for r in results):
                 self._sha = ""  # Redis restarted and forgot the script: load it and send again
                 continue  # no call counted anything: a missing script fails before it runs
-            for r in results:
-                if isinstance(r, Exception):
-                    raise r
-            return [bool(r) for r in results]
+            return [r if isinstance(r, Exception) else bool(r) for r in results]
         raise NoScriptError("the window's script could not be loaded")
 
     async def retry_after(self, key: str, now: float | None = None) -> int:
@@ -286,9 +293,25 @@ class RedisRateLimiter:
         return max(1, int(oldest[0][1] + self.window_s - at) + 1)
 
     async def close(self) -> None:
+        sending, self._sending = self._sending, None
+        if sending is not None and not sending.done():  # a round trip in flight: its hits are cancelled
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
+        leftover, self._waiting = self._waiting, []
+        _fail(leftover, None)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+
+def _fail(hits: list[tuple[str, float, asyncio.Future[bool]]], exc: BaseException | None) -> None:
+    """Answer hits that will not be counted: cancelled (the limiter or the loop stops), or the error."""
+    for _, _, answer in hits:
+        if not answer.done():
+            if exc is None or isinstance(exc, asyncio.CancelledError):
+                answer.cancel()
+            else:
+                answer.set_exception(exc)
 
 
 def make_rate_limiter(settings: Any, scope: str, limit: int, window_s: float = 60.0) -> RateLimiter | RedisRateLimiter:

@@ -278,3 +278,34 @@ async def test_redis_limiter_sends_concurrent_hits_together_and_counts_each() ->
         finally:
             await a.close()
             await b.close()
+
+
+async def test_redis_limiter_never_leaves_a_hit_waiting() -> None:
+    """A sender cancelled before it ran, a close while a round trip is in flight, and a call that
+    Redis refuses (a key of the wrong type) each end the hits they concern: cancelled, or counted
+    in this process for that hit alone; later hits are counted in Redis as usual."""
+    from kurultai.web.auth import RedisRateLimiter
+
+    async with redis_keys() as (prefix, probe):
+        a = RedisRateLimiter(REDIS_URL, prefix, 3, 60.0)
+        try:
+            first = asyncio.create_task(a.hit("ip:1"))
+            await asyncio.sleep(0)  # the hit is waiting and its sender is created, not yet run
+            assert a._sending is not None
+            a._sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(first, 5)
+            assert await asyncio.wait_for(a.hit("ip:1"), 5) is True and await probe.zcard(f"{prefix}ratelimit:ip:1") == 1
+
+            await probe.set(f"{prefix}ratelimit:ip:wrong", "not a sorted set")  # WRONGTYPE for this key's calls only
+            answers = await asyncio.gather(*(a.hit(k) for k in ("ip:wrong", "ip:2", "ip:wrong", "ip:2", "ip:wrong", "ip:wrong")))
+            assert answers == [True, True, True, True, True, False]  # ip:wrong counted here (3 a minute), ip:2 in Redis
+            assert await probe.zcard(f"{prefix}ratelimit:ip:2") == 2
+
+            pending = [asyncio.create_task(a.hit("ip:3")) for _ in range(5)]
+            await asyncio.sleep(0)
+            await a.close()
+            done = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 5)
+            assert all(isinstance(r, asyncio.CancelledError) or r is True for r in done), done
+        finally:
+            await a.close()
