@@ -243,9 +243,15 @@ def tree_cpu(pid: int) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        kids = [k for task in Path(f"/proc/{pid}/task").iterdir() for k in (task / "children").read_text().split()]
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return 0.0
+    kids: list[str] = []
+    for task in tasks:  # one thread ending meanwhile costs only its own list of children
+        try:
+            kids += (task / "children").read_text().split()
+        except OSError:
+            pass
     return (int(fields[11]) + int(fields[12])) / tick + sum(tree_cpu(int(k)) for k in kids)
 
 
@@ -253,10 +259,11 @@ def tree_cpu(pid: int) -> float:
 SERVICES = ("nginx", "postgres", "redis-server")
 
 
-def service_cpu() -> dict[str, float]:
-    """CPU seconds of every process named in SERVICES (all users'), and the machine's busy time."""
+def service_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each process named in SERVICES, by pid (a pid seen only at the end of a
+    round counts from zero; one that ended during the round is left out, never subtracted)."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = dict.fromkeys(SERVICES, 0.0)
+    out: dict[int, tuple[str, float]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -265,12 +272,16 @@ def service_cpu() -> dict[str, float]:
         except OSError:
             continue
         name = head.split("(", 1)[1]
-        if name in out:
+        if name in SERVICES:
             fields = rest.split()
-            out[name] += (int(fields[11]) + int(fields[12])) / tick
-    stat = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    out["busy"] = (sum(stat[:8]) - stat[3] - stat[4] - stat[7]) / tick
+            out[int(proc.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
     return out
+
+
+def machine_busy() -> float:
+    """CPU seconds the machine has spent busy (all cores; /proc/stat)."""
+    stat = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(stat[:8]) - stat[3] - stat[4] - stat[7]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_round(port: int, path: str, bodies: list[bytes], connections: int, server_pid: int, cafile: str | None = None, workers: int = 1) -> dict[str, Any]:
@@ -280,11 +291,16 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
     gen = mp.get_context("fork").Process(target=load_generator, args=(port, path, bodies, connections, out, cafile))
     cpu_before = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
     services_before = service_cpu()
+    busy_before, t_before = machine_busy(), time.perf_counter()
     gen.start()
     report = out.get(timeout=600)
     gen.join()
     cpu_after = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
-    services = {name: spent - services_before[name] for name, spent in service_cpu().items()}
+    busy = (machine_busy() - busy_before) / (time.perf_counter() - t_before)
+    services = dict.fromkeys(SERVICES, 0.0)
+    for pid, (name, spent) in service_cpu().items():
+        before = services_before.get(pid)
+        services[name] += spent - (before[1] if before and before[0] == name else 0.0)
     after = verify_rate(1.0)
     assert isinstance(report, dict)
     accepted = report["statuses"].get(201, 0)
@@ -310,8 +326,32 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
         "client_us": report["client_cpu"] / max(len(bodies), 1) * 1e6,
         "cpu": cpu,
         "services_us": {name: services[name] * per for name in SERVICES},
-        "busy_cores": services["busy"] / report["elapsed"],
+        "busy_cores": busy,
     }
+
+
+def cleanup(data_dir: Path, args: argparse.Namespace, pg_name: str, redis_prefix: str) -> None:
+    """Remove what the run made; a step that fails is reported, not raised over the run's own error."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        if pg_name:
+            from bench.crash import _pg
+
+            asyncio.run(_pg(args.postgres, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+    except Exception as exc:  # noqa: BLE001 - the results still print
+        print(f"cleanup: could not drop the database {pg_name}: {exc}", file=sys.stderr)
+    try:
+        if redis_prefix:
+            import redis
+
+            r = redis.Redis.from_url(args.redis, socket_timeout=5)
+            try:
+                for key in r.scan_iter(match=redis_prefix + "*"):
+                    r.delete(key)
+            finally:
+                r.close()
+    except Exception as exc:  # noqa: BLE001
+        print(f"cleanup: could not delete the Redis keys {redis_prefix}*: {exc}", file=sys.stderr)
 
 
 def main() -> int:
@@ -370,7 +410,7 @@ def main() -> int:
             # Warm up: the first request for an election loads its state (the roll) into memory.
             import urllib.request
 
-            for eid, _bodies in per_round:  # a new connection each: with --workers, each worker loads it
+            for eid, _bodies in per_round:  # a new connection each, so that with --workers each worker likely loads it (the kernel picks)
                 for _ in range(4 * args.workers - 3):
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/api/elections/{eid}/tally", timeout=60).read()
             profiler = None
@@ -404,20 +444,14 @@ def main() -> int:
                 profiler.wait(timeout=60)
         finally:
             server.send_signal(signal.SIGINT)
-            server.wait(timeout=20)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # its workers must not outlive the database below
+                subprocess.run(["pkill", "-KILL", "-P", str(server.pid)], check=False)
+                server.kill()
+                server.wait()
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if pg_name:
-            from bench.crash import _pg
-
-            asyncio.run(_pg(args.postgres, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-        if redis_prefix:
-            import redis
-
-            r = redis.Redis.from_url(args.redis)
-            for key in r.scan_iter(match=redis_prefix + "*"):
-                r.delete(key)
-            r.close()
+        cleanup(data_dir, args, pg_name, redis_prefix)
 
     serving = "one `kurultai serve` process on SQLite" if args.workers == 1 else f"`kurultai serve --workers {args.workers}` on PostgreSQL and Redis"
     print(
