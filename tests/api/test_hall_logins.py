@@ -165,13 +165,13 @@ async def test_behind_nginx_each_client_is_its_own_address_and_cookies_are_secur
 
 
 def upstream_connections(port: int) -> dict[str, int]:
-    """Kernel TCP sockets whose local port is `port` (the server's side), by state (Linux /proc)."""
+    """Kernel TCP sockets with `port` at either end (the server's side or nginx's), by state (Linux /proc)."""
     states = {"01": "established", "06": "time_wait", "08": "close_wait"}
     seen: dict[str, int] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] in states:
+            if port in (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)) and fields[3] in states:
                 seen[states[fields[3]]] = seen.get(states[fields[3]], 0) + 1
     return seen
 
