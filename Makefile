@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-verify bench-soak bench-fanout bench-pages bench-pages-live bench-pages-workers bench-logins clean
+.PHONY: run test install install-test migrate demo bench-tally bench-ingest bench-ingest-nginx bench-ingest-workers bench-verify bench-soak bench-fanout bench-pages bench-pages-live bench-pages-workers bench-logins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,13 @@ bench-tally: $(STAMP)
 	$(BIN)/python bench/tally.py
 
 bench-ingest: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
+
+bench-ingest-nginx: $(STAMP)
+	$(BIN)/python bench/ingest.py --proxy nginx $(BENCH_ARGS)
+
+bench-ingest-workers: $(STAMP)
+	$(BIN)/python bench/ingest.py --proxy nginx --workers 2 $(BENCH_ARGS)
 
 bench-verify: $(STAMP)
 	$(BIN)/python bench/verify.py
