@@ -238,23 +238,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and all its live descendants (`serve --workers N`)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return 0.0
-    kids: list[str] = []
-    for task in tasks:  # one thread ending meanwhile costs only its own list of children
-        try:
-            kids += (task / "children").read_text().split()
-        except OSError:
-            pass
-    return (int(fields[11]) + int(fields[12])) / tick + sum(tree_cpu(int(k)) for k in kids)
-
-
 #: Other programs that work for each ballot, whose CPU a round reports per ballot.
 SERVICES = ("nginx", "postgres", "redis-server")
 
@@ -278,29 +261,25 @@ def service_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-def machine_busy() -> float:
-    """CPU seconds the machine has spent busy (all cores; /proc/stat)."""
-    stat = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(stat[:8]) - stat[3] - stat[4] - stat[7]) / os.sysconf("SC_CLK_TCK")
-
-
 def run_round(port: int, path: str, bodies: list[bytes], connections: int, server_pid: int, cafile: str | None = None, workers: int = 1) -> dict[str, Any]:
     """One round: the baseline just before, the load, the baseline just after."""
     before = verify_rate(1.0)
     out: mp.Queue[object] = mp.Queue()
     gen = mp.get_context("fork").Process(target=load_generator, args=(port, path, bodies, connections, out, cafile))
+    from bench.logins import machine, tree_cpu
+
     cpu_before = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
     services_before = service_cpu()
-    busy_before, t_before = machine_busy(), time.perf_counter()
+    busy_before, t_before = machine()["busy"], time.perf_counter()
     gen.start()
     report = out.get(timeout=600)
     gen.join()
     cpu_after = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
-    busy = (machine_busy() - busy_before) / (time.perf_counter() - t_before)
+    busy = (machine()["busy"] - busy_before) / (time.perf_counter() - t_before)
     services = dict.fromkeys(SERVICES, 0.0)
     for pid, (name, spent) in service_cpu().items():
-        before = services_before.get(pid)
-        services[name] += spent - (before[1] if before and before[0] == name else 0.0)
+        earlier = services_before.get(pid)
+        services[name] += spent - (earlier[1] if earlier and earlier[0] == name else 0.0)
     after = verify_rate(1.0)
     assert isinstance(report, dict)
     accepted = report["statuses"].get(201, 0)

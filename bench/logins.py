@@ -269,16 +269,18 @@ def _stat(path: str) -> list[str]:
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and all its descendants that are alive."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
     try:
         fields = _stat(f"/proc/{pid}/stat")
-        total += (int(fields[11]) + int(fields[12])) / tick
-        kids = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            kids += (task / "children").read_text().split()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
-        return total
-    return total + sum(tree_cpu(int(k)) for k in kids)
+        return 0.0
+    kids: list[str] = []
+    for task in tasks:  # a thread ending meanwhile costs only its own list of children
+        try:
+            kids += (task / "children").read_text().split()
+        except OSError:
+            pass
+    return (int(fields[11]) + int(fields[12])) / tick + sum(tree_cpu(int(k)) for k in kids)
 
 
 def server_cpu(pid: int) -> dict[str, Any]:
