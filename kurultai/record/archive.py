@@ -28,7 +28,7 @@ from kurultai.record.schemas import SCHEMAS, schema_for
 from voting.client import BUNDLE_FILES, write_bundle
 
 FORMAT = "kurultai-open-data"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: `named` in elections.json, elections/{id}/register.json of a named vote
 #: What a progress callback is told: (what is being written, steps done, steps in all).
 Progress = Callable[[str, int, int], None]
 
@@ -122,7 +122,7 @@ def _sections(record: PublicRecord) -> list[tuple[str, Any, bytes | None]]:
         (
             "elections",
             record.elections,
-            _csv(("id", "title", "kind", "method", "visibility", "status", "agenda_item", "provision", "tree_size", "root_hash", "winner", "opened_at", "closed_at", "directory"), elections),
+            _csv(("id", "title", "kind", "method", "visibility", "named", "status", "agenda_item", "provision", "tree_size", "root_hash", "winner", "opened_at", "closed_at", "directory"), elections),
         ),
     ]
 
@@ -179,6 +179,8 @@ def build_archive(record: PublicRecord, target: BinaryIO, progress: Progress | N
                     write_bundle(stored.bundle(record.server_public_key), folder)  # the files of `kurultai export`, byte for byte
                     for file in BUNDLE_FILES.values():
                         add(f"elections/{election_id}/{file}", (folder / file).read_bytes(), "application/json")
+                    if election_id in record.registers:  # a named vote: who has voted (GET …/register)
+                        add(f"elections/{election_id}/register.json", _json(record.registers[election_id]), "application/json")
                     shutil.rmtree(folder, ignore_errors=True)
                     tick(f"election {election_id}")
             finally:

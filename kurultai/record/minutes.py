@@ -68,6 +68,8 @@ ROUNDS = N_("Instant-runoff rounds")
 ROUND = N_("Round %(n)s")
 SCORES = N_("Scores")
 YES_NO_LINE = N_("Yes %(yes)s, no %(no)s, abstain %(abstain)s")
+NAMED_VOTED = N_("Named vote, has voted")
+NAMED_NOT_VOTED = N_("Has not voted")
 ADOPTED = N_("Adopted")
 NOT_ADOPTED = N_("Not adopted")
 NO_QUORUM = N_("Not adopted: no quorum")
@@ -234,6 +236,10 @@ def _vote(lang: Lang, record: PublicRecord, e: dict[str, Any], base_url: str) ->
         if result.get("ties_broken"):
             groups = "; ".join(" = ".join(short.get(o, o) for o in g) for g in result["ties_broken"])
             rows.append(Row("", lang.text(TIES) % {"groups": groups}))
+    register = record.registers.get(e["id"])
+    if register is not None:  # a named vote: who has voted, as its register states (a secret vote has none)
+        for label, entries in ((NAMED_VOTED, [r for r in register["entries"] if r["ballots"]]), (NAMED_NOT_VOTED, [r for r in register["entries"] if not r["ballots"]])):
+            rows.append(Row(lang.text(label), ", ".join(r["display_name"] for r in entries) or "—"))
     verify: list[Row] = []
     if bundle:
         verify.append(Row(lang.text(DIGEST), digest(bundle.election["signed"])))

@@ -28,8 +28,9 @@ from deliberation import agenda, amendments, assemblies, comments, draft, presen
 from deliberation.common import iso, load
 from deliberation.tables import AgendaItem, Assembly, AuditRecord, Provision, ProvisionVersion, SpeakerEntry
 from voting.client import server_key_json
-from voting.elections import list_elections
+from voting.elections import list_elections, require_row
 from voting.export import StoredElection, stored_election
+from voting.register import register
 
 
 @dataclass
@@ -56,6 +57,8 @@ class PublicRecord:
     presence_changes: list[dict[str, Any]] = field(default_factory=list)
     #: election id -> {"quorum_basis", "present_at_open"} (what the vote's page shows beside turnout)
     election_quorum: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: election id -> the register of who has voted (voting.register), of each named vote that opened
+    registers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: election id -> its signed objects as stored, for every election that is not a draft
     #: (`StoredElection.bundle` parses them, in the builder's thread)
     elections_stored: dict[str, StoredElection] = field(default_factory=dict)
@@ -68,10 +71,13 @@ async def public_record(assembly_id: int, *, now_ms: int, server_public_key: byt
     views = await list_elections(assembly_id)
     elections = [_election_entry(e) for e in views]
     stored: dict[str, StoredElection] = {}
+    registers: dict[str, dict[str, Any]] = {}
     if with_bundles:
         for e in elections:
             if e["status"] != "draft":
                 stored[e["id"]] = await stored_election(int(e["id"]))
+                if e["named"]:  # a secret vote has no register, anywhere
+                    registers[e["id"]] = await register(await require_row(int(e["id"])))
     return PublicRecord(
         assembly=_assembly_entry(assemblies.assembly_view(row)),
         generated_at=iso(now_ms) or "",
@@ -88,6 +94,7 @@ async def public_record(assembly_id: int, *, now_ms: int, server_public_key: byt
         elections=elections,
         server_public_key=server_public_key,
         elections_stored=stored,
+        registers=registers,
         attendance=await presence.attendance(assembly_id),
         presence_changes=await _presence_changes(assembly_id),
         election_quorum={e["id"]: {"quorum_basis": e.get("quorum_basis") or "all", "present_at_open": e.get("present_at_open")} for e in views},
@@ -209,10 +216,11 @@ async def _speakers(assembly_id: int) -> list[dict[str, Any]]:
     ]
 
 
-ELECTION_FIELDS = ("id", "status", "agenda_item", "provision", "kind", "title", "method", "visibility", "rule", "options", "tree_size", "root_hash", "created_at", "opened_at", "closed_at")
+ELECTION_FIELDS = ("id", "status", "agenda_item", "provision", "kind", "title", "method", "visibility", "named", "rule", "options", "tree_size", "root_hash", "created_at", "opened_at", "closed_at")
 
 
 def _election_entry(e: dict[str, Any]) -> dict[str, Any]:
     entry = {k: e.get(k) for k in ELECTION_FIELDS}
+    entry["named"] = bool(entry["named"])
     entry["directory"] = None if e["status"] == "draft" else f"elections/{e['id']}/"
     return entry

@@ -156,6 +156,7 @@ ELECTION_ENTRY = closed(
         "title": STR,
         "method": {"enum": ["schulze", "ranked_pairs", "irv", "borda", "plurality", "yes_no"]},
         "visibility": {"enum": ["live", "after_close"]},
+        "named": BOOL,
         "rule": nullable({"type": "object"}),
         "options": {"type": "array", "items": OPTION},
         "tree_size": INT,
@@ -173,7 +174,7 @@ MANIFEST_FILE = closed({"path": STR, "schema": nullable(STR), "media_type": STR,
 MANIFEST = closed(
     {
         "format": {"const": "kurultai-open-data"},
-        "format_version": {"const": 1},
+        "format_version": {"const": 2},
         "assembly": INT,
         "generated_at": TIME,
         "document_version": INT,
@@ -203,6 +204,17 @@ ROLL = envelope(
             "items": {"type": "object", "properties": {"key_id": HEX64, "public_key": B64U, "weight": {"type": "integer", "minimum": 1}}, "required": ["key_id", "public_key", "weight"]},
         },
     },
+)
+REGISTER_ENTRY = closed({"username": STR, "display_name": STR, "key_id": HEX64, "ballots": INT, "revision": nullable(INT)})
+REGISTER = closed(
+    {
+        "election": STR,
+        "status": {"enum": ["open", "closed"]},
+        "voted": INT,
+        "roll_size": INT,
+        "entries": {"type": "array", "items": REGISTER_ENTRY},
+    },
+    "Who on the roll of a named vote has voted, by name (GET /api/elections/{id}/register): the server's statement, not signed",
 )
 STH = envelope("sth", {"election": STR, "tree_size": INT, "root_hash": HEX64})
 RESULT = envelope("result", {"election": STR})
@@ -234,6 +246,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "election/sth.schema.json": nullable(STH),
     "election/result.schema.json": nullable(RESULT),
     "election/server-key.schema.json": SERVER_KEY,
+    "election/register.schema.json": REGISTER,
 }
 
 SCHEMAS = {name: {"$schema": DIALECT, "$id": BASE_ID + "schemas/" + name, **schema} for name, schema in SCHEMAS.items()}

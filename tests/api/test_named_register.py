@@ -5,7 +5,10 @@ no register (409 `election_secret`), and the signed election object is the same 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from tests.api.test_record import check_archive, pdf_text
+from tests.api.test_record_minutes import docx_all_text
 from tests.api.voting_helpers import register_and_approve, to_voting
 from tests.conftest import World
 
@@ -92,3 +95,35 @@ async def test_an_assembly_that_held_a_named_vote_holds_no_secret_one(world: Wor
     r = await w.call("POST", f"/api/elections/{second['id']}/open", "moderator")
     assert r.status_code == 409 and "named votes" in r.json()["detail"]
     assert (await w.ok("POST", f"/api/elections/{second['id']}/open", "moderator", {"named": True}))["named"] is True
+
+
+async def test_the_archive_holds_a_named_votes_register(world: World, tmp_path: Path) -> None:
+    """The open-data archive (issue #19) says which votes were named and holds each one's
+    register, as GET …/register serves it; a secret vote's folder has none (see test_record)."""
+    w = world
+    first, _ = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
+    await to_voting(w)
+    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {**YES_NO, "named": True}, status=201)
+    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
+    assert await _cast(w, e["id"], first.ballot(opened["election"], ["yes"])) == 201
+    await w.ok("POST", f"/api/elections/{e['id']}/close", "moderator")
+    served = await w.ok("GET", f"/api/elections/{e['id']}/register")
+    r = await w.client.get(f"/api/assemblies/{w.assembly}/archive.zip")
+    assert r.status_code == 200, r.text
+    unpacked = check_archive(r.content, w.assembly, [e["id"]], tmp_path)  # register.json validates against its schema
+    listed = json.loads((unpacked / "elections.json").read_text())
+    assert [(x["id"], x["named"]) for x in listed] == [(e["id"], True)]
+    register = json.loads((unpacked / "elections" / e["id"] / "register.json").read_text())
+    assert register == served and (register["voted"], register["roll_size"]) == (1, 2)
+    assert json.loads((unpacked / "manifest.json").read_text())["format_version"] == 2
+
+    # the minutes name who has voted and who has not, in each format and language
+    names = {x["username"]: x["display_name"] for x in served["entries"]}
+    for lang, voted, not_voted in (("en", "Named vote, has voted", "Has not voted"), ("ru", "Поимённое голосование, проголосовали", "Не голосовали")):
+        r = await w.client.get(f"/api/assemblies/{w.assembly}/minutes.pdf", params={"lang": lang})
+        assert r.status_code == 200, r.text
+        text = " ".join(pdf_text(r.content, tmp_path).split())
+        assert f"{voted}: {names['delegate']}" in text and f"{not_voted}: {names['delegate2']}" in text, text[:3000]
+    r = await w.client.get(f"/api/assemblies/{w.assembly}/minutes.docx", params={"lang": "kk"})
+    text = docx_all_text(r.content)
+    assert f"Атаулы дауыс беру, дауыс бергендер: {names['delegate']}" in text and f"Дауыс бермегендер: {names['delegate2']}" in text

@@ -203,6 +203,8 @@ async def test_archive_and_adopted_text_after_a_sitting(world: World, app: Any, 
     assert any(v["text"] == ADOPTED_TEXT and v["amendment"] == done["amendments"][0] for v in versions)
     listed = json.loads((unpacked / "elections.json").read_text())
     assert [(e["id"], e["status"], e["directory"]) for e in listed] == [(eid, "closed", f"elections/{eid}/") for eid in elections]
+    assert [e["named"] for e in listed] == [False, False]
+    assert not any((unpacked / "elections" / eid / "register.json").exists() for eid in elections)  # a secret vote has no register
     with (unpacked / "csv" / "elections.csv").open(encoding="utf-8-sig", newline="") as f:
         assert [row["winner"] for row in csv.DictReader(f)] == [done["winner"], _yes_no_winner(unpacked, elections[1])]
     with (unpacked / "csv" / "document.csv").open(encoding="utf-8-sig", newline="") as f:
