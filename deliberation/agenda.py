@@ -129,35 +129,53 @@ async def update_item(ctx: Ctx, item_id: int, actor: str, changes: dict[str, Any
         if "provisions" in changes:
             await _check_provisions(row["assembly"], changes["provisions"])
             await _set_provisions(item_id, changes["provisions"])
-        if "position" in changes:
-            await _move(row, changes["position"])
+        shifted = await _move(row, changes["position"]) if "position" in changes else []
         if values:
             await AgendaItem.update(values).where(AgendaItem.id == item_id)
         view = await get_item(item_id, tx.now_ms)
         await tx.audit(row["assembly"], actor, "agenda.updated", {"item": item_id, "fields": sorted(changes)})
         await tx.emit(row["assembly"], "agenda.updated", {"item": view})
+        await _emit_shifted(tx, row["assembly"], shifted, {item_id})
         return view
 
     return await ctx.write(run)
 
 
-async def _move(row: dict[str, Any], position: int) -> None:
-    """Move an item to 1-based `position`, renumbering the others."""
-    items = await AgendaItem.select(AgendaItem.id).where(AgendaItem.assembly == row["assembly"]).order_by(AgendaItem.position)
-    ids = [r["id"] for r in items if r["id"] != row["id"]]
-    if not 1 <= position <= len(ids) + 1:
-        raise InvalidInput(f"position must be between 1 and {len(ids) + 1}, got {position}")
-    ids.insert(position - 1, row["id"])
-    for i, iid in enumerate(ids, start=1):
-        await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == iid)
+async def _move(row: dict[str, Any], position: int) -> list[int]:
+    """Move an item to 1-based `position`, renumbering the others. Returns the ids of the items
+    whose position changed (the moved one included)."""
+    items = await AgendaItem.select(AgendaItem.id, AgendaItem.position).where(AgendaItem.assembly == row["assembly"]).order_by(AgendaItem.position)
+    others = [r for r in items if r["id"] != row["id"]]
+    if not 1 <= position <= len(others) + 1:
+        raise InvalidInput(f"position must be between 1 and {len(others) + 1}, got {position}")
+    mine = next((r for r in items if r["id"] == row["id"]), {"id": row["id"], "position": row["position"]})
+    others.insert(position - 1, mine)
+    return await _number(others)
 
 
-async def _renumber(assembly_id: int) -> None:
-    """Positions 1..n in the present order (after an item was removed)."""
-    items = await AgendaItem.select(AgendaItem.id, AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position)
+async def _renumber(assembly_id: int) -> list[int]:
+    """Positions 1..n in the present order (after an item was removed). Returns the ids of the
+    items whose position changed."""
+    return await _number(await AgendaItem.select(AgendaItem.id, AgendaItem.position).where(AgendaItem.assembly == assembly_id).order_by(AgendaItem.position))
+
+
+async def _number(items: list[dict[str, Any]]) -> list[int]:
+    """Give `items` ({"id", "position"}, in their new order) positions 1..n; returns the ids of
+    those whose position changed."""
+    changed = []
     for i, r in enumerate(items, start=1):
         if r["position"] != i:
             await AgendaItem.update({AgendaItem.position: i}).where(AgendaItem.id == r["id"])
+            changed.append(r["id"])
+    return changed
+
+
+async def _emit_shifted(tx: Tx, assembly_id: int, shifted: list[int], announced: set[int]) -> None:
+    """`agenda.updated` for each item a move or a removal shifted, beside those the change
+    announces itself: every client's agenda keeps its order without fetching it again."""
+    for iid in shifted:
+        if iid not in announced:
+            await tx.emit(assembly_id, "agenda.updated", {"item": await get_item(iid, tx.now_ms)})
 
 
 async def _check_reshapable(row: dict[str, Any]) -> None:
@@ -177,7 +195,8 @@ async def merge_items(ctx: Ctx, item_id: int, into_id: int, actor: str) -> dict[
     """Merge item `item_id` into `into_id`: its provisions are appended to those of `into_id`
     (in their order, none twice), it is deleted and the positions are renumbered 1..n. Both
     items are pending, without speakers or a vote. Audited (`agenda.merged`); announced with
-    `agenda.removed` and `agenda.updated`. Returns the merged item."""
+    `agenda.removed` and `agenda.updated` (also of each item the removal moved up). Returns the
+    merged item."""
 
     async def run(tx: Tx) -> dict[str, Any]:
         row = await load_locked(tx, AgendaItem, item_id, "agenda item")
@@ -194,12 +213,13 @@ async def merge_items(ctx: Ctx, item_id: int, into_id: int, actor: str) -> dict[
         await _set_provisions(into_id, kept + [pid for pid in moved if pid not in kept])
         await _set_provisions(item_id, [])
         await AgendaItem.delete().where(AgendaItem.id == item_id)
-        await _renumber(assembly_id)
+        shifted = await _renumber(assembly_id)
         await Assembly.update({Assembly.current_item: 0}).where((Assembly.id == assembly_id) & (Assembly.current_item == item_id))
         view = await get_item(into_id, tx.now_ms)
         await tx.audit(assembly_id, actor, "agenda.merged", {"item": item_id, "into": into_id})
         await tx.emit(assembly_id, "agenda.removed", {"item": item_id})
         await tx.emit(assembly_id, "agenda.updated", {"item": view})
+        await _emit_shifted(tx, assembly_id, shifted, {into_id})
         return view
 
     return await ctx.write(run)
@@ -235,11 +255,12 @@ async def split_item(ctx: Ctx, item_id: int, provisions: list[int], title: str, 
         split_off = [pid for pid in current if pid in provisions]
         await _set_provisions(item_id, [pid for pid in current if pid not in provisions])
         await _set_provisions(new.id, split_off)
-        await _move(await load(AgendaItem, new.id, "agenda item"), row["position"] + 1)
+        shifted = await _move(await load(AgendaItem, new.id, "agenda item"), row["position"] + 1)
         views = [await get_item(item_id, tx.now_ms), await get_item(new.id, tx.now_ms)]
         await tx.audit(row["assembly"], actor, "agenda.split", {"item": item_id, "new": new.id, "provisions": split_off, "title": title})
         for view in views:
             await tx.emit(row["assembly"], "agenda.updated", {"item": view})
+        await _emit_shifted(tx, row["assembly"], shifted, {item_id, new.id})
         return views
 
     return await ctx.write(run)

@@ -27,6 +27,22 @@ async def _events(world: World, type_: str) -> list[dict[str, Any]]:
     return [json.loads(r["data"]) for r in rows]
 
 
+async def _replayed(world: World) -> list[tuple[str, int, list[int]]]:
+    """The agenda as a client that only follows the events sees it: the last `agenda.updated`
+    of each item not since removed, in the positions those events name."""
+    from deliberation.tables import Event
+
+    items: dict[int, dict[str, Any]] = {}
+    rows = await Event.select(Event.type, Event.data).where((Event.assembly_id == world.assembly) & Event.type.is_in(["agenda.updated", "agenda.removed"])).order_by(Event.seq)
+    for r in rows:
+        data = json.loads(r["data"])
+        if r["type"] == "agenda.removed":
+            items.pop(data["item"], None)
+        else:
+            items[data["item"]["id"]] = data["item"]
+    return sorted((i["title"], i["position"], i["provisions"]) for i in items.values())
+
+
 async def _audit(world: World, action: str) -> list[dict[str, Any]]:
     audit = await world.ok("GET", f"/api/assemblies/{world.assembly}/audit", "moderator")
     return [e["payload"] for e in audit["entries"] if e["action"] == action]
@@ -37,6 +53,7 @@ async def test_move_item(world: World) -> None:
     two = await _item(world, "Two", [p[2]])
     await world.ok("PATCH", f"/api/agenda/{two['id']}", "moderator", {"position": 1})
     assert await _agenda(world) == [("Two", 1, [p[2]]), ("Item one", 2, p[:2])]
+    assert await _replayed(world) == sorted(await _agenda(world))  # the item it shifted down is announced too
 
 
 async def test_merge_items(world: World) -> None:
@@ -52,7 +69,8 @@ async def test_merge_items(world: World) -> None:
     assert (await world.ok("GET", f"/api/assemblies/{world.assembly}"))["current_item"] is None  # it was the item removed
     assert await _audit(world, "agenda.merged") == [{"item": two["id"], "into": world.item}]
     assert await _events(world, "agenda.removed") == [{"item": two["id"]}]
-    assert (await _events(world, "agenda.updated"))[-1] == {"item": merged}
+    assert {"item": merged} in (await _events(world, "agenda.updated"))[-2:]
+    assert await _replayed(world) == sorted(await _agenda(world))  # "Three" moved up from 3 to 2
     # A secretary merges too; the current item stays when it is not the one removed.
     merged = await world.ok("POST", f"/api/agenda/{world.item}/merge", "admin", {"into": three["id"]})
     assert merged["provisions"] == p and await _agenda(world) == [("Three", 1, p)]
@@ -75,7 +93,8 @@ async def test_split_item(world: World) -> None:
     assert (second["planned_minutes"], second["speaking_time_s"], second["timer"]["limit_ms"]) == (25, 90, 90_000)
     assert await _agenda(world) == [("Item one", 1, [p[1]]), ("Article 1", 2, [p[0]]), ("Two", 3, [p[2]])]
     assert await _audit(world, "agenda.split") == [{"item": world.item, "new": second["id"], "provisions": [p[0]], "title": "Article 1"}]
-    assert [e["item"]["id"] for e in await _events(world, "agenda.updated")][-2:] == [world.item, second["id"]]
+    assert [e["item"]["id"] for e in await _events(world, "agenda.updated")][-3:-1] == [world.item, second["id"]]
+    assert await _replayed(world) == sorted(await _agenda(world))  # "Two" moved down from 2 to 3
     # Merged back, the provisions follow the item's own.
     merged = await world.ok("POST", f"/api/agenda/{second['id']}/merge", "moderator", {"into": world.item})
     assert merged["provisions"] == [p[1], p[0]]
