@@ -228,7 +228,8 @@ async def merge_items(ctx: Ctx, item_id: int, into_id: int, actor: str) -> dict[
 async def split_item(ctx: Ctx, item_id: int, provisions: list[int], title: str, actor: str) -> list[dict[str, Any]]:
     """Split `provisions` (some of the item's, not all) off a pending item into a new item right
     after it, titled `title`, with the same planned duration and speaking time. Audited
-    (`agenda.split`); `agenda.updated` for both. Returns both items, the original first."""
+    (`agenda.split`); `agenda.updated` for both and for each item after them, which moves down
+    one. Returns both items, the original first."""
     title = " ".join(title.split())
     if not title or len(title) > 300:
         raise InvalidInput(f"the new item's title must have 1 to 300 characters, got {len(title)}")

@@ -25,8 +25,10 @@ class ElectionSecret(VotingError):
     code = "election_secret"
 
 
-async def register(row: dict[str, Any]) -> dict[str, Any]:
-    """The register of the election whose row this is (`voting.elections.require_row`).
+async def register(row: dict[str, Any], *, leaves: int | None = None) -> dict[str, Any]:
+    """The register of the election whose row this is (`voting.elections.require_row`); with
+    `leaves`, of the board's first `leaves` leaves only (a copy of the board read before, so that
+    the two agree while the vote is open: the open-data archive).
 
     Raises `ElectionSecret` for a secret vote and `election_not_open` for a named draft (its
     roll is frozen when it opens)."""
@@ -45,7 +47,11 @@ async def register(row: dict[str, Any]) -> dict[str, Any]:
             DelegateKey.user.display_name.as_alias("display_name"),
         ).where((DelegateKey.assembly == row["assembly"]) & DelegateKey.key_id.is_in(on_roll or [""]))
     }
-    counts = {r["voter"]: (r["ballots"], r["revision"]) for r in await Leaf.raw("SELECT voter, COUNT(*) AS ballots, MAX(revision) AS revision FROM board_leaf WHERE election = {} GROUP BY voter", eid)}
+    below = "" if leaves is None else f" AND seq < {int(leaves)}"
+    counts = {
+        r["voter"]: (r["ballots"], r["revision"])
+        for r in await Leaf.raw(f"SELECT voter, COUNT(*) AS ballots, MAX(revision) AS revision FROM board_leaf WHERE election = {{}}{below} GROUP BY voter", eid)
+    }
     entries = []
     for key_id in on_roll:
         holder = holders.get(key_id)

@@ -24,11 +24,10 @@ from typing import Any, BinaryIO
 
 from kurultai.files import PRIVATE_FILE_MODE, private_dir
 from kurultai.record.public import PublicRecord
-from kurultai.record.schemas import SCHEMAS, schema_for
+from kurultai.record.schemas import FORMAT_VERSION, SCHEMAS, schema_for
 from voting.client import BUNDLE_FILES, write_bundle
 
 FORMAT = "kurultai-open-data"
-FORMAT_VERSION = 2  # 2: `named` in elections.json, elections/{id}/register.json of a named vote
 #: What a progress callback is told: (what is being written, steps done, steps in all).
 Progress = Callable[[str, int, int], None]
 

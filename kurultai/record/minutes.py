@@ -68,8 +68,9 @@ ROUNDS = N_("Instant-runoff rounds")
 ROUND = N_("Round %(n)s")
 SCORES = N_("Scores")
 YES_NO_LINE = N_("Yes %(yes)s, no %(no)s, abstain %(abstain)s")
-NAMED_VOTED = N_("Named vote, has voted")
-NAMED_NOT_VOTED = N_("Has not voted")
+NAMED_VOTED = N_("Voted (named vote)")
+NAMED_NOT_VOTED = N_("Not yet voted")  # the vote is open
+NAMED_DID_NOT_VOTE = N_("Did not vote")  # it closed
 ADOPTED = N_("Adopted")
 NOT_ADOPTED = N_("Not adopted")
 NO_QUORUM = N_("Not adopted: no quorum")
@@ -238,7 +239,8 @@ def _vote(lang: Lang, record: PublicRecord, e: dict[str, Any], base_url: str) ->
             rows.append(Row("", lang.text(TIES) % {"groups": groups}))
     register = record.registers.get(e["id"])
     if register is not None:  # a named vote: who has voted, as its register states (a secret vote has none)
-        for label, entries in ((NAMED_VOTED, [r for r in register["entries"] if r["ballots"]]), (NAMED_NOT_VOTED, [r for r in register["entries"] if not r["ballots"]])):
+        absent = NAMED_DID_NOT_VOTE if register["status"] == "closed" else NAMED_NOT_VOTED
+        for label, entries in ((NAMED_VOTED, [r for r in register["entries"] if r["ballots"]]), (absent, [r for r in register["entries"] if not r["ballots"]])):
             rows.append(Row(lang.text(label), ", ".join(r["display_name"] for r in entries) or "—"))
     verify: list[Row] = []
     if bundle:

@@ -77,7 +77,7 @@ async def public_record(assembly_id: int, *, now_ms: int, server_public_key: byt
             if e["status"] != "draft":
                 stored[e["id"]] = await stored_election(int(e["id"]))
                 if e["named"]:  # a secret vote has no register, anywhere
-                    registers[e["id"]] = await register(await require_row(int(e["id"])))
+                    registers[e["id"]] = await register(await require_row(int(e["id"])), leaves=len(stored[e["id"]].leaves))
     return PublicRecord(
         assembly=_assembly_entry(assemblies.assembly_view(row)),
         generated_at=iso(now_ms) or "",

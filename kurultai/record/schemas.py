@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-BASE_ID = "https://kurultai.example/open-data/1/"
+#: 2: `named` in elections.json, elections/{id}/register.json of a named vote
+FORMAT_VERSION = 2
+BASE_ID = f"https://kurultai.example/open-data/{FORMAT_VERSION}/"
 
 STR: dict[str, Any] = {"type": "string"}
 INT: dict[str, Any] = {"type": "integer"}
@@ -174,7 +176,7 @@ MANIFEST_FILE = closed({"path": STR, "schema": nullable(STR), "media_type": STR,
 MANIFEST = closed(
     {
         "format": {"const": "kurultai-open-data"},
-        "format_version": {"const": 2},
+        "format_version": {"const": FORMAT_VERSION},
         "assembly": INT,
         "generated_at": TIME,
         "document_version": INT,

@@ -54,6 +54,13 @@ async def test_move_item(world: World) -> None:
     await world.ok("PATCH", f"/api/agenda/{two['id']}", "moderator", {"position": 1})
     assert await _agenda(world) == [("Two", 1, [p[2]]), ("Item one", 2, p[:2])]
     assert await _replayed(world) == sorted(await _agenda(world))  # the item it shifted down is announced too
+    # moved from 3 to 2, "Three" and "Item one" swap: "Two", still first, is not announced
+    three = await _item(world, "Three", [])
+    before = len(await _events(world, "agenda.updated"))
+    await world.ok("PATCH", f"/api/agenda/{three['id']}", "moderator", {"position": 2})
+    assert await _agenda(world) == [("Two", 1, [p[2]]), ("Three", 2, []), ("Item one", 3, p[:2])]
+    assert sorted(e["item"]["id"] for e in (await _events(world, "agenda.updated"))[before:]) == sorted([three["id"], world.item])
+    assert await _replayed(world) == sorted(await _agenda(world))
 
 
 async def test_merge_items(world: World) -> None:

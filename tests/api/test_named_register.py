@@ -98,32 +98,50 @@ async def test_an_assembly_that_held_a_named_vote_holds_no_secret_one(world: Wor
 
 
 async def test_the_archive_holds_a_named_votes_register(world: World, tmp_path: Path) -> None:
-    """The open-data archive (issue #19) says which votes were named and holds each one's
-    register, as GET …/register serves it; a secret vote's folder has none (see test_record)."""
+    """The open-data archive (issue #19) says which votes were named and holds the register of
+    each one that opened, as GET …/register serves it (an open one's too; a named draft has no
+    folder and no register; a secret vote's folder has none, see test_record); the minutes name
+    who has voted and who has not."""
     w = world
-    first, _ = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
+    first, second = [await register_and_approve(w, who) for who in ("delegate", "delegate2")]
     await to_voting(w)
-    e = await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {**YES_NO, "named": True}, status=201)
-    opened = await w.ok("POST", f"/api/elections/{e['id']}/open", "moderator")
-    assert await _cast(w, e["id"], first.ballot(opened["election"], ["yes"])) == 201
-    await w.ok("POST", f"/api/elections/{e['id']}/close", "moderator")
-    served = await w.ok("GET", f"/api/elections/{e['id']}/register")
+    closed, still_open, draft = [await w.ok("POST", f"/api/agenda/{w.item}/elections", "moderator", {**YES_NO, "named": True}, status=201) for _ in range(3)]
+    opened = await w.ok("POST", f"/api/elections/{closed['id']}/open", "moderator")
+    assert await _cast(w, closed["id"], first.ballot(opened["election"], ["yes"])) == 201
+    await w.ok("POST", f"/api/elections/{closed['id']}/close", "moderator")
+    opened = await w.ok("POST", f"/api/elections/{still_open['id']}/open", "moderator")
+    assert await _cast(w, still_open["id"], second.ballot(opened["election"], ["no"])) == 201
+    served = {e["id"]: await w.ok("GET", f"/api/elections/{e['id']}/register") for e in (closed, still_open)}
     r = await w.client.get(f"/api/assemblies/{w.assembly}/archive.zip")
     assert r.status_code == 200, r.text
-    unpacked = check_archive(r.content, w.assembly, [e["id"]], tmp_path)  # register.json validates against its schema
+    unpacked = check_archive(r.content, w.assembly, [closed["id"], still_open["id"]], tmp_path)  # register.json validates against its schema
     listed = json.loads((unpacked / "elections.json").read_text())
-    assert [(x["id"], x["named"]) for x in listed] == [(e["id"], True)]
-    register = json.loads((unpacked / "elections" / e["id"] / "register.json").read_text())
-    assert register == served and (register["voted"], register["roll_size"]) == (1, 2)
-    assert json.loads((unpacked / "manifest.json").read_text())["format_version"] == 2
+    assert [(x["id"], x["named"], x["directory"]) for x in listed] == [
+        (closed["id"], True, f"elections/{closed['id']}/"),
+        (still_open["id"], True, f"elections/{still_open['id']}/"),
+        (draft["id"], True, None),
+    ]
+    for eid, status in ((closed["id"], "closed"), (still_open["id"], "open")):
+        register = json.loads((unpacked / "elections" / eid / "register.json").read_text())
+        assert register == served[eid] and (register["status"], register["voted"], register["roll_size"]) == (status, 1, 2)
+    assert not (unpacked / "elections" / draft["id"]).exists()
+    manifest = json.loads((unpacked / "manifest.json").read_text())
+    assert manifest["format_version"] == 2
+    schema = json.loads((unpacked / "schemas" / "manifest.schema.json").read_text())
+    assert schema["$id"].endswith("/open-data/2/schemas/manifest.schema.json")
 
     # the minutes name who has voted and who has not, in each format and language
-    names = {x["username"]: x["display_name"] for x in served["entries"]}
-    for lang, voted, not_voted in (("en", "Named vote, has voted", "Has not voted"), ("ru", "Поимённое голосование, проголосовали", "Не голосовали")):
+    names = {x["username"]: x["display_name"] for x in served[closed["id"]]["entries"]}
+    for lang, voted, did_not, not_yet in (
+        ("en", "Voted (named vote)", "Did not vote", "Not yet voted"),
+        ("ru", "Проголосовали (поимённое голосование)", "Не голосовали", "Ещё не проголосовали"),
+    ):
         r = await w.client.get(f"/api/assemblies/{w.assembly}/minutes.pdf", params={"lang": lang})
         assert r.status_code == 200, r.text
         text = " ".join(pdf_text(r.content, tmp_path).split())
-        assert f"{voted}: {names['delegate']}" in text and f"{not_voted}: {names['delegate2']}" in text, text[:3000]
+        assert f"{voted}: {names['delegate']} {did_not}: {names['delegate2']}" in text, text[:3000]  # the closed vote
+        assert f"{voted}: {names['delegate2']} {not_yet}: {names['delegate']}" in text, text[:3000]  # the open one
     r = await w.client.get(f"/api/assemblies/{w.assembly}/minutes.docx", params={"lang": "kk"})
     text = docx_all_text(r.content)
-    assert f"Атаулы дауыс беру, дауыс бергендер: {names['delegate']}" in text and f"Дауыс бермегендер: {names['delegate2']}" in text
+    assert f"Дауыс бергендер (атаулы дауыс беру): {names['delegate']}" in text and f"Дауыс бермегендер: {names['delegate2']}" in text
+    assert f"Әлі дауыс бермегендер: {names['delegate']}" in text

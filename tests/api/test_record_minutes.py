@@ -165,7 +165,7 @@ async def test_minutes_and_table_after_a_sitting(world: World, app: Any, clock: 
     assert "Outcome: adopted" in en and f"not adopted: vote {elections[0]} chose “amendment {done['amendments'][0]}”" in en
     assert "Schulze method" in en and "2 of 2 on the roll voted" in en and "Adopted. Yes 2, no 0, abstain 0" in en
     assert "Pairwise preferences" in en and "Election digest" in en and "Signature of the result" in en
-    assert "Named vote" not in en and "Has not voted" not in en  # secret votes: no register in the minutes
+    assert "named vote" not in en and "Did not vote" not in en  # secret votes: no register in the minutes
     # each vote's QR code opens the vote on the public assembly page
     want = {f"http://testserver/assemblies/{aid}?item={w.item}#election-{eid}" for eid in elections}
     assert set(qr_codes(outputs["minutes-kk.pdf"], tmp_path)) == want
