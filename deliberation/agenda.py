@@ -214,12 +214,16 @@ async def merge_items(ctx: Ctx, item_id: int, into_id: int, actor: str) -> dict[
         await _set_provisions(item_id, [])
         await AgendaItem.delete().where(AgendaItem.id == item_id)
         shifted = await _renumber(assembly_id)
-        await Assembly.update({Assembly.current_item: 0}).where((Assembly.id == assembly_id) & (Assembly.current_item == item_id))
+        was_current = await Assembly.exists().where((Assembly.id == assembly_id) & (Assembly.current_item == item_id))
+        if was_current:  # the floor goes back to the default item, as when the chair clears it
+            await Assembly.update({Assembly.current_item: 0}).where(Assembly.id == assembly_id)
         view = await get_item(into_id, tx.now_ms)
         await tx.audit(assembly_id, actor, "agenda.merged", {"item": item_id, "into": into_id})
         await tx.emit(assembly_id, "agenda.removed", {"item": item_id})
         await tx.emit(assembly_id, "agenda.updated", {"item": view})
         await _emit_shifted(tx, assembly_id, shifted, {into_id})
+        if was_current:
+            await tx.emit(assembly_id, "agenda.current", {"item": None})
         return view
 
     return await ctx.write(run)

@@ -74,6 +74,7 @@ async def test_merge_items(world: World) -> None:
     r = await world.call("GET", f"/api/agenda/{two['id']}")
     assert r.status_code == 404
     assert (await world.ok("GET", f"/api/assemblies/{world.assembly}"))["current_item"] is None  # it was the item removed
+    assert (await _events(world, "agenda.current"))[-1] == {"item": None}  # and the floor's clients are told
     assert await _audit(world, "agenda.merged") == [{"item": two["id"], "into": world.item}]
     assert await _events(world, "agenda.removed") == [{"item": two["id"]}]
     assert {"item": merged} in (await _events(world, "agenda.updated"))[-2:]
@@ -88,6 +89,7 @@ async def test_merge_keeps_another_current_item(world: World) -> None:
     await world.ok("POST", f"/api/assemblies/{world.assembly}/current", "moderator", {"item": world.item})
     await world.ok("POST", f"/api/agenda/{two['id']}/merge", "moderator", {"into": world.item})
     assert (await world.ok("GET", f"/api/assemblies/{world.assembly}"))["current_item"] == world.item
+    assert [e["item"] for e in await _events(world, "agenda.current")] == [world.item]  # no second one
 
 
 async def test_split_item(world: World) -> None:
