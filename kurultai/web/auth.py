@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
 import secrets
 import time
@@ -174,15 +175,32 @@ class RateLimiter:
 #: Seconds a Redis round trip (or connecting) may take before the limit counts in the process.
 REDIS_TIMEOUT_S = 2.0
 
-# KEYS[1]: the key's sorted set of attempt times; ARGV: now, window, limit, a unique member.
+#: Hits sent to Redis in one call of the window's script; a larger batch is split into calls in
+#: one pipeline (the script holds Redis for a few microseconds per hit).
+WINDOW_CALL_MAX = 256
+
+# One call counts a batch of hits, in order, each as if alone. KEYS: each hit's sorted set of
+# attempt times (a key once per hit, repeated when hit again); ARGV: window (s), limit, then
+# each hit's time and a unique member. Returns one answer per hit: 1 counted, 0 over the limit,
+# -1 Redis refused that key (a key of another type): the caller counts that hit in-process.
 _SLIDING_WINDOW = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  return 0
+local window, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = math.ceil(window * 1000)
+local out = {}
+for i, key in ipairs(KEYS) do
+  local now = tonumber(ARGV[1 + 2 * i])
+  local removed = redis.pcall('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if type(removed) == 'table' and removed.err then
+    out[i] = -1
+  elseif redis.call('ZCARD', key) >= limit then
+    out[i] = 0
+  else
+    redis.call('ZADD', key, now, ARGV[2 + 2 * i])
+    redis.call('PEXPIRE', key, ttl)
+    out[i] = 1
+  end
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000))
-return 1
+return out
 """
 
 
@@ -190,9 +208,9 @@ class RedisRateLimiter:
     """The same sliding window, shared by every process through Redis (one sorted set per key).
 
     Hits that arrive while a round trip to Redis is under way wait and go together in the next
-    one: a pipeline of the window's script, one call per hit, which Redis runs one after another
-    (each call atomic, in arrival order), so the limit counts exactly as with one call per hit.
-    During a vote that is two round trips per event-loop turn instead of two per ballot: with
+    one: one call of the window's script for up to WINDOW_CALL_MAX hits, which counts them one
+    after another in arrival order (the call is atomic), so the limit counts exactly as with one
+    call per hit. During a vote that is two round trips per event-loop turn instead of two per ballot: with
     `serve --workers 2` a round trip per hit had cost more CPU than the ballot's own checks
     (docs/benchmarks.md, "Ballot ingestion").
 
@@ -211,6 +229,10 @@ class RedisRateLimiter:
         self._degraded = False
         self._waiting: list[tuple[str, float, asyncio.Future[bool]]] = []
         self._sending: asyncio.Task[None] | None = None
+        # Each hit's member of its key's set: unique across processes and restarts without a call
+        # to the system's random source per hit.
+        self._member_prefix = secrets.token_hex(6) + ":"
+        self._members = itertools.count()
 
     def _client(self) -> Any:
         if self._redis is None:
@@ -262,21 +284,33 @@ class RedisRateLimiter:
             _fail(leftover, None if task.cancelled() else task.exception())
 
     async def _run_window(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> list[bool | Exception]:
-        """The window's answer for each hit, in order, or the error Redis gave for that call."""
-        from redis.exceptions import NoScriptError
+        """The window's answer for each hit, in order, or the error for a hit Redis refused: one
+        call of the script per WINDOW_CALL_MAX hits, all in one pipeline."""
+        from redis.exceptions import NoScriptError, ResponseError
 
         redis = self._client()
+        calls = [batch[i : i + WINDOW_CALL_MAX] for i in range(0, len(batch), WINDOW_CALL_MAX)]
         for attempt in (1, 2):
             if not self._sha:
                 self._sha = await redis.script_load(_SLIDING_WINDOW)
             pipe = redis.pipeline(transaction=False)
-            for key, at, _ in batch:
-                pipe.evalsha(self._sha, 1, self.prefix + key, at, self.window_s, self.limit, f"{at:.6f}:{secrets.token_hex(4)}")
+            for call in calls:
+                keys = [self.prefix + key for key, _, _ in call]
+                args: list[Any] = [self.window_s, self.limit]
+                for _, at, _ in call:
+                    args += (at, f"{at:.6f}:{self._member_prefix}{next(self._members)}")
+                pipe.evalsha(self._sha, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
             if attempt == 1 and all(isinstance(r, NoScriptError) for r in results):
                 self._sha = ""  # Redis restarted and forgot the script: load it and send again
                 continue  # no call counted anything: a missing script fails before it runs
-            return [r if isinstance(r, Exception) else bool(r) for r in results]
+            answers: list[bool | Exception] = []
+            for call, result in zip(calls, results):
+                if isinstance(result, Exception):
+                    answers += [result] * len(call)
+                else:
+                    answers += [ResponseError("Redis refused this key") if r < 0 else r == 1 for r in result]
+            return answers
         raise NoScriptError("the window's script could not be loaded")
 
     async def retry_after(self, key: str, now: float | None = None) -> int:

@@ -256,9 +256,15 @@ async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
         await throttle.close()
 
 
+async def _script_calls(probe: Any) -> int:
+    """How many times Redis has run a script by its SHA (EVALSHA) since it started."""
+    stats = await probe.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
 async def test_redis_limiter_sends_concurrent_hits_together_and_counts_each() -> None:
-    """Hits that arrive together go to Redis in one pipeline, and the window counts each one, in
-    arrival order: of 60 concurrent hits on a key with a limit of 25, the first 25 pass (and two
+    """Hits that arrive together go to Redis in one call of the window's script, which counts
+    each one in arrival order: of 60 concurrent hits on a key with a limit of 25, the first 25 pass (and two
     limiters, as two processes, share the count). A Redis that forgot the window's script (a
     restart, SCRIPT FLUSH) is given it again, and nothing is counted twice."""
     from kurultai.web.auth import RedisRateLimiter
@@ -267,14 +273,21 @@ async def test_redis_limiter_sends_concurrent_hits_together_and_counts_each() ->
         a, b = RedisRateLimiter(REDIS_URL, prefix, 25, 60.0), RedisRateLimiter(REDIS_URL, prefix, 25, 60.0)
         try:
             before = (await probe.info("stats"))["total_connections_received"]
+            calls = await _script_calls(probe)
             answers = await asyncio.gather(*(a.hit("ip:1") for _ in range(60)))
             assert answers == [True] * 25 + [False] * 35
+            assert await _script_calls(probe) - calls <= 2  # the first hit alone, the 59 that waited in one call
             assert await probe.zcard(f"{prefix}ratelimit:ip:1") == 25
             assert await b.hit("ip:1") is False and await b.hit("ip:2") is True
             assert (await probe.info("stats"))["total_connections_received"] - before <= 3  # one connection each, not one per hit
             await probe.script_flush()
             assert await asyncio.gather(*(b.hit("ip:3") for _ in range(30))) == [True] * 25 + [False] * 5
             assert await probe.zcard(f"{prefix}ratelimit:ip:3") == 25 and not a._degraded and not b._degraded
+            # more hits than one call takes (auth.WINDOW_CALL_MAX): split into calls, still in order
+            keys = [f"many:{i % 7}" for i in range(700)]
+            answers = await asyncio.gather(*(a.hit(k) for k in keys))
+            for k in set(keys):
+                assert [ok for key, ok in zip(keys, answers) if key == k] == [True] * 25 + [False] * (keys.count(k) - 25), k
         finally:
             await a.close()
             await b.close()
