@@ -68,6 +68,30 @@ LEAF_SQL = "INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_diges
 NODE_SQL = "INSERT INTO merkle_node (election, level, idx, hash) VALUES (?, ?, ?, ?)"
 HEAD_SQL = "INSERT INTO tree_head (election, tree_size, envelope, created_ms) VALUES (?, ?, ?, ?)"
 TREE_SQL = "UPDATE election SET tree_size = ?, root_hash = ?, compact_range = ? WHERE id = ?"
+#: The four above as one statement for PostgreSQL, each INSERT over columns sent as arrays: a
+#: batch's writes cost one round trip while the election's row is locked, not four (the other
+#: serving processes wait for that lock).
+PG_BATCH_SQL = (
+    "WITH leaves AS (INSERT INTO board_leaf (election, seq, leaf, leaf_hash, signed_digest, voter, revision, ranking, receipt, received_ms)"
+    " SELECT * FROM unnest(?::integer[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])),"
+    " nodes AS (INSERT INTO merkle_node (election, level, idx, hash) SELECT * FROM unnest(?::integer[], ?::integer[], ?::bigint[], ?::text[])),"
+    " head AS (INSERT INTO tree_head (election, tree_size, envelope, created_ms) VALUES (?, ?, ?, ?))"
+    " UPDATE election SET tree_size = ?, root_hash = ?, compact_range = ? WHERE id = ?"
+)
+
+
+def batch_statements(sqlite: bool, leaves: list[tuple[Any, ...]], nodes: list[tuple[Any, ...]], head: tuple[Any, ...], tree: tuple[Any, ...]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """A batch's writes: its leaves' rows, its new Merkle nodes, its tree head and the election's
+    tree (the rows of LEAF_SQL, NODE_SQL, HEAD_SQL and TREE_SQL), as `Database.write_statements`
+    runs them: four statements on SQLite (one call on the writer's thread anyway), one on
+    PostgreSQL (PG_BATCH_SQL, each column of the leaves and the nodes as an array)."""
+    if sqlite:
+        return [(LEAF_SQL, leaves), (NODE_SQL, nodes), (HEAD_SQL, [head]), (TREE_SQL, [tree])]
+
+    def columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+        return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+    return [(PG_BATCH_SQL, [(*columns(leaves, 10), *columns(nodes, 4), *head, *tree)])]
 
 
 @dataclass
@@ -235,6 +259,11 @@ async def _head_of(election_id: int, tree_size: int) -> dict[str, Any] | None:
 
 
 LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
+CATCH_UP_SQL = (
+    "SELECT l.seq, l.leaf_hash, l.signed_digest, l.voter, l.revision, l.ranking, h.envelope AS head FROM board_leaf l"
+    " LEFT JOIN tree_head h ON h.election = l.election AND h.tree_size = l.seq + 1"
+    " WHERE l.election = {} AND l.seq >= {} ORDER BY l.seq"
+)
 
 
 def _apply_stored_leaf(state: ElectionState, lf: dict[str, Any], levels: int | None = None) -> None:
@@ -255,12 +284,17 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     state cannot be caught up (it is ahead of the database, or has no roll)."""
     if state.roll is None or state.tally is None or tree_size < state.tree.size or state.tree.size != state.committed:
         return False
-    leaves = await Leaf.select(*LEAF_FIELDS).where((Leaf.election == state.id) & (Leaf.seq >= state.tree.size)).order_by(Leaf.seq)
+    # One query (one round trip while a batch holds the election's row): the leaves, each with
+    # the tree head of the size it ends at, if one was signed there (the end of its batch).
+    leaves = await Leaf.raw(CATCH_UP_SQL, state.id, state.tree.size)
+    head = None
     for lf in leaves:
         if lf["seq"] != state.tree.size:
             return False
         _apply_stored_leaf(state, lf)
-    state.sth = await _head_of(state.id, state.tree.size) or state.sth
+        head = lf["head"]
+    if head is not None:  # the head of exactly the size reached (else the one held stays)
+        state.sth = json.loads(head)
     state.publish_committed()  # every leaf applied was read from the database: durable
     return state.tree.size == tree_size
 
@@ -560,13 +594,14 @@ class Board:
                         now_ms,
                     )
                 )
-            statements = [
-                (LEAF_SQL, rows),
+            statements = batch_statements(
+                self.ctx.db.is_sqlite,
+                rows,
                 # Level 0 is the leaf hash, stored with the leaf; higher levels are complete subtrees.
-                (NODE_SQL, [(election_id, lv, ix, h.hex()) for lv, ix, h in new_nodes if lv > 0]),
-                (HEAD_SQL, [(election_id, size, json.dumps(sth, ensure_ascii=False), now_ms)]),
-                (TREE_SQL, [(size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id)]),
-            ]
+                [(election_id, lv, ix, h.hex()) for lv, ix, h in new_nodes if lv > 0],
+                (election_id, size, json.dumps(sth, ensure_ascii=False), now_ms),
+                (size, root.hex(), json.dumps([h.hex() for h in state.tree.to_hashes()]), election_id),
+            )
             if self.before_commit is not None:
                 await self.before_commit(election_id)
             return statements, state
@@ -604,9 +639,11 @@ class Board:
             # marks it closed itself). A state built outside the writer (a read, or after it was
             # dropped) may predate a close that committed since: it is checked once, below.
             return state
-        if not self.ctx.db.is_sqlite:
-            await Election.raw("SELECT id FROM election WHERE id = {} FOR UPDATE", election_id)
-        row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+        if self.ctx.db.is_sqlite:
+            row = await Election.select(Election.tree_size, Election.status).where(Election.id == election_id).first()
+        else:  # lock the row and read it in one round trip: the lock is held until the commit
+            rows = await Election.raw("SELECT tree_size, status FROM election WHERE id = {} FOR UPDATE", election_id)
+            row = rows[0] if rows else None
         if state is not None and row is not None and row["status"] == state.status and row["tree_size"] > state.tree.size:
             if await catch_up(state, row["tree_size"]):
                 state.confirmed = True

@@ -81,7 +81,7 @@ class MerkleNode(Table, tablename="merkle_node"):
 
 
 class TreeHead(Table, tablename="tree_head"):
-    election = ForeignKey(references=Election, on_delete=OnDelete.cascade, index=True)
+    election = ForeignKey(references=Election, on_delete=OnDelete.cascade)  # indexed by (election, tree_size), migrations/m0016
     tree_size = BigInt()
     envelope = Text()
     created_ms = BigInt(default=0)

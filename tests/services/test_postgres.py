@@ -18,6 +18,7 @@ import pytest
 
 from kurultai.db import Database, load_migrations
 from kurultai.settings import Settings
+from voting.board import CATCH_UP_SQL
 from tests.conftest import World, _pg_admin, pg_unavailable, pg_url
 
 pytestmark = pytest.mark.postgres
@@ -85,14 +86,18 @@ async def test_migrations_twice_are_a_no_op(fresh_db: str, tmp_path: Path) -> No
 
 
 async def test_board_tables_keep_only_the_indexes_queries_use(fresh_db: str, tmp_path: Path) -> None:
-    """migrations/m0005 drops the same unused board indexes on PostgreSQL."""
+    """migrations/m0005 drops the same unused board indexes on PostgreSQL; m0016 looks tree heads
+    up by (election, tree_size), and the catch-up query of a serving process uses it."""
     await Database(Settings(data_dir=tmp_path, database_url=fresh_db)).migrate()
     conn = await asyncpg.connect(fresh_db)
     try:
-        rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename IN ('board_leaf', 'merkle_node') AND indexname NOT LIKE '%_pkey'")
+        rows = await conn.fetch("SELECT indexname FROM pg_indexes WHERE tablename IN ('board_leaf', 'merkle_node', 'tree_head') AND indexname NOT LIKE '%_pkey'")
+        await conn.execute("SET enable_seqscan = off")  # an empty table: ask the planner what it would use
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + CATCH_UP_SQL.replace("{}", "1")))
     finally:
         await conn.close()
-    assert sorted(r["indexname"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position"]
+    assert sorted(r["indexname"] for r in rows) == ["board_leaf_election_seq", "board_leaf_election_signed", "merkle_node_position", "tree_head_election_size"]
+    assert "tree_head_election_size" in plan and "board_leaf_election_seq" in plan, plan
 
 
 async def test_upgrade_moves_rolls_out_of_the_election_row(fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
