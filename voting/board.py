@@ -260,9 +260,9 @@ async def _head_of(election_id: int, tree_size: int) -> dict[str, Any] | None:
 
 LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
 CATCH_UP_SQL = (
-    "SELECT l.seq, l.leaf_hash, l.signed_digest, l.voter, l.revision, l.ranking, h.envelope AS head FROM board_leaf l"
-    " LEFT JOIN tree_head h ON h.election = l.election AND h.tree_size = l.seq + 1"
-    " WHERE l.election = {} AND l.seq >= {} ORDER BY l.seq"
+    "SELECT l.seq, l.leaf_hash, l.signed_digest, l.voter, l.revision, l.ranking,"
+    " (SELECT h.envelope FROM tree_head h WHERE h.election = l.election AND h.tree_size = {} LIMIT 1) AS head"
+    " FROM board_leaf l WHERE l.election = {} AND l.seq >= {} AND l.seq < {} ORDER BY l.seq"
 )
 
 
@@ -284,17 +284,16 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     state cannot be caught up (it is ahead of the database, or has no roll)."""
     if state.roll is None or state.tally is None or tree_size < state.tree.size or state.tree.size != state.committed:
         return False
-    # One query (one round trip while a batch holds the election's row): the leaves, each with
-    # the tree head of the size it ends at, if one was signed there (the end of its batch).
-    leaves = await Leaf.raw(CATCH_UP_SQL, state.id, state.tree.size)
-    head = None
+    # One query (one round trip while a batch holds the election's row): the leaves up to
+    # `tree_size` (the end of a batch: its row was read with them), each with the tree head
+    # signed at that size.
+    leaves = await Leaf.raw(CATCH_UP_SQL, tree_size, state.id, state.tree.size, tree_size)
     for lf in leaves:
         if lf["seq"] != state.tree.size:
             return False
         _apply_stored_leaf(state, lf)
-        head = lf["head"]
-    if head is not None:  # the head of exactly the size reached (else the one held stays)
-        state.sth = json.loads(head)
+    if leaves and leaves[-1]["head"] is not None and state.tree.size == tree_size:
+        state.sth = json.loads(leaves[-1]["head"])  # else the head held stays
     state.publish_committed()  # every leaf applied was read from the database: durable
     return state.tree.size == tree_size
 

@@ -308,6 +308,8 @@ class RedisRateLimiter:
             for call, result in zip(calls, results):
                 if isinstance(result, Exception):
                     answers += [result] * len(call)
+                elif not isinstance(result, list) or len(result) != len(call):  # never seen: count these hits here
+                    answers += [ResponseError(f"the window's script answered {result!r} for {len(call)} hits")] * len(call)
                 else:
                     answers += [ResponseError("Redis refused this key") if r < 0 else r == 1 for r in result]
             return answers
