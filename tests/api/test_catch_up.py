@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-import voting.board
 from tests.conftest import World
-from tests.reliability.test_board_memory import cast, voters, yes_no_election
+from tests.reliability.test_board_memory import cast, count_state_loads, voters, yes_no_election
 from voting.board import load_state
 from voting.tables import Election, MerkleNode, TreeHead
 
@@ -37,14 +36,7 @@ async def test_a_state_behind_catches_up_without_a_reload(world: World, app: Any
     assert status == 201 and second["seq"] == 1
     if second_head:  # nothing writes two heads at one size; if one ever did, catching up still works
         await TreeHead.insert(TreeHead(election=eid, tree_size=2, envelope=json.dumps(second["sth"]), created_ms=0))
-    reloads: list[int] = []
-    real = voting.board.load_state
-
-    async def counted(election_id: int) -> Any:
-        reloads.append(election_id)
-        return await real(election_id)
-
-    monkeypatch.setattr(voting.board, "load_state", counted)
+    reloads = count_state_loads(monkeypatch)
 
     await _behind(app, eid, stale_for_read)  # the read path: a fresh look at the election
     assert await w.ok("GET", f"/api/elections/{eid}/sth") == second["sth"]

@@ -200,13 +200,27 @@ async def voters(w: World) -> list[Voter]:
     return registered
 
 
+def count_state_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The elections whose state the board rebuilds from the database from now on (it still does)."""
+    import voting.board
+
+    loads: list[int] = []
+    real_load = voting.board.load_state
+
+    async def counted_load(election_id: int) -> Any:
+        loads.append(election_id)
+        return await real_load(election_id)
+
+    monkeypatch.setattr(voting.board, "load_state", counted_load)
+    return loads
+
+
 async def cast(w: World, eid: int, envelope: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     r = await w.client.post(f"/api/elections/{eid}/ballots", json=envelope)
     return r.status_code, r.json()
 
 
 async def test_closed_elections_keep_a_few_states_and_their_summaries(world: World, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import voting.board
 
     w, board = world, app.state.board
     board.keep_closed = 2
@@ -222,14 +236,7 @@ async def test_closed_elections_keep_a_few_states_and_their_summaries(world: Wor
     async with asyncio.timeout(10):  # the live events of the last ballots are written (a rebuild, if dropped)
         while app.state.coalescer._pending:
             await asyncio.sleep(0.05)
-    loads: list[int] = []
-    real_load = voting.board.load_state
-
-    async def counted_load(election_id: int) -> Any:
-        loads.append(election_id)
-        return await real_load(election_id)
-
-    monkeypatch.setattr(voting.board, "load_state", counted_load)
+    loads = count_state_loads(monkeypatch)
     for eid in ids:
         view = await w.ok("GET", f"/api/elections/{eid}")
         assert view["turnout"] == {"voted": 2, "roll_size": 2, "ballots": 2}
