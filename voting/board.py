@@ -281,18 +281,19 @@ def _apply_stored_leaf(state: ElectionState, lf: dict[str, Any], levels: int | N
 async def catch_up(state: ElectionState, tree_size: int) -> bool:
     """Append the leaves another process added since this state was built, instead of rebuilding
     the whole state (which would make two busy workers reload O(n) per batch). False when the
-    state cannot be caught up (it is ahead of the database, or has no roll)."""
+    state cannot be caught up (it is ahead of the database, or has no roll, or the leaves read are
+    not exactly the ones missing): then nothing of it has changed."""
     if state.roll is None or state.tally is None or tree_size < state.tree.size or state.tree.size != state.committed:
         return False
     # One query (one round trip while a batch holds the election's row): the leaves up to
-    # `tree_size` (the end of a batch: its row was read with them), each with the tree head
-    # signed at that size.
+    # `tree_size` (the end of a batch: its row was read with them), each row carrying the tree
+    # head signed at that size.
     leaves = await Leaf.raw(CATCH_UP_SQL, tree_size, state.id, state.tree.size, tree_size)
+    if [lf["seq"] for lf in leaves] != list(range(state.tree.size, tree_size)):
+        return False  # checked before any is applied: the state (its tally too) is left as it was
     for lf in leaves:
-        if lf["seq"] != state.tree.size:
-            return False
         _apply_stored_leaf(state, lf)
-    if leaves and leaves[-1]["head"] is not None and state.tree.size == tree_size:
+    if leaves and leaves[-1]["head"] is not None:
         state.sth = json.loads(leaves[-1]["head"])  # else the head held stays
     state.publish_committed()  # every leaf applied was read from the database: durable
     return state.tree.size == tree_size

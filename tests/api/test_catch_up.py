@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import World
 from tests.reliability.test_board_memory import cast, count_state_loads, voters, yes_no_election
-from voting.board import load_state
-from voting.tables import Election, MerkleNode, TreeHead
+from voting.board import catch_up, load_state
+from voting.tables import Election, Leaf, MerkleNode, TreeHead
 
 
 async def _behind(app: Any, eid: int, stale: Any) -> None:
@@ -68,3 +68,21 @@ async def test_a_batch_the_database_refuses_publishes_nothing(world: World, app:
     await MerkleNode.delete().where((MerkleNode.election == eid) & (MerkleNode.level == 1))
     status, receipt = await cast(w, eid, ballot)  # sent again: accepted now, at the seq the failed batch had taken
     assert status == 201 and receipt["seq"] == 1 and receipt["sth"]["signed"]["tree_size"] == 2, receipt
+
+
+async def test_leaves_that_do_not_follow_on_change_nothing(world: World, app: Any) -> None:
+    """A catch-up that finds a gap among the leaves it reads (a database not as this process
+    left it) applies none of them: the tree and the tally stay as they were, for a rebuild."""
+    w = world
+    alice, bob = await voters(w)
+    eid, election = await yes_no_election(w)
+    assert (await cast(w, eid, alice.ballot(election, ["yes"])))[0] == 201
+    stale = await load_state(eid)
+    assert (await cast(w, eid, bob.ballot(election, ["no"])))[0] == 201
+    assert (await cast(w, eid, alice.ballot(election, ["no"], revision=2)))[0] == 201
+    await Leaf.delete().where((Leaf.election == eid) & (Leaf.seq == 2))  # seq 1 is there, 2 is not
+    assert stale.tally is not None
+    before = (stale.tree.size, stale.tally.counted, stale.tally.result(), dict(stale.revisions))
+    assert await catch_up(stale, 3) is False
+    after = (stale.tree.size, stale.tally.counted, stale.tally.result(), dict(stale.revisions))
+    assert after == before and before[:2] == (1, 1)
