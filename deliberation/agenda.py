@@ -148,8 +148,7 @@ async def _move(row: dict[str, Any], position: int) -> list[int]:
     others = [r for r in items if r["id"] != row["id"]]
     if not 1 <= position <= len(others) + 1:
         raise InvalidInput(f"position must be between 1 and {len(others) + 1}, got {position}")
-    mine = next((r for r in items if r["id"] == row["id"]), {"id": row["id"], "position": row["position"]})
-    others.insert(position - 1, mine)
+    others.insert(position - 1, next(r for r in items if r["id"] == row["id"]))  # the row is locked: it is there
     return await _number(others)
 
 

@@ -47,10 +47,10 @@ async def register(row: dict[str, Any], *, leaves: int | None = None) -> dict[st
             DelegateKey.user.display_name.as_alias("display_name"),
         ).where((DelegateKey.assembly == row["assembly"]) & DelegateKey.key_id.is_in(on_roll or [""]))
     }
-    below = "" if leaves is None else f" AND seq < {int(leaves)}"
+    below = 2**62 if leaves is None else leaves  # every seq, or those of the copy's leaves
     counts = {
         r["voter"]: (r["ballots"], r["revision"])
-        for r in await Leaf.raw(f"SELECT voter, COUNT(*) AS ballots, MAX(revision) AS revision FROM board_leaf WHERE election = {{}}{below} GROUP BY voter", eid)
+        for r in await Leaf.raw("SELECT voter, COUNT(*) AS ballots, MAX(revision) AS revision FROM board_leaf WHERE election = {} AND seq < {} GROUP BY voter", eid, below)
     }
     entries = []
     for key_id in on_roll:
