@@ -34,6 +34,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -202,10 +203,71 @@ def load_generator(port: int, path: str, bodies: list[bytes], connections: int, 
         share = [bodies[i::connections] for i in range(connections)]
         t0 = time.perf_counter()
         await asyncio.gather(*(_client(port, path, part, latencies, statuses, tls) for part in share))
+        elapsed = time.perf_counter() - t0
         cpu = os.times()
-        out.put({"elapsed": time.perf_counter() - t0, "latencies": latencies, "statuses": statuses, "client_cpu": cpu.user + cpu.system})
+        lat = sorted(latencies)
+        p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
+        out.put({"elapsed": elapsed, "p50": p50, "p99": p99, "statuses": statuses, "client_cpu": cpu.user + cpu.system})
 
     asyncio.run(main())
+
+
+def python_load(port: int, path: str, bodies: list[bytes], connections: int, cafile: str | None, filler: str) -> dict[str, Any]:
+    """The ballots sent by `load_generator` in a forked process (`--client python`)."""
+    out: mp.Queue[object] = mp.Queue()
+    gen = mp.get_context("fork").Process(target=load_generator, args=(port, path, bodies, connections, out, cafile))
+    gen.start()
+    report = out.get(timeout=600)
+    gen.join()
+    assert isinstance(report, dict)
+    return report
+
+
+def wrk_load(port: int, path: str, bodies: list[bytes], connections: int, cafile: str | None, filler: str) -> dict[str, Any]:
+    """The ballots sent by wrk (`--client wrk`, Debian's package), with bench/ingest.lua: one
+    thread, the same keep-alive connections, each ballot once. wrk's CPU is its own (the
+    children's resource usage around it)."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".bodies") as f:
+        for body in bodies:
+            assert b"\n" not in body
+            f.write(body + b"\n")
+        f.flush()
+        url = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # wrk runs for its -d duration whatever its threads do: its thread says when it has
+        # every answer, and is then interrupted (SIGINT ends wrk's wait and prints its results).
+        wrk = subprocess.Popen(
+            ["wrk", "-t1", f"-c{connections}", "-d300s", "--timeout", "60s", "-s", str(ROOT / "bench" / "ingest.lua"), url, "--", f.name, path, filler, "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert wrk.stdout is not None
+        seen = []
+        for line in wrk.stdout:
+            seen.append(line)
+            if line.startswith("KURULTAI-WRK-DONE"):
+                wrk.send_signal(signal.SIGINT)
+                break
+        rest, errors = wrk.communicate(timeout=60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = "".join(seen) + rest
+    line = next((line for line in output.splitlines() if line.startswith("KURULTAI-WRK ")), None)
+    if wrk.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk exited with {wrk.returncode} and no result:\n{output}\n{errors}")
+    got = json.loads(line.split(" ", 1)[1])
+    if got["errors"]:
+        raise RuntimeError(f"wrk saw {got['errors']} socket errors or timeouts:\n{output}")
+    return {
+        "elapsed": got["elapsed_us"] / 1e6,
+        "p50": got["p50_us"] / 1e6,
+        "p99": got["p99_us"] / 1e6,
+        "statuses": {int(code): n for code, n in got["statuses"].items()},
+        "client_cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+    }
+
+
+CLIENTS = {"python": python_load, "wrk": wrk_load}
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
@@ -261,19 +323,15 @@ def service_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-def run_round(port: int, path: str, bodies: list[bytes], connections: int, server_pid: int, cafile: str | None = None, workers: int = 1) -> dict[str, Any]:
+def run_round(port: int, path: str, bodies: list[bytes], connections: int, server_pid: int, cafile: str | None = None, workers: int = 1, client: str = "python") -> dict[str, Any]:
     """One round: the baseline just before, the load, the baseline just after."""
     before = verify_rate(1.0)
-    out: mp.Queue[object] = mp.Queue()
-    gen = mp.get_context("fork").Process(target=load_generator, args=(port, path, bodies, connections, out, cafile))
     from bench.logins import machine, tree_cpu
 
     cpu_before = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
     services_before = service_cpu()
     busy_before, t_before = machine()["busy"], time.perf_counter()
-    gen.start()
-    report = out.get(timeout=600)
-    gen.join()
+    report = CLIENTS[client](port, path, bodies, connections, cafile, path.removesuffix("/ballots") + "/sth")
     cpu_after = thread_cpu(server_pid) if workers == 1 else {"all": tree_cpu(server_pid)}
     busy = (machine()["busy"] - busy_before) / (time.perf_counter() - t_before)
     services = dict.fromkeys(SERVICES, 0.0)
@@ -281,10 +339,8 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
         earlier = services_before.get(pid)
         services[name] += spent - (earlier[1] if earlier and earlier[0] == name else 0.0)
     after = verify_rate(1.0)
-    assert isinstance(report, dict)
     accepted = report["statuses"].get(201, 0)
     rate = accepted / report["elapsed"]
-    lat = sorted(report["latencies"])
     cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
     main_cpu, worker_cpu = cpu.get("main", 0.0), cpu.get("workers", 0.0)
     per = 1e6 / max(accepted, 1)
@@ -297,8 +353,8 @@ def run_round(port: int, path: str, bodies: list[bytes], connections: int, serve
         "statuses": report["statuses"],
         "rate": rate,
         "ratio": rate / ((before + after) / 2),
-        "p50": statistics.median(lat) * 1000,
-        "p99": lat[int(len(lat) * 0.99) - 1] * 1000,
+        "p50": report["p50"] * 1000,
+        "p99": report["p99"] * 1000,
         "loop_us": main_cpu * per,
         "threads_us": (sum(cpu.values()) - main_cpu - worker_cpu) * per,
         "workers_us": worker_cpu * per,
@@ -340,6 +396,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="rounds of one ballot per voter, each in a new election; the median round is the result")
     ap.add_argument("--quick", action="store_true", help="1,000 voters, for a smoke run")
     ap.add_argument("--proxy", choices=["nginx"], default=None, help="send the ballots through nginx configured as docs/operations.md shows (TLS)")
+    ap.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="python",
+        help="the load generator: python (asyncio protocols in a forked process) or wrk (Debian's package, bench/ingest.lua)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="serve --workers N on PostgreSQL and Redis (a fresh database and key prefix, dropped after)")
     ap.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432", help="with --workers: the PostgreSQL server")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="with --workers: the Redis server")
@@ -414,10 +476,10 @@ def main() -> int:
 
                 with Nginx(data_dir / "nginx", port) as proxy:
                     for eid, bodies in per_round:
-                        results.append(run_round(proxy.port, f"/api/elections/{eid}/ballots", bodies, args.connections, server.pid, str(proxy.cert), args.workers))
+                        results.append(run_round(proxy.port, f"/api/elections/{eid}/ballots", bodies, args.connections, server.pid, str(proxy.cert), args.workers, args.client))
             else:
                 for eid, bodies in per_round:
-                    results.append(run_round(port, f"/api/elections/{eid}/ballots", bodies, args.connections, server.pid, None, args.workers))
+                    results.append(run_round(port, f"/api/elections/{eid}/ballots", bodies, args.connections, server.pid, None, args.workers, args.client))
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
@@ -434,7 +496,7 @@ def main() -> int:
 
     serving = "one `kurultai serve` process on SQLite" if args.workers == 1 else f"`kurultai serve --workers {args.workers}` on PostgreSQL and Redis"
     print(
-        f"{serving}, {'behind nginx (TLS)' if args.proxy else 'direct'}; {voters:,} voters on the roll, {args.connections} connections, {rounds} rounds (each: every voter's first ballot in a new election)"
+        f"{serving}, {'behind nginx (TLS)' if args.proxy else 'direct'}; {voters:,} voters on the roll, {args.connections} connections ({args.client} load generator), {rounds} rounds (each: every voter's first ballot in a new election)"
     )
     cpu_columns = "loop, threads, workers" if args.workers == 1 else "all its processes"
     print(f"round  bare verify/s (before, after)   accepted/s   ratio   p50 / p99 ms    server CPU µs/ballot: {cpu_columns}   client µs")
