@@ -186,6 +186,16 @@ def _postgres_config(url: str) -> dict[str, Any]:
 
 _tables: list[Any] = []
 _bound_engine: Engine | None = None
+#: The started Database the tables are bound to (Database.start until Database.stop), if any.
+_owner: Database | None = None
+
+
+class TablesInUse(RuntimeError):
+    """A second database tried to bind the tables while a started one holds them.
+
+    Piccolo binds a table to one engine per class, for the whole process. Rebinding them under
+    a started database would send its queries to the other one, so one process serves one
+    database at a time: a second is refused until the first is stopped (README, "What is here")."""
 
 
 def register_tables(tables: Sequence[Any]) -> None:
@@ -243,18 +253,30 @@ class Database:
         return isinstance(self.engine, SQLiteEngine)
 
     def bind(self) -> None:
-        """Point every table (and Piccolo's migration machinery) at this engine."""
+        """Point every table (and Piccolo's migration machinery) at this engine; refused
+        (TablesInUse) while another started database holds them."""
         import kurultai.piccolo_conf as conf
 
         global _bound_engine
+        if _owner is not None and _owner is not self:
+            raise TablesInUse(f"the tables are bound to another started database ({_owner.describe()}); stop it before using {self.describe()}")
         os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
         conf.DB = self.engine
         _bound_engine = self.engine
         for table in all_tables():
             table._meta.db = self.engine
 
+    def describe(self) -> str:
+        """Where the data lives, without credentials: the SQLite file or the PostgreSQL database."""
+        if self.settings.uses_postgres:
+            assert self.settings.database_url is not None
+            return "PostgreSQL database " + self.settings.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+        return f"SQLite file {self.settings.sqlite_path}"
+
     async def start(self) -> None:
+        global _owner
         self.bind()
+        _owner = self
         if isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(min_size=2, max_size=20)
         else:
@@ -265,6 +287,9 @@ class Database:
             self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
 
     async def stop(self) -> None:
+        global _owner
+        if _owner is self:
+            _owner = None
         if self._writer is not None:
             # Let the writer finish the jobs queued so far (a transaction cut off by a cancel
             # would leave its connection open), then stop; cancel it only if it hangs.
