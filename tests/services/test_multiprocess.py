@@ -211,29 +211,40 @@ async def test_login_throttle_in_redis_is_shared_between_processes() -> None:
             await b.close()
 
 
-async def test_ballot_limits_in_redis_are_shared_between_instances(tmp_path: Path) -> None:
-    """With Redis configured, two app instances count one client's ballots together, and the
-    ballot limit's keys are apart from the login limit's (the same address is a key of both)."""
-    from litestar.testing import AsyncTestClient
+def test_ballot_limits_in_redis_are_shared_between_instances(shared_env: dict[str, str]) -> None:
+    """With Redis configured, two `kurultai serve` processes count one client's ballots together,
+    and the ballot limit's keys are apart from the login limit's (the same address is a key of
+    both). Two processes, as deployed: two apps in one process would share Piccolo's tables."""
+    import redis
 
-    from kurultai.web.app import create_app
-    from kurultai.settings import Settings
-
-    async with redis_keys() as (prefix, probe):
-        apps = [create_app(Settings(data_dir=tmp_path / name, redis_url=REDIS_URL, redis_prefix=prefix, ballot_client_rate_per_minute=3, login_address_failures=2)) for name in ("a", "b")]
-        async with AsyncTestClient(app=apps[0]) as a, AsyncTestClient(app=apps[1]) as b:
-            for client, name in ((a, "nobody"), (b, "no-one")):  # two failed logins from this address use up its limit
-                r = await client.post("/api/auth/token", json={"username": name, "password": "wrong-password"})
+    env = {**shared_env, "KURULTAI_BALLOT_CLIENT_RATE": "3", "KURULTAI_LOGIN_ADDRESS_FAILURES": "2"}
+    ports = [free_port(), free_port()]
+    procs = [start_server(env, port) for port in ports]
+    try:
+        for port, proc in zip(ports, procs):
+            wait_started(port, proc)
+        a, b = (f"http://127.0.0.1:{port}" for port in ports)
+        with httpx.Client(timeout=10) as http:
+            for base, name in ((a, "nobody"), (b, "no-one")):  # two failed logins from this address use up its limit
+                r = http.post(f"{base}/api/auth/token", json={"username": name, "password": "wrong-password"})
                 assert r.status_code == 401
             answers = []
-            for client in (a, b, a, b):
-                r = await client.post("/api/elections/1/ballots", content=b"{")
+            for base in (a, b, a, b):
+                r = http.post(f"{base}/api/elections/1/ballots", content=b"{")
                 answers.append((r.status_code, r.json()["error"]))
             assert answers == [(400, "malformed_ballot")] * 3 + [(429, "rate_limited")], answers
-            r = await a.post("/api/auth/token", json={"username": "nobody-else", "password": "wrong-password"})
+            r = http.post(f"{a}/api/auth/token", json={"username": "nobody-else", "password": "wrong-password"})
             assert r.status_code == 429
-        keys = sorted([k.decode() async for k in probe.scan_iter(match=f"{prefix}*")])
-        assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}throttle:") for k in keys), keys
+    finally:
+        for proc in procs:
+            stop(proc)
+    prefix = env["KURULTAI_REDIS_PREFIX"]
+    probe = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        keys = sorted(k.decode() for k in probe.scan_iter(match=f"{prefix}*"))
+    finally:
+        probe.close()
+    assert any(k.startswith(f"{prefix}ballot-client:") for k in keys) and any(k.startswith(f"{prefix}throttle:") for k in keys), keys
 
 
 async def test_redis_limiter_counts_in_process_while_redis_is_down() -> None:
