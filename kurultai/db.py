@@ -276,7 +276,6 @@ class Database:
     async def start(self) -> None:
         global _owner
         self.bind()
-        _owner = self
         if isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(min_size=2, max_size=20)
         else:
@@ -285,6 +284,10 @@ class Database:
                 self.engine.readers = _Readers(self.engine.connection_kwargs)
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
+        # Held once started (a start that failed holds nothing); bound again after the awaits
+        # above, in case another database bound the tables meanwhile without starting.
+        self.bind()
+        _owner = self
 
     async def stop(self) -> None:
         global _owner

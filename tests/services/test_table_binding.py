@@ -3,6 +3,7 @@ second one is refused (TablesInUse) instead of silently taking the first one's q
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,20 @@ async def test_the_started_database_may_bind_again(tmp_path: Path) -> None:
     try:
         assert await db.migrate() == []
         db.bind()
+        assert User._meta.db is db.engine
+    finally:
+        await db.stop()
+
+
+@pytest.mark.filterwarnings("ignore:.*Unable to connect:Warning")
+async def test_a_start_that_fails_holds_nothing(tmp_path: Path) -> None:
+    """A database that could not start does not keep the next one out."""
+    settings = Settings(data_dir=tmp_path / "a", database_url="postgresql://postgres@127.0.0.1:1/nothing")  # nothing listens
+    broken = await asyncio.to_thread(Database, settings)  # Piccolo asks for the server's version on a loop of its own
+    with pytest.raises(OSError):
+        await broken.start()
+    db = await _started(tmp_path / "b")
+    try:
         assert User._meta.db is db.engine
     finally:
         await db.stop()
