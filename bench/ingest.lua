@@ -3,8 +3,9 @@
 --
 -- BODIES holds one request body a line; thread i of THREADS sends the lines i, i + THREADS, ...
 -- as POSTs to PATH and stops once each of them is answered. A connection whose thread has no
--- ballot left meanwhile sends GET FILLER (a small read that answers 200; a first ballot answers
--- 201 or an error, never 200), so the ballots' answers are told apart by status.
+-- ballot left waits (delay()) instead of sending; should one still be asked for a request, it
+-- sends GET FILLER (a small read that answers 200; a first ballot answers 201 or an error, never
+-- 200), so the ballots' answers are told apart by status.
 -- wrk runs for its -d duration whatever its threads do, so a thread that has all its answers
 -- prints "KURULTAI-WRK-DONE" and stops; bench/ingest.py then interrupts wrk (SIGINT), and done()
 -- prints one line, "KURULTAI-WRK {json}", that bench/ingest.py reads. A thread's time runs from
@@ -64,6 +65,13 @@ function request()
       return requests[sent]
    end
    return filler
+end
+
+function delay()
+   if sent < expected then
+      return 0
+   end
+   return 600000 -- ms: no ballot left for this connection; the thread stops first
 end
 
 function response(status, headers, body)

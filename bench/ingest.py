@@ -225,8 +225,9 @@ def python_load(port: int, path: str, bodies: list[bytes], connections: int, caf
 
 def wrk_load(port: int, path: str, bodies: list[bytes], connections: int, cafile: str | None, filler: str) -> dict[str, Any]:
     """The ballots sent by wrk (`--client wrk`, Debian's package), with bench/ingest.lua: one
-    thread, the same keep-alive connections, each ballot once. wrk's CPU is its own (the
-    children's resource usage around it)."""
+    thread, as many keep-alive connections, each ballot once, to whichever connection is free
+    (the Python generator deals them out in advance); a connection with none left waits. wrk's
+    CPU is its own (the children's resource usage around it)."""
     with tempfile.NamedTemporaryFile("wb", suffix=".bodies") as f:
         for body in bodies:
             assert b"\n" not in body
@@ -237,19 +238,24 @@ def wrk_load(port: int, path: str, bodies: list[bytes], connections: int, cafile
         # wrk runs for its -d duration whatever its threads do: its thread says when it has
         # every answer, and is then interrupted (SIGINT ends wrk's wait and prints its results).
         wrk = subprocess.Popen(
-            ["wrk", "-t1", f"-c{connections}", "-d300s", "--timeout", "60s", "-s", str(ROOT / "bench" / "ingest.lua"), url, "--", f.name, path, filler, "1"],
+            ["wrk", "-t1", f"-c{connections}", "-d600s", "--timeout", "60s", "-s", str(ROOT / "bench" / "ingest.lua"), url, "--", f.name, path, filler, "1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert wrk.stdout is not None
-        seen = []
-        for line in wrk.stdout:
-            seen.append(line)
-            if line.startswith("KURULTAI-WRK-DONE"):
-                wrk.send_signal(signal.SIGINT)
-                break
-        rest, errors = wrk.communicate(timeout=60)
+        try:
+            assert wrk.stdout is not None
+            seen = []
+            for line in wrk.stdout:
+                seen.append(line)
+                if line.startswith("KURULTAI-WRK-DONE"):
+                    wrk.send_signal(signal.SIGINT)
+                    break
+            rest, errors = wrk.communicate(timeout=60)
+        finally:
+            if wrk.poll() is None:
+                wrk.kill()
+                wrk.wait()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = "".join(seen) + rest
     line = next((line for line in output.splitlines() if line.startswith("KURULTAI-WRK ")), None)
@@ -258,6 +264,8 @@ def wrk_load(port: int, path: str, bodies: list[bytes], connections: int, cafile
     got = json.loads(line.split(" ", 1)[1])
     if got["errors"]:
         raise RuntimeError(f"wrk saw {got['errors']} socket errors or timeouts:\n{output}")
+    if got["elapsed_us"] <= 0 or sum(got["statuses"].values()) != len(bodies):
+        raise RuntimeError(f"wrk did not have an answer to every ballot ({got['statuses']} of {len(bodies)}):\n{output}")
     return {
         "elapsed": got["elapsed_us"] / 1e6,
         "p50": got["p50_us"] / 1e6,

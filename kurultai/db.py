@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
@@ -190,6 +191,14 @@ _bound_engine: Engine | None = None
 _owner: Database | None = None
 
 
+def describe_database(settings: Settings) -> str:
+    """Where the data lives, without credentials: the SQLite file or the PostgreSQL database."""
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        return f"PostgreSQL database {urlsplit(settings.database_url).path.lstrip('/') or '(the default)'}"
+    return f"SQLite file {settings.sqlite_path}"
+
+
 class TablesInUse(RuntimeError):
     """A second database tried to bind the tables while a started one holds them.
 
@@ -233,6 +242,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._check_free()  # before anything is created on disk
         self.engine: Engine
         if settings.uses_postgres:
             assert settings.database_url is not None
@@ -258,41 +268,49 @@ class Database:
         import kurultai.piccolo_conf as conf
 
         global _bound_engine
-        if _owner is not None and _owner is not self:
-            raise TablesInUse(f"the tables are bound to another started database ({_owner.describe()}); stop it before using {self.describe()}")
+        self._check_free()
         os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
         conf.DB = self.engine
         _bound_engine = self.engine
         for table in all_tables():
             table._meta.db = self.engine
 
+    def _check_free(self) -> None:
+        if _owner is not None and _owner is not self:
+            raise TablesInUse(f"the tables are bound to another started database ({_owner.describe()}); stop it before using {self.describe()}")
+
     def describe(self) -> str:
-        """Where the data lives, without credentials: the SQLite file or the PostgreSQL database."""
-        if self.settings.uses_postgres:
-            assert self.settings.database_url is not None
-            return "PostgreSQL database " + self.settings.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
-        return f"SQLite file {self.settings.sqlite_path}"
+        return describe_database(self.settings)
 
     async def start(self) -> None:
+        """Open the pool (PostgreSQL) or the writer (SQLite) and hold the tables until `stop`;
+        a start that fails lets them go again."""
         global _owner
-        self.bind()
-        if isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool(min_size=2, max_size=20)
-        else:
-            await self.engine.run_ddl("PRAGMA journal_mode=WAL")
-            if isinstance(self.engine, KurultaiSQLiteEngine) and self.engine.readers is None:
-                self.engine.readers = _Readers(self.engine.connection_kwargs)
-            self._queue = asyncio.Queue()
-            self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
-        # Held once started (a start that failed holds nothing); bound again after the awaits
-        # above, in case another database bound the tables meanwhile without starting.
         self.bind()
         _owner = self
+        try:
+            if isinstance(self.engine, PostgresEngine):
+                await self.engine.start_connection_pool(min_size=2, max_size=20)
+            else:
+                await self.engine.run_ddl("PRAGMA journal_mode=WAL")
+                if isinstance(self.engine, KurultaiSQLiteEngine) and self.engine.readers is None:
+                    self.engine.readers = _Readers(self.engine.connection_kwargs)
+                self._queue = asyncio.Queue()
+                self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
+        """Finish the writes queued so far and close; the tables are let go at the very end."""
         global _owner
-        if _owner is self:
-            _owner = None
+        try:
+            await self._close()
+        finally:
+            if _owner is self:
+                _owner = None
+
+    async def _close(self) -> None:
         if self._writer is not None:
             # Let the writer finish the jobs queued so far (a transaction cut off by a cancel
             # would leave its connection open), then stop; cancel it only if it hangs.
@@ -492,7 +510,18 @@ class Database:
             return await self._migrate(verbose=verbose)
 
     async def _migrate(self, *, verbose: bool = False) -> list[str]:
+        global _owner
         self.bind()
+        if _owner is None:  # held while migrating, so that no other database binds the tables meanwhile
+            _owner = self
+            try:
+                return await self._migrate_bound(verbose=verbose)
+            finally:
+                if _owner is self:
+                    _owner = None
+        return await self._migrate_bound(verbose=verbose)
+
+    async def _migrate_bound(self, *, verbose: bool = False) -> list[str]:
         started_pool = False
         if isinstance(self.engine, PostgresEngine) and self.engine.pool is None:
             await self.engine.start_connection_pool(min_size=1, max_size=4)

@@ -76,16 +76,22 @@ async def startup(app: Litestar, *, migrate: bool = True, start_workers: bool = 
     if migrate:
         await app.state.db.migrate()
     await app.state.db.start()
-    app.state.metrics.time_gc(True)
-    if start_workers:
-        app.state.signature_checks.start()
+    try:
+        app.state.metrics.time_gc(True)
+        if start_workers:
+            app.state.signature_checks.start()
+    except BaseException:  # the lifespan will not shut down what did not start
+        await shutdown(app)
+        raise
 
 
 async def shutdown(app: Litestar) -> None:
-    await app.state.coalescer.stop()
-    await app.state.board.stop()
-    await app.state.signature_checks.stop()
-    await app.state.db.stop()
+    try:
+        await app.state.coalescer.stop()
+        await app.state.board.stop()
+        await app.state.signature_checks.stop()
+    finally:  # whatever failed above, the database is closed and lets go of the tables
+        await app.state.db.stop()
     for limiter in app.state.ballot_limiters:
         if isinstance(limiter, RedisRateLimiter):
             await limiter.close()
@@ -138,13 +144,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await startup(app, migrate=migrate, start_workers=start_workers)
-        metrics.start_loop_monitor()
-        if _freeze_at_start:
-            import gc
-
-            gc.collect()
-            gc.freeze()
         try:
+            metrics.start_loop_monitor()
+            if _freeze_at_start:
+                import gc
+
+                gc.collect()
+                gc.freeze()
             async with realtime.running():
                 try:
                     yield

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deliberation.tables import User
-from kurultai.db import Database, TablesInUse
+from kurultai.db import Database, TablesInUse, describe_database
 from kurultai.settings import Settings
 
 
@@ -70,3 +70,46 @@ async def test_a_start_that_fails_holds_nothing(tmp_path: Path) -> None:
         assert User._meta.db is db.engine
     finally:
         await db.stop()
+
+
+async def test_a_stopping_database_holds_the_tables_until_its_writes_are_done(tmp_path: Path) -> None:
+    """Its queued writes land in its own file: no other database binds while it drains."""
+    first = await _started(tmp_path / "a")
+
+    async def insert() -> None:
+        await User.insert(User(username="meant-for-a", display_name=""))
+
+    writing = asyncio.create_task(first.write(insert))
+    await asyncio.sleep(0)  # queued
+    stopping = asyncio.create_task(first.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done() and not writing.done()
+    with pytest.raises(TablesInUse):
+        Database(Settings(data_dir=tmp_path / "b"))
+    await stopping
+    await writing
+    second = await _started(tmp_path / "a")  # the same file again: the write is there
+    try:
+        assert [r["username"] for r in await User.select(User.username)] == ["meant-for-a"]
+    finally:
+        await second.stop()
+
+
+async def test_a_migrating_database_holds_the_tables(tmp_path: Path) -> None:
+    """While one database migrates (started or not), no other binds the tables under it."""
+    first = Database(Settings(data_dir=tmp_path / "a"))
+    migrating = asyncio.create_task(first.migrate())
+    await asyncio.sleep(0)
+    assert not migrating.done()
+    with pytest.raises(TablesInUse):
+        Database(Settings(data_dir=tmp_path / "b"))
+    assert await migrating  # applied every migration to its own file
+    second = Database(Settings(data_dir=tmp_path / "b"))  # let go once done
+    assert await second.migrate()
+
+
+def test_the_refusal_names_no_password(tmp_path: Path) -> None:
+    for url in ("postgresql://kurultai:s3cret@db.example:5432", "postgresql://kurultai:s3cret@db.example:5432/kurultai?sslmode=require"):
+        described = describe_database(Settings(data_dir=tmp_path, database_url=url))
+        assert "s3cret" not in described and "kurultai:" not in described, described
+    assert describe_database(Settings(data_dir=tmp_path, database_url="postgresql://u:p@h/kurultai")) == "PostgreSQL database kurultai"
