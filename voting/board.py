@@ -259,9 +259,13 @@ async def _head_of(election_id: int, tree_size: int) -> dict[str, Any] | None:
 
 
 LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
+#: The leaves from one size to another, the last carrying the tree head at the second size. The
+#: head's lookup names the election by parameter, so it runs once (an InitPlan), not per row,
+#: and only the last row carries the envelope.
+#: Parameters: tree_size - 1, election, tree_size, election, from, tree_size.
 CATCH_UP_SQL = (
     "SELECT l.seq, l.leaf_hash, l.signed_digest, l.voter, l.revision, l.ranking,"
-    " (SELECT h.envelope FROM tree_head h WHERE h.election = l.election AND h.tree_size = {} LIMIT 1) AS head"
+    " CASE WHEN l.seq = {} THEN (SELECT h.envelope FROM tree_head h WHERE h.election = {} AND h.tree_size = {} LIMIT 1) END AS head"
     " FROM board_leaf l WHERE l.election = {} AND l.seq >= {} AND l.seq < {} ORDER BY l.seq"
 )
 
@@ -288,7 +292,7 @@ async def catch_up(state: ElectionState, tree_size: int) -> bool:
     # One query (one round trip while a batch holds the election's row): the leaves up to
     # `tree_size` (the end of a batch: its row was read with them), each row carrying the tree
     # head signed at that size.
-    leaves = await Leaf.raw(CATCH_UP_SQL, tree_size, state.id, state.tree.size, tree_size)
+    leaves = await Leaf.raw(CATCH_UP_SQL, tree_size - 1, state.id, tree_size, state.id, state.tree.size, tree_size)
     if [lf["seq"] for lf in leaves] != list(range(state.tree.size, tree_size)):
         return False  # checked before any is applied: the state (its tally too) is left as it was
     for lf in leaves:
