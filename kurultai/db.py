@@ -218,6 +218,12 @@ def register_tables(tables: Sequence[Any]) -> None:
             table._meta.db = _bound_engine
 
 
+def bound_engine() -> Engine | None:
+    """The engine the tables are bound to now (None before any): a process-wide cache of rows
+    keys itself by it, since the next database a process uses may hold other rows."""
+    return _bound_engine
+
+
 def all_tables() -> list[Any]:
     return [*_tables, Migration]
 

@@ -14,6 +14,7 @@ from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Provision, User
+from kurultai.db import bound_engine
 from voting.core.ballot import revision_supersedes
 from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, compute_result
 from voting.core.encoding import format_time
@@ -473,12 +474,18 @@ async def _apply_outcome(tx: Tx, row: dict[str, Any], counted: dict[str, Any], a
             await tx.emit(row["assembly"], "amendment.updated", await get_amendment(amendment_id))
 
 
-#: The key ids on each election's roll: a roll never changes once the election opened.
+#: The key ids on each election's roll: a roll never changes once the election opened. Kept
+#: for the database the tables are bound to (the next one a process uses has other elections).
 _ROLL_KEYS: dict[int, frozenset[str]] = {}
+_roll_keys_engine: object = None
 
 
 async def roll_key_ids(election_id: int) -> frozenset[str]:
     """The key ids on the election's signed roll (empty for a draft)."""
+    global _roll_keys_engine
+    if (engine := bound_engine()) is not _roll_keys_engine:
+        _ROLL_KEYS.clear()
+        _roll_keys_engine = engine
     if election_id in _ROLL_KEYS:
         return _ROLL_KEYS[election_id]
     text = await stored_roll(election_id)

@@ -113,3 +113,21 @@ def test_the_refusal_names_no_password(tmp_path: Path) -> None:
         described = describe_database(Settings(data_dir=tmp_path, database_url=url))
         assert "s3cret" not in described and "kurultai:" not in described, described
     assert describe_database(Settings(data_dir=tmp_path, database_url="postgresql://u:p@h/kurultai")) == "PostgreSQL database kurultai"
+
+
+async def test_cached_rolls_are_of_the_database_in_use(tmp_path: Path) -> None:
+    """A roll cached while one database was in use is not answered from another's."""
+    from voting import elections
+
+    first = await _started(tmp_path / "a")
+    try:
+        assert await elections.roll_key_ids(1) == frozenset()  # no such election: nothing cached
+        elections._ROLL_KEYS[1] = frozenset({"key-of-a"})  # as an open election of this database would be
+        assert await elections.roll_key_ids(1) == frozenset({"key-of-a"})
+    finally:
+        await first.stop()
+    second = await _started(tmp_path / "b")
+    try:
+        assert await elections.roll_key_ids(1) == frozenset()  # election 1 of b: none
+    finally:
+        await second.stop()
