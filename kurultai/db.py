@@ -200,7 +200,7 @@ def describe_database(settings: Settings) -> str:
 
 
 class TablesInUse(RuntimeError):
-    """A second database tried to bind the tables while a started one holds them.
+    """A second database tried to bind the tables while one in use (started or migrating) holds them.
 
     Piccolo binds a table to one engine per class, for the whole process. Rebinding them under
     a started database would send its queries to the other one, so one process serves one
@@ -262,6 +262,8 @@ class Database:
         # The writer's own thread: in the loop's default pool a bulk write queued behind other
         # work (the signature checks of a busy vote used to fill it).
         self._bulk_thread: ThreadPoolExecutor | None = None
+        self._started = False  # from the start of `start` to the start of `stop`
+        self._migrating = 0  # migrations under way
         self.bind()
 
     @property
@@ -283,7 +285,7 @@ class Database:
 
     def _check_free(self) -> None:
         if _owner is not None and _owner is not self:
-            raise TablesInUse(f"the tables are bound to another started database ({_owner.describe()}); stop it before using {self.describe()}")
+            raise TablesInUse(f"the tables are held by another database in use ({_owner.describe()}); stop it before using {self.describe()}")
 
     def describe(self) -> str:
         return describe_database(self.settings)
@@ -292,8 +294,11 @@ class Database:
         """Open the pool (PostgreSQL) or the writer (SQLite) and hold the tables until `stop`;
         a start that fails lets them go again."""
         global _owner
+        if self._started:
+            return
         self.bind()
         _owner = self
+        self._started = True
         try:
             if isinstance(self.engine, PostgresEngine):
                 await self.engine.start_connection_pool(min_size=2, max_size=20)
@@ -308,13 +313,21 @@ class Database:
             raise
 
     async def stop(self) -> None:
-        """Finish the writes queued so far and close; the tables are let go at the very end."""
-        global _owner
+        """Finish the writes queued so far and close; the tables are let go at the very end,
+        once nothing of this database runs (a stop cut short keeps them: stop again)."""
+        self._started = False
         try:
             await self._close()
         finally:
-            if _owner is self:
-                _owner = None
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Release the tables if this database holds them and nothing of it is in use: not
+        started, not migrating, no writer, no pool."""
+        global _owner
+        pool_open = isinstance(self.engine, PostgresEngine) and self.engine.pool is not None
+        if _owner is self and not self._started and not self._migrating and self._writer is None and not pool_open:
+            _owner = None
 
     async def _close(self) -> None:
         if self._writer is not None:
@@ -518,14 +531,13 @@ class Database:
     async def _migrate(self, *, verbose: bool = False) -> list[str]:
         global _owner
         self.bind()
-        if _owner is None:  # held while migrating, so that no other database binds the tables meanwhile
-            _owner = self
-            try:
-                return await self._migrate_bound(verbose=verbose)
-            finally:
-                if _owner is self:
-                    _owner = None
-        return await self._migrate_bound(verbose=verbose)
+        _owner = self  # held while migrating, so that no other database binds the tables meanwhile
+        self._migrating += 1
+        try:
+            return await self._migrate_bound(verbose=verbose)
+        finally:
+            self._migrating -= 1
+            self._let_go()
 
     async def _migrate_bound(self, *, verbose: bool = False) -> list[str]:
         started_pool = False

@@ -483,7 +483,8 @@ _roll_keys_engine: object = None
 async def roll_key_ids(election_id: int) -> frozenset[str]:
     """The key ids on the election's signed roll (empty for a draft)."""
     global _roll_keys_engine
-    if (engine := bound_engine()) is not _roll_keys_engine:
+    engine = bound_engine()
+    if engine is not _roll_keys_engine:
         _ROLL_KEYS.clear()
         _roll_keys_engine = engine
     if election_id in _ROLL_KEYS:
@@ -492,9 +493,10 @@ async def roll_key_ids(election_id: int) -> frozenset[str]:
     if not text:
         return frozenset()
     ids = frozenset(v["key_id"] for v in json.loads(text)["signed"]["voters"])
-    if len(_ROLL_KEYS) >= 256:
-        _ROLL_KEYS.clear()
-    _ROLL_KEYS[election_id] = ids
+    if bound_engine() is engine:  # still the database it was read from
+        if len(_ROLL_KEYS) >= 256:
+            _ROLL_KEYS.clear()
+        _ROLL_KEYS[election_id] = ids
     return ids
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -42,6 +44,7 @@ from kurultai.web.live_pages import LivePages
 from kurultai.web.websocket import live_events
 from realtime.service import Realtime, Section
 
+log = logging.getLogger("kurultai")
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
@@ -81,24 +84,33 @@ async def startup(app: Litestar, *, migrate: bool = True, start_workers: bool = 
         if start_workers:
             app.state.signature_checks.start()
     except BaseException:  # the lifespan will not shut down what did not start
-        await shutdown(app)
+        try:
+            await shutdown(app)
+        except Exception:  # the error that stopped the start is the one to report
+            log.exception("shutting down after a failed start")
         raise
 
 
 async def shutdown(app: Litestar) -> None:
-    try:
-        await app.state.coalescer.stop()
-        await app.state.board.stop()
-        await app.state.signature_checks.stop()
-    finally:  # whatever failed above, the database is closed and lets go of the tables
-        await app.state.db.stop()
-    for limiter in app.state.ballot_limiters:
-        if isinstance(limiter, RedisRateLimiter):
-            await limiter.close()
-    await app.state.login_throttle.close()
-    app.state.ctx.passwords.close()
-    app.state.metrics.stop_loop_monitor()
-    app.state.metrics.time_gc(False)
+    """Stop every part, each even when one before it failed (the database after the parts that
+    write to it); the first failure is raised at the end, the others logged."""
+    state = app.state
+    steps: list[Callable[[], Any]] = [state.coalescer.stop, state.board.stop, state.signature_checks.stop, state.db.stop]
+    steps += [limiter.close for limiter in state.ballot_limiters if isinstance(limiter, RedisRateLimiter)]
+    steps += [state.login_throttle.close, state.ctx.passwords.close, state.metrics.stop_loop_monitor, functools.partial(state.metrics.time_gc, False)]
+    failed: Exception | None = None
+    for step in steps:
+        try:
+            result = step()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            if failed is None:
+                failed = exc
+            else:
+                log.exception("shutdown: %s failed too", getattr(step, "__qualname__", step))
+    if failed is not None:
+        raise failed
 
 
 async def _presence_snapshot(assembly_id: int, viewer: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ async def test_a_second_database_is_refused_while_the_first_is_started(tmp_path:
     first = await _started(tmp_path / "a")
     try:
         await User.insert(User(username="in-a", display_name=""))
-        with pytest.raises(TablesInUse, match="another started database"):
+        with pytest.raises(TablesInUse, match="another database in use"):
             Database(Settings(data_dir=tmp_path / "b"))
         # The refusal moved nothing: the first database's queries still go to its own file.
         assert [r["username"] for r in await User.select(User.username)] == ["in-a"]
@@ -53,7 +53,10 @@ async def test_the_started_database_may_bind_again(tmp_path: Path) -> None:
     try:
         assert await db.migrate() == []
         db.bind()
+        await db.start()  # already started: nothing happens, one writer still
         assert User._meta.db is db.engine
+        with pytest.raises(TablesInUse):  # the migration's end did not let go of the started database's tables
+            Database(Settings(data_dir=tmp_path / "b"))
     finally:
         await db.stop()
 
@@ -129,5 +132,29 @@ async def test_cached_rolls_are_of_the_database_in_use(tmp_path: Path) -> None:
     second = await _started(tmp_path / "b")
     try:
         assert await elections.roll_key_ids(1) == frozenset()  # election 1 of b: none
+    finally:
+        await second.stop()
+
+
+async def test_a_stop_cut_short_keeps_the_tables_until_stopped_again(tmp_path: Path) -> None:
+    """A stop cancelled while its writer drains lets go of nothing: the writer still runs."""
+    first = await _started(tmp_path / "a")
+
+    async def insert() -> None:
+        await User.insert(User(username="meant-for-a", display_name=""))
+
+    writing = asyncio.create_task(first.write(insert))
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(first.stop())
+    await asyncio.sleep(0)
+    stopping.cancel()
+    await asyncio.gather(stopping, return_exceptions=True)
+    with pytest.raises(TablesInUse):
+        Database(Settings(data_dir=tmp_path / "b"))
+    await first.stop()  # stopped again, to the end: let go
+    await asyncio.gather(writing, return_exceptions=True)
+    second = await _started(tmp_path / "b")
+    try:
+        assert await User.select(User.username) == []  # nothing of a's landed in b
     finally:
         await second.stop()
