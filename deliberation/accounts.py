@@ -177,6 +177,13 @@ async def create_invites(ctx: Ctx, user_ids: list[int], actor: str | None, *, as
     return tokens
 
 
+async def invite_issued_ms(ctx: Ctx, user_id: int) -> int | None:
+    """When the user's pending invitation link was issued (its expiry less the links' lifetime),
+    or None when they have none."""
+    row = await User.select(User.invite_expires_ms).where((User.id == user_id) & User.invite_hash.is_not_null()).first()
+    return None if row is None or row["invite_expires_ms"] is None else row["invite_expires_ms"] - invite_ttl_ms(ctx)
+
+
 async def revoke_invite(ctx: Ctx, user_id: int, actor: str | None, *, assembly_id: int = 0) -> bool:
     """Make the user's invitation link unusable; audited (`user.invite_revoked`) when there was
     one. False when the user had no invitation to revoke."""

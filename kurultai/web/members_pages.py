@@ -184,13 +184,19 @@ async def member_remove(request: Request, aid: FromPath[int], username: FromPath
 
 @post("/assemblies/{aid:int}/member/{username:str}/invite", include_in_schema=False, status_code=200, response_model=None)
 async def member_invite(request: Request, aid: FromPath[int], username: FromPath[str], data: Form, principal: P, ctx: C) -> Template | Redirect:
-    """A new one-time invitation link, shown once on the set-up page."""
+    """A new one-time invitation link, shown once on the set-up page. The form carries when its
+    page was shown (`shown_ms`): sent again after a link was issued since (a refresh that posts
+    the form once more), it issues none, so the link already handed out keeps working."""
     current, refused = await _member_or_refusal(request, aid, username, data, principal, ctx)
     if refused is not None:
         return refused
     assert principal is not None and current is not None
     if not principal.is_admin and current["user_id"] not in await assemblies.accounts_of_assembly(aid, [current["user_id"]]):
         return await _refuse(request, aid, principal, ctx, 403, "account_elsewhere")
+    shown = str(data.get("shown_ms", ""))
+    issued = await accounts.invite_issued_ms(ctx, current["user_id"]) if shown.isdigit() else None
+    if issued is not None and issued >= int(shown):
+        return await setup_page_response(request, aid, principal, ctx, member_invite_again={"username": current["username"], "display_name": current["display_name"]})
     token = await accounts.create_invite(ctx, current["user_id"], principal.username)
     link = f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     return await setup_page_response(request, aid, principal, ctx, member_invite={"username": current["username"], "display_name": current["display_name"], "invite": link})

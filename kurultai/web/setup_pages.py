@@ -157,6 +157,7 @@ async def setup_page_response(
         "count": request.query_params.get("n"),
         "view": "setup",
         "role": nav_role,
+        "shown_ms": ctx.now(),  # forms that must not act twice on one showing of the page carry it
         **extra,
     }
     return page(request, "setup.html", principal, status=status, **context)

@@ -527,3 +527,41 @@ def test_a_weight_with_a_thousands_separator_is_refused_not_read_as_one() -> Non
     from deliberation.members_import import _weight
 
     assert [_weight(t) for t in ("", "7", "2.0", "2,0", "1,000", "1.000", "1.00", "1 000")] == [1, 7, 2, 2, None, None, None, None]
+
+
+async def test_the_invitation_form_sent_again_issues_no_other_link(world: World, sec: str, app: Any, clock: Any) -> None:
+    """A refresh that posts "New invitation link" once more (the same showing of the page) shows
+    that a link was issued since and issues none: the link handed out keeps working. From a
+    page shown after it, the button issues a new one."""
+    from deliberation import accounts
+    from deliberation.tables import User
+    from tests.api.test_setup_pages import browser
+
+    w = world
+    a = w.assembly
+    invite_form = re.compile(rf'action="/assemblies/{a}/member/delegate/invite#members">.*?name="shown_ms" value="(\d+)"')
+
+    async def stored_hash() -> str | None:
+        return (await User.select(User.invite_hash).where(User.id == w.users["delegate"]).first())["invite_hash"]
+
+    c, csrf = await browser(w, app, "sec", "ru")
+    async with c:
+        shown = invite_form.search((await c.get(f"/assemblies/{a}/setup")).text).group(1)
+        clock.advance(1000)
+        r = await c.post(f"/assemblies/{a}/member/delegate/invite", data={"csrf_token": csrf, "shown_ms": shown})
+        assert r.status_code == 200 and 'id="member-invite"' in r.text
+        first = re.search(r'value="http://testserver/invite/([^"]+)"', r.text).group(1)
+        assert await stored_hash() == accounts.token_hash(first)
+        clock.advance(1000)
+        r = await c.post(f"/assemblies/{a}/member/delegate/invite", data={"csrf_token": csrf, "shown_ms": shown})  # the refresh
+        assert r.status_code == 200 and 'id="member-invite-again"' in r.text and 'id="member-invite"' not in r.text
+        assert "была выдана уже после того, как эта страница была показана" in r.text and "/invite/" not in r.text.split('id="member-invite-again"')[1].split("</p>")[0]
+        assert await stored_hash() == accounts.token_hash(first)  # the link handed out still works
+        shown = invite_form.search(r.text).group(1)  # the page as shown now
+        clock.advance(1000)
+        r = await c.post(f"/assemblies/{a}/member/delegate/invite", data={"csrf_token": csrf, "shown_ms": shown})
+        second = re.search(r'value="http://testserver/invite/([^"]+)"', r.text).group(1)
+        assert second != first and await stored_hash() == accounts.token_hash(second)
+    r = await w.call("POST", "/api/auth/invite", None, {"token": first, "password": "the first password"})
+    assert r.status_code == 400  # replaced by the second
+    await w.ok("POST", "/api/auth/invite", None, {"token": second, "password": "the second password"})
