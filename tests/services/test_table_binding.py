@@ -20,6 +20,19 @@ async def _started(path: Path) -> Database:
     return db
 
 
+async def _stopping_with_a_write_queued(db: Database) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
+    """A write queued on `db`, then its stop begun: (the write, the stop), neither done yet."""
+
+    async def insert() -> None:
+        await User.insert(User(username="meant-for-a", display_name=""))
+
+    writing = asyncio.create_task(db.write(insert))
+    await asyncio.sleep(0)  # queued
+    stopping = asyncio.create_task(db.stop())
+    await asyncio.sleep(0)  # draining
+    return writing, stopping
+
+
 async def test_a_second_database_is_refused_while_the_first_is_started(tmp_path: Path) -> None:
     first = await _started(tmp_path / "a")
     try:
@@ -78,14 +91,7 @@ async def test_a_start_that_fails_holds_nothing(tmp_path: Path) -> None:
 async def test_a_stopping_database_holds_the_tables_until_its_writes_are_done(tmp_path: Path) -> None:
     """Its queued writes land in its own file: no other database binds while it drains."""
     first = await _started(tmp_path / "a")
-
-    async def insert() -> None:
-        await User.insert(User(username="meant-for-a", display_name=""))
-
-    writing = asyncio.create_task(first.write(insert))
-    await asyncio.sleep(0)  # queued
-    stopping = asyncio.create_task(first.stop())
-    await asyncio.sleep(0)
+    writing, stopping = await _stopping_with_a_write_queued(first)
     assert not stopping.done() and not writing.done()
     with pytest.raises(TablesInUse):
         Database(Settings(data_dir=tmp_path / "b"))
@@ -139,14 +145,7 @@ async def test_cached_rolls_are_of_the_database_in_use(tmp_path: Path) -> None:
 async def test_a_stop_cut_short_keeps_the_tables_until_stopped_again(tmp_path: Path) -> None:
     """A stop cancelled while its writer drains lets go of nothing: the writer still runs."""
     first = await _started(tmp_path / "a")
-
-    async def insert() -> None:
-        await User.insert(User(username="meant-for-a", display_name=""))
-
-    writing = asyncio.create_task(first.write(insert))
-    await asyncio.sleep(0)
-    stopping = asyncio.create_task(first.stop())
-    await asyncio.sleep(0)
+    writing, stopping = await _stopping_with_a_write_queued(first)
     stopping.cancel()
     await asyncio.gather(stopping, return_exceptions=True)
     with pytest.raises(TablesInUse):
