@@ -117,5 +117,11 @@ def test_the_secretary_imports_200_delegates(browser: Any, server: Server, tmp_p
     assert len(links) == 8 and all(link.startswith(f"{server.url}/invite/") for link in links), links
     r = httpx.post(f"{server.url}/api/auth/invite", json={"token": links[0].rsplit("/", 1)[1], "password": "a delegate's password"})
     assert r.status_code == 200 and r.json()["username"] == "asel.nurlanova", r.text
+
+    # On a phone the table scrolls sideways; its caption still starts on the screen.
+    sec.set_viewport_size({"width": 390, "height": 844})
+    sec.goto(f"{server.url}/assemblies/{aid}/setup")
+    text = sec.locator("#members-list caption").evaluate("c => { const r = document.createRange(); r.selectNodeContents(c); const b = r.getBoundingClientRect(); return [b.left, b.right]; }")
+    assert 0 <= text[0] and text[1] <= 390, text
     ctx.close()
     assert not server.page_errors, server.page_errors
