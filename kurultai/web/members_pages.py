@@ -193,11 +193,9 @@ async def member_invite(request: Request, aid: FromPath[int], username: FromPath
     assert principal is not None and current is not None
     if not principal.is_admin and current["user_id"] not in await assemblies.accounts_of_assembly(aid, [current["user_id"]]):
         return await _refuse(request, aid, principal, ctx, 403, "account_elsewhere")
-    shown = str(data.get("shown_ms", ""))
-    issued = await accounts.invite_issued_ms(ctx, current["user_id"]) if shown.isdigit() else None
-    if issued is not None and issued >= int(shown):
+    token = await accounts.invite_unless_issued_since(ctx, current["user_id"], principal.username, str(data.get("shown_ms", "")))
+    if token is None:
         return await setup_page_response(request, aid, principal, ctx, member_invite_again={"username": current["username"], "display_name": current["display_name"]})
-    token = await accounts.create_invite(ctx, current["user_id"], principal.username)
     link = f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     return await setup_page_response(request, aid, principal, ctx, member_invite={"username": current["username"], "display_name": current["display_name"], "invite": link})
 

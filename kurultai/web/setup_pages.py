@@ -220,6 +220,7 @@ async def appoint_submit(request: Request, aid: FromPath[int], data: Form, princ
         return await setup_page_response(request, aid, principal, ctx, status=400, error="username", appoint={"username": username, "display_name": display_name, "role": role})
     row = await User.select(User.id, User.password_hash).where(User.username == username).first()
     invite = None
+    again = False
     try:
         if row is None:
             user = await accounts.create_user(ctx, username, None, actor=principal.username, display_name=display_name)
@@ -228,11 +229,12 @@ async def appoint_submit(request: Request, aid: FromPath[int], data: Form, princ
             uid = row["id"]
         await assemblies.set_member(ctx, aid, principal.username, username, role)
         if row is None or not row["password_hash"]:
-            token = await accounts.create_invite(ctx, uid, principal.username)
-            invite = f"{request.base_url}".rstrip("/") + f"/invite/{token}"
+            token = await accounts.invite_unless_issued_since(ctx, uid, principal.username, str(data.get("shown_ms", "")))
+            again = token is None  # the form sent again: the link given then stands
+            invite = None if token is None else f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     except DeliberationError:
         return await setup_page_response(request, aid, principal, ctx, status=400, error="username", appoint={"username": username, "display_name": display_name, "role": role})
-    return await setup_page_response(request, aid, principal, ctx, appointed={"username": username, "role": role, "invite": invite})
+    return await setup_page_response(request, aid, principal, ctx, appointed={"username": username, "display_name": display_name, "role": role, "invite": invite, "again": again})
 
 
 # -- the draft from a document --------------------------------------------------------------------

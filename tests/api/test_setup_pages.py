@@ -67,7 +67,7 @@ async def test_create_and_edit_an_assembly_in_three_languages(world: World, app:
         assert r.status_code == 400 and "A title may have at most 300 characters." in r.text and "Choose at least one language of the assembly." in r.text
 
 
-async def test_the_admin_appoints_a_secretary_who_gets_an_invitation(world: World, app: Any) -> None:
+async def test_the_admin_appoints_a_secretary_who_gets_an_invitation(world: World, app: Any, clock: Any) -> None:
     a = world.other_assembly
     c, csrf = await browser(world, app, "admin", "kk")
     async with c:
@@ -77,12 +77,27 @@ async def test_the_admin_appoints_a_secretary_who_gets_an_invitation(world: Worl
         assert "/invite/" in link
         r = await c.post(f"/assemblies/{a}/setup/appoint", data={"csrf_token": csrf, "username": "delegate2", "role": "moderator"})
         assert r.status_code == 200 and 'id="appointed"' in r.text  # delegate2 has no password yet: a link too
+        # The form sent again from the page that showed the link (a refresh): no other link, the first stands.
+        clock.advance(1000)
+        shown = re.search(r'name="shown_ms" value="(\d+)"', (await c.get(f"/assemblies/{a}/setup")).text).group(1)  # shown after the first link
+        clock.advance(1000)
+        form = {"csrf_token": csrf, "username": "new.secretary", "display_name": "Жаңа Хатшы", "role": "secretary", "shown_ms": shown}
+        r = await c.post(f"/assemblies/{a}/setup/appoint", data=form)
+        again = re.search(r'class="mono invite-link" readonly value="([^"]+)"', r.text).group(1)
+        assert again != link
+        clock.advance(1000)
+        r = await c.post(f"/assemblies/{a}/setup/appoint", data=form)
+        assert r.status_code == 200 and 'id="appointed-again"' in r.text and "invite-link" not in r.text
+        assert "осы бет көрсетілгеннен кейін берілген" in r.text
+        link = again
         r = await c.post(f"/assemblies/{a}/setup/appoint", data={"csrf_token": csrf, "username": "no spaces", "role": "secretary"})
         assert r.status_code == 400 and 'data-error="username"' in r.text
         r = await c.post(f"/assemblies/{a}/setup/appoint", data={"csrf_token": csrf, "username": "delegate", "role": "king"})
         assert r.status_code == 400 and 'data-error="role"' in r.text
     members = {m["username"]: m["role"] for m in (await world.ok("GET", f"/api/assemblies/{a}/members"))}
     assert members["new.secretary"] == "secretary" and members["delegate2"] == "moderator"
+    r = await world.call("POST", "/api/auth/invite", None, {"token": link.rsplit("/", 1)[1], "password": "the secretary's password"})
+    assert r.status_code == 200, r.text  # the link shown before the form was sent again still works
     c, csrf = await browser(world, app, "moderator")
     async with c:  # a chair of the first assembly cannot appoint there either
         r = await c.post(f"/assemblies/{world.assembly}/setup/appoint", data={"csrf_token": csrf, "username": "delegate", "role": "secretary"})
