@@ -224,6 +224,11 @@ def bound_engine() -> Engine | None:
     return _bound_engine
 
 
+def tables_holder() -> str | None:
+    """The database holding the tables now (`Database.describe`), or None."""
+    return _owner.describe() if _owner is not None else None
+
+
 def all_tables() -> list[Any]:
     return [*_tables, Migration]
 

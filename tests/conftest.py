@@ -50,6 +50,16 @@ def pg_unavailable(reason: str) -> None:
     service_unavailable("PostgreSQL", reason)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_database_left_started() -> Iterator[None]:
+    """After a module's tests and fixtures, no database still holds the tables: one left
+    started would make the next module's databases refused (TablesInUse), far from the cause."""
+    yield
+    from kurultai.db import tables_holder
+
+    assert tables_holder() is None, f"this module left {tables_holder()} started"
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database for this test session, dropped at the end."""
