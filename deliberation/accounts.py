@@ -184,12 +184,12 @@ async def invite_issued_ms(ctx: Ctx, user_id: int) -> int | None:
     return None if row is None or row["invite_expires_ms"] is None else row["invite_expires_ms"] - invite_ttl_ms(ctx)
 
 
-async def invite_unless_issued_since(ctx: Ctx, user_id: int, actor: str | None, shown_ms: str) -> str | None:
-    """`create_invite`, for a form that carries when its page was shown (`shown_ms`, digits):
-    None, and no new link, when one was issued since (the same form sent again, as a refresh
-    does), so the link already handed out keeps working."""
-    issued = await invite_issued_ms(ctx, user_id) if shown_ms.isdigit() else None
-    if issued is not None and issued >= int(shown_ms):
+async def invite_unless_issued_since(ctx: Ctx, user_id: int, actor: str | None, shown_ms: int | None) -> str | None:
+    """`create_invite`, for a form that carries when its page was shown (`shown_ms`; None when
+    it does not): None, and no new link, when one was issued since (the same form sent again, as
+    a refresh does), so the link already handed out keeps working."""
+    issued = await invite_issued_ms(ctx, user_id) if shown_ms is not None else None
+    if issued is not None and shown_ms is not None and issued >= shown_ms:
         return None
     return await create_invite(ctx, user_id, actor)
 

@@ -187,7 +187,7 @@ def _postgres_config(url: str) -> dict[str, Any]:
 
 _tables: list[Any] = []
 _bound_engine: Engine | None = None
-#: The started Database the tables are bound to (Database.start until Database.stop), if any.
+#: The Database in use (started, or migrating) that holds the tables, if any.
 _owner: Database | None = None
 
 
@@ -277,7 +277,7 @@ class Database:
 
     def bind(self) -> None:
         """Point every table (and Piccolo's migration machinery) at this engine; refused
-        (TablesInUse) while another started database holds them."""
+        (TablesInUse) while another database in use holds them."""
         import kurultai.piccolo_conf as conf
 
         global _bound_engine

@@ -29,7 +29,7 @@ from deliberation.core.errors import DeliberationError
 from kurultai.files import private_file
 from kurultai.web.auth import Principal
 from kurultai.web.pages import Form, _check_form_csrf, page
-from kurultai.web.setup_pages import _guard, _staged, _staging, _sweep, setup_page_response
+from kurultai.web.setup_pages import _guard, _staged, _staging, _sweep, setup_page_response, shown_ms
 
 P = NamedDependency[Principal | None]
 C = NamedDependency[Ctx]
@@ -193,7 +193,7 @@ async def member_invite(request: Request, aid: FromPath[int], username: FromPath
     assert principal is not None and current is not None
     if not principal.is_admin and current["user_id"] not in await assemblies.accounts_of_assembly(aid, [current["user_id"]]):
         return await _refuse(request, aid, principal, ctx, 403, "account_elsewhere")
-    token = await accounts.invite_unless_issued_since(ctx, current["user_id"], principal.username, str(data.get("shown_ms", "")))
+    token = await accounts.invite_unless_issued_since(ctx, current["user_id"], principal.username, shown_ms(data))
     if token is None:
         return await setup_page_response(request, aid, principal, ctx, member_invite_again={"username": current["username"], "display_name": current["display_name"]})
     link = f"{request.base_url}".rstrip("/") + f"/invite/{token}"

@@ -133,6 +133,12 @@ async def _setup_context(aid: int, now_ms: int) -> dict[str, Any]:
     }
 
 
+def shown_ms(data: Any) -> int | None:
+    """When the page that sent a form was shown (its `shown_ms` field), or None."""
+    value = str(data.get("shown_ms", ""))
+    return int(value) if value.isdigit() else None
+
+
 async def setup_page_response(
     request: Request, aid: int, principal: Principal, ctx: Ctx, *, status: int = 200, error: str | None = None, error_args: dict[str, Any] | None = None, **extra: Any
 ) -> Template:
@@ -229,7 +235,7 @@ async def appoint_submit(request: Request, aid: FromPath[int], data: Form, princ
             uid = row["id"]
         await assemblies.set_member(ctx, aid, principal.username, username, role)
         if row is None or not row["password_hash"]:
-            token = await accounts.invite_unless_issued_since(ctx, uid, principal.username, str(data.get("shown_ms", "")))
+            token = await accounts.invite_unless_issued_since(ctx, uid, principal.username, shown_ms(data))
             again = token is None  # the form sent again: the link given then stands
             invite = None if token is None else f"{request.base_url}".rstrip("/") + f"/invite/{token}"
     except DeliberationError:
