@@ -34,7 +34,8 @@ import httpx
 from voting.core.encoding import b64u_decode, b64u_encode, parse_json_strict
 from voting.core.errors import MalformedError, ProofError, VotingError
 from voting.core.keys import check_public_key, key_id
-from voting.verifier import BoardFile, Bundle, Failure, Monitor, Report, parse_board
+from voting.core.leaves import parse_board
+from voting.verifier import BoardFile, Bundle, Failure, Monitor, Report
 
 __all__ = [
     "BUNDLE_FILES",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import voting.core.board_checks as board_checks
 import voting.verifier as verifier
 from voting.verifier import Bundle
 
@@ -33,12 +34,12 @@ def dead_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every worker dies as it starts (the pool breaks); returns the first leaf of each chunk
     checked in the calling process (the workers' appends would stay in the workers)."""
     in_process: list[int] = []
-    chunk = verifier._Scan.chunk
+    chunk = board_checks.LeafScan.chunk
 
-    def spy(self: verifier._Scan, lo: int, hi: int) -> Any:
+    def spy(self: board_checks.LeafScan, lo: int, hi: int) -> Any:
         in_process.append(lo)
         return chunk(self, lo, hi)
 
-    monkeypatch.setattr(verifier._Scan, "chunk", spy)
+    monkeypatch.setattr(board_checks.LeafScan, "chunk", spy)
     monkeypatch.setattr(verifier.parallel, "_worker_init", lambda: os._exit(1))
     return in_process

@@ -274,12 +274,15 @@ def test_parse_roll_without_decoding_the_points_keeps_the_encoding_rules():
     """The server's reload of its own roll (voting/board.py `load_state`) skips only the field
     arithmetic: the same roll, and the small-order rule, the size and y < p still refused."""
     assert parse_roll(roll_signed(), decode_points=False) == parse_roll(roll_signed())
-    low_order = b64u_encode(bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"))
-    with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: public key: small-order point"):
-        parse_roll(_roll_with(1, public_key=low_order), decode_points=False)
-    y_too_big = b64u_encode(bytes.fromhex("ed" + "ff" * 30 + "7f"))
-    with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: public key: non-canonical"):
-        parse_roll(_roll_with(1, public_key=y_too_big), decode_points=False)
+    for raw, problem in (
+        (bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "small-order point"),
+        (bytes.fromhex("ed" + "ff" * 30 + "7f"), "non-canonical"),
+    ):
+        signed = _roll_with(1, public_key=b64u_encode(raw), key_id=key_id(raw))  # its own key id: only the key is wrong
+        signed["voters"].sort(key=lambda v: v["key_id"])
+        at = [v["key_id"] for v in signed["voters"]].index(key_id(raw))
+        with pytest.raises(MalformedError, match=rf"roll.voters\[{at}\].public_key: public key: {problem}"):
+            parse_roll(signed, decode_points=False)
     off_curve = next(raw for raw in (y.to_bytes(32, "little") for y in range(2, 100)) if _off_curve(raw))
     signed = _roll_with(0, public_key=b64u_encode(off_curve), key_id=key_id(off_curve))
     signed["voters"].sort(key=lambda v: v["key_id"])
@@ -303,9 +306,15 @@ def _roll_with(index: int, **changes) -> dict:
 
 
 def test_roll_errors_name_the_field():
-    low_order = b64u_encode(bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"))
-    with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: public key: small-order point"):
-        parse_roll(_roll_with(1, public_key=low_order))
+    raw = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+    own = _roll_with(1, public_key=b64u_encode(raw), key_id=key_id(raw))
+    own["voters"].sort(key=lambda v: v["key_id"])
+    at = [v["key_id"] for v in own["voters"]].index(key_id(raw))
+    with pytest.raises(MalformedError, match=rf"roll.voters\[{at}\].public_key: public key: small-order point"):
+        parse_roll(own)
+    # An entry whose key is not its key_id is malformed before its key is judged (`read_roll`).
+    with pytest.raises(MalformedError, match=r"roll.voters\[1\].key_id: want .* \(the hash of public_key\)"):
+        parse_roll(_roll_with(1, public_key=b64u_encode(raw)))
     with pytest.raises(MalformedError, match=r"roll.voters\[1\].public_key: b64u"):
         parse_roll(_roll_with(1, public_key="*"))
     with pytest.raises(MalformedError, match=r"roll.voters\[0\].key_id: want .* \(the hash of public_key\)"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import stat
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ from voting.core.encoding import b64u_encode, jcs, parse_json_strict
 from voting.core.errors import MalformedError
 from voting.core.keys import Signer, check_public_key, key_id, sign_object
 from voting.core.signed import compute_leaf_hash, make_leaf
-from voting.verifier import SMALL_ORDER_KEYS, Bundle, Report, _fast_leaf, _quick_key_check, verify_election
+from voting.core.errors import BadKeyError
+from voting.core.keys import SMALL_ORDER_KEYS, check_public_key_encoding
+from voting.core.leaves import fast_leaf as _fast_leaf
+from voting.verifier import Bundle, Report, verify_election
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ed25519"
 A12, A13, SQ = "amendment-12", "amendment-13", "status_quo"
@@ -382,12 +386,28 @@ def test_malformed_roll_entries(change):
     assert want in [c for c, _ in checks(report)]
 
 
-def test_quick_key_check_agrees_with_the_core():
+def test_key_encoding_check_refuses_every_low_order_point_and_nothing_else():
+    """`check_public_key_encoding` (what the verifier checks of every roll key before any
+    signature) refuses every low-order encoding of the vectors, and a random key's encoding
+    exactly when y >= p or it is small-order (its quick exit skips the big integer)."""
     for line in (VECTORS / "low-order-points.txt").read_text().splitlines():
         if line.strip():
-            raw = bytes.fromhex(line.split()[0])
-            assert _quick_key_check(raw) is not None, line
-    assert _quick_key_check(Signer.generate().public_key_raw) is None
+            with pytest.raises(BadKeyError):
+                check_public_key_encoding(bytes.fromhex(line.split()[0]))
+    check_public_key_encoding(Signer.generate().public_key_raw)
+    rng = random.Random(7)
+    p = 2**255 - 19
+    for _ in range(2000):
+        raw = bytes(rng.getrandbits(8) for _ in range(31)) + bytes([rng.choice([0x7F, 0xFF, 0x7E, rng.getrandbits(8)])])
+        if rng.random() < 0.3:
+            raw = bytes([0xED + rng.randrange(0, 19)]) + b"\xff" * 30 + bytes([raw[31] | 0x7F])  # around p
+        refused = int.from_bytes(raw, "little") & ((1 << 255) - 1) >= p or raw in SMALL_ORDER_KEYS
+        try:
+            check_public_key_encoding(raw)
+        except BadKeyError:
+            assert refused, raw.hex()
+        else:
+            assert not refused, raw.hex()
 
 
 def test_bad_server_signature(good):

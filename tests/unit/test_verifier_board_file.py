@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import voting.core.leaves as core_leaves
 import voting.verifier as verifier
 from tests.unit.board_file_helpers import dead_workers, pool  # noqa: F401 (fixtures)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
@@ -49,7 +50,7 @@ def compare(directory: Path, workers: int = 2) -> tuple[Report, Report]:
     today = verify_election(read_bundle(directory), workers=1)
     from_file = verify_election(file_bundle(directory), workers=workers)
     assert multiprocessing.active_children() == []
-    assert not verifier._SCANS
+    assert not verifier.parallel._SCANS
     assert from_file == today
     return today, from_file
 
@@ -208,12 +209,12 @@ def test_parse_board_is_the_clients():
     ],
 )
 def test_line_breaks(data, want):
-    assert verifier._line_breaks(data) == want
+    assert core_leaves.line_breaks(data) == want
 
 
 def test_board_lines_slices():
     data = b'[\n{"a":1},\n[2],\n"3"\n]\n'
-    lines = verifier._BoardLines(data, verifier._line_breaks(data))
+    lines = core_leaves.BoardLines(data, core_leaves.line_breaks(data))
     assert len(lines) == 3 and lines[:] == [{"a": 1}, [2], "3"] and lines[1:3] == [[2], "3"] and lines[2] == "3"
     assert lines[3:3] == []
 
@@ -239,4 +240,4 @@ def test_fast_fields_of_parsed_leaves(edit):
     """A leaf the fast parser made needs no type checks: the pattern alone gives the same answer."""
     for leaf in election(6).board:
         obj = verifier.parse_board(edit(json.dumps(leaf, separators=(",", ":"))).encode())
-        assert verifier._fast_fields(obj, parsed=True) == verifier._fast_fields(obj)
+        assert core_leaves.fast_fields(obj, parsed=True) == core_leaves.fast_fields(obj)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+import voting.core.leaves as core_leaves
+import voting.core.board_checks as board_checks
 import voting.verifier as verifier
 from tests.unit.board_file_helpers import pool  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
@@ -57,11 +59,11 @@ def board_file(lines: list[str]) -> bytes:
 @pytest.mark.parametrize("layout", [client_line, server_line], ids=["client", "server"])
 def test_both_layouts_are_read_without_parsing(layout):
     data = board_file([layout(leaf) for leaf in election().board])
-    lines = verifier._BoardLines(data, verifier._line_breaks(data))
+    lines = core_leaves.BoardLines(data, core_leaves.line_breaks(data))
     raw = lines.raw(0, len(lines))
     assert raw is not None and len(raw) == 23
     for fields, obj in zip(raw, lines[:]):
-        fast = verifier._fast_fields(obj, parsed=True)
+        fast = core_leaves.fast_fields(obj, parsed=True)
         assert fast is not None
         assert fields[:6] == fast[:6] and fields[7:] == fast[7:]
         assert json.loads(b"[" + fields[6] + b"]") == fast[6]
@@ -115,13 +117,13 @@ def test_a_line_read_from_its_bytes_is_the_line_parsed(layout, edit):
     """Read without parsing only what the strict parse takes, with the same fields; None else."""
     for leaf in election(7).board:
         data = edit(layout(leaf)).encode("utf-8")
-        fields = verifier._raw_fields(data, 0, len(data))
+        fields = core_leaves.raw_fields(data, 0, len(data))
         try:
             obj = verifier.parse_board(data)
         except MalformedError:
             assert fields is None
             continue
-        fast = verifier._fast_fields(obj, parsed=True)
+        fast = core_leaves.fast_fields(obj, parsed=True)
         if fields is None:
             continue  # the parsed path decides
         assert fast is not None
@@ -133,13 +135,13 @@ def test_unedited_lines_are_all_read_from_their_bytes():
     for leaf in election(7).board:
         for layout in (client_line, server_line):
             data = ("  " + layout(leaf)).encode("utf-8")
-            assert verifier._raw_fields(data, 0, len(data)) is not None
+            assert core_leaves.raw_fields(data, 0, len(data)) is not None
 
 
 def compare(directory: Path) -> Report:
     today = verify_election(read_bundle(directory), workers=1)
     from_file = verify_election(read_bundle(directory, board_file=True), workers=2)
-    assert not verifier._SCANS
+    assert not verifier.parallel._SCANS
     assert from_file == today
     return today
 
@@ -176,7 +178,7 @@ def test_lines_read_or_parsed_same_report(pool, tmp_path, edit, read):
     lines[5] = edit(lines[5])
     data = board_file(lines)
     (tmp_path / "board.json").write_bytes(data)
-    board_lines = verifier._BoardLines(data, verifier._line_breaks(data))
+    board_lines = core_leaves.BoardLines(data, core_leaves.line_breaks(data))
     assert (board_lines.raw(4, 8) is not None) == read and board_lines.raw(0, 4) is not None
     compare(tmp_path)
     assert pool == []
@@ -184,12 +186,12 @@ def test_lines_read_or_parsed_same_report(pool, tmp_path, edit, read):
 
 def test_a_range_of_lines_not_all_read_from_bytes():
     data = b'[\n  {"a":1},\n  2\n]\n'
-    lines = verifier._BoardLines(data, verifier._line_breaks(data))
+    lines = core_leaves.BoardLines(data, core_leaves.line_breaks(data))
     assert lines.raw(0, 2) is None and lines.raw(1, 1) is None
 
 
 def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
-    scan = verifier._Scan(leaves=[], election_id="42", election_digest="ab", yes_no=False, index={A12: 0, A13: 1, SQ: 2}, roll_voters=None)
+    scan = board_checks.LeafScan(leaves=[], election_id="42", election_digest="ab", yes_no=False, index={A12: 0, A13: 1, SQ: 2}, roll_voters=None)
     calls: list[Any] = []
     check = scan.check_ranking
     monkeypatch.setattr(scan, "check_ranking", lambda ranking: calls.append(ranking) or check(ranking))
@@ -204,8 +206,8 @@ def test_rankings_read_from_a_line_are_checked_once_each(monkeypatch):
 
 def test_counted_ballots_one_per_ranking():
     latest = [(1, b"\x01\x00", 1), (3, b"\x01\x00", 1), (1, b"", 1), (1, b"\x01\x00", 2), (1, (A12,), 5)]
-    assert verifier._counted(latest, (A12, A13)) == [WeightedBallot((A13, A12), 4, 3), WeightedBallot((), 1, 1), WeightedBallot((A12,), 5, 1)]
-    assert verifier._counted([], (A12,)) == []
+    assert board_checks.counted_ballots(latest, (A12, A13)) == [WeightedBallot((A13, A12), 4, 3), WeightedBallot((), 1, 1), WeightedBallot((A12,), 5, 1)]
+    assert board_checks.counted_ballots([], (A12,)) == []
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -223,7 +225,9 @@ def test_counted_ballots_count_as_one_per_voter(method, seed):
         latest.append((1, codes, weight))
     per_voter = [WeightedBallot(tuple(options[i] for i in codes), weight) for _, codes, weight in latest]
     roll_weight = sum(weight for _, _, weight in latest) + 3
-    assert compute_result(method, options, verifier._counted(latest, options), rule=rule, roll_weight=roll_weight) == compute_result(method, options, per_voter, rule=rule, roll_weight=roll_weight)
+    assert compute_result(method, options, board_checks.counted_ballots(latest, options), rule=rule, roll_weight=roll_weight) == compute_result(
+        method, options, per_voter, rule=rule, roll_weight=roll_weight
+    )
 
 
 @pytest.mark.parametrize("n, checked", [(8, 0), (6, 2)])

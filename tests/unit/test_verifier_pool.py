@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 import pytest
 
+import voting.core.leaves as core_leaves
+import voting.core.board_checks as board_checks
 import voting.verifier as verifier
 from tests.unit.board_file_helpers import dead_workers  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
@@ -39,21 +41,21 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> None:
 def both(bundle: Bundle, *, on_pool: bool = True) -> tuple[Report, Report]:
     """(in-process report, pool report); asserts that the pool was used and is gone."""
     started: list[bool] = []
-    start = verifier._BoardCheck.start
+    start = verifier.parallel._BoardCheck.start
 
-    def spy(self: verifier._BoardCheck, leaves: Any, workers: int) -> None:
+    def spy(self: verifier.parallel._BoardCheck, leaves: Any, workers: int) -> None:
         start(self, leaves, workers)
         started.append(self.pool is not None)
 
-    verifier._BoardCheck.start = spy  # type: ignore[method-assign]
+    verifier.parallel._BoardCheck.start = spy  # type: ignore[method-assign]
     try:
         inline = verify_election(bundle, workers=1)
         pooled = verify_election(bundle, workers=2)
     finally:
-        verifier._BoardCheck.start = start  # type: ignore[method-assign]
+        verifier.parallel._BoardCheck.start = start  # type: ignore[method-assign]
     assert started == [False, on_pool]
     assert multiprocessing.active_children() == []
-    assert not verifier._SCANS
+    assert not verifier.parallel._SCANS
     return inline, pooled
 
 
@@ -112,8 +114,8 @@ def test_roll_that_differs_from_the_published_keys(pool, monkeypatch):
     """A voter whose last roll entry is unusable: the workers checked with that entry's key, the
     merge re-checks with the usable one."""
     rechecked: list[int] = []
-    check = verifier.parallel._check_signature
-    monkeypatch.setattr(verifier.parallel, "_check_signature", lambda obj, seq, key: rechecked.append(seq) or check(obj, seq, key))
+    check = board_checks.leaf_signature_problem
+    monkeypatch.setattr(board_checks, "leaf_signature_problem", lambda obj, seq, key: rechecked.append(seq) or check(obj, seq, key))
     e = election()
     roll = copy.deepcopy(e.roll)
     voters = roll["signed"]["voters"]
@@ -154,14 +156,14 @@ def test_interrupted_verification_leaves_no_process(pool):
     with pytest.raises(KeyboardInterrupt):
         verify_election(election().bundle(), workers=2, progress=interrupt)
     assert multiprocessing.active_children() == []
-    assert not verifier._SCANS
+    assert not verifier.parallel._SCANS
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 100])
 @pytest.mark.parametrize("chunk", [1, 2, 4, 8])
 def test_chunk_roots_make_the_tree_root(n, chunk):
     hashes = [leaf_hash(bytes([i])) for i in range(n)]
-    roots = [verifier._subtree_root(hashes[lo : lo + chunk]) for lo in range(0, n, chunk)]
+    roots = [compute_root(hashes[lo : lo + chunk]) for lo in range(0, n, chunk)]
     assert compute_root(roots) == compute_root(hashes)
 
 
@@ -182,12 +184,12 @@ def test_fast_leaf_declines_what_only_msgspec_writes_as_json(field):
     """msgspec writes more than plain JSON types (raw JSON, bytes, UUIDs...): not a leaf."""
     e = election(1)
     leaf = copy.deepcopy(e.board[0])
-    assert verifier._fast_leaf(leaf) is not None
+    assert core_leaves.fast_leaf(leaf) is not None
     signed = leaf["ballot"]["signed"]
     signed[field] = msgspec.Raw(json.dumps(signed[field]).encode())
-    assert verifier._fast_leaf(leaf) is None
+    assert core_leaves.fast_leaf(leaf) is None
     signed[field] = msgspec.json.decode(signed[field])
-    assert verifier._fast_leaf(leaf) is not None
+    assert core_leaves.fast_leaf(leaf) is not None
 
 
 def _roll(voters: list[Any], **extra: Any) -> dict[str, Any]:
@@ -222,7 +224,7 @@ def test_canonical_roll_is_jcs(change, top):
     except MalformedError as exc:
         want = str(exc)
     try:
-        got: bytes | str = verifier._canonical(signed)
+        got: bytes | str = verifier.checks._canonical(signed)
     except MalformedError as exc:
         got = str(exc)
     assert got == want

@@ -109,6 +109,8 @@ def check_public_key(raw: bytes) -> None:
 def check_public_key_encoding(raw: bytes) -> None:
     """What :func:`check_public_key` finds without decoding the point: the size, y >= p, the
     small-order rule (a verifier checking many keys defers the decoding). Raises :class:`BadKeyError`."""
+    if len(raw) == PUBLIC_KEY_SIZE and raw[31] & 0x7F != 0x7F and raw not in SMALL_ORDER_KEYS:
+        return  # y < p: its top seven bits are not all set (the common case, without the big integer)
     if len(raw) != PUBLIC_KEY_SIZE:
         raise BadKeyError(f"public key: wrong size {len(raw)}, want {PUBLIC_KEY_SIZE} bytes")
     if int.from_bytes(raw, "little") & ((1 << 255) - 1) >= _P:

@@ -53,12 +53,18 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def compute_root(leaf_hashes: Sequence[bytes]) -> bytes:
-    """MTH over the given leaf hashes, by the plain recursive definition of RFC 6962."""
+    """MTH over the given leaf hashes, by the plain recursive definition of RFC 6962; a power of
+    two of leaves (a complete tree: the verifier's chunks) level by level, without the slices."""
     n = len(leaf_hashes)
     if n == 0:
         return EMPTY_ROOT
     if n == 1:
         return leaf_hashes[0]
+    if not n & (n - 1):
+        level = list(leaf_hashes)
+        while len(level) > 1:
+            level = [node_hash(left, right) for left, right in zip(level[::2], level[1::2])]
+        return level[0]
     k = 1 << ((n - 1).bit_length() - 1)  # largest power of two smaller than n
     return node_hash(compute_root(leaf_hashes[:k]), compute_root(leaf_hashes[k:]))
 

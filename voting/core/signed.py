@@ -8,7 +8,9 @@ membership): those are separate, later checks of PROTOCOL §5.
 
 from __future__ import annotations
 
+import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -340,7 +342,8 @@ class Roll:
 
 
 def parse_roll(signed: Any, *, decode_points: bool = True) -> Roll:
-    """Validate a roll: voters sorted strictly by key_id, each key checked and matching its key_id.
+    """Validate a roll: voters sorted strictly by key_id, each key checked and matching its key_id
+    (:func:`read_roll`, the first problem raised as :class:`MalformedError`).
 
     `decode_points=False` is for the server reloading a roll it built and signed itself, from its
     own database: every key on it passed :func:`check_public_key` when it was registered. The
@@ -348,27 +351,85 @@ def parse_roll(signed: Any, *, decode_points: bool = True) -> Roll:
     :func:`check_public_key_encoding`); the point's decoding, ~120 µs of field arithmetic a key,
     is skipped (it had cost each serving process 1.2 s of event loop for a roll of 10,000 at the
     first ballot of a vote). A stored key that were no point could verify no signature."""
-    check_key = check_public_key if decode_points else check_public_key_encoding
+
+    def refuse(check: str, message: str) -> None:
+        raise MalformedError(message)
+
+    roll, _ = read_roll(signed, refuse)
+    if decode_points:
+        for i, voter in enumerate(roll.voters):  # every entry was read: the indexes are the roll's
+            try:
+                check_public_key(voter.public_key)
+            except BadKeyError as exc:
+                raise MalformedError(f"roll.voters[{i}].public_key: {exc}") from None
+    return roll
+
+
+# A roll entry of exactly the three fields, its key the canonical b64u of 32 bytes (43 characters,
+# the last 2 bits zero) whose hash is its key_id (which makes key_id 64 lowercase hex digits):
+# such an entry is read without the field checks, which would all pass.
+_KEY_B64_RE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def read_roll(signed: Any, report: Callable[[str, str], None]) -> tuple[Roll, set[str]]:
+    """The roll with the entries that pass PROTOCOL §2's checks, and the key ids of the entries
+    whose key is unusable; every other entry's problem goes to ``report(check, message)``.
+
+    The checks: ``roll.voter`` (the entry's fields, a key_id that is not the hash of the key),
+    ``roll.order`` (voters sorted strictly by key_id; the entry is kept), ``roll.public_key``
+    (size, y < p, the small-order rule: :func:`check_public_key_encoding`; the entry is left
+    out). The point's decoding is the caller's: :func:`parse_roll` decodes every key, the
+    verifier only those no valid signature has proven to be a point. A roll whose header is
+    wrong raises :class:`MalformedError` (there are no entries to read).
+    """
     where = "roll"
     s = _header(signed, "roll", {"election", "voters"})
+    election = _str(s, where, "election")
     if not isinstance(s["voters"], list):
         raise _fail(f"{where}.voters", "an array", s["voters"])
     voters: list[RollVoter] = []
+    bad_keys: set[str] = set()
+    previous = ""
     for i, item in enumerate(s["voters"]):
-        at = f"{where}.voters[{i}]"
-        _fields(item, at, {"key_id", "public_key", "weight"})
-        kid = _hex64(item, at, "key_id")
+        if (
+            type(item) is dict
+            and len(item) == 3
+            and type(kid := item.get("key_id")) is str
+            and type(b64 := item.get("public_key")) is str
+            and type(weight := item.get("weight")) is int
+            and weight >= 1
+            and _KEY_B64_RE.fullmatch(b64)
+            and sha256(raw := binascii.a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hex() == kid
+        ):
+            pass
+        else:
+            at = f"{where}.voters[{i}]"
+            try:
+                _fields(item, at, {"key_id", "public_key", "weight"})
+                kid = _hex64(item, at, "key_id")
+                weight = _int(item, at, "weight", 1)
+                try:
+                    raw = b64u_decode(item["public_key"])
+                except MalformedError as exc:
+                    raise MalformedError(f"{at}.public_key: {exc}") from None
+                if key_id(raw) != kid:
+                    raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
+            except MalformedError as exc:
+                report("roll.voter", str(exc))
+                continue
+        if kid <= previous:
+            report("roll.order", f"roll.voters[{i}].key_id: voters must be sorted strictly by key_id, {kid} after {previous}")
+        else:
+            previous = kid
         try:
-            raw = b64u_decode(item["public_key"])
-            check_key(raw)
-        except (MalformedError, BadKeyError) as exc:
-            raise MalformedError(f"{at}.public_key: {exc}") from None
-        if key_id(raw) != kid:
-            raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
-        if voters and kid <= voters[-1].key_id:
-            raise MalformedError(f"{at}.key_id: voters must be sorted strictly by key_id, {kid} after {voters[-1].key_id}")
-        voters.append(RollVoter(kid, raw, _int(item, at, "weight", 1)))
-    return Roll(_str(s, where, "election"), tuple(voters))
+            check_public_key_encoding(raw)
+        except BadKeyError as exc:
+            report("roll.public_key", f"roll.voters[{i}].public_key: {exc}")
+            bad_keys.add(kid)
+            continue
+        voters.append(RollVoter(kid, raw, weight))
+    return Roll(election, tuple(voters)), bad_keys
 
 
 # --- board, tree heads, receipts, result -------------------------------------------------

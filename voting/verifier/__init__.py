@@ -16,9 +16,11 @@ yet, the recount is the tally so far), or followed head by head with :class:`Mon
 runs the same checks on each new head's leaves and proves each head consistent with the last.
 
 One concept a module: `model` (the bundle and the report), `checks` (the election's checks),
-`leaves` (reading one leaf), `board_file` (board.json), `parallel` (the board in chunks, on
-worker processes), `monitor` (an open election, head by head). The names below are re-exported; a module-level name is looked up in the
-module that uses it, so a test patches it there (`voting.verifier.parallel.CHUNK_SIZE`).
+`parallel` (the board in chunks, on worker processes), `monitor` (an open election, head by
+head). The rules applied to each leaf are the protocol package's: reading a leaf and a board
+file (`voting.core.leaves`), §5's checks on leaves and §4's counted ballots
+(`voting.core.board_checks`). A module-level name is looked up in the module that uses it, so
+a test patches it there (`voting.verifier.parallel.CHUNK_SIZE`).
 """
 
 from __future__ import annotations
@@ -26,25 +28,15 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
-from .board_file import _BoardLines, _Fallback, _line_breaks, _parsed, _raw_fields, parse_board
-from .checks import RECOUNT_FIELDS, SMALL_ORDER_KEYS, _canonical, _quick_key_check, _Verifier
-from .leaves import _fast_fields, _fast_leaf
+from voting.core.errors import MalformedError
+from voting.core.leaves import NotOneLeafPerLine, parse_board
+
+from .checks import _Verifier
 from .model import BoardFile, Bundle, Failure, Report, Summary
 from .monitor import Monitor
-from .parallel import (
-    CHUNK_SIZE,
-    POOL_MIN_LEAVES,
-    RANKINGS_KEPT,
-    _board_lines,
-    _BoardCheck,
-    _check_signature,
-    _counted,
-    _Scan,
-    _SCANS,
-    _subtree_root,
-    _worker_init,
-)
+from .parallel import _board_lines
 
 __all__ = ["BoardFile", "Bundle", "Failure", "Monitor", "Report", "Summary", "parse_board", "verify_election"]
 
@@ -66,10 +58,23 @@ def verify_election(bundle: Bundle, *, workers: int | None = None, progress: Cal
             if lines is not None:
                 try:
                     return _Verifier(bundle, workers, progress=progress, lines=lines).run()
-                except _Fallback:  # a chunk of lines is not one leaf per line: the whole file, here
+                except NotOneLeafPerLine:  # a chunk of lines is not one leaf per line: the whole file, here
                     pass
             bundle = _parsed(bundle)
         return _Verifier(bundle, workers, progress=progress).run()
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _parsed(bundle: Bundle) -> Bundle:
+    """The bundle with its BoardFile parsed here (the board, or None and its problem)."""
+    board = bundle.board
+    assert type(board) is BoardFile
+    try:
+        return replace(bundle, board=parse_board(board.data))
+    except MalformedError as exc:
+        problems = list(bundle.problems)
+        at = len(problems) if board.problem_index is None else board.problem_index
+        problems.insert(at, Failure("board", f"{board.name}: {exc}"))
+        return replace(bundle, board=None, problems=tuple(problems))

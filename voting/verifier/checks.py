@@ -6,36 +6,31 @@ before the roll and merges after it.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from voting.core.counting import CountingError, WeightedBallot, compute_result
 from voting.core.counting import Rule as CountingRule
-from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, b64u_decode, jcs, jcs_plain, sha256
-from voting.core.errors import BadKeyError, BadSignatureError, MalformedError, VotingError
-from voting.core.keys import SMALL_ORDER_KEYS, check_public_key, check_public_key_encoding, key_id, verify_signature
-from voting.core.signed import _fields, _header, _hex64, _int, _str  # the roll's field checks, shared
+from voting.core.encoding import MAX_SAFE_INTEGER, _check_jcs_value, jcs, jcs_plain, sha256
+from voting.core.errors import BadKeyError, BadSignatureError, VotingError
+from voting.core.keys import check_public_key, key_id, verify_signature
+from voting.core.leaves import BoardLines
 from voting.core.signed import (
+    read_roll,
     Election,
     Envelope,
     Result,
     Roll,
-    RollVoter,
     parse_election,
     parse_envelope,
     parse_result,
     parse_sth,
 )
 
-from .board_file import _BoardLines
-from .leaves import _URLSAFE, _a2b_base64
 from .model import Bundle, Failure, Report, Summary
 from .parallel import _BoardCheck
 
-_KEY_B64_RE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")  # 32 bytes: 43 characters, the last 2 bits zero
 #: The result fields that must equal the recount, compared as canonical JSON (so that
 #: ``true`` never equals ``1``).
 RECOUNT_FIELDS = ("ranking", "winner", "ties_broken", "details", "counted", "weight_counted", "abstentions")
@@ -47,7 +42,7 @@ class _Verifier:
     workers: int
     failures: list[Failure] = field(default_factory=list)
     progress: Callable[[int], None] | None = None
-    lines: _BoardLines | None = None  # the board's leaves when it is a file the workers parse
+    lines: BoardLines | None = None  # the board's leaves when it is a file the workers parse
 
     def fail(self, check: str, message: str, seq: int | None = None) -> None:
         self.failures.append(Failure(check, message, seq))
@@ -85,71 +80,14 @@ class _Verifier:
         return env, parsed, sha256(canonical).hex()
 
     def parse_roll(self, signed: Any) -> tuple[Roll | None, set[str]]:
-        """The roll, as `voting.core.signed.parse_roll` checks it, every entry reported on its own.
-
-        Returns the usable roll (entries whose key passed the quick checks) and the key ids of
-        entries with an unusable key. The expensive half of `check_public_key` (decoding the
-        point) is deferred to :meth:`check_roll_keys`.
-        """
+        """The roll, every entry reported on its own (`voting.core.signed.read_roll`): the usable
+        roll and the key ids of entries with an unusable key. The expensive half of
+        `check_public_key` (decoding the point) is deferred to :meth:`check_roll_keys`."""
         try:
-            s = _header(signed, "roll", {"election", "voters"})
-            election = _str(s, "roll", "election")
-            if not isinstance(s["voters"], list):
-                raise MalformedError(f"roll.voters: want an array, got {type(s['voters']).__name__}")
+            return read_roll(signed, self.fail)
         except VotingError as exc:
             self.fail("roll.fields", str(exc))
             return None, set()
-        usable: list[RollVoter] = []
-        bad_keys: set[str] = set()
-        previous = ""
-        for i, item in enumerate(s["voters"]):
-            # Fast path: exactly the three fields, canonical b64u of 32 bytes, the matching key id.
-            # (The sha256 match implies that key_id is 64 lowercase hex digits.)
-            if (
-                type(item) is dict
-                and len(item) == 3
-                and type(kid := item.get("key_id")) is str
-                and type(b64 := item.get("public_key")) is str
-                and type(weight := item.get("weight")) is int
-                and weight >= 1
-                and _KEY_B64_RE.fullmatch(b64)
-                and _sha256(raw := _a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hexdigest() == kid
-            ):
-                pass
-            else:
-                kid, raw, weight = self.roll_entry(item, i)
-                if not kid:
-                    continue
-            if kid <= previous:
-                self.fail("roll.order", f"roll.voters[{i}].key_id: voters must be sorted strictly by key_id, {kid} after {previous}")
-            else:
-                previous = kid
-            # y < p unless the top 7 bits are all set; then the full check (and the small-order set)
-            problem = _quick_key_check(raw) if raw[31] & 0x7F == 0x7F or raw in SMALL_ORDER_KEYS else None
-            if problem is not None:
-                self.fail("roll.public_key", f"roll.voters[{i}].public_key: {problem}")
-                bad_keys.add(kid)
-                continue
-            usable.append(RollVoter(kid, raw, weight))
-        return Roll(election, tuple(usable)), bad_keys
-
-    def roll_entry(self, item: Any, i: int) -> tuple[str, bytes, int]:
-        """A roll entry through the core's field checks; ("", b"", 0) after reporting its problem."""
-        at = f"roll.voters[{i}]"
-        try:
-            _fields(item, at, {"key_id", "public_key", "weight"})
-            kid = _hex64(item, at, "key_id")
-            weight = _int(item, at, "weight", 1)
-            try:
-                raw = b64u_decode(item["public_key"])
-            except MalformedError as exc:
-                raise MalformedError(f"{at}.public_key: {exc}") from None
-            if key_id(raw) != kid:
-                raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
-        except VotingError as exc:
-            self.fail("roll.voter", str(exc))
-            return "", b"", 0
-        return kid, raw, weight
 
     def check_roll_keys(self, roll: Roll, proven: set[str]) -> None:
         """`check_public_key` on every roll key no valid signature has already proven to be a point.
@@ -301,17 +239,6 @@ class _Verifier:
 #: The fields of a live tally (PROTOCOL §5), and those that must equal the recount.
 TALLY_FIELDS = frozenset({"tree_size", "root_hash", "counted", "ranking", "winner", "ties_broken", "details"})
 TALLY_RECOUNT_FIELDS = ("counted", "ranking", "winner", "ties_broken", "details")
-
-_sha256 = hashlib.sha256
-
-
-def _quick_key_check(raw: bytes) -> str | None:
-    """What `check_public_key` finds without decoding the point: size, y >= p, small order."""
-    try:
-        check_public_key_encoding(raw)
-    except BadKeyError as exc:
-        return str(exc)
-    return None
 
 
 def _canonical(signed: Any) -> bytes:

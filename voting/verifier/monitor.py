@@ -7,8 +7,8 @@ does; then, for each tree head it is given (:meth:`Monitor.update`):
 - the server's signature on the head, its fields, and that it names this election;
 - that it is consistent with the last verified head (RFC 6962 consistency proof, PROTOCOL §3):
   a newer head extends it, an older one is a prefix of it, one of the same size has its root;
-- every new leaf, with the same per-leaf checks as `verify_election` (`parallel._Scan` and
-  `parallel._Merge`: shape, seq, election, options, roll, signature, revision order);
+- every new leaf, with the same per-leaf checks as `verify_election` (`voting.core.board_checks`:
+  shape, seq, election, options, roll, signature, revision order);
 - the Merkle root over every leaf so far (kept as a compact range) equals the head's root;
 - the tally so far, recounted; a live tally the server published for a verified tree size
   (:meth:`Monitor.check_tally`) must equal it.
@@ -25,13 +25,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from voting.core.board_checks import BallotMerge, LeafScan
 from voting.core.errors import ProofError, VotingError
 from voting.core.merkle import EMPTY_ROOT, CompactRange, verify_consistency
 from voting.core.signed import Sth, parse_election, parse_result, parse_sth
 
 from .checks import _Verifier
 from .model import Bundle, Failure, Report, Summary
-from .parallel import _Merge, _Scan
 
 __all__ = ["Monitor"]
 
@@ -61,8 +61,8 @@ class Monitor:
         v.check_roll_header(self.election, self.roll, roll_digest)
         if self.roll is not None:
             v.check_roll_keys(self.roll, set())  # every key, in full: no signature has proven one yet
-        self.scan = _Scan.of(self.election, self.election_digest, roll)
-        self.merge = _Merge(v.fail, self.election, self.roll, bad_keys, set())
+        self.scan = LeafScan.of(self.election, self.election_digest, roll)
+        self.merge = BallotMerge(v.fail, self.election, self.roll, bad_keys, set())
         self.tree = CompactRange()  # the right frontier of the verified board: its root in O(log n)
         self.head: Sth | None = None  # the last verified tree head
         self.heads = 0  # tree heads verified
