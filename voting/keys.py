@@ -9,7 +9,7 @@ from typing import Any
 from deliberation.common import NotFound, iso, load
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition
-from deliberation.tables import Assembly
+from deliberation.tables import Assembly, active_member
 from voting.core.keys import key_id, parse_public_key_b64u
 from voting.tables import DelegateKey
 
@@ -144,6 +144,6 @@ async def approved_keys(assembly_id: int) -> list[dict[str, Any]]:
     from deliberation.tables import Membership
 
     rows = await _rows((DelegateKey.assembly == assembly_id) & (DelegateKey.status == "approved"))
-    where = (Membership.assembly == assembly_id) & (Membership.role == "delegate") & (Membership.active == True)  # noqa: E712
+    where = (Membership.assembly == assembly_id) & (Membership.role == "delegate") & active_member()
     weights = {r["user"]: r["weight"] for r in await Membership.select(Membership.user, Membership.weight).where(where)}
     return [{**r, "weight": weights[r["user"]]} for r in rows if r["user"] in weights]

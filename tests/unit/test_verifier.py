@@ -30,12 +30,10 @@ from tests.unit.synthetic_election import (
 from voting.client import parse_board, read_bundle, write_bundle
 from voting.client_cli import keygen, load_signer, verify
 from voting.core.encoding import b64u_encode, jcs, parse_json_strict
-from voting.core.errors import MalformedError
-from voting.core.keys import Signer, check_public_key, key_id, sign_object
-from voting.core.signed import compute_leaf_hash, make_leaf
-from voting.core.errors import BadKeyError
-from voting.core.keys import SMALL_ORDER_KEYS, check_public_key_encoding
+from voting.core.errors import BadKeyError, MalformedError
+from voting.core.keys import SMALL_ORDER_KEYS, Signer, check_public_key, check_public_key_encoding, key_id, sign_object
 from voting.core.leaves import fast_leaf as _fast_leaf
+from voting.core.signed import compute_leaf_hash, make_leaf
 from voting.verifier import Bundle, Report, verify_election
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ed25519"
@@ -363,6 +361,17 @@ def test_roll_key_off_the_curve_that_never_voted():
     report = verify_election(build_election(extra_roll_entries=[entry], ballots=BALLOTS[:2]).bundle())
     assert checks(report) == [("roll.public_key", None)]
     assert "not a point on edwards25519" in messages(report)
+
+
+@pytest.mark.parametrize("size", [31, 33])
+def test_roll_key_of_the_wrong_size_is_reported_not_a_crash(size):
+    """A roll key of 31 or 33 bytes with its own key id: the verifier used to index byte 31 of
+    it (an IndexError for 31) or keep it as usable (33); now the roll's reader refuses it."""
+    raw = bytes(range(1, size + 1))
+    entry = {"key_id": key_id(raw), "public_key": b64u_encode(raw), "weight": 1}
+    report = verify_election(build_election(extra_roll_entries=[entry], ballots=BALLOTS[:2]).bundle())
+    assert checks(report) == [("roll.public_key", None)]
+    assert f"wrong size {size}" in messages(report)
 
 
 @pytest.mark.parametrize("change", ["unsorted", "key_id", "weight", "b64u"])

@@ -1,7 +1,7 @@
 """The verifier's shortcuts give the answers of the long way round.
 
-A board file's lines read from their bytes (`_raw_fields`, in the server's layout and in the
-client's) against the same lines parsed (`_fast_fields`); the report of a board file in either
+A board file's lines read from their bytes (`voting.core.leaves.raw_fields`, in the server's
+layout and in the client's) against the same lines parsed (`fast_fields`); the report of a board file in either
 layout, or with lines the patterns do not read, against the board parsed whole; the counted
 ballots grouped by ranking; the roll keys left unchecked when every one signed a ballot.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-import voting.core.leaves as core_leaves
 import voting.core.board_checks as board_checks
+import voting.core.leaves as core_leaves
 import voting.verifier as verifier
 from tests.unit.board_file_helpers import pool  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail

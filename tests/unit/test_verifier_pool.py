@@ -16,11 +16,12 @@ from typing import Any
 import msgspec
 import pytest
 
-import voting.core.leaves as core_leaves
 import voting.core.board_checks as board_checks
+import voting.core.leaves as core_leaves
 import voting.verifier as verifier
 from tests.unit.board_file_helpers import dead_workers  # noqa: F401 (a fixture)
 from tests.unit.synthetic_election import SyntheticElection, build_election, make_ballot, rebuild_tail
+from tests.unit.test_merkle import ref_mth
 from voting.core.encoding import jcs
 from voting.core.errors import MalformedError
 from voting.core.keys import Signer
@@ -164,7 +165,7 @@ def test_interrupted_verification_leaves_no_process(pool):
 def test_chunk_roots_make_the_tree_root(n, chunk):
     hashes = [leaf_hash(bytes([i])) for i in range(n)]
     roots = [compute_root(hashes[lo : lo + chunk]) for lo in range(0, n, chunk)]
-    assert compute_root(roots) == compute_root(hashes)
+    assert compute_root(roots) == compute_root(hashes) == ref_mth(hashes)  # the plain recursive definition
 
 
 def test_msgspec_writes_strings_as_json_does():

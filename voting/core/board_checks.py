@@ -20,26 +20,21 @@ what PROTOCOL §4 counts. The same rules as the server's, from the same function
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .ballot import revision_supersedes
 from .counting import CountingError, WeightedBallot, encode_choice, encode_ranking
+from .encoding import b64u_decode_matched
 from .errors import VotingError
 from .keys import verify_signature
+from .leaves import BoardLines, fast_fields, fast_leaf, ignore_problem, slow_leaf
 from .merkle import compute_root
-from .leaves import URLSAFE, BoardLines, fast_fields, fast_leaf, ignore_problem, slow_leaf
 from .signed import Election, Roll
 
 #: Distinct rankings whose check each scan remembers (a few hundred for five options).
 RANKINGS_KEPT = 4096
-
-
-def _b64u_key(text: str) -> bytes:
-    """`base64.urlsafe_b64decode(text + "=")`, faster (text: 43 characters of the b64u alphabet)."""
-    return binascii.a2b_base64(text.encode("ascii").translate(URLSAFE) + b"=")
 
 
 @dataclass
@@ -186,7 +181,7 @@ class LeafScan:
             b64 = keys.get(voter)
             if b64 is not None:
                 try:
-                    key = _b64u_key(b64)
+                    key = b64u_decode_matched(b64.encode("ascii"))  # as published, unchecked: the merge compares it with the checked roll's
                     verify_signature(key, message, signature)
                 except VotingError as exc:
                     bad = str(exc)

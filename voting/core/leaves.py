@@ -11,14 +11,13 @@ package only.
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .encoding import MAX_SAFE_INTEGER, jcs, jcs_plain, parse_json_strict, parse_time
+from .encoding import MAX_SAFE_INTEGER, b64u_decode_matched, jcs, jcs_plain, parse_json_strict, parse_time
 from .errors import MalformedError, VotingError
 from .merkle import leaf_hash
 from .signed import (
@@ -44,8 +43,6 @@ from .signed import (
 # that output is RFC 8785. Anything else takes the slow path: the core parsers, which raise
 # the precise message. tests/unit/test_verifier.py checks that the two paths agree.
 
-URLSAFE = bytes.maketrans(b"-_", b"+/")
-_a2b_base64 = binascii.a2b_base64
 _G = BALLOT_LEAF_RE.groupindex
 _SIGNATURE, _SIGNED, _VOTER, _SIGNER, _DATE = _G["signature"], _G["signed"], _G["voter"], _G["signer"], _G["date"]
 
@@ -96,7 +93,7 @@ def fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, in
         return (
             leaf_hash(data),
             data[match.start(_SIGNED) : match.end(_SIGNED)],
-            _a2b_base64(match[_SIGNATURE].translate(URLSAFE) + b"=="),
+            b64u_decode_matched(match[_SIGNATURE]),
             obj["seq"],
             signed["voter"],
             signed["revision"],
@@ -137,7 +134,7 @@ def fast_fields(obj: Any, parsed: bool = False) -> tuple[bytes, bytes, bytes, in
                 return None
     except (KeyError, TypeError, IndexError):  # a mapping that only encodes like a leaf
         return None
-    signature = binascii.a2b_base64(match[_SIGNATURE].replace(b"-", b"+").replace(b"_", b"/") + b"==")
+    signature = b64u_decode_matched(match[_SIGNATURE])
     return (leaf_hash(data), data[match.start(_SIGNED) : match.end(_SIGNED)], signature, seq, voter, revision, ranking, election, digest)
 
 
@@ -327,7 +324,7 @@ _SORTED_GROUPS = ("leaf", "signature", "signed", "election", "digest", "ranking"
 
 def raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
     """`fast_fields` of the leaf in data[at:to], from its bytes (see the patterns above), with
-    the ranking as the bytes between its brackets (`_Scan.ranked` reads them); None when the
+    the ranking as the bytes between its brackets (`board_checks.LeafScan.ranked` reads them); None when the
     line is not one of the two layouts (or the leaf is not certainly well formed)."""
     match = _RAW_SORTED_RE.fullmatch(data, at, to)
     if match is not None:
@@ -360,7 +357,7 @@ def raw_fields(data: bytes, at: int, to: int) -> tuple[Any, ...] | None:
     return (
         leaf_hash(leaf),
         message,
-        _a2b_base64(signature.translate(URLSAFE) + b"=="),
+        b64u_decode_matched(signature),
         int(seq),
         voter.decode("ascii"),
         int(revision),

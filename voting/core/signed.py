@@ -8,13 +8,12 @@ membership): those are separate, later checks of PROTOCOL §5.
 
 from __future__ import annotations
 
-import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .encoding import b64u_decode, b64u_encode, jcs, parse_time, sha256
+from .encoding import b64u_decode, b64u_decode_matched, b64u_encode, jcs, parse_time, sha256
 from .errors import BadKeyError, BadSignatureError, MalformedError, WrongElectionError
 from .keys import check_public_key, check_public_key_encoding, key_id, verify_signature
 from .merkle import leaf_hash, verify_inclusion
@@ -46,6 +45,7 @@ __all__ = [
     "parse_receipt",
     "parse_result",
     "parse_roll",
+    "read_roll",
     "parse_sth",
     "verify_ballot_election",
     "verify_envelope",
@@ -369,7 +369,6 @@ def parse_roll(signed: Any, *, decode_points: bool = True) -> Roll:
 # the last 2 bits zero) whose hash is its key_id (which makes key_id 64 lowercase hex digits):
 # such an entry is read without the field checks, which would all pass.
 _KEY_B64_RE = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def read_roll(signed: Any, report: Callable[[str, str], None]) -> tuple[Roll, set[str]]:
@@ -400,7 +399,7 @@ def read_roll(signed: Any, report: Callable[[str, str], None]) -> tuple[Roll, se
             and type(weight := item.get("weight")) is int
             and weight >= 1
             and _KEY_B64_RE.fullmatch(b64)
-            and sha256(raw := binascii.a2b_base64(b64.encode().translate(_URLSAFE) + b"=")).hex() == kid
+            and sha256(raw := b64u_decode_matched(b64.encode())).hex() == kid
         ):
             pass
         else:

@@ -17,7 +17,6 @@ from voting.core.errors import BadKeyError, BadSignatureError, VotingError
 from voting.core.keys import check_public_key, key_id, verify_signature
 from voting.core.leaves import BoardLines
 from voting.core.signed import (
-    read_roll,
     Election,
     Envelope,
     Result,
@@ -26,6 +25,7 @@ from voting.core.signed import (
     parse_envelope,
     parse_result,
     parse_sth,
+    read_roll,
 )
 
 from .model import Bundle, Failure, Report, Summary
