@@ -14,7 +14,7 @@ from deliberation.common import NotFound, dumps, iso, load, load_locked, loads
 from deliberation import presence
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
-from deliberation.tables import Assembly, Membership, User
+from deliberation.tables import Assembly, Membership, User, active_member
 
 ROLES = ("moderator", "secretary", "delegate", "observer")
 #: Roles only an administrator gives or takes away.
@@ -220,7 +220,7 @@ async def remove_member(ctx: Ctx, assembly_id: int, actor: str, username: str) -
 async def memberships_of(user_id: int) -> dict[int, str]:
     """The user's role in each assembly where they are an active member (a deactivated member
     holds no role: deliberation/members_import.py)."""
-    rows = await Membership.select(Membership.assembly, Membership.role).where((Membership.user == user_id) & (Membership.active == True))  # noqa: E712
+    rows = await Membership.select(Membership.assembly, Membership.role).where((Membership.user == user_id) & active_member())
     return {r["assembly"]: r["role"] for r in rows}
 
 

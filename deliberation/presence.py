@@ -22,7 +22,7 @@ from typing import Any
 from deliberation.common import iso, load, load_locked
 from deliberation.context import Ctx, Tx
 from deliberation.core.errors import InvalidInput
-from deliberation.tables import Assembly, Attendance, Membership
+from deliberation.tables import Assembly, Attendance, Membership, active_member
 
 
 async def _delegates(assembly_id: int) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ async def _delegates(assembly_id: int) -> list[dict[str, Any]]:
             Membership.user.username.as_alias("username"),
             Membership.user.display_name.as_alias("display_name"),
         )
-        .where((Membership.assembly == assembly_id) & (Membership.role == "delegate") & (Membership.active == True))  # noqa: E712
+        .where((Membership.assembly == assembly_id) & (Membership.role == "delegate") & active_member())
         .order_by(Membership.id)
     )
     return [dict(r) for r in rows]

@@ -16,6 +16,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.base import OnDelete
+from piccolo.columns.combination import Where
 from piccolo.table import Table
 
 from kurultai.db import register_tables
@@ -62,6 +63,13 @@ class Membership(Table, tablename="membership"):
     role = Varchar(length=16)  # moderator (the chair) | secretary | delegate | observer
     weight = Integer(default=1)  # the voting weight a new election's roll gives a delegate; migrations/m0014
     active = Boolean(default=True)  # false: deactivated (on no new roll, no rights of the role); migrations/m0014
+
+
+def active_member() -> Where:
+    """A membership with the rights of its role: not deactivated (migrations/m0014). Every query
+    of the current members filters with it (rolls, presence, rights, invitation cards); the
+    websocket's rights check writes the same rule in its SQL (`realtime/rights.py`)."""
+    return Membership.active == True  # noqa: E712
 
 
 class Provision(Table, tablename="provision"):

@@ -28,7 +28,7 @@ from deliberation import accounts, assemblies
 from deliberation.assemblies import assembly_view
 from deliberation.common import iso, load
 from deliberation.context import Ctx
-from deliberation.tables import Assembly, Membership
+from deliberation.tables import Assembly, Membership, active_member
 from kurultai.record.render import check_lang, html_to_pdf, render_html
 
 #: Cards on one A4 page (2 × 4 of 105 × 74.25 mm).
@@ -55,7 +55,7 @@ async def members_without_password(assembly_id: int, *, without_link_at: int | N
     """The assembly's active members who have not set a password (`user_id`, `username`,
     `display_name`), in the order they joined; with `without_link_at` (a time in ms), only those
     who hold no invitation link that still works then."""
-    where = (Membership.assembly == assembly_id) & (Membership.active == True) & Membership.user.password_hash.is_null()  # noqa: E712
+    where = (Membership.assembly == assembly_id) & active_member() & Membership.user.password_hash.is_null()
     if without_link_at is not None:
         where &= Membership.user.invite_hash.is_null() | (Membership.user.invite_expires_ms <= without_link_at)
     rows = (

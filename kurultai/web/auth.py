@@ -20,7 +20,7 @@ from typing import Any
 from litestar import Request
 
 from deliberation.accounts import UserView, lookup_token
-from deliberation.tables import Membership
+from deliberation.tables import Membership, active_member
 from kurultai.web.errors import ApiError
 
 log = logging.getLogger("kurultai")
@@ -100,7 +100,7 @@ def require_admin(principal: Principal | None) -> Principal:
 async def role_in(assembly_id: int, principal: Principal | None) -> str | None:
     if principal is None:
         return None
-    row = await Membership.select(Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == principal.id) & (Membership.active == True)).first()  # noqa: E712
+    row = await Membership.select(Membership.role).where((Membership.assembly == assembly_id) & (Membership.user == principal.id) & active_member()).first()
     return row["role"] if row else None  # a deactivated member holds no role (issue #18)
 
 
