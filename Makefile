@@ -32,7 +32,9 @@ migrate: $(STAMP)
 # servers and browser are shared as written) in the order tests/conftest.py gives: the long runs
 # first, the browser suite last (--no-loadscope-reorder keeps that order).
 TEST_JOBS ?= 2
+# .ci/system-packages first installs the Debian packages the suite needs when they are missing.
 test: $(TSTAMP)
+	.ci/system-packages
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 bench-tally: $(STAMP)
