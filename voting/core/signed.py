@@ -110,6 +110,13 @@ def _hex64(obj: dict[str, Any], where: str, name: str) -> str:
     return value
 
 
+def _b64u(obj: dict[str, Any], where: str, name: str) -> bytes:
+    try:
+        return b64u_decode(obj[name])
+    except MalformedError as exc:
+        raise MalformedError(f"{where}.{name}: {exc}") from None
+
+
 def _enum(obj: dict[str, Any], where: str, name: str, allowed: frozenset[str]) -> str:
     value = obj[name]
     if not isinstance(value, str) or value not in allowed:
@@ -182,10 +189,7 @@ def parse_envelope(obj: Any, expected_type: str) -> Envelope:
     if not isinstance(signed, dict):
         raise _fail(f"{where}.signed", "an object", signed)
     _check_v_type(signed, expected_type)
-    try:
-        signature = b64u_decode(obj["signature"])
-    except MalformedError as exc:
-        raise MalformedError(f"{where}.signature: {exc}") from None
+    signature = _b64u(obj, where, "signature")
     if len(signature) != 64:
         raise MalformedError(f"{where}.signature: wrong size {len(signature)}, want 64 bytes")
     return Envelope(signed, signature, _hex64(obj, where, "signer"))
@@ -216,10 +220,7 @@ def parse_ballot(signed: Any) -> Ballot:
     """Validate a ballot's signed object (PROTOCOL §3), types only (not option ids)."""
     where = "ballot"
     s = _header(signed, "ballot", {"election", "election_digest", "voter", "revision", "ranking", "nonce"})
-    try:
-        nonce = b64u_decode(s["nonce"])
-    except MalformedError as exc:
-        raise MalformedError(f"{where}.nonce: {exc}") from None
+    nonce = _b64u(s, where, "nonce")
     if len(nonce) != NONCE_SIZE:
         raise MalformedError(f"{where}.nonce: wrong size {len(nonce)}, want {NONCE_SIZE} bytes")
     return Ballot(_str(s, where, "election"), _hex64(s, where, "election_digest"), _hex64(s, where, "voter"), _int(s, where, "revision", 1), _str_list(s["ranking"], f"{where}.ranking"), nonce)
@@ -408,10 +409,7 @@ def read_roll(signed: Any, report: Callable[[str, str], None]) -> tuple[Roll, se
                 _fields(item, at, {"key_id", "public_key", "weight"})
                 kid = _hex64(item, at, "key_id")
                 weight = _int(item, at, "weight", 1)
-                try:
-                    raw = b64u_decode(item["public_key"])
-                except MalformedError as exc:
-                    raise MalformedError(f"{at}.public_key: {exc}") from None
+                raw = _b64u(item, at, "public_key")
                 if key_id(raw) != kid:
                     raise MalformedError(f"{at}.key_id: want {key_id(raw)} (the hash of public_key), got {kid}")
             except MalformedError as exc:
