@@ -16,10 +16,9 @@ speed drifts by ±20 % within a minute; the result is the median round.
 
 `--proxy nginx` measures the deployment docs/operations.md documents: nginx (Debian's package,
 `apt-get install -y nginx`) in front, configured exactly as that document shows (tests/nginx.py
-reads the configuration from it), TLS from the load generator to nginx, and the server on a
-Unix socket (`kurultai serve --uds`); `--upstream tcp` puts the server on 127.0.0.1 instead, with
-`KURULTAI_TRUSTED_PROXIES=127.0.0.1`. nginx shares the machine's cores with the server and the
-load generator. Goal there (issue #15): >= 0.30 x the bare verify rate.
+reads the configuration from it), TLS from the load generator to nginx, and the server started
+with `KURULTAI_TRUSTED_PROXIES=127.0.0.1`. nginx shares the machine's cores with the server and
+the load generator. Goal there (issue #15): >= 0.30 x the bare verify rate.
 
 `--workers N` (N >= 2) measures `kurultai serve --workers N` on PostgreSQL with Redis, as
 docs/operations.md ("Several processes") documents: a fresh database on `--postgres` and a fresh
@@ -411,7 +410,6 @@ def main() -> int:
         default="python",
         help="the load generator: python (asyncio protocols in a forked process) or wrk (Debian's package, bench/ingest.lua)",
     )
-    ap.add_argument("--upstream", choices=["unix", "tcp"], default="unix", help="with --proxy nginx: the server on a Unix socket (documented) or on 127.0.0.1")
     ap.add_argument("--workers", type=int, default=1, help="serve --workers N on PostgreSQL and Redis (a fresh database and key prefix, dropped after)")
     ap.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432", help="with --workers: the PostgreSQL server")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="with --workers: the Redis server")
@@ -439,12 +437,7 @@ def main() -> int:
         per_round = asyncio.run(setup(data_dir, voters, rounds, database_url))
         port = free_port()
         env["KURULTAI_PORT"] = str(port)
-        uds = None
-        if args.proxy and args.upstream == "unix":
-            from tests.nginx import socket_dir
-
-            uds = str(socket_dir() / "kurultai.sock")  # removed with its directory below
-        elif args.proxy:
+        if args.proxy:
             env["KURULTAI_TRUSTED_PROXIES"] = "127.0.0.1"
         cmd = [
             sys.executable,
@@ -453,28 +446,22 @@ def main() -> int:
             "serve",
             *os.environ.get("BENCH_SERVE_ARGS", "--no-access-log").split(),
             *(["--workers", str(args.workers)] if args.workers > 1 else []),
-            *(["--uds", uds] if uds else []),
         ]
         server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_SERVER") else subprocess.DEVNULL)
         try:
             deadline = time.time() + 60
             while time.time() < deadline:
                 try:
-                    if uds:
-                        with socket.socket(socket.AF_UNIX) as probe:
-                            probe.connect(uds)
-                    else:
-                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                     break
                 except OSError:
                     time.sleep(0.1)
             # Warm up: the first request for an election loads its state (the roll) into memory.
-            import httpx
+            import urllib.request
 
             for eid, _bodies in per_round:  # a new connection each, so that with --workers each worker likely loads it (the kernel picks)
                 for _ in range(4 * args.workers - 3):
-                    with httpx.Client(transport=httpx.HTTPTransport(uds=uds), timeout=60) as warm:
-                        warm.get(f"http://127.0.0.1:{port}/api/elections/{eid}/tally").raise_for_status()
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/elections/{eid}/tally", timeout=60).read()
             profiler = None
             if os.environ.get("BENCH_PROFILE"):  # py-spy attached for the measured part only
                 profiler = subprocess.Popen(
@@ -495,7 +482,7 @@ def main() -> int:
             if args.proxy:
                 from tests.nginx import Nginx
 
-                with Nginx(data_dir / "nginx", uds or port) as proxy:
+                with Nginx(data_dir / "nginx", port) as proxy:
                     for eid, bodies in per_round:
                         results.append(run_round(proxy.port, f"/api/elections/{eid}/ballots", bodies, args.connections, server.pid, str(proxy.cert), args.workers, args.client))
             else:
@@ -512,14 +499,12 @@ def main() -> int:
                 subprocess.run(["pkill", "-KILL", "-P", str(server.pid)], check=False)
                 server.kill()
                 server.wait()
-            if uds:
-                shutil.rmtree(Path(uds).parent, ignore_errors=True)
     finally:
         cleanup(data_dir, args, pg_name, redis_prefix)
 
     serving = "one `kurultai serve` process on SQLite" if args.workers == 1 else f"`kurultai serve --workers {args.workers}` on PostgreSQL and Redis"
     print(
-        f"{serving}, {('behind nginx (TLS, the server on a Unix socket)' if args.upstream == 'unix' else 'behind nginx (TLS, the server on 127.0.0.1)') if args.proxy else 'direct'}; {voters:,} voters on the roll, {args.connections} connections ({args.client} load generator), {rounds} rounds (each: every voter's first ballot in a new election)"
+        f"{serving}, {'behind nginx (TLS)' if args.proxy else 'direct'}; {voters:,} voters on the roll, {args.connections} connections ({args.client} load generator), {rounds} rounds (each: every voter's first ballot in a new election)"
     )
     cpu_columns = "loop, threads, workers" if args.workers == 1 else "all its processes"
     print(f"round  bare verify/s (before, after)   accepted/s   ratio   p50 / p99 ms    server CPU µs/ballot: {cpu_columns}   client µs")

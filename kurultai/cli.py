@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import stat
 import sys
 from pathlib import Path
 from collections.abc import Awaitable, Callable
@@ -56,12 +54,6 @@ def cli(click_ctx: click.Context) -> None:
     type=click.IntRange(1, 256),
     help="Worker processes; more than one needs PostgreSQL (KURULTAI_DATABASE_URL) and Redis (KURULTAI_REDIS_URL).",
 )
-@click.option(
-    "--uds",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="Serve on this Unix socket instead of --host/--port, for nginx on the same machine (docs/operations.md). X-Forwarded-For/-Proto are believed from its peers: let only nginx's group into the socket's directory.",
-)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS certificate (PEM); serve HTTPS (needs --tls-key).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS private key (PEM) for --tls-cert.")
 @click.option(
@@ -82,7 +74,6 @@ def serve(
     tls_key: str | None,
     log_level: str,
     access_log: bool,
-    uds: str | None,
 ) -> None:
     import uvicorn
 
@@ -92,14 +83,6 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         click.echo("Error: --tls-cert and --tls-key go together", err=True)
         sys.exit(2)
-    if uds:
-        if host or port:
-            click.echo("Error: --uds serves on a Unix socket; it takes no --host or --port", err=True)
-            sys.exit(2)
-        problem = free_unix_socket(uds)
-        if problem:
-            click.echo(f"Error: --uds {uds}: {problem}", err=True)
-            sys.exit(2)
     if tls_cert:  # behind TLS cookies are Secure (the workers read it from the environment)
         settings = settings.with_(cookie_secure=True)
         os.environ["KURULTAI_COOKIE_SECURE"] = "1"
@@ -114,7 +97,7 @@ def serve(
         logins = _run(settings, _demo_if_empty)
         if logins:
             _print_logins(logins)
-    url = f"unix:{uds}" if uds else f"{'https' if tls_cert else 'http'}://{settings.host}:{settings.port}"
+    url = f"{'https' if tls_cert else 'http'}://{settings.host}:{settings.port}"
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -131,10 +114,6 @@ def serve(
     }
     if tls_cert:
         options.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
-    if uds:
-        # Its peers are the proxy (the directory's permissions say who may connect): a Unix
-        # socket has no peer address to name in KURULTAI_TRUSTED_PROXIES.
-        options.update(uds=uds, proxy_headers=True, forwarded_allow_ips="*")
     if workers > 1:
         from kurultai.db import Database
 
@@ -146,26 +125,6 @@ def serve(
     limit_malloc_arenas()
     tune_gc()
     uvicorn.run(create_app(settings, start_workers=True), **options)
-
-
-def free_unix_socket(path: str) -> str | None:
-    """Make ``path`` free for a Unix socket: a socket left by a server that is gone (killed) is
-    removed. Returns what is wrong, or None: a server still answering there, or another file."""
-    if not os.path.lexists(path):
-        return None
-    if not stat.S_ISSOCK(os.lstat(path).st_mode):
-        return "a file that is not a socket is in the way"
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        os.unlink(path)  # nothing listens: left by a server that was killed
-        return None
-    except OSError as exc:
-        return f"cannot check the socket there ({exc.strerror or exc})"
-    finally:
-        probe.close()
-    return "a server is already serving on it"
 
 
 async def _demo_if_empty(ctx: Any) -> dict[str, Any] | None:

@@ -2,8 +2,7 @@
 
 The configuration is read from the document, not copied: the first ```nginx block. Only what
 must differ on a test machine is replaced: the ports, the certificate (a self-signed one made
-here) and the upstream (the server's Unix socket as documented, or its port on 127.0.0.1). The
-rest, every `proxy_set_header` included, is the document's.
+here) and the upstream's port. The rest, every `proxy_set_header` included, is the document's.
 """
 
 from __future__ import annotations
@@ -57,17 +56,6 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def socket_dir() -> Path:
-    """A new directory for a server's Unix socket that nginx's workers may enter (they run as
-    another user than a test run by root; pytest's tmp_path is closed to them). The caller
-    removes it."""
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="kurultai-sock-"))
-    directory.chmod(0o755)
-    return directory
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,11 +63,10 @@ def _free_port() -> int:
 
 
 class Nginx:
-    """`with Nginx(directory, upstream) as proxy:` serves `proxy.url` (https) in front of the
-    server on `upstream`: a port on 127.0.0.1, or the path of its Unix socket (`kurultai serve
-    --uds`, in a directory nginx's workers may enter: `socket_dir()`); `proxy.verify()` verifies it."""
+    """`with Nginx(directory, upstream_port) as proxy:` serves `proxy.url` (https) in front of
+    http://127.0.0.1:upstream_port; `proxy.verify()` verifies it."""
 
-    def __init__(self, directory: Path, upstream: int | str | Path, *, workers: int = 1) -> None:
+    def __init__(self, directory: Path, upstream_port: int, *, workers: int = 1) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cert, self.key = self_signed(self.dir)
@@ -92,7 +79,7 @@ class Nginx:
             r"listen 80;": f"listen 127.0.0.1:{self.plain_port};",
             r"ssl_certificate\s+\S+;": f"ssl_certificate {self.cert};",
             r"ssl_certificate_key\s+\S+;": f"ssl_certificate_key {self.key};",
-            r"server unix:/run/kurultai/kurultai\.sock;": f"server 127.0.0.1:{upstream};" if isinstance(upstream, int) else f"server unix:{upstream};",
+            r"server 127\.0\.0\.1:8000;": f"server 127.0.0.1:{upstream_port};",
         }
         for pattern, value in replaced.items():
             server, n = re.subn(pattern, value, server)
