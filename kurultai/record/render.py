@@ -2,9 +2,10 @@
 comparative table): the Jinja environment of templates/record/ in a chosen language, the
 embedded font, HTML -> PDF with WeasyPrint, and a new DOCX with the font and language set.
 
-The PDF embeds DejaVu (Debian's fonts-dejavu-core): it has every Cyrillic letter of Russian and
-Kazakh (ә ғ қ ң ө ұ ү һ і). WeasyPrint subsets and embeds the font it used, so a reader needs no
-font of their own. WeasyPrint needs Pango (Debian's libpango-1.0-0, libpangoft2-1.0-0).
+The PDF embeds DejaVu Serif (Debian's fonts-dejavu-core, and fonts-dejavu-extra for the
+italic): it has every Cyrillic letter of Russian and Kazakh (ә ғ қ ң ө ұ ү һ і). WeasyPrint
+subsets and embeds the font it used, so a reader needs no font of their own. WeasyPrint needs
+Pango (Debian's libpango-1.0-0, libpangoft2-1.0-0).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kurultai.i18n import LANGUAGES, Lang
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
-#: Where Debian's packages put the faces (fonts-dejavu-core, then fonts-noto-core).
+#: Where Debian's packages put the faces (fonts-dejavu-core, its italic in fonts-dejavu-extra; then fonts-noto-core).
 FONT_FACES: dict[str, tuple[Path, ...]] = {
     "regular": (Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"), Path("/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf")),
     "bold": (Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf"), Path("/usr/share/fonts/truetype/noto/NotoSerif-Bold.ttf")),
@@ -50,7 +51,7 @@ def font_path(face: str) -> Path:
     for path in FONT_FACES[face]:
         if path.is_file():
             return path
-    raise RecordError(f"no {face} font with the Kazakh letters: install Debian's fonts-dejavu-core (looked for {', '.join(map(str, FONT_FACES[face]))})")
+    raise RecordError(f"no {face} font with the Kazakh letters: install Debian's fonts-dejavu-core and fonts-dejavu-extra (looked for {', '.join(map(str, FONT_FACES[face]))})")
 
 
 def font_face_css() -> str:

@@ -82,7 +82,9 @@ _B64U_TO_B64 = bytes.maketrans(b"-_", b"+/")
 
 def b64u_decode_matched(text: bytes) -> bytes:
     """:func:`b64u_decode` of text that a canonical b64u pattern has already matched in full (a key
-    or a signature read from a roll or a leaf): the C decoder alone, without the checks."""
+    or a signature read from a roll or a leaf): the C decoder alone, without the checks. On other
+    text it decodes what it can or raises ValueError: a caller that passes unchecked text (the
+    board's scan, a roll key as published) checks the result itself."""
     return binascii.a2b_base64(text.translate(_B64U_TO_B64) + b"==")
 
 
