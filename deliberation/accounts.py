@@ -188,9 +188,10 @@ async def invite_unless_issued_since(ctx: Ctx, user_id: int, actor: str | None, 
     """`create_invite`, for a form that carries when its page was shown (`shown_ms`; None when
     it does not): None, and no new link, when one was issued since (the same form sent again, as
     a refresh does), so the link already handed out keeps working."""
-    issued = await invite_issued_ms(ctx, user_id) if shown_ms is not None else None
-    if issued is not None and shown_ms is not None and issued >= shown_ms:
-        return None
+    if shown_ms is not None:
+        issued = await invite_issued_ms(ctx, user_id)
+        if issued is not None and issued >= shown_ms:
+            return None
     return await create_invite(ctx, user_id, actor)
 
 
