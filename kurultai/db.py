@@ -15,6 +15,8 @@ On PostgreSQL, `write` runs the job in its own transaction on the connection poo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import importlib.util
 import logging
@@ -25,7 +27,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +37,8 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.querystring import QueryString
+from piccolo.table import TABLE_REGISTRY, Table
 
 from kurultai.files import private_dir, private_file, tighten
 from kurultai.settings import Settings
@@ -42,6 +46,9 @@ from kurultai.settings import Settings
 T = TypeVar("T")
 log = logging.getLogger("kurultai.db")
 Job = Callable[[], Awaitable[Any]]
+#: A domain's table definitions: given an engine and the tables defined on it so far (those of
+#: the domains below), its table classes bound to that engine.
+TableDefinitions = Callable[[Engine, Mapping[str, type[Table]]], Sequence[type[Table]]]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x4B55_5255  # "KURU": PostgreSQL advisory lock id for migrations
@@ -185,10 +192,13 @@ def _postgres_config(url: str) -> dict[str, Any]:
     return {"dsn": url.replace("postgres://", "postgresql://", 1)}
 
 
-_tables: list[Any] = []
-_bound_engine: Engine | None = None
-#: The Database in use (started, or migrating) that holds the tables, if any.
-_owner: Database | None = None
+#: Each domain's table definitions (deliberation/tables.py, voting/tables.py), in import order.
+_definitions: list[TableDefinitions] = []
+#: The database this context uses (`Database.use`): each app sets it for its requests,
+#: websockets and background tasks, so that two apps in one process keep to their own.
+_database_in_use: contextvars.ContextVar[Database | None] = contextvars.ContextVar("kurultai_database", default=None)
+#: Databases started or migrating: with no database set in the context, the only one of them.
+_open_databases: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def describe_database(settings: Settings) -> str:
@@ -199,38 +209,72 @@ def describe_database(settings: Settings) -> str:
     return f"SQLite file {settings.sqlite_path}"
 
 
-class TablesInUse(RuntimeError):
-    """A second database tried to bind the tables while one in use (started or migrating) holds them.
-
-    Piccolo binds a table to one engine per class, for the whole process. Rebinding them under
-    a started database would send its queries to the other one, so one process serves one
-    database at a time: a second is refused until the first is stopped (README, "What is here")."""
+class NoDatabaseInUse(RuntimeError):
+    """A query ran where no database is set (`Database.use`) and not exactly one is open."""
 
 
-def register_tables(tables: Sequence[Any]) -> None:
-    """Called by each domain's table module (deliberation/tables.py, voting/tables.py) as it is
-    imported: the platform binds the tables it is told of, without importing the domain above
-    it (.importlinter, "layers"). A module imported after an engine was bound joins it at once."""
-    for table in tables:
-        if table not in _tables:
-            _tables.append(table)
-        if _bound_engine is not None:
-            table._meta.db = _bound_engine
+def register_tables(define: TableDefinitions) -> TableDefinitions:
+    """Called by each domain's table module as it is imported, with the function that defines
+    its tables on an engine: the platform makes every database its own table classes without
+    importing the domain above it (.importlinter, "layers")."""
+    _definitions.append(define)
+    return define
 
 
-def bound_engine() -> Engine | None:
-    """The engine the tables are bound to now (None before any): a process-wide cache of rows
-    keys itself by it, since the next database a process uses may hold other rows."""
-    return _bound_engine
+def define_tables(engine: Engine, tables: dict[str, type[Table]], defined: int = 0) -> int:
+    """Add to `tables` (by class name) the table classes of the domains registered after the
+    first `defined`, bound to `engine` (Piccolo's `db=`); returns how many are defined now."""
+    for define in _definitions[defined:]:
+        for table in define(engine, tables):
+            tables[table.__name__] = table
+    return len(_definitions)
 
 
-def tables_holder() -> str | None:
-    """The database holding the tables now (`Database.describe`), or None."""
-    return _owner.describe() if _owner is not None else None
+def _forget_tables(tables: dict[str, type[Table]]) -> None:
+    """Once its database is gone, its table classes are dropped from Piccolo's list of every
+    table class made (`piccolo.table.TABLE_REGISTRY`, read by `piccolo tester`), so that they
+    can be collected: ~0.5 MB a database, which a process making many (the test suite) kept."""
+    classes = set(tables.values())
+    TABLE_REGISTRY[:] = [table for table in TABLE_REGISTRY if table not in classes]
 
 
-def all_tables() -> list[Any]:
-    return [*_tables, Migration]
+def current_database() -> Database:
+    """The database of this context (`Database.use`), else the only one started or migrating."""
+    db = _database_in_use.get()
+    if db is not None:
+        return db
+    open_now = list(_open_databases)
+    if len(open_now) == 1:
+        return open_now[0]
+    if not open_now:
+        raise NoDatabaseInUse("no database is started here: start one, or run the query inside Database.use()")
+    raise NoDatabaseInUse(f"{len(open_now)} databases are started in this process and none is set for this context: run the query inside Database.use()")
+
+
+def open_databases() -> list[str]:
+    """The databases started or migrating now (`Database.describe`)."""
+    return sorted(db.describe() for db in _open_databases)
+
+
+class TableOfDatabaseInUse:
+    """A domain table as its module names it (`deliberation.tables.User`): the class of that
+    name bound to the database in use (`current_database()`). Attributes, calls and queries go
+    to that class, so `User.select().where(User.id == 1)` reads the database of the app, CLI
+    command or test that runs it, and two apps in one process each read their own."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(current_database().table(self._name), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return current_database().table(self._name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<table {self._name} of the database in use>"
 
 
 Statement = tuple[str, Sequence[Sequence[Any]]]
@@ -253,7 +297,6 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._check_free()  # before anything is created on disk
         self.engine: Engine
         if settings.uses_postgres:
             assert settings.database_url is not None
@@ -269,40 +312,43 @@ class Database:
         self._bulk_thread: ThreadPoolExecutor | None = None
         self._started = False  # from the start of `start` to the start of `stop`
         self._migrating = 0  # migrations under way
-        self.bind()
+        # This database's own table classes (Piccolo binds a table class to one engine): the
+        # domains' table names (`TableOfDatabaseInUse`) resolve to these in its context.
+        self._tables: dict[str, type[Table]] = {}
+        self._defined = 0
 
     @property
     def is_sqlite(self) -> bool:
         return isinstance(self.engine, SQLiteEngine)
 
-    def bind(self) -> None:
-        """Point every table (and Piccolo's migration machinery) at this engine; refused
-        (TablesInUse) while another database in use holds them."""
-        import kurultai.piccolo_conf as conf
+    def table(self, name: str) -> type[Table]:
+        """This database's table class of that name (`deliberation.tables.User` → its `User`)."""
+        table = self._tables.get(name)
+        if table is None:
+            if not self._tables:
+                weakref.finalize(self, _forget_tables, self._tables)
+            self._defined = define_tables(self.engine, self._tables, self._defined)  # a domain imported since
+            table = self._tables[name]
+        return table
 
-        global _bound_engine
-        self._check_free()
-        os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
-        conf.DB = self.engine
-        _bound_engine = self.engine
-        for table in all_tables():
-            table._meta.db = self.engine
-
-    def _check_free(self) -> None:
-        if _owner is not None and _owner is not self:
-            raise TablesInUse(f"the tables are held by another database in use ({_owner.describe()}); stop it before using {self.describe()}")
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Database]:
+        """Queries in this block, and in the tasks it starts, go to this database's tables."""
+        token = _database_in_use.set(self)
+        try:
+            yield self
+        finally:
+            _database_in_use.reset(token)
 
     def describe(self) -> str:
         return describe_database(self.settings)
 
     async def start(self) -> None:
-        """Open the pool (PostgreSQL) or the writer (SQLite) and hold the tables until `stop`;
-        a start that fails lets them go again."""
-        global _owner
+        """Open the pool (PostgreSQL) or the writer (SQLite); it counts as open (`current_database`)
+        until `stop`, and a start that fails is closed again."""
         if self._started:
             return
-        self.bind()
-        _owner = self
+        _open_databases.add(self)
         self._started = True
         try:
             if isinstance(self.engine, PostgresEngine):
@@ -312,27 +358,29 @@ class Database:
                 if isinstance(self.engine, KurultaiSQLiteEngine) and self.engine.readers is None:
                     self.engine.readers = _Readers(self.engine.connection_kwargs)
                 self._queue = asyncio.Queue()
-                self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer")
+                # The writer runs every job queued by `write`: in this database's context,
+                # wherever `start` was called from.
+                context = contextvars.copy_context()
+                context.run(_database_in_use.set, self)
+                self._writer = asyncio.create_task(self._write_loop(), name="kurultai-sqlite-writer", context=context)
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        """Finish the writes queued so far and close; the tables are let go at the very end,
-        once nothing of this database runs (a stop cut short keeps them: stop again)."""
+        """Finish the writes queued so far and close; it stops counting as open at the very end,
+        once nothing of it runs (a stop cut short leaves it open: stop again)."""
         self._started = False
         try:
             await self._close()
         finally:
-            self._let_go()
+            self._close_if_idle()
 
-    def _let_go(self) -> None:
-        """Release the tables if this database holds them and nothing of it is in use: not
-        started, not migrating, no writer, no pool."""
-        global _owner
+    def _close_if_idle(self) -> None:
+        """No longer open once nothing of it runs: not started, not migrating, no writer, no pool."""
         pool_open = isinstance(self.engine, PostgresEngine) and self.engine.pool is not None
-        if _owner is self and not self._started and not self._migrating and self._writer is None and not pool_open:
-            _owner = None
+        if not self._started and not self._migrating and self._writer is None and not pool_open:
+            _open_databases.discard(self)
 
     async def _close(self) -> None:
         if self._writer is not None:
@@ -373,8 +421,9 @@ class Database:
         if self._queue is None:
             if self.is_sqlite:
                 raise RuntimeError("Database.start() was not called")
-            async with self.engine.transaction():
-                return await job()
+            with self.use():  # the job's queries in this database's transaction, wherever it was asked
+                async with self.engine.transaction():
+                    return await job()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put((job, future))
         return await future
@@ -392,10 +441,11 @@ class Database:
         if self._queue is None:
             if self.is_sqlite:
                 raise RuntimeError("Database.start() was not called")
-            async with self.engine.transaction():
-                statements, result = await prepare()
-                await self.execute_many(statements)
-                return result
+            with self.use():
+                async with self.engine.transaction():
+                    statements, result = await prepare()
+                    await self.execute_many(statements)
+                    return result
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put((_Bulk(prepare), future))
         return await future
@@ -527,22 +577,26 @@ class Database:
 
         On PostgreSQL the whole run holds an advisory transaction lock, so several instances
         starting at once apply each migration exactly once. Within one process the runs are
-        serialised too (tables are bound to one engine at a time).
+        serialised: Piccolo's migration machinery has one engine per process (the one in
+        `kurultai.piccolo_conf`, and its `Migration` table's, which migrations use for raw SQL),
+        pointed at the migrating database for the run's duration. No query of the app uses it.
         """
         lock = _MIGRATE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         async with lock:
             return await self._migrate(verbose=verbose)
 
     async def _migrate(self, *, verbose: bool = False) -> list[str]:
-        global _owner
-        self.bind()
-        _owner = self  # held while migrating, so that no other database binds the tables meanwhile
+        import kurultai.piccolo_conf as conf
+
+        os.environ["PICCOLO_CONF"] = "kurultai.piccolo_conf"
+        conf.DB = Migration._meta.db = self.engine
+        _open_databases.add(self)
         self._migrating += 1
         try:
             return await self._migrate_bound(verbose=verbose)
         finally:
             self._migrating -= 1
-            self._let_go()
+            self._close_if_idle()
 
     async def _migrate_bound(self, *, verbose: bool = False) -> list[str]:
         started_pool = False
@@ -552,9 +606,9 @@ class Database:
         try:
             async with self.engine.transaction():
                 if isinstance(self.engine, PostgresEngine):
-                    await Migration.raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
-                await Migration.raw("CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)")
-                done = {row["id"] for row in await Migration.raw("SELECT id FROM kurultai_migration")}
+                    await self._raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
+                await self._raw("CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+                done = {row["id"] for row in await self._raw("SELECT id FROM kurultai_migration")}
                 applied: list[str] = []
                 for module in load_migrations():
                     if module.ID in done:
@@ -564,7 +618,7 @@ class Database:
                         manager.migration_id = module.ID
                     _quiet_run = _silence(manager.run)
                     await _quiet_run()
-                    await Migration.raw(
+                    await self._raw(
                         "INSERT INTO kurultai_migration (id, applied_ms) VALUES ({}, {})",
                         module.ID,
                         int(time.time() * 1000),
@@ -574,6 +628,10 @@ class Database:
         finally:
             if started_pool:
                 await self.engine.close_connection_pool()  # type: ignore[union-attr]
+
+    async def _raw(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """A query on this database's engine (in its transaction, if one is open here)."""
+        return await self.engine.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
 
 
 def _silence(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

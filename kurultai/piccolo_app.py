@@ -4,15 +4,19 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from deliberation.tables import TABLES
+import deliberation.tables  # noqa: F401  # each registers its domain's tables
+import voting.tables  # noqa: F401
+from kurultai.db import define_tables
+from kurultai.piccolo_conf import DB
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def all_tables() -> list:
-    from voting.tables import TABLES as VOTING_TABLES
-
-    return [*TABLES, *VOTING_TABLES]
+    """Every table, bound to Piccolo's development engine (`piccolo migrations new kurultai --auto`)."""
+    tables: dict = {}
+    define_tables(DB, tables)
+    return list(tables.values())
 
 
 APP_CONFIG = AppConfig(

@@ -52,12 +52,12 @@ def pg_unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def no_database_left_started() -> Iterator[None]:
-    """After a module's tests and fixtures, no database still holds the tables: one left
-    started would make the next module's databases refused (TablesInUse), far from the cause."""
+    """After a module's tests and fixtures, no database is still open: one left started would
+    make the next module's queries outside an app ambiguous (NoDatabaseInUse), far from the cause."""
     yield
-    from kurultai.db import tables_holder
+    from kurultai.db import open_databases
 
-    assert tables_holder() is None, f"this module left {tables_holder()} started"
+    assert not open_databases(), f"this module left {open_databases()} started"
 
 
 @pytest.fixture(scope="session")

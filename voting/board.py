@@ -241,7 +241,7 @@ async def load_state(election_id: int) -> ElectionState | None:
     if roll is None:
         return state
     state.tally = IncrementalTally(row["method"], options, rule, roll.total_weight if row["method"] == "yes_no" else None)
-    leaves = await Leaf.select(*LEAF_FIELDS).where(Leaf.election == election_id).order_by(Leaf.seq)
+    leaves = await Leaf.select(Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking).where(Leaf.election == election_id).order_by(Leaf.seq)
     for lf in leaves:
         _apply_stored_leaf(state, lf, levels=1)  # higher levels come from the stored node hashes
     nodes = await MerkleNode.select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(MerkleNode.election == election_id)
@@ -258,7 +258,6 @@ async def _head_of(election_id: int, tree_size: int) -> dict[str, Any] | None:
     return json.loads(head["envelope"]) if head else None
 
 
-LEAF_FIELDS = (Leaf.seq, Leaf.leaf_hash, Leaf.signed_digest, Leaf.voter, Leaf.revision, Leaf.ranking)
 #: The leaves from one size to another, the last carrying the tree head at the second size. The
 #: head's lookup names the election by parameter, so it runs once (an InitPlan), not per row,
 #: and only the last row carries the envelope.

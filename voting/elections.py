@@ -4,6 +4,7 @@ the roll), close (sign the result over the final tree) and apply the outcome to 
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from deliberation.context import Ctx, Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Provision, User
-from kurultai.db import bound_engine
+from kurultai.db import Database, current_database
 from voting.core.ballot import revision_supersedes
 from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, compute_result
 from voting.core.encoding import format_time
@@ -474,29 +475,22 @@ async def _apply_outcome(tx: Tx, row: dict[str, Any], counted: dict[str, Any], a
             await tx.emit(row["assembly"], "amendment.updated", await get_amendment(amendment_id))
 
 
-#: The key ids on each election's roll: a roll never changes once the election opened. Kept
-#: for the database the tables are bound to (the next one a process uses has other elections).
-_ROLL_KEYS: dict[int, frozenset[str]] = {}
-_roll_keys_engine: object = None
+#: The key ids on each election's roll, per database: a roll never changes once the election opened.
+_ROLL_KEYS: weakref.WeakKeyDictionary[Database, dict[int, frozenset[str]]] = weakref.WeakKeyDictionary()
 
 
 async def roll_key_ids(election_id: int) -> frozenset[str]:
     """The key ids on the election's signed roll (empty for a draft)."""
-    global _roll_keys_engine
-    engine = bound_engine()
-    if engine is not _roll_keys_engine:
-        _ROLL_KEYS.clear()
-        _roll_keys_engine = engine
-    if election_id in _ROLL_KEYS:
-        return _ROLL_KEYS[election_id]
+    cached = _ROLL_KEYS.setdefault(current_database(), {})
+    if election_id in cached:
+        return cached[election_id]
     text = await stored_roll(election_id)
     if not text:
         return frozenset()
     ids = frozenset(v["key_id"] for v in json.loads(text)["signed"]["voters"])
-    if bound_engine() is engine:  # still the database it was read from
-        if len(_ROLL_KEYS) >= 256:
-            _ROLL_KEYS.clear()
-        _ROLL_KEYS[election_id] = ids
+    if len(cached) >= 256:
+        cached.clear()
+    cached[election_id] = ids
     return ids
 
 

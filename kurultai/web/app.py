@@ -18,6 +18,7 @@ from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from kurultai.web import accounts_api as account_controllers, deliberation_api as controllers
@@ -153,23 +154,34 @@ def create_app(
     # the copy the app had made, so snapshots lacked their elections until the ninth session).
     realtime.snapshot_sections.setdefault("elections", functools.partial(elections_snapshot, board))
 
+    def database_of_this_app(app: ASGIApp) -> ASGIApp:
+        """Every request and websocket of this app queries its own database (kurultai.db,
+        `Database.use`), even beside another app in the same process."""
+
+        async def in_database(scope: Scope, receive: Receive, send: Send) -> None:
+            with db.use():
+                await app(scope, receive, send)
+
+        return in_database
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await startup(app, migrate=migrate, start_workers=start_workers)
-        try:
-            metrics.start_loop_monitor()
-            if _freeze_at_start:
-                import gc
+        with db.use():  # and every task started here: the writer, the live feed, the publisher
+            await startup(app, migrate=migrate, start_workers=start_workers)
+            try:
+                metrics.start_loop_monitor()
+                if _freeze_at_start:
+                    import gc
 
-                gc.collect()
-                gc.freeze()
-            async with realtime.running():
-                try:
-                    yield
-                finally:
-                    await app.state.live_pages.stop()  # before the hub it renders for
-        finally:
-            await shutdown(app)
+                    gc.collect()
+                    gc.freeze()
+                async with realtime.running():
+                    try:
+                        yield
+                    finally:
+                        await app.state.live_pages.stop()  # before the hub it renders for
+            finally:
+                await shutdown(app)
 
     from kurultai.web import invitation_pages, invitations_api, members_pages, pages, registrar_api, setup_pages
 
@@ -202,6 +214,7 @@ def create_app(
         },
         exception_handlers={Exception: handle_exception},
         lifespan=[lifespan],
+        middleware=[database_of_this_app],
         state=State(
             {
                 "settings": settings,

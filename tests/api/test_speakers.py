@@ -357,14 +357,15 @@ async def test_points_of_order_keep_their_type_on_upgrade(tmp_path: Any, monkeyp
     before = [m for m in every if m.ID < "2026-12-03T22:00"]
     monkeypatch.setattr(kdb, "load_migrations", lambda: before)
     db = Database(Settings(data_dir=tmp_path / "data"))
-    await db.migrate()
-    await SpeakerEntry.raw("INSERT INTO kurultai_user (username) VALUES ('a')")
-    await SpeakerEntry.raw("INSERT INTO assembly (title) VALUES ('t')")
-    await SpeakerEntry.raw("INSERT INTO agenda_item (assembly, title, position) VALUES (1, 'i', 1)")
-    for kind, pos in (("speech", 1), ("point_of_order", 2)):
-        await SpeakerEntry.raw('INSERT INTO speaker_entry (agenda_item, "user", kind, position) VALUES (1, 1, {}, {})', kind, pos)
-    monkeypatch.setattr(kdb, "load_migrations", lambda: every)
-    applied = await db.migrate()
-    assert applied[:2] == ["2026-12-03T22:00:00:000000", "2026-12-03T22:01:00:000000"]
-    rows = await SpeakerEntry.select(SpeakerEntry.kind, SpeakerEntry.speech_type).order_by(SpeakerEntry.position)
-    assert [(r["kind"], r["speech_type"]) for r in rows] == [("speech", "contribution"), ("point_of_order", "point_of_order")]
+    with db.use():  # not started: no database is open, so it names its own
+        await db.migrate()
+        await SpeakerEntry.raw("INSERT INTO kurultai_user (username) VALUES ('a')")
+        await SpeakerEntry.raw("INSERT INTO assembly (title) VALUES ('t')")
+        await SpeakerEntry.raw("INSERT INTO agenda_item (assembly, title, position) VALUES (1, 'i', 1)")
+        for kind, pos in (("speech", 1), ("point_of_order", 2)):
+            await SpeakerEntry.raw('INSERT INTO speaker_entry (agenda_item, "user", kind, position) VALUES (1, 1, {}, {})', kind, pos)
+        monkeypatch.setattr(kdb, "load_migrations", lambda: every)
+        applied = await db.migrate()
+        assert applied[:2] == ["2026-12-03T22:00:00:000000", "2026-12-03T22:01:00:000000"]
+        rows = await SpeakerEntry.select(SpeakerEntry.kind, SpeakerEntry.speech_type).order_by(SpeakerEntry.position)
+        assert [(r["kind"], r["speech_type"]) for r in rows] == [("speech", "contribution"), ("point_of_order", "point_of_order")]

@@ -203,5 +203,6 @@ async def test_plain_reads_run_on_the_kept_reader_connections(db: Database, monk
     readers = engine.readers
     await db.stop()
     assert engine.readers is None and readers.connections == []
-    assert await User.count().where(User.username.like("reader%")) == 50  # Piccolo's path again
+    with db.use():  # stopped, it is no longer the open database: name it
+        assert await User.count().where(User.username.like("reader%")) == 50  # Piccolo's path again
     assert opened.count("SELECT") == 1
