@@ -9,6 +9,7 @@ transaction, and the events are published only after the commit.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from deliberation.tables import Assembly, AuditRecord
 from deliberation.passwords import Passwords
 from deliberation.passwords import passwords as default_passwords
 from kurultai.db import Database
+from kurultai.settings import Settings
 from realtime.outbox import EventRecord, append_event
 
 T = TypeVar("T")
@@ -34,6 +36,24 @@ def format_ms(ms: int) -> str:
 
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def wall_clock() -> int:
+    """Milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+async def on_started_database(settings: Settings, fn: Callable[[Ctx], Awaitable[T]]) -> T:
+    """`fn(ctx)` on the settings' database, migrated and started, in its context (`Database.use`);
+    stopped after. The CLI commands run their work this way."""
+    db = Database(settings)
+    with db.use():
+        await db.migrate()
+        await db.start()
+        try:
+            return await fn(Ctx(db=db, clock=wall_clock))
+        finally:
+            await db.stop()
 
 
 @dataclass

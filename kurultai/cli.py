@@ -21,20 +21,9 @@ T = TypeVar("T")
 
 def _run(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(ctx)` against a started database, then stop it."""
-    from deliberation.context import Ctx
-    from kurultai.web.app import wall_clock
-    from kurultai.db import Database
+    from deliberation.context import on_started_database
 
-    async def main() -> T:
-        db = Database(settings)
-        await db.migrate()
-        await db.start()
-        try:
-            return await fn(Ctx(db=db, clock=wall_clock))
-        finally:
-            await db.stop()
-
-    return asyncio.run(main())
+    return asyncio.run(on_started_database(settings, fn))
 
 
 @click.group(help="Kurultai: real-time structured deliberation and verifiable ranked voting.")

@@ -221,13 +221,16 @@ def register_tables(define: TableDefinitions) -> TableDefinitions:
     return define
 
 
-def define_tables(engine: Engine, tables: dict[str, type[Table]], defined: int = 0) -> int:
-    """Add to `tables` (by class name) the table classes of the domains registered after the
-    first `defined`, bound to `engine` (Piccolo's `db=`); returns how many are defined now."""
-    for define in _definitions[defined:]:
-        for table in define(engine, tables):
-            tables[table.__name__] = table
-    return len(_definitions)
+def define_tables(engine: Engine, tables: dict[str, type[Table]]) -> None:
+    """Every registered domain's table classes, bound to `engine` (Piccolo's `db=`), into
+    `tables` by class name."""
+    for define in _definitions:
+        _define_domain(define, engine, tables)
+
+
+def _define_domain(define: TableDefinitions, engine: Engine, tables: dict[str, type[Table]]) -> None:
+    for table in define(engine, tables):
+        tables[table.__name__] = table
 
 
 def _forget_tables(tables: dict[str, type[Table]]) -> None:
@@ -265,16 +268,41 @@ class TableOfDatabaseInUse:
     __slots__ = ("_name",)
 
     def __init__(self, name: str) -> None:
-        self._name = name
+        object.__setattr__(self, "_name", name)
 
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(current_database().table(self._name), attr)
+    def __getattribute__(self, attr: str) -> Any:  # every attribute is the class's (half the cost of __getattr__)
+        return getattr(current_database().table(object.__getattribute__(self, "_name")), attr)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return current_database().table(self._name)(*args, **kwargs)
+        return current_database().table(object.__getattribute__(self, "_name"))(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<table {self._name} of the database in use>"
+        return f"<table {object.__getattribute__(self, '_name')} of the database in use>"
+
+
+class MigrationUnderWay(RuntimeError):
+    """A migration was asked for while one runs on another event loop of this process."""
+
+
+_migrating_loop: asyncio.AbstractEventLoop | None = None
+_migrating_loop_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _migration_of_this_loop() -> Iterator[None]:
+    """Holds Piccolo's one migration engine for this loop's run; refused while another loop's
+    run holds it (the loops' own locks cannot see each other)."""
+    global _migrating_loop
+    loop = asyncio.get_running_loop()
+    with _migrating_loop_lock:
+        if _migrating_loop is not None:
+            raise MigrationUnderWay("a migration runs on another event loop of this process; migrate once it is done")
+        _migrating_loop = loop
+    try:
+        yield
+    finally:
+        with _migrating_loop_lock:
+            _migrating_loop = None
 
 
 Statement = tuple[str, Sequence[Sequence[Any]]]
@@ -293,7 +321,7 @@ class _JobFailed(Exception):
 
 
 class Database:
-    """One engine, bound to every table, plus the write path."""
+    """One engine, its own table classes (`table`, `use`), plus the write path."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -327,7 +355,9 @@ class Database:
         if table is None:
             if not self._tables:
                 weakref.finalize(self, _forget_tables, self._tables)
-            self._defined = define_tables(self.engine, self._tables, self._defined)  # a domain imported since
+            while self._defined < len(_definitions):  # the domains registered since, each once
+                _define_domain(_definitions[self._defined], self.engine, self._tables)
+                self._defined += 1
             table = self._tables[name]
         return table
 
@@ -576,14 +606,17 @@ class Database:
         """Apply every migration in `migrations/` not yet applied. Returns the ids applied.
 
         On PostgreSQL the whole run holds an advisory transaction lock, so several instances
-        starting at once apply each migration exactly once. Within one process the runs are
-        serialised: Piccolo's migration machinery has one engine per process (the one in
-        `kurultai.piccolo_conf`, and its `Migration` table's, which migrations use for raw SQL),
-        pointed at the migrating database for the run's duration. No query of the app uses it.
+        starting at once apply each migration exactly once. Piccolo's migration machinery has
+        one engine per process (the one in `kurultai.piccolo_conf`, and its `Migration`
+        table's, which migrations use for raw SQL), pointed at the migrating database for the
+        run's duration; no query of an app uses it. So within one process the runs on one event
+        loop wait for each other, and a run while another loop's is under way is refused
+        (`MigrationUnderWay`).
         """
         lock = _MIGRATE_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         async with lock:
-            return await self._migrate(verbose=verbose)
+            with _migration_of_this_loop():
+                return await self._migrate(verbose=verbose)
 
     async def _migrate(self, *, verbose: bool = False) -> list[str]:
         import kurultai.piccolo_conf as conf
@@ -593,7 +626,8 @@ class Database:
         _open_databases.add(self)
         self._migrating += 1
         try:
-            return await self._migrate_bound(verbose=verbose)
+            with self.use():  # a migration's own queries, if any, go to the database it migrates
+                return await self._migrate_bound(verbose=verbose)
         finally:
             self._migrating -= 1
             self._close_if_idle()

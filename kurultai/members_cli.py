@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,10 +42,9 @@ def _fail(reason: str) -> NoReturn:
 @click.pass_obj
 def import_members_command(settings: Settings, assembly_id: int, file: Path, dry_run: bool) -> None:
     from deliberation import assemblies, members_import
-    from deliberation.context import Ctx
+    from deliberation.context import Ctx, on_started_database
     from deliberation.core.errors import DeliberationError
     from deliberation.draft_import import check_size
-    from kurultai.db import Database
 
     try:
         check_size(file.stat().st_size, settings.max_upload_bytes)
@@ -63,17 +61,8 @@ def import_members_command(settings: Settings, assembly_id: int, file: Path, dry
             return await members_import.preview(assembly_id, sheet, may_appoint=True)
         return await members_import.import_members(ctx, assembly_id, "cli", sheet, may_appoint=True)
 
-    async def main() -> dict[str, Any]:
-        db = Database(settings)
-        await db.migrate()
-        await db.start()
-        try:
-            return await work(Ctx(db=db, clock=lambda: int(time.time() * 1000)))
-        finally:
-            await db.stop()
-
     try:
-        result = asyncio.run(main())
+        result = asyncio.run(on_started_database(settings, work))
     except members_import.InvalidRows as exc:
         first = exc.errors[0]
         _fail(f"{len(exc.errors)} row errors, nothing was imported (see --dry-run); the first: row {first['row']} {first['field']}: {first['detail']}")

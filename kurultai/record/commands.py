@@ -9,7 +9,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -27,25 +26,11 @@ def _die(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _wall_clock() -> int:
-    return int(time.time() * 1000)
-
-
 def _with_db(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(ctx)` against the started database, then stop it."""
-    from deliberation.context import Ctx
-    from kurultai.db import Database
+    from deliberation.context import on_started_database
 
-    async def main() -> T:
-        db = Database(settings)
-        await db.migrate()
-        await db.start()
-        try:
-            return await fn(Ctx(db=db, clock=_wall_clock))
-        finally:
-            await db.stop()
-
-    return asyncio.run(main())
+    return asyncio.run(on_started_database(settings, fn))
 
 
 def _check_out(out: Path, suffix: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from voting.board import Board
 from voting.signatures import SignatureChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
-from deliberation.context import Ctx
+from deliberation.context import Ctx, wall_clock
 from deliberation.passwords import Passwords
 from kurultai.web.auth import Principal, RedisRateLimiter, resolve_principal
 from kurultai.web.throttle import LoginThrottle, device_secret
@@ -56,10 +55,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
 }
-
-
-def wall_clock() -> int:
-    return int(time.time() * 1000)
 
 
 @get("/api/health", tags=["meta"])

@@ -236,3 +236,27 @@ async def test_cached_rolls_are_per_database(tmp_path: Path) -> None:
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_migration_while_another_loop_migrates_is_refused(tmp_path: Path) -> None:
+    """Piccolo's migration engine is one per process: a second loop (a thread) does not migrate
+    under the first one's run, it is told to wait; afterwards it migrates its own database."""
+    import threading
+
+    import kurultai.db as kdb
+
+    first = Database(Settings(data_dir=tmp_path / "a"))
+    second = Database(Settings(data_dir=tmp_path / "b"))
+    applied: list[list[str]] = []
+    other_loop = threading.Thread(target=lambda: applied.append(asyncio.run(first.migrate())))
+    other_loop.start()
+    try:
+        async with asyncio.timeout(20):
+            while kdb._migrating_loop is None:  # the thread's run has begun
+                await asyncio.sleep(0.001)
+        with pytest.raises(kdb.MigrationUnderWay, match="another event loop"):
+            await second.migrate()
+    finally:
+        await asyncio.to_thread(other_loop.join)
+    assert applied and applied[0]  # the first run was not disturbed
+    assert await second.migrate() == applied[0]  # and the second may run once it is done
