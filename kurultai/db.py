@@ -37,7 +37,6 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
-from piccolo.querystring import QueryString
 from piccolo.table import TABLE_REGISTRY, Table
 
 from kurultai.files import private_dir, private_file, tighten
@@ -221,11 +220,12 @@ def register_tables(define: TableDefinitions) -> TableDefinitions:
     return define
 
 
-def define_tables(engine: Engine, tables: dict[str, type[Table]]) -> None:
-    """Every registered domain's table classes, bound to `engine` (Piccolo's `db=`), into
-    `tables` by class name."""
+def define_tables(engine: Engine) -> dict[str, type[Table]]:
+    """Every registered domain's table classes, bound to `engine` (Piccolo's `db=`), by class name."""
+    tables: dict[str, type[Table]] = {}
     for define in _definitions:
         _define_domain(define, engine, tables)
+    return tables
 
 
 def _define_domain(define: TableDefinitions, engine: Engine, tables: dict[str, type[Table]]) -> None:
@@ -344,6 +344,7 @@ class Database:
         # domains' table names (`TableOfDatabaseInUse`) resolve to these in its context.
         self._tables: dict[str, type[Table]] = {}
         self._defined = 0
+        weakref.finalize(self, _forget_tables, self._tables)
 
     @property
     def is_sqlite(self) -> bool:
@@ -353,8 +354,6 @@ class Database:
         """This database's table class of that name (`deliberation.tables.User` → its `User`)."""
         table = self._tables.get(name)
         if table is None:
-            if not self._tables:
-                weakref.finalize(self, _forget_tables, self._tables)
             while self._defined < len(_definitions):  # the domains registered since, each once
                 _define_domain(_definitions[self._defined], self.engine, self._tables)
                 self._defined += 1
@@ -640,9 +639,9 @@ class Database:
         try:
             async with self.engine.transaction():
                 if isinstance(self.engine, PostgresEngine):
-                    await self._raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
-                await self._raw("CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)")
-                done = {row["id"] for row in await self._raw("SELECT id FROM kurultai_migration")}
+                    await Migration.raw("SELECT pg_advisory_xact_lock({})", MIGRATION_LOCK_KEY)
+                await Migration.raw("CREATE TABLE IF NOT EXISTS kurultai_migration (id VARCHAR(64) PRIMARY KEY, applied_ms BIGINT NOT NULL)")
+                done = {row["id"] for row in await Migration.raw("SELECT id FROM kurultai_migration")}
                 applied: list[str] = []
                 for module in load_migrations():
                     if module.ID in done:
@@ -652,7 +651,7 @@ class Database:
                         manager.migration_id = module.ID
                     _quiet_run = _silence(manager.run)
                     await _quiet_run()
-                    await self._raw(
+                    await Migration.raw(
                         "INSERT INTO kurultai_migration (id, applied_ms) VALUES ({}, {})",
                         module.ID,
                         int(time.time() * 1000),
@@ -662,10 +661,6 @@ class Database:
         finally:
             if started_pool:
                 await self.engine.close_connection_pool()  # type: ignore[union-attr]
-
-    async def _raw(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        """A query on this database's engine (in its transaction, if one is open here)."""
-        return await self.engine.run_querystring(QueryString(sql, *args))  # type: ignore[no-any-return]
 
 
 def _silence(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

@@ -3,21 +3,22 @@
 from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
+from piccolo.engine.sqlite import SQLiteEngine
 
 import deliberation.tables  # noqa: F401  # each registers its domain's tables
 import voting.tables  # noqa: F401
 from kurultai.db import define_tables
-from kurultai.piccolo_conf import DEVELOPMENT_DB
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+#: The engine the tables shown to Piccolo are defined on: a placeholder of their own, never the
+#: database being migrated (`kurultai.piccolo_conf.DB` while `Database.migrate` runs).
+DEVELOPMENT_DB = SQLiteEngine(path="data/piccolo-dev.sqlite3")
 
 
 def all_tables() -> list:
     """Every table, bound to Piccolo's development engine (`piccolo migrations new kurultai --auto`),
     never to a database being migrated when this module is first imported."""
-    tables: dict = {}
-    define_tables(DEVELOPMENT_DB, tables)
-    return list(tables.values())
+    return list(define_tables(DEVELOPMENT_DB).values())
 
 
 APP_CONFIG = AppConfig(
