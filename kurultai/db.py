@@ -63,9 +63,13 @@ _STOP: Any = object()  # queued by stop(): the writer returns after the jobs bef
 def _connection_class(synchronous: str) -> type[sqlite3.Connection]:
     """Every connection Piccolo opens (it opens one per query) gets the same pragmas.
 
-    WAL with synchronous=NORMAL (the default): a committed transaction survives a crash or
-    `kill -9` of the server, because the WAL is written before the commit returns; only an OS
-    crash or power loss can lose the last commits. FULL also syncs the WAL at every commit.
+    WAL with synchronous=FULL (the default): the WAL is synced to disk before a commit returns,
+    so a committed transaction survives a crash of the server, of the OS and a power loss.
+    Nothing is published before it is durable, and a receipt or signed tree head handed out for
+    a batch that a power loss then undid would let the server sign other leaves at the same
+    positions: a fork every observer would see. One fsync a commit; the single writer puts the
+    writes that wait (a batch of up to 500 ballots) in one. NORMAL (`KURULTAI_SQLITE_SYNCHRONOUS`)
+    syncs only at checkpoints: a commit then survives `kill -9` but not an OS crash.
     """
 
     class Connection(sqlite3.Connection):

@@ -30,7 +30,7 @@ ENVIRONMENT = {
     "KURULTAI_BALLOT_CLIENT_RATE": "Ballot requests allowed per client address per minute, before any check, in each process (default 20000).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure always (they are on requests that came over HTTPS, directly or through a trusted proxy).",
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",
-    "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: NORMAL (default; survives a server crash) or FULL (also an OS crash or power loss).",
+    "KURULTAI_SQLITE_SYNCHRONOUS": "SQLite durability: FULL (default; a commit survives a server crash, an OS crash and a power loss) or NORMAL (a server crash only: an OS crash or power loss can lose the last commits, whose receipts and signed tree heads were already handed out).",
     "KURULTAI_TOKEN_TTL_HOURS": "Lifetime of API bearer tokens and browser sessions in hours (default 12).",
     "KURULTAI_INVITE_TTL_HOURS": "Lifetime of one-time invitation links (and of the links on printed invitation cards) in hours (default 168, a week).",
     "KURULTAI_REDIS_PREFIX": "Prefix of Redis channel and key names, to share one Redis between deployments (default 'kurultai:').",
@@ -74,7 +74,7 @@ class Settings:
     ws_replay_window: int = 10_000
     ws_rights_check_s: float = 0.5
     live_interval_ms: int = 250
-    sqlite_synchronous: str = "NORMAL"
+    sqlite_synchronous: str = "FULL"
     signature_processes: int | None = None  # ballot signature-check worker processes; None: one per core, 0: threads
 
     @property
@@ -156,7 +156,7 @@ class Settings:
             token_ttl_hours=integer("KURULTAI_TOKEN_TTL_HOURS", 12),
             invite_ttl_hours=positive("KURULTAI_INVITE_TTL_HOURS", 168),
             live_interval_ms=integer("KURULTAI_LIVE_INTERVAL_MS", 250),
-            sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL"), "NORMAL"),
+            sqlite_synchronous=_choice(env, "KURULTAI_SQLITE_SYNCHRONOUS", ("FULL", "NORMAL"), "FULL"),
             signature_processes=signature_processes,
             redis_prefix=env.get("KURULTAI_REDIS_PREFIX") or "kurultai:",
             allowed_origins=tuple(o.strip() for o in (env.get("KURULTAI_ALLOWED_ORIGINS") or "").split(",") if o.strip()),

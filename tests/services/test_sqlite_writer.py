@@ -206,3 +206,29 @@ async def test_plain_reads_run_on_the_kept_reader_connections(db: Database, monk
     with db.use():  # stopped, it is no longer the open database: name it
         assert await User.count().where(User.username.like("reader%")) == 50  # Piccolo's path again
     assert opened.count("SELECT") == 1
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 2), ("NORMAL", 1)])  # PRAGMA synchronous: 2 is FULL, 1 NORMAL
+async def test_commits_are_synced_to_disk_by_default(tmp_path: Path, setting: str | None, expected: int) -> None:
+    """Receipts and signed tree heads go out once their batch committed, so by default a commit
+    is on disk before it returns (synchronous=FULL): an OS crash or power loss after a receipt
+    cannot undo its ballot. Every connection gets it: the writer's, the board's bulk writer and
+    the readers. KURULTAI_SQLITE_SYNCHRONOUS=NORMAL is the documented opt-out."""
+    env = {"KURULTAI_DATA_DIR": str(tmp_path / "data")} | ({"KURULTAI_SQLITE_SYNCHRONOUS": setting} if setting else {})
+    database = Database(Settings.from_env(env))
+    await database.migrate()
+    await database.start()
+    try:
+
+        async def in_writer() -> int:
+            return int((await User.raw("PRAGMA synchronous"))[0]["synchronous"])
+
+        async def bulk() -> tuple[list, None]:
+            return [("INSERT INTO kurultai_user (username, display_name, password_hash, created_ms) VALUES (?, ?, ?, ?)", [("bulk", "", "", 0)])], None
+
+        assert await database.write(in_writer) == expected
+        assert int((await User.raw("PRAGMA synchronous"))[0]["synchronous"]) == expected  # a reader
+        await database.write_statements(bulk)
+        assert database._bulk_conn is not None and database._bulk_conn.execute("PRAGMA synchronous").fetchone() == (expected,)
+    finally:
+        await database.stop()
