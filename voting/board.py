@@ -516,32 +516,40 @@ class Board:
                     try:
                         await self._commit_batch(election_id, batch)
                     except Exception as exc:  # the transaction failed: nothing is durable, reload state
-                        damaged = self.states.get(election_id)
-                        if damaged is not None:  # at once, before any await: no batch may trust it
-                            damaged.confirmed = False
                         for p in batch:
                             if not p.future.done():
                                 p.future.set_exception(exc)
-                        try:
-                            fresh = await load_state(election_id)
-                        except Exception:  # the next batch reloads it (its working tree is ahead of its committed view)
-                            log.exception("election %s: reloading the board after a failed batch failed", election_id)
-                            continue
-                        if fresh is not None and (old := self.states.get(election_id)) is not None:
-                            fresh.queue, fresh.worker = old.queue, old.worker
-                            self._put(fresh)
+                        await self._reload(election_id, "a failed batch")
             finally:
                 self._batches.discard(election_id)
+
+    async def _reload(self, election_id: int, after: str) -> bool:
+        """The in-memory state may be ahead of (or behind) the database: no batch trusts it from
+        now on (before any await), and it is read again from the database. False when that failed."""
+        damaged = self.states.get(election_id)
+        if damaged is not None:
+            damaged.confirmed = False
+        try:
+            fresh = await load_state(election_id)
+        except Exception:  # the next batch reloads it (its working tree is ahead of its committed view)
+            log.exception("election %s: reloading the board after %s failed", election_id, after)
+            return False
+        if fresh is not None and (old := self.states.get(election_id)) is not None:
+            fresh.queue, fresh.worker = old.queue, old.worker
+            self._put(fresh)
+        return True
 
     async def _commit_batch(self, election_id: int, batch: list[Pending]) -> None:
         outcomes: dict[int, tuple[int, Any]] = {}
         appended: list[tuple[str, list[str], int, int]] = []
         signed_head: list[dict[str, Any]] = []  # the batch's tree head, published after the commit
+        receipts: dict[int, bytes] = {}  # seq -> receipt of this batch's new leaves (a repeat within the batch)
 
         async def prepare() -> tuple[list[Any], ElectionState]:
             outcomes.clear()
             appended.clear()
             signed_head.clear()
+            receipts.clear()
             now_ms = self.ctx.now()
             state = await self._locked_state(election_id)
             if state.status != "open":
@@ -581,6 +589,7 @@ class Board:
             for (i, p, seq, leaf_bytes, lh), proof in zip(new_leaves, proofs):
                 receipt_bytes = receipt_json(seq, lh, receipt_middle, [b'"%s"' % h.hex().encode() for h in proof])
                 outcomes[i] = (201, receipt_bytes)
+                receipts[seq] = receipt_bytes
                 voter = state.roll.get(p.ballot.voter) if state.roll else None
                 appended.append((p.ballot.voter, list(p.ballot.ranking), voter.weight if voter else 1, p.ballot.revision))
                 rows.append(
@@ -611,17 +620,30 @@ class Board:
 
         # One write for the whole batch, in order with every other write (Database.write_statements).
         state = await self.ctx.db.write_statements(prepare)
-        # Durable: publish the committed view in one step (no await until it is whole).
-        for voter, ranking, weight, revision in appended:
-            if state.tally is not None:
-                state.tally.add(voter, ranking, weight, revision)
-        if signed_head:
-            state.sth = signed_head[0]
-        state.publish_committed()
+        # Durable. From here on every ballot of the batch gets its answer, whatever fails: an
+        # error below must not tell a voter whose ballot is on the board that it failed.
+        try:  # publish the committed view in one step (no await until it is whole)
+            for voter, ranking, weight, revision in appended:
+                if state.tally is not None:
+                    state.tally.add(voter, ranking, weight, revision)
+            if signed_head:
+                state.sth = signed_head[0]
+            state.publish_committed()
+        except Exception:  # a bug: the view is not whole, so it is read again from the database
+            log.exception("election %s: updating the board after a commit failed", election_id)
+            if not await self._reload(election_id, "a commit whose view failed"):
+                appended.clear()  # no live event from a view that is not whole
+            state = self.states.get(election_id, state)
         for i, p in enumerate(batch):
             kind, value = outcomes[i]
-            if kind == -1:
-                value = await stored_receipt(election_id, value)
+            if kind == -1:  # 7: identical to a durable ballot, of this batch or an earlier one
+                try:
+                    value = receipts[value] if value in receipts else await stored_receipt(election_id, value)
+                except BallotRetry as exc:
+                    kind, value = 0, exc
+                except Exception:  # the database could not be read: the ballot is durable, it may be sent again
+                    log.exception("election %s: reading the stored receipt of ballot %s failed", election_id, value)
+                    kind, value = 0, BallotRetry(f"the receipt of ballot {value} could not be read; send the ballot again")
             if p.future.done():  # its request was cancelled (the server is stopping)
                 continue
             if kind == 0:
