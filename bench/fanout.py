@@ -92,7 +92,7 @@ def server_loop_factory(loop: str) -> Any:
 async def run_server(mode: str, port: int, rate: float, duration: float, drain: float, ws: str, deflate: bool) -> None:
     import uvicorn
 
-    from deliberation.context import format_ms
+    from kurultai.unit_of_work import format_ms
 
     raise_nofile()
     tmp = Path(tempfile.mkdtemp(prefix="kurultai-bench-"))

@@ -8,7 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import DeliberationError, InvalidInput
 from deliberation.tables import AuthToken, User
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, in_id_range, iso, load, load_locked, loads
-from deliberation.context import Ctx, Tx
+from deliberation.common import NotFound, has_vote, in_id_range, iso, load, load_locked, loads
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import check_phase_reopen, check_phase_transition, is_reopening
 from deliberation.core.speakers import Timer
@@ -180,13 +181,11 @@ async def _emit_shifted(tx: Tx, assembly_id: int, shifted: list[int], announced:
 async def _check_reshapable(row: dict[str, Any]) -> None:
     """An item is merged or split only while it is pending, before anybody asked to speak on it
     and before a vote on it was prepared."""
-    from voting.tables import Election
-
     if row["phase"] != "pending":
         raise IllegalTransition(f"agenda item {row['id']} is in phase {row['phase']!r}: only a pending item is merged or split")
     if await SpeakerEntry.exists().where(SpeakerEntry.agenda_item == row["id"]):
         raise IllegalTransition(f"agenda item {row['id']} has speakers: it is no longer merged or split")
-    if await Election.exists().where(Election.agenda_item == row["id"]):
+    if await has_vote(agenda_item=row["id"]):
         raise IllegalTransition(f"agenda item {row['id']} has a vote: it is no longer merged or split")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from deliberation.common import Forbidden, in_id_range, iso, load, load_locked
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, parse_amendment_status, should_auto_admit
 from deliberation.core.redline import compute_redline

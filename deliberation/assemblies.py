@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from deliberation.common import NotFound, dumps, iso, load, load_locked, loads
+from deliberation.common import NotFound, dumps, has_vote, iso, load, load_locked, loads
 from deliberation import presence
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Assembly, Membership, User, active_member
 
@@ -227,9 +228,7 @@ async def memberships_of(user_id: int) -> dict[int, str]:
 async def check_no_vote_yet(assembly_id: int) -> None:
     """A member is removed only before the assembly's first vote opened (a roll, a ballot or a
     tally may name them); after it, deactivate them instead."""
-    from voting.tables import Election
-
-    if await Election.exists().where((Election.assembly == assembly_id) & (Election.status != "draft")):
+    if await has_vote(assembly=assembly_id, opened=True):
         raise IllegalTransition(f"a vote of assembly {assembly_id} has opened: members are no longer removed; deactivate the member instead")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from deliberation.core.audit import AuditEntry, chain_head, entry_to_dict, verify_chain
 from deliberation.core.errors import AuditChainError
-from deliberation.tables import AuditRecord
+from kurultai.unit_of_work import AuditRecord
 
 
 async def entries(assembly_id: int) -> list[AuditEntry]:

@@ -10,9 +10,11 @@ import json
 from typing import Any
 
 from deliberation.common import in_id_range, iso, load, load_locked
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
-from deliberation.tables import Event, Amendment, Assembly, Comment, Provision
+from deliberation.tables import Amendment, Assembly, Comment, Provision
+from kurultai.unit_of_work import Event
 
 STANCES = ("for", "against", "neutral")
 MAX_TEXT = 10_000

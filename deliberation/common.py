@@ -7,7 +7,8 @@ from typing import Any
 
 from piccolo.table import Table
 
-from deliberation.context import Tx, format_ms
+from deliberation.tables import Assembly
+from kurultai.unit_of_work import Tx, format_ms
 from deliberation.core.errors import DeliberationError
 
 
@@ -60,3 +61,12 @@ def loads(text: str | None, default: Any) -> Any:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+async def has_vote(*, agenda_item: int | None = None, assembly: int | None = None, opened: bool = False) -> bool:
+    """Whether a vote (a row of voting's `election` table) names this agenda item or assembly;
+    `opened`: one that has left its draft. The table is read by its name: voting sits above
+    deliberation and uses it, never the other way round (.importlinter, "layers")."""
+    column, value = ("agenda_item", agenda_item) if agenda_item is not None else ("assembly", assembly)
+    status = " AND status <> 'draft'" if opened else ""
+    return bool(await Assembly.raw(f"SELECT 1 AS found FROM election WHERE {column} = {{}}{status} LIMIT 1", value))

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from deliberation.common import NotFound, iso, load, load_locked
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.document import (
     KINDS,
     ConsolidatedProvision,

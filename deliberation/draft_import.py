@@ -17,7 +17,8 @@ import zipfile
 from typing import Any
 
 from deliberation.common import load_locked
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import DeliberationError
 from deliberation.core.structure import Block, Recognised, articles_label, article_label, guess_language, recognise
 from deliberation.tables import AgendaProvision, Assembly, Provision

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from deliberation.common import iso, load, load_locked
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import InvalidInput
 from deliberation.tables import Assembly, Attendance, Membership, active_member
 

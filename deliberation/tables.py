@@ -159,26 +159,7 @@ def deliberation_tables(db: Engine, tables: Mapping[str, type[Table]]) -> list[t
         changed_ms = BigInt(default=0)
         changed_by = Varchar(length=64, default="")  # the member themself, or the chair who checked them in or out
 
-    class AuditRecord(Table, tablename="audit_record", db=db):
-        assembly_id = Integer(default=0, index=True)  # 0: the global chain (accounts)
-        seq = Integer()
-        actor = Varchar(length=64, null=True, default=None)
-        action = Varchar(length=64)
-        payload = Text(default="{}")
-        created_at = Varchar(length=32)
-        prev_hash = Varchar(length=64)
-        hash = Varchar(length=64)
-
-    class Event(Table, tablename="event", db=db):
-        """The transactional outbox: written in the same transaction as the change it reports."""
-
-        assembly_id = Integer(index=True)
-        seq = BigInt()
-        type = Varchar(length=64)
-        data = Text(default="{}")
-        ts_ms = BigInt(default=0)
-
-    return [User, AuthToken, Assembly, Membership, Provision, ProvisionVersion, AgendaItem, AgendaProvision, Amendment, Cosponsor, Comment, SpeakerEntry, Attendance, AuditRecord, Event]
+    return [User, AuthToken, Assembly, Membership, Provision, ProvisionVersion, AgendaItem, AgendaProvision, Amendment, Cosponsor, Comment, SpeakerEntry, Attendance]
 
 
 # The names the rest of the code queries: each the class of the database in use (kurultai.db).
@@ -195,8 +176,6 @@ Cosponsor = TableOfDatabaseInUse("Cosponsor")
 Comment = TableOfDatabaseInUse("Comment")
 SpeakerEntry = TableOfDatabaseInUse("SpeakerEntry")
 Attendance = TableOfDatabaseInUse("Attendance")
-AuditRecord = TableOfDatabaseInUse("AuditRecord")
-Event = TableOfDatabaseInUse("Event")
 
 
 def active_member() -> Where:

@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 from piccolo.engine.sqlite import SQLiteEngine
 
 import deliberation.tables  # noqa: F401  # each registers its domain's tables
+import kurultai.unit_of_work  # noqa: F401  # the outbox and the audit chain
 import voting.tables  # noqa: F401
 from kurultai.db import define_tables
 

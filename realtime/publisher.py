@@ -2,7 +2,7 @@
 
 `Ctx.publish` is called after a write transaction has committed, with its events in seq order.
 The in-process memory backend is the default; with `KURULTAI_REDIS_URL` the Redis pub/sub backend
-carries the events to every process. Neither keeps history: the event table does (outbox.py).
+carries the events to every process. Neither keeps history: the event table does (kurultai/unit_of_work.py).
 A message lost on the way (a crash between commit and publish, a Redis hiccup) is recovered by
 the hubs, which fill every gap from the event log.
 """
@@ -19,7 +19,7 @@ from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
 from kurultai.settings import Settings
-from realtime.outbox import EventRecord
+from kurultai.unit_of_work import EventRecord
 from realtime.schemas import BusMessage, bus_encoder
 
 log = logging.getLogger("kurultai.realtime")

@@ -11,7 +11,8 @@ from typing import Any
 from deliberation.amendments import adopt_tx
 from deliberation.common import NotFound, iso, load
 from deliberation.presence import delegates_of, present_user_ids
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Provision, User

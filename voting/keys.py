@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from deliberation.common import NotFound, iso, load
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition
 from deliberation.tables import Assembly, active_member
 from voting.core.keys import key_id, parse_public_key_b64u

@@ -9,7 +9,8 @@ import logging
 import time
 from typing import Any
 
-from deliberation.context import Ctx, Tx
+from deliberation.context import Ctx
+from kurultai.unit_of_work import Tx
 from voting.board import Board, ElectionState
 
 log = logging.getLogger("kurultai.voting")

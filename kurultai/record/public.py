@@ -26,7 +26,8 @@ from typing import Any
 
 from deliberation import agenda, amendments, assemblies, comments, draft, presence
 from deliberation.common import iso, load
-from deliberation.tables import AgendaItem, Assembly, AuditRecord, Provision, ProvisionVersion, SpeakerEntry
+from deliberation.tables import AgendaItem, Assembly, Provision, ProvisionVersion, SpeakerEntry
+from kurultai.unit_of_work import AuditRecord
 from voting.client import server_key_json
 from voting.elections import list_elections, require_row
 from voting.export import StoredElection, stored_election

@@ -31,7 +31,8 @@ from voting.board import Board
 from voting.signatures import SignatureChecks
 from voting.core.keys import Signer
 from voting.live import Coalescer, elections_snapshot
-from deliberation.context import Ctx, wall_clock
+from deliberation.context import Ctx
+from kurultai.unit_of_work import wall_clock
 from deliberation.passwords import Passwords
 from kurultai.web.auth import Principal, RedisRateLimiter, resolve_principal
 from kurultai.web.throttle import LoginThrottle, device_secret

@@ -38,7 +38,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from kurultai.i18n import LANGUAGES, Lang
 from kurultai.web.auth import effective_role
 from realtime.core.protocol import Viewer
-from realtime.outbox import EventRecord
+from kurultai.unit_of_work import EventRecord
 from realtime.hub import DELIVER_BATCH, Connection, Hub
 
 log = logging.getLogger("kurultai.pages")

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from realtime.outbox import EventRecord
+from kurultai.unit_of_work import EventRecord
 
 
 class _TreeSizes(Collector):

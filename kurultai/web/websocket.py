@@ -32,7 +32,7 @@ from litestar.params import FromPath
 
 from deliberation.accounts import lookup_token, token_hash
 from deliberation.assemblies import memberships_of
-from deliberation.context import format_ms
+from kurultai.unit_of_work import format_ms
 from kurultai.web.auth import SESSION_COOKIE
 from kurultai.web.live_pages import page_variant
 from realtime.core.ordering import plan_start
@@ -47,7 +47,7 @@ from realtime.core.protocol import (
 from realtime.core.rights import Credential
 from realtime.core.throttle import TokenBucket, origin_allowed
 from realtime.hub import HEARTBEAT, LOG_PAGE, PONG, Connection, ConnState, Hub, NoSuchAssembly, frame_for
-from realtime.outbox import events_after
+from kurultai.unit_of_work import events_after
 from realtime.schemas import BadClientMessage, Ping, decode_client
 from realtime.snapshot import build_snapshot
 

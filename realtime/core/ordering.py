@@ -1,7 +1,7 @@
 """Ordering of the live stream: a reorder buffer over per-assembly `seq`, and the choice between
 a replay and a snapshot when a client connects.
 
-`seq` is assigned by the database (see realtime/outbox.py): it starts at 1 and has no gaps, and
+`seq` is assigned by the database (see kurultai/unit_of_work.py): it starts at 1 and has no gaps, and
 seq S exists only once every seq below S has committed. So whenever a message with seq S arrives
 before S-1, the missing ones are already in the event log and the shell reads them from there
 instead of waiting.

@@ -21,7 +21,7 @@ async def _agenda(world: World) -> list[tuple[str, int, list[int]]]:
 
 
 async def _events(world: World, type_: str) -> list[dict[str, Any]]:
-    from deliberation.tables import Event
+    from kurultai.unit_of_work import Event
 
     rows = await Event.select(Event.data).where((Event.assembly_id == world.assembly) & (Event.type == type_)).order_by(Event.seq)
     return [json.loads(r["data"]) for r in rows]
@@ -30,7 +30,7 @@ async def _events(world: World, type_: str) -> list[dict[str, Any]]:
 async def _replayed(world: World) -> list[tuple[str, int, list[int]]]:
     """The agenda as a client that only follows the events sees it: the last `agenda.updated`
     of each item not since removed, in the positions those events name."""
-    from deliberation.tables import Event
+    from kurultai.unit_of_work import Event
 
     items: dict[int, dict[str, Any]] = {}
     rows = await Event.select(Event.type, Event.data).where((Event.assembly_id == world.assembly) & Event.type.is_in(["agenda.updated", "agenda.removed"])).order_by(Event.seq)

@@ -123,7 +123,7 @@ async def test_list_comments_of_unknown_assembly(world: World) -> None:
 
 async def test_hidden_text_leaves_the_event_log(world: World) -> None:
     """A replay of the event log never shows a hidden comment's text (seq kept, no gap)."""
-    from realtime.outbox import events_after
+    from kurultai.unit_of_work import events_after
 
     c = await world.ok("POST", f"/api/assemblies/{world.assembly}/comments", "delegate", {"provision": world.provisions[0], "text": "Rude words here", "stance": "against"}, status=201)
     await world.ok("POST", f"/api/comments/{c['id']}/hide", "moderator", {"reason": "insult"})

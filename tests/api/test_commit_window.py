@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from realtime.outbox import events_after
+from kurultai.unit_of_work import events_after
 from tests.api.voting_helpers import open_amendment_election
 from tests.conftest import World
 from voting.errors import BallotRejected

@@ -46,7 +46,7 @@ async def test_check_in_and_out(world: World) -> None:
         ("delegate", {"username": "delegate", "present": False, "present_count": 1}),
         ("moderator", {"username": "delegate2", "present": False, "present_count": 0}),
     ]
-    from deliberation.tables import Event
+    from kurultai.unit_of_work import Event
 
     events = await Event.select(Event.data).where((Event.assembly_id == w.assembly) & (Event.type == "presence.changed")).order_by(Event.seq)
     assert [json.loads(e["data"]) for e in events][0] == {"username": "delegate", "present": True, "present_count": 1, "delegates": 2}
@@ -192,7 +192,7 @@ async def test_attendance_goes_with_the_membership(world: World) -> None:
 
 
 async def test_the_chair_checks_everyone_out(world: World) -> None:
-    from deliberation.tables import Event
+    from kurultai.unit_of_work import Event
 
     w = world
     path = f"/api/assemblies/{w.assembly}/presence"

@@ -337,7 +337,7 @@ async def test_points_of_order_go_to_the_top_of_the_waiting_list(world: World) -
     await world.ok("POST", f"/api/speakers/{contra}/withdraw", "delegate2")
     v = await world.ok("POST", url, "moderator", {"username": "delegate2", "speech_type": "intervention"}, status=201)
     assert _types(v) == [("delegate", "point_of_order"), ("delegate", "pro"), ("moderator", "question"), ("delegate2", "intervention")]
-    from deliberation.tables import Event
+    from kurultai.unit_of_work import Event
 
     events = await Event.select(Event.type, Event.data).where((Event.assembly_id == world.assembly) & Event.type.is_in(["speakers.updated", "timer.updated"])).order_by(Event.seq)
     last = json.loads(events[-1]["data"])  # the live events carry the types too

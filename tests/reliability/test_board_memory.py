@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from kurultai.settings import Settings
-from realtime.outbox import events_after
+from kurultai.unit_of_work import events_after
 from tests.api.voting_helpers import Voter, register_and_approve, to_voting
 from tests.conftest import World
 from tests.reliability.server import free_port, running, server_env

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deliberation.tables import Event, User
+from deliberation.tables import User
+from kurultai.unit_of_work import Event
 from kurultai.db import Database
 from kurultai.settings import Settings
 from tests.conftest import World

@@ -22,3 +22,16 @@ def test_the_protocol_core_may_import_no_other_module_of_voting():
     modules |= {f"voting.{p.name}" for p in voting.iterdir() if (p / "__init__.py").exists() and p.name != "core"}
     assert modules, "no module of voting found"
     assert modules - forbidden == set(), f"add to the protocol-core contract in .importlinter: {sorted(modules - forbidden)}"
+
+
+def test_every_module_of_the_platform_and_the_root_has_a_layer():
+    """A module of `kurultai` outside every layer of the layers contract could import anything:
+    each top-level one is named (kurultai.web and kurultai.record as packages)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    named = {m.strip() for layer in config["importlinter:contract:layers"]["layers"].split("\n") for m in layer.replace("|", ":").split(":") if m.strip()}
+    kurultai = ROOT / "kurultai"
+    modules = {f"kurultai.{p.stem}" for p in kurultai.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"kurultai.{p.name}" for p in kurultai.iterdir() if (p / "__init__.py").exists()}
+    assert {"deliberation", "voting", "realtime", "kurultai.web", "kurultai.unit_of_work"} <= named
+    assert modules - named == set(), f"add to a layer of the layers contract in .importlinter: {sorted(modules - named)}"

@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from deliberation import accounts, assemblies
-from deliberation.tables import Event
+from kurultai.unit_of_work import Event
 from realtime.core.protocol import CloseCode
 from tests.ws.conftest import Live, ServerFactory, recv_events, recv_json
 from tests.ws.test_live import close_code
