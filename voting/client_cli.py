@@ -12,11 +12,13 @@ key) as b64u text on one line, mode 0600. A PEM "PRIVATE KEY" (PKCS #8) Ed25519 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,16 +36,19 @@ from voting.client import (
     follow_election,
     read_bundle,
 )
-from voting.core.ballot import check_ranking, revision_supersedes
+from voting.core.ballot import check_ballot, revision_supersedes
 from voting.core.encoding import b64u_decode, b64u_encode, jcs
 from voting.core.errors import BallotRejected, VotingError
-from voting.core.keys import Signer, check_public_key, sign_object
+from voting.core.keys import Signer, check_public_key, sign_object, verify_signature
 from voting.core.signed import (
     compute_leaf_hash,
     digest,
     parse_election,
     parse_envelope,
     parse_receipt,
+    Roll,
+    RollVoter,
+    parse_roll,
     verify_envelope,
     verify_receipt,
 )
@@ -149,6 +154,53 @@ def _server_key(client: KurultaiClient, pinned: str | None) -> bytes:
     return raw
 
 
+@dataclass(frozen=True)
+class _ElectionAsSigned:
+    """The election as its signed objects show it, for `check_ballot` (voting.core.ballot's
+    `BallotElection`): what the server checks a ballot against."""
+
+    election_id: str
+    digest: str
+    roll: Roll
+    known_options: tuple[str, ...]
+    method: str
+    status: str = "open"
+
+
+@dataclass(frozen=True)
+class _BoardAsSeen:
+    """The board as this client read it (`BallotBoard`): a fresh nonce is never a repeat."""
+
+    voter: str
+    highest: int
+
+    def repeat_of(self, signed_digest: bytes) -> int | None:
+        return None
+
+    def highest_revision(self, voter: str) -> int | None:
+        return self.highest if voter == self.voter else 0
+
+
+def check_own_ballot(body: bytes, election: _ElectionAsSigned, board: _BoardAsSeen) -> None:
+    """PROTOCOL §5 on the ballot about to be sent, by the same function the server runs
+    (`check_ballot`): what the server would refuse is refused here, before it is sent."""
+
+    async def the_election() -> _ElectionAsSigned:
+        return election
+
+    async def verify(voter: RollVoter, message: bytes, signature: bytes) -> bool:
+        try:
+            verify_signature(voter.public_key, message, signature)
+        except VotingError:
+            return False
+        return True
+
+    async def the_board(_election: object) -> _BoardAsSeen:
+        return board
+
+    asyncio.run(check_ballot(body, the_election, verify, the_board))
+
+
 def next_revision(client: KurultaiClient, election_id: str, voter: str) -> int:
     """One above this voter's highest revision on the board (1 when none)."""
     sth = client.get(f"/api/elections/{election_id}/sth")
@@ -189,10 +241,11 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
             election = parse_election(env.signed)
             if election.id != election_id:
                 _die(f"the server sent election {election.id!r}, want {election_id!r}", EXIT_FAILED)
-            try:  # PROTOCOL §5 checks 8 and 9, as the server will run them
-                check_ranking(ranking, election.option_ids, election.method, election_id)
-            except BallotRejected as exc:
-                _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r} ({exc.detail})", EXIT_FAILED)
+            roll_env = parse_envelope(client.get(f"/api/elections/{election_id}/roll"), "roll")
+            verify_envelope(roll_env, key)
+            if digest(roll_env.signed) != election.roll_digest:
+                _die(f"the server's roll is not the one election {election_id} names (roll_digest)", EXIT_FAILED)
+            roll = parse_roll(roll_env.signed)
             revision = next_revision(client, election_id, signer.key_id)
             signed = {
                 "v": 1,
@@ -205,6 +258,14 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
                 "nonce": b64u_encode(os.urandom(NONCE_SIZE)),
             }
             ballot = sign_object(signer, signed)
+            try:  # PROTOCOL §5, as the server will run it
+                check_own_ballot(jcs(ballot), _ElectionAsSigned(election_id, digest(env.signed), roll, election.option_ids, election.method), _BoardAsSeen(signer.key_id, revision - 1))
+            except BallotRejected as exc:
+                if exc.code in ("unknown_option", "duplicate_option", "malformed_ballot"):
+                    _die(f"--rank: want distinct option ids among {', '.join(election.option_ids)}; got {rank!r} ({exc.detail})", EXIT_FAILED)
+                if exc.code == "not_on_roll":
+                    _die(f"your key {signer.key_id} is not on the roll of election {election_id}: the server would refuse the ballot (not_on_roll)", EXIT_FAILED)
+                _die(f"the server would refuse this ballot: {exc.code}: {exc.detail}", EXIT_FAILED)
             status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=jcs(ballot), headers={"Content-Type": "application/json"})
             receipt = parse_receipt(body)
             # The receipt names a leaf hash; the board entry at its seq shows it is our ballot.

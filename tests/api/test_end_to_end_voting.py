@@ -45,6 +45,11 @@ def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_pat
     run(env, "vote", url, eid, "--key", str(keys[1]), "--rank", f"{a2}")
     run(env, "vote", url, eid, "--key", str(keys[1]), "--rank", f"{a1},{a2}")
     run(env, "vote", url, eid, "--key", str(keys[3]), "--rank", f"{a1}")
+    # a key on no roll: `vote` runs PROTOCOL §5 (check_ballot) on its ballot first and sends nothing
+    stranger = tmp_path / "stranger"
+    run(env, "keygen", "--out", str(stranger))
+    refused = run(env, "vote", url, eid, "--key", str(stranger), "--rank", a1, check=False)
+    assert refused.returncode == 1 and "is not on the roll" in refused.stderr + refused.stdout
     tally = api(url, "GET", f"/api/elections/{eid}/tally")
     assert tally["tree_size"] == 7 and tally["counted"] == 4 and tally["winner"] == a1
 

@@ -691,6 +691,15 @@ def test_cli_vote_checks_the_receipt(tmp_path, monkeypatch):
     result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12, "--server-key", other.public_key_b64u])
     assert result.exit_code == 1 and "does not check out" in result.output
 
+    # PROTOCOL §5 runs on the ballot before it is sent (check_ballot, as on the server): a key
+    # that is not on the roll gets the reason, and nothing reaches the board.
+    stranger = tmp_path / "stranger"
+    stranger.write_text(b64u_encode(bytes([12]) * 32) + "\n")
+    size = len(server.board)
+    result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(stranger), "--rank", A12])
+    assert result.exit_code == 1 and f"your key {load_signer(stranger).key_id} is not on the roll" in result.output, result.output
+    assert len(server.board) == size
+
     server.status = "closed"
     result = runner.invoke(vote, ["http://kurultai.test", e.election_id, "--key", str(key), "--rank", A12])
     assert result.exit_code == 1 and "not open" in result.output
