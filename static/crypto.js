@@ -60,12 +60,16 @@ export async function leafHash(leaf) {
 }
 
 const node = (l, r) => sha256(concat(new Uint8Array([1]), l, r));
+
 const odd = (n) => n % 2 === 1;
 const half = (n) => Math.floor(n / 2);
 
 /** RFC 9162 §2.1.3.2. Throws when the proof does not lead to `root`. */
 export async function verifyInclusion(index, size, leaf, proof, root) {
   if (!(index >= 0 && index < size)) throw new Error(`index ${index} is not below tree size ${size}`);
+  // A leaf hash is a SHA-256 digest (voting/core/merkle.py checks the same): an empty leaf would
+  // match an empty root.
+  if (!(leaf instanceof Uint8Array) || leaf.length !== 32) throw new Error(`leaf hash of ${leaf && leaf.length} bytes, want 32`);
   let fn = index, sn = size - 1, r = leaf;
   for (const p of proof) {
     if (sn === 0) throw new Error("inclusion proof too long");
