@@ -66,6 +66,12 @@ class Output(msgspec.Struct, kw_only=True):
     """A response body."""
 
 
+class Signed(Output, forbid_unknown_fields=True, kw_only=True):
+    """A signed object, or a part of one, as the server stored it. A field it does not know is
+    refused, never dropped: an object served without one of its signed fields would fail every
+    verifier's signature check (tests/unit/test_schemas.py)."""
+
+
 class ServerKey(Output, kw_only=True):
     algorithm: Literal["ed25519"]
     public_key: str  # b64u
@@ -88,17 +94,17 @@ class KeyView(Output, kw_only=True):
     decided_by: str | None
 
 
-class Option(Output, kw_only=True):
+class Option(Signed, kw_only=True):
     id: str
     label: str
 
 
-class Rule(Output, kw_only=True):
+class Rule(Signed, kw_only=True):
     majority: str
     quorum_percent: int
 
 
-class SignedElection(Output, kw_only=True):
+class SignedElection(Signed, kw_only=True):
     v: Literal[1]
     type: Literal["election"]
     id: str
@@ -119,13 +125,13 @@ class ElectionEnvelope(Output, kw_only=True):
     signer: str
 
 
-class RollVoter(Output, kw_only=True):
+class RollVoter(Signed, kw_only=True):
     key_id: str
     public_key: str
     weight: int
 
 
-class SignedRoll(Output, kw_only=True):
+class SignedRoll(Signed, kw_only=True):
     v: Literal[1]
     type: Literal["roll"]
     election: str
@@ -138,7 +144,7 @@ class RollEnvelope(Output, kw_only=True):
     signer: str
 
 
-class SignedSth(Output, kw_only=True):
+class SignedSth(Signed, kw_only=True):
     v: Literal[1]
     type: Literal["sth"]
     election: str
@@ -153,7 +159,7 @@ class SthEnvelope(Output, kw_only=True):
     signer: str
 
 
-class SignedResult(Output, kw_only=True):
+class SignedResult(Signed, kw_only=True):
     v: Literal[1]
     type: Literal["result"]
     election: str
@@ -256,7 +262,7 @@ class Receipt(Output, kw_only=True):
     inclusion_proof: list[str]
 
 
-class Ballot(Output, kw_only=True):
+class Ballot(Signed, kw_only=True):
     v: Literal[1]
     type: Literal["ballot"]
     election: str

@@ -168,9 +168,11 @@ ERROR_SCHEMA = {
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Document the error body we send (`{"error", "detail"}`) instead of Litestar's default
-    400 body, and every other 4xx as the same shape (`4XX`)."""
+    400 body, every other 4xx as the same shape (`4XX`), and the server's own failures (`5XX`:
+    500 `internal_error`, 503 `try_again` with `Retry-After`) likewise."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"description": 'An error: `{"error": code, "detail": text}`', "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    server_error = {**error, "description": 'A server error: `{"error": code, "detail": text}` (500 `internal_error`; 503 `try_again` with `Retry-After`: send it again)'}
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):
@@ -178,6 +180,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if "400" in responses:
                     responses["400"] = {**error, "description": 'Bad input: `{"error": code, "detail": text}`'}
                 responses.setdefault("4XX", error)
+                responses.setdefault("5XX", server_error)
     return schema
 
 

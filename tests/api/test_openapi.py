@@ -68,6 +68,7 @@ def test_every_operation_documents_its_body_and_the_error_shape(server: tuple[st
             if not content or not all(typed(doc, media.get("schema", {})) for media in content.values()):
                 untyped.append(f"{method} {path} {code}")
         assert op["responses"]["4XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, f"{method} {path}"
+        assert op["responses"]["5XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, f"{method} {path}"
         if "400" in op["responses"]:
             assert op["responses"]["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert not untyped, f"operations whose 2xx body is not documented: {untyped}"
