@@ -335,9 +335,10 @@ its consistency proof from the last verified head, every new ballot and the tree
 recounts the tally; then it verifies the signed result as for a closed election.
 
 \b
-Exit 0 when every check holds (with --follow: once the result is verified); 1 at the first
-failed check, each printed with the seq it concerns; 2 when the server or the files cannot
-be reached or read."""
+Exit 0 when every check holds (with --follow: once the result is verified); 1 when a check
+fails, every failed check printed with the seq it concerns (with --follow: at the first tree
+head that fails, with that head's failures); 2 when the server or the files cannot be reached
+or read."""
 
 
 @click.command(help=VERIFY_HELP)
