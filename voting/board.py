@@ -462,11 +462,19 @@ class Board:
 
     # -- casting ---------------------------------------------------------------------------
 
-    async def cast(self, body: bytes, lookup: Callable[[], Awaitable[ElectionState]], verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]]) -> tuple[int, bytes]:
+    async def cast(
+        self,
+        body: bytes,
+        lookup: Callable[[], Awaitable[ElectionState]],
+        verify: Callable[[RollVoter, bytes, bytes], Awaitable[bool]],
+        admit: Callable[[str], Awaitable[None]] | None = None,
+    ) -> tuple[int, bytes]:
         """PROTOCOL §5 for one ballot body (`voting.core.ballot.check_ballot`), then the append:
         (HTTP status, receipt as JSON bytes) once durable. ``lookup()`` gives the election's
         state after the body parsed (it raises the caller's not-found); ``verify(voter, message,
-        signature)`` is check 6 (`voting.signatures`, batched off the loop)."""
+        signature)`` is check 6 (`voting.signatures`, batched off the loop); ``admit(voter key
+        id)`` may refuse a ballot that passed every check and is to be appended (the per-key rate
+        limit): a repeat of a durable ballot gets its receipt without it."""
         seen: list[ElectionState] = []
 
         async def election() -> BallotElection:
@@ -486,6 +494,8 @@ class Board:
         state = seen[-1]
         if checked.repeat_of is not None:
             return 200, await stored_receipt(state.id, checked.repeat_of)  # 7: a repeat of a durable ballot
+        if admit is not None:
+            await admit(checked.ballot.voter)
         return await self._enqueue(state, checked.ballot, checked.envelope_json, checked.signed_jcs, checked.signed_digest)
 
     async def _enqueue(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes, signed_digest: bytes) -> tuple[int, bytes]:

@@ -320,8 +320,9 @@ async def cast_ballot(app_state: State, client: str, body: bytes | Callable[[], 
     `body` is the request body, or a coroutine function that reads it and enforces check 1 (413
     past `BALLOT_MAX_BYTES`). The checks run in the order of PROTOCOL §5, then the append. Rate
     limits (429 `rate_limited`) sit outside the protocol's checks: per client address before any
-    work, and per voter key after the signature check (so a forger cannot use up a voter's
-    allowance). This runs thousands of times a second during a vote, hence one function and no
+    work, and per voter key for the ballots to be appended, after checks 1-10 (a forger cannot
+    use up a voter's allowance, and a voter's client that sends the same ballot again gets its
+    receipt, PROTOCOL §5 check 7). This runs thousands of times a second during a vote, hence one function and no
     coroutine where a plain call does (the in-process limiter, the cached election state)."""
     metrics = app_state.metrics
     try:
@@ -341,12 +342,13 @@ async def cast_ballot(app_state: State, client: str, body: bytes | Callable[[], 
             return state
 
         async def verify(voter: RollVoter, message: bytes, signature: bytes) -> bool:  # 6, off the loop
-            ok = await app_state.signature_checks.verify(voter.public_key, message, signature)
-            if ok and not (per_key.hit_now(voter.key_id) if type(per_key) is RateLimiter else await per_key.hit(voter.key_id)):
-                await _rate_limited(per_key, voter.key_id, "for this voter key")
-            return ok
+            return await app_state.signature_checks.verify(voter.public_key, message, signature)
 
-        status, receipt = await board.cast(body if type(body) is bytes else await body(), election, verify)  # 1-10, then the append
+        async def admit(key_id: str) -> None:  # a ballot to append: counted against its voter key
+            if not (per_key.hit_now(key_id) if type(per_key) is RateLimiter else await per_key.hit(key_id)):
+                await _rate_limited(per_key, key_id, "for this voter key")
+
+        status, receipt = await board.cast(body if type(body) is bytes else await body(), election, verify, admit)  # 1-10, then the append
     except (VotingError, ApiError) as exc:
         metrics.ballots_rejected.labels(exc.code).inc()
         raise
