@@ -483,7 +483,7 @@ class Board:
 
         async def board(_election: BallotElection) -> BallotBoard:
             state = seen[-1]
-            if self.states.get(state.id) is not state:  # dropped or rebuilt while the signature was checked
+            if self.states.get(state.id) is not state:  # dropped or rebuilt while we waited (the signature check, the limit)
                 current = await self.state(state.id)
                 if current is None or current.status != "open":
                     raise BallotRejected("election_not_open", f"election {state.id} is {current.status if current else 'gone'}")
@@ -491,12 +491,12 @@ class Board:
             return seen[-1]
 
         checked = await check_ballot(body, election, verify, board)
-        state = seen[-1]
         if checked.repeat_of is not None:
-            return 200, await stored_receipt(state.id, checked.repeat_of)  # 7: a repeat of a durable ballot
+            return 200, await stored_receipt(seen[-1].id, checked.repeat_of)  # 7: a repeat of a durable ballot
         if admit is not None:
             await admit(checked.ballot.voter)
-        return await self._enqueue(state, checked.ballot, checked.envelope_json, checked.signed_jcs, checked.signed_digest)
+            await board(seen[-1])  # the state the ballot is queued on is the one in use (its batch checks 7-10 again)
+        return await self._enqueue(seen[-1], checked.ballot, checked.envelope_json, checked.signed_jcs, checked.signed_digest)
 
     async def _enqueue(self, state: ElectionState, ballot: Ballot, envelope_json: dict[str, Any], signed_bytes: bytes, signed_digest: bytes) -> tuple[int, bytes]:
         """Queue a ballot that passed checks 1-10 (or is identical to one being committed: its
