@@ -67,6 +67,8 @@ async def has_vote(*, agenda_item: int | None = None, assembly: int | None = Non
     """Whether a vote (a row of voting's `election` table) names this agenda item or assembly;
     `opened`: one that has left its draft. The table is read by its name: voting sits above
     deliberation and uses it, never the other way round (.importlinter, "layers")."""
+    if (agenda_item is None) == (assembly is None):
+        raise TypeError("has_vote: name an agenda_item or an assembly")
     column, value = ("agenda_item", agenda_item) if agenda_item is not None else ("assembly", assembly)
     status = " AND status <> 'draft'" if opened else ""
     return bool(await Assembly.raw(f"SELECT 1 AS found FROM election WHERE {column} = {{}}{status} LIMIT 1", value))

@@ -26,7 +26,7 @@ ENVIRONMENT = {
     "KURULTAI_LOGIN_ADDRESS_FAILURES": "Failed logins allowed per client address across all usernames a minute, and failed invitation links likewise (default 300).",
     "KURULTAI_TRUSTED_PROXIES": "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default none: forwarded headers are ignored).",
     "KURULTAI_PASSWORD_THREADS": "Threads that hash and check passwords, off the event loop (default: one less than the cores, at least 1).",
-    "KURULTAI_BALLOT_RATE": "Ballots accepted per voter key per minute, counted once a ballot passed every check and is to be appended (a repeat of an accepted one is not counted), in each process (default 60).",
+    "KURULTAI_BALLOT_RATE": "Ballots accepted per voter key per minute, counted once a ballot passed checks 1-10 and goes to the queue (a repeat of an accepted one is not counted), in each process (default 60).",
     "KURULTAI_BALLOT_CLIENT_RATE": "Ballot requests allowed per client address per minute, before any check, in each process (default 20000).",
     "KURULTAI_COOKIE_SECURE": "Set to 1 to mark cookies Secure always (they are on requests that came over HTTPS, directly or through a trusted proxy).",
     "KURULTAI_LIVE_INTERVAL_MS": "Coalescing interval of tally, turnout and tree-head events per election (default 250).",

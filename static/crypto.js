@@ -88,11 +88,17 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
 /** RFC 9162 §2.1.4.2. Throws unless the tree of size `second` extends the tree of size `first`. */
 export async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
   if (first > second) throw new Error(`tree shrank from ${first} to ${second}`);
+  if (first === 0) {
+    // Every tree extends the empty one, whose root is the hash of nothing (RFC 6962 §2.1).
+    if (proof.length) throw new Error("proof from the empty tree must be empty");
+    if (!equalBytes(firstRoot, await sha256(new Uint8Array()))) throw new Error("the empty tree has another root");
+    if (second === 0 && !equalBytes(firstRoot, secondRoot)) throw new Error("same size, different root");
+    return;
+  }
   if (first === second) {
     if (proof.length || !equalBytes(firstRoot, secondRoot)) throw new Error("same size, different root");
     return;
   }
-  if (first === 0) { if (proof.length) throw new Error("proof from the empty tree must be empty"); return; }
   let path = proof.slice();
   if ((first & (first - 1)) === 0) path = [firstRoot, ...path];
   if (!path.length) throw new Error("empty consistency proof");

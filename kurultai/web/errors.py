@@ -168,11 +168,11 @@ ERROR_SCHEMA = {
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Document the error body we send (`{"error", "detail"}`) instead of Litestar's default
-    400 body, every other 4xx as the same shape (`4XX`), and the server's own failures (`5XX`:
-    500 `internal_error`, 503 `try_again` with `Retry-After`) likewise."""
+    400 body, every other 4xx as the same shape (`4XX`), and the server's own failures (`5XX`)
+    likewise (docs/api.md, "Errors")."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"description": 'An error: `{"error": code, "detail": text}`', "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    server_error = {**error, "description": 'A server error: `{"error": code, "detail": text}` (500 `internal_error`; 503 `try_again` with `Retry-After`: send it again)'}
+    server_error = {**error, "description": 'A server error: `{"error": code, "detail": text}` (500 `internal_error`; a 503 with `Retry-After` asks to send the request again)'}
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):

@@ -115,6 +115,26 @@ async def test_concurrent_identical_submissions_get_one_receipt(world: World, ap
     assert (await w.client.get(f"/api/elections/{eid}/board")).json()["entries"][-1]["seq"] == 0
 
 
+async def test_a_repeat_within_one_batch_gets_that_batchs_receipt(world: World, app: Any, gate: Gate) -> None:
+    """Two identical ballots queued while another batch commits go into one batch: one is
+    appended (201) and the other gets the same receipt (200, check 7), taken from the batch."""
+    w = world
+    gate.release()
+    eid, env, (v1, v2), _ = await open_amendment_election(w)
+    assert (await cast(w, eid, v1.ballot(env, ["status_quo"])))[0] == 201
+    gate.open.clear()
+    gate.entered.clear()
+    holding = asyncio.create_task(cast(w, eid, v1.ballot(env, ["status_quo"], revision=2)))
+    await asyncio.wait_for(gate.entered.wait(), 10)
+    twice = v2.ballot(env, ["status_quo"])
+    first, second = asyncio.create_task(cast(w, eid, twice)), asyncio.create_task(cast(w, eid, twice))
+    await asyncio.sleep(0.3)  # both queued behind the held batch
+    gate.release()
+    held, a, b = await asyncio.gather(holding, first, second)
+    assert held[0] == 201 and sorted([a[0], b[0]]) == [200, 201] and a[1] == b[1]
+    assert (await w.ok("GET", f"/api/elections/{eid}/sth"))["signed"]["tree_size"] == 3
+
+
 async def test_live_events_name_only_committed_leaves(world: World, app: Any, gate: Gate) -> None:
     w = world
     gate.release()

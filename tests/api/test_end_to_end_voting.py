@@ -48,8 +48,10 @@ def test_demo_vote_verify_and_tamper(server: tuple[str, dict[str, str]], tmp_pat
     # a key on no roll: `vote` runs PROTOCOL §5 (check_ballot) on its ballot first and sends nothing
     stranger = tmp_path / "stranger"
     run(env, "keygen", "--out", str(stranger))
+    before = api(url, "GET", f"/api/elections/{eid}/sth")
     refused = run(env, "vote", url, eid, "--key", str(stranger), "--rank", a1, check=False)
-    assert refused.returncode == 1 and "is not on the roll" in refused.stderr + refused.stdout
+    assert refused.returncode == 1 and "your key" in refused.stderr + refused.stdout and "is not on the roll" in refused.stderr + refused.stdout
+    assert api(url, "GET", f"/api/elections/{eid}/sth") == before  # nothing was sent: no new tree head either
     tally = api(url, "GET", f"/api/elections/{eid}/tally")
     assert tally["tree_size"] == 7 and tally["counted"] == 4 and tally["winner"] == a1
 

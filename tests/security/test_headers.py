@@ -280,11 +280,14 @@ async def post(c: httpx.AsyncClient, eid: str, envelope: Any) -> tuple[int, dict
 async def test_ballot_rate_limit_per_voter_key(world: World) -> None:
     w = world
     eid, election, (alice, bob), _ = await open_amendment_election(w)
-    # forged ballots naming alice do not use up her allowance: the limit counts after the signature check
+    # forged ballots naming alice do not use up her allowance, nor do her ballots refused by the
+    # checks: the limit counts the ballots to be appended
     for i in range(5):
         forged = alice.ballot(election, ["status_quo"], revision=1)
         forged["signed"]["revision"] = 50 + i
         assert (await post(w.client, eid, forged))[1]["error"] == "bad_signature"
+    for _ in range(5):
+        assert (await post(w.client, eid, alice.ballot(election, ["nonsense"])))[1]["error"] == "unknown_option"
     accepted = [alice.ballot(election, ["status_quo"], revision=rev) for rev in (1, 2, 3)]
     answers = [await post(w.client, eid, ballot) for ballot in accepted]
     assert [status for status, _ in answers] == [201, 201, 201]
