@@ -660,9 +660,12 @@ class Board:
                 p.future.set_exception(value)
             else:
                 p.future.set_result((200 if kind == -1 else kind, value))
-        self._use(state)
-        if appended:
-            self.on_accepted(state)
+        try:  # not the transaction's failure: it committed and every ballot has its answer
+            self._use(state)
+            if appended:
+                self.on_accepted(state)
+        except Exception:
+            log.exception("election %s: after a committed batch", election_id)
 
     async def _locked_state(self, election_id: int) -> ElectionState:
         """Inside a write transaction: lock the election row (PostgreSQL) and make sure the
