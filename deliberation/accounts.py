@@ -9,9 +9,9 @@ import secrets
 from dataclasses import dataclass
 
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import DeliberationError, InvalidInput
 from deliberation.tables import AuthToken, User
+from kurultai.unit_of_work import Tx
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 8

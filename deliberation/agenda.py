@@ -6,11 +6,11 @@ from typing import Any
 
 from deliberation.common import NotFound, has_vote, in_id_range, iso, load, load_locked, loads
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import check_phase_reopen, check_phase_transition, is_reopening
 from deliberation.core.speakers import Timer
 from deliberation.tables import AgendaItem, AgendaProvision, Assembly, Provision, SpeakerEntry
+from kurultai.unit_of_work import Tx
 
 
 def timer_of(row: dict[str, Any]) -> Timer:

@@ -11,12 +11,12 @@ from typing import Any
 
 from deliberation.common import Forbidden, in_id_range, iso, load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition, parse_amendment_status, should_auto_admit
 from deliberation.core.redline import compute_redline
 from deliberation.draft import _latest_version, add_provision_tx, set_provision_text_tx
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Assembly, Cosponsor, Provision, ProvisionVersion
+from kurultai.unit_of_work import Tx
 
 KINDS = ("replace", "insert_after", "delete")
 CLOSED_PHASES = (Phase.VOTING.value, Phase.CLOSED.value)

@@ -13,9 +13,9 @@ from typing import Any
 from deliberation.common import NotFound, dumps, has_vote, iso, load, load_locked, loads
 from deliberation import presence
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Assembly, Membership, User, active_member
+from kurultai.unit_of_work import Tx
 
 ROLES = ("moderator", "secretary", "delegate", "observer")
 #: Roles only an administrator gives or takes away.

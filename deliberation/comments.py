@@ -11,10 +11,9 @@ from typing import Any
 
 from deliberation.common import in_id_range, iso, load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import Amendment, Assembly, Comment, Provision
-from kurultai.unit_of_work import Event
+from kurultai.unit_of_work import Event, Tx
 
 STANCES = ("for", "against", "neutral")
 MAX_TEXT = 10_000

@@ -7,9 +7,9 @@ from typing import Any
 
 from piccolo.table import Table
 
+from deliberation.core.errors import DeliberationError
 from deliberation.tables import Assembly
 from kurultai.unit_of_work import Tx, format_ms
-from deliberation.core.errors import DeliberationError
 
 
 MAX_ID = 2**31 - 1

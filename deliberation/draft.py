@@ -11,7 +11,6 @@ from typing import Any
 
 from deliberation.common import NotFound, iso, load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.document import (
     KINDS,
     ConsolidatedProvision,
@@ -25,6 +24,7 @@ from deliberation.core.document import (
 )
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.tables import AgendaProvision, Assembly, Provision, ProvisionVersion
+from kurultai.unit_of_work import Tx
 
 
 async def version_rows(assembly_id: int) -> list[ProvisionVersionRow]:

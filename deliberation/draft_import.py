@@ -18,9 +18,9 @@ from typing import Any
 
 from deliberation.common import load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import DeliberationError
 from deliberation.core.structure import Block, Recognised, articles_label, article_label, guess_language, recognise
+from kurultai.unit_of_work import Tx
 from deliberation.tables import AgendaProvision, Assembly, Provision
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024

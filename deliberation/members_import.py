@@ -35,10 +35,10 @@ from deliberation.accounts import USERNAME_RE
 from deliberation.assemblies import APPOINTED, LANGUAGES, MAX_WEIGHT, ROLES
 from deliberation.common import load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import DeliberationError
 from deliberation.draft_import import CFB_MAGIC, EmptyDocument, EncryptedDocument, MalformedDocument, UnsupportedDocument, check_size
 from deliberation.tables import Assembly, Membership, User
+from kurultai.unit_of_work import Tx
 
 COLUMNS = ("display_name", "username", "email", "role", "weight", "language")
 MAX_ROWS = 10_000

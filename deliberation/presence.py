@@ -21,9 +21,9 @@ from typing import Any
 
 from deliberation.common import iso, load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import InvalidInput
 from deliberation.tables import Assembly, Attendance, Membership, active_member
+from kurultai.unit_of_work import Tx
 
 
 async def _delegates(assembly_id: int) -> list[dict[str, Any]]:

@@ -14,11 +14,11 @@ from typing import Any
 from deliberation.agenda import timer_of
 from deliberation.common import Forbidden, NotFound, iso, load, load_locked
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import Phase
 from deliberation.core.speakers import SpeakerStatus, Timer, kind_of, queue_order, resolve_speech_type
 from deliberation.tables import AgendaItem, SpeakerEntry
+from kurultai.unit_of_work import Tx
 
 TIMER_ACTIONS = ("start", "pause", "resume", "stop")
 

@@ -26,13 +26,12 @@ from enum import Enum
 from litestar.channels import ChannelsPlugin, Subscriber
 
 from deliberation.common import in_id_range
-from kurultai.unit_of_work import format_ms
 from deliberation.tables import Assembly
 from kurultai.settings import Settings
+from kurultai.unit_of_work import EventRecord, events_after, format_ms
 from realtime.core.ordering import ReorderBuffer
 from realtime.core.protocol import Viewer, event_frame, may_see, redacted_frame
 from realtime.core.rights import Credential
-from kurultai.unit_of_work import EventRecord, events_after
 from realtime.publisher import channel_name
 from realtime.schemas import bus_decoder
 

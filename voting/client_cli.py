@@ -41,13 +41,13 @@ from voting.core.encoding import b64u_decode, b64u_encode, jcs
 from voting.core.errors import BallotRejected, VotingError
 from voting.core.keys import Signer, check_public_key, sign_object, verify_signature
 from voting.core.signed import (
+    Roll,
+    RollVoter,
     compute_leaf_hash,
     digest,
     parse_election,
     parse_envelope,
     parse_receipt,
-    Roll,
-    RollVoter,
     parse_roll,
     verify_envelope,
     verify_receipt,
@@ -169,16 +169,16 @@ class _ElectionAsSigned:
 
 @dataclass(frozen=True)
 class _BoardAsSeen:
-    """The board as this client read it (`BallotBoard`): a fresh nonce is never a repeat."""
+    """The board as this client read it (`BallotBoard`), asked only of its own key: a fresh nonce
+    is never a repeat."""
 
-    voter: str
     highest: int
 
     def repeat_of(self, signed_digest: bytes) -> int | None:
         return None
 
     def highest_revision(self, voter: str) -> int | None:
-        return self.highest if voter == self.voter else 0
+        return self.highest
 
 
 def check_own_ballot(body: bytes, election: _ElectionAsSigned, board: _BoardAsSeen) -> None:
@@ -264,13 +264,14 @@ def vote(base_url: str, election_id: str, key_file: str, rank: str, server_key: 
                 "nonce": b64u_encode(os.urandom(NONCE_SIZE)),
             }
             ballot = sign_object(signer, signed)
+            sent = jcs(ballot)
             try:  # PROTOCOL §5, as the server will run it
-                check_own_ballot(jcs(ballot), _ElectionAsSigned(election_id, digest(env.signed), roll, election.option_ids, election.method), _BoardAsSeen(signer.key_id, revision - 1))
+                check_own_ballot(sent, _ElectionAsSigned(election_id, digest(env.signed), roll, election.option_ids, election.method), _BoardAsSeen(revision - 1))
             except VotingError as exc:  # BallotRejected, or MalformedError / WrongElectionError (never for a ballot built here)
                 if exc.code == "not_on_roll":
                     _die(f"your key {signer.key_id} is not on the roll of election {election_id}: the server would refuse the ballot (not_on_roll)", EXIT_FAILED)
                 _die(f"the server would refuse this ballot: {exc.code}: {exc.detail}", EXIT_FAILED)
-            status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=jcs(ballot), headers={"Content-Type": "application/json"})
+            status, body = client.request("POST", f"/api/elections/{election_id}/ballots", content=sent, headers={"Content-Type": "application/json"})
             receipt = parse_receipt(body)
             # The receipt names a leaf hash; the board entry at its seq shows it is our ballot.
             entries = list(client.board_entries(election_id, receipt.seq, receipt.seq + 1))

@@ -12,11 +12,11 @@ from deliberation.amendments import adopt_tx
 from deliberation.common import NotFound, iso, load
 from deliberation.presence import delegates_of, present_user_ids
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition, InvalidInput
 from deliberation.core.phases import AmendmentStatus, Phase, check_amendment_transition
 from deliberation.tables import AgendaItem, AgendaProvision, Amendment, Provision, User
 from kurultai.db import Database, current_database
+from kurultai.unit_of_work import Tx
 from voting.core.ballot import revision_supersedes
 from voting.core.counting import METHODS, STATUS_QUO, Rule, WeightedBallot, compute_result
 from voting.core.encoding import format_time

@@ -8,9 +8,9 @@ from typing import Any
 
 from deliberation.common import NotFound, iso, load
 from deliberation.context import Ctx
-from kurultai.unit_of_work import Tx
 from deliberation.core.errors import IllegalTransition
 from deliberation.tables import Assembly, active_member
+from kurultai.unit_of_work import Tx
 from voting.core.keys import key_id, parse_public_key_b64u
 from voting.tables import DelegateKey
 

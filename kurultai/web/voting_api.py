@@ -322,8 +322,9 @@ async def cast_ballot(app_state: State, client: str, body: bytes | Callable[[], 
     limits (429 `rate_limited`) sit outside the protocol's checks: per client address before any
     work, and per voter key for the ballots to be appended, after checks 1-10 (a forger cannot
     use up a voter's allowance, and a voter's client that sends the same ballot again gets its
-    receipt, PROTOCOL §5 check 7). This runs thousands of times a second during a vote, hence one function and no
-    coroutine where a plain call does (the in-process limiter, the cached election state)."""
+    receipt, PROTOCOL §5 check 7). This runs thousands of times a second during a vote, hence
+    one function and no coroutine where a plain call does (the in-process limiter, the cached
+    election state)."""
     metrics = app_state.metrics
     try:
         per_client, per_key = app_state.ballot_limiters

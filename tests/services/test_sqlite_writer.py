@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from deliberation.tables import User
-from kurultai.unit_of_work import Event
 from kurultai.db import Database
 from kurultai.settings import Settings
+from kurultai.unit_of_work import Event
 from tests.conftest import World
 
 N = 300
