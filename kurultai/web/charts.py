@@ -3,18 +3,22 @@
 Ranked bars for every method; under them, for Condorcet methods (schulze, ranked_pairs) the
 pairwise matrix as a heat map, and for IRV the rounds. Only presentation attributes are used (no
 `style`), so the strict Content-Security-Policy holds inside the picture too.
+
+Two layouts of the same picture: `WIDE` (960 wide: the projector, a laptop) and `NARROW` (480
+wide, each bar under its label, long headings on two lines) for a phone, where the wide one,
+scaled to ~370 pixels, would set its labels in 6-pixel type. Pages carry both and CSS shows the
+one that fits the vote's column (static/kurultai.css, `.chart-narrow`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from kurultai.i18n import METHODS, OPTION_LABELS, Lang, N_
 
-WIDTH = 960
 ROW = 40
-LABEL_W = 400
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 BAR = "#0b5cad"
 WIN = "#1b6e33"
@@ -43,6 +47,8 @@ def _em(ch: str) -> float:
     """A character's width in em, estimated on the widest common fallback font (DejaVu Sans)."""
     if ch in " .,:;!|'’()[]-–іІ":
         return 0.34
+    if ch in "жшщыюмфЖШЩЫЮМФmwMW":  # the widest letters, common in Kazakh and Russian
+        return 0.86
     return 0.72 if ch.isupper() else 0.62
 
 
@@ -63,6 +69,36 @@ def _fit(text: str, px: int, size: int, bold: bool = False) -> str:
     if space > cut * 0.6:  # at a word's end when that keeps most of it
         head = head[:space]
     return head.rstrip(" ,.·/–-") + "…"
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    label_w: int  # the column of the options' names beside the bars, the matrix and the rounds
+    stacked: bool  # each bar under its label (and long lines wrapped) instead of beside it
+
+
+WIDE = Layout(960, 400, False)
+NARROW = Layout(480, 190, True)
+
+
+def _wrap_lines(text: str, px: int, size: int, bold: bool = False, lines: int = 2) -> list[str]:
+    """`text` on at most `lines` lines of `px` pixels at font size `size`, broken between words;
+    the last line cut with "…" if the text is longer still."""
+    out: list[str] = []
+    words = text.split(" ")
+    while words and len(out) < lines - 1:
+        line = words[0]
+        rest = words[1:]
+        while rest and _fit(f"{line} {rest[0]}", px, size, bold) == f"{line} {rest[0]}":
+            line, rest = f"{line} {rest[0]}", rest[1:]
+        if _fit(line, px, size, bold) != line:  # one word wider than the line: leave it to the last
+            break
+        out.append(line)
+        words = rest
+    if words:
+        out.append(_fit(" ".join(words), px, size, bold))
+    return out
 
 
 def option_labels(view: dict[str, Any], lang: Lang) -> dict[str, str]:
@@ -95,41 +131,73 @@ def _bars(tally: dict[str, Any], method: str) -> tuple[list[tuple[str, int]], st
     return [(o, 0) for o in ranking], "votes"
 
 
-def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang) -> str:
+def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang, layout: Layout = WIDE) -> str:
     labels = option_labels(view, lang)
     method = view["method"]
     parts: list[str] = []
     y = 36
     title = f"{view['title']} · {lang.label(METHODS, method)}"
-    parts.append(f'<text x="12" y="{y - 10}" font-size="22" font-weight="700" fill="{INK}">{_e(_fit(title, WIDTH - 24, 22, bold=True))}</text>')
+    y = _heading(parts, y - 10, title, 22, layout, lines=2) + 10
     if tally is None:
         why = lang.text("Results are shown when the vote closes.") if view.get("visibility") == "after_close" else lang.text("No ballots yet.")
-        parts.append(f'<text x="12" y="{y + 30}" font-size="20" fill="{MUTED}">{_e(why)}</text>')
-        return _wrap(parts, y + 60, lang, title)
+        y = _heading(parts, y + 30, why, 20, layout, bold=False, colour=MUTED, lines=3)
+        return _wrap(parts, y + 30, lang, title, layout)
     bars, unit = _bars(tally, method)
     top = max([v for _, v in bars] + [1])
     winner = tally.get("winner")
     y += 8
     for oid, value in bars:
-        w = int((WIDTH - LABEL_W - 90) * value / top)
         colour = WIN if oid == winner else BAR
-        parts.append(f'<text x="12" y="{y + 26}" font-size="20" fill="{INK}">{_e(_fit(labels.get(oid, oid), LABEL_W - 26, 20))}</text>')
-        parts.append(f'<rect x="{LABEL_W}" y="{y + 6}" width="{max(w, 2)}" height="{ROW - 12}" rx="3" fill="{colour}"/>')
-        parts.append(f'<text x="{LABEL_W + max(w, 2) + 8}" y="{y + 26}" font-size="20" fill="{INK}">{_e(lang.number(value))}</text>')
+        name = labels.get(oid, oid)
+        if layout.stacked:  # the name on its own line, the bar under it across the picture
+            w = int((layout.width - 24 - 70) * value / top)
+            parts.append(f'<text x="12" y="{y + 20}" font-size="19" fill="{INK}">{_e(_fit(name, layout.width - 24, 19))}</text>')
+            parts.append(f'<rect x="12" y="{y + 28}" width="{max(w, 2)}" height="20" rx="3" fill="{colour}"/>')
+            parts.append(f'<text x="{12 + max(w, 2) + 8}" y="{y + 45}" font-size="19" fill="{INK}">{_e(lang.number(value))}</text>')
+            y += 58
+            continue
+        w = int((layout.width - layout.label_w - 90) * value / top)
+        parts.append(f'<text x="12" y="{y + 26}" font-size="20" fill="{INK}">{_e(_fit(name, layout.label_w - 26, 20))}</text>')
+        parts.append(f'<rect x="{layout.label_w}" y="{y + 6}" width="{max(w, 2)}" height="{ROW - 12}" rx="3" fill="{colour}"/>')
+        parts.append(f'<text x="{layout.label_w + max(w, 2) + 8}" y="{y + 26}" font-size="20" fill="{INK}">{_e(lang.number(value))}</text>')
         y += ROW
     counted = tally.get("counted", 0)
-    parts.append(
-        f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(lang.text(unit))} · {_e(lang.text("Ballots counted"))}: {_e(lang.number(counted))}'
-        + (f" · {_e(lang.text('Winner'))}: {_e(_fit(labels.get(winner, winner), 400, 16))}" if winner and counted else "")
-        + "</text>"
-    )
-    y += 44
+    summary = f"{lang.text(unit)} · {lang.text('Ballots counted')}: {lang.number(counted)}"
+    won = f"{lang.text('Winner')}: {labels.get(winner, winner)}" if winner and counted else ""
+    if layout.stacked:  # the winner on a line of its own
+        y = _heading(parts, y + 24, summary, 16, layout, bold=False, colour=MUTED, lines=1)
+        if won:
+            y = _heading(parts, y + 22, won, 16, layout, bold=False, colour=MUTED, lines=2)
+        y += 20
+    else:
+        parts.append(
+            f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(summary)}' + (f" · {_e(lang.text('Winner'))}: {_e(_fit(labels.get(winner, winner), 400, 16))}" if won else "") + "</text>"
+        )
+        y += 44
     details = tally.get("details") or {}
     if method in ("schulze", "ranked_pairs") and details.get("pairwise"):
-        y = _heatmap(parts, y, list(tally.get("ranking") or []), details["pairwise"], labels, lang)
+        y = _heatmap(parts, y, list(tally.get("ranking") or []), details["pairwise"], labels, lang, layout)
     elif method == "irv" and details.get("rounds"):
-        y = _rounds(parts, y, list(tally.get("ranking") or []), details["rounds"], labels, lang)
-    return _wrap(parts, y + 10, lang, title)
+        y = _rounds(parts, y, list(tally.get("ranking") or []), details["rounds"], labels, lang, layout)
+    return _wrap(parts, y + 10, lang, title, layout)
+
+
+def _heading(parts: list[str], y: int, text: str, size: int, layout: Layout, *, bold: bool = True, colour: str = INK, lines: int = 1) -> int:
+    """A line of text at baseline `y` across the picture; in the stacked layout on up to `lines`
+    lines. Returns the last line's baseline."""
+    weight = ' font-weight="700"' if bold else ""
+    rows = _wrap_lines(text, layout.width - 24, size, bold, lines) if layout.stacked else [_fit(text, layout.width - 24, size, bold)]
+    for k, row in enumerate(rows):
+        parts.append(f'<text x="12" y="{y + k * (size + 6)}" font-size="{size}"{weight} fill="{colour}">{_e(row)}</text>')
+    return y + (len(rows) - 1) * (size + 6)
+
+
+def _columns(layout: Layout, count: int, widest: int) -> tuple[int, int]:
+    """The width of each of `count` columns (at most `widest`) right of the options' names, and
+    where they start: the wide layout keeps its name column, the stacked one gives the names
+    what the columns leave."""
+    col = min(widest, (layout.width - layout.label_w - 20) // max(count, 1))
+    return col, (layout.width - 12 - count * col if layout.stacked else layout.label_w)
 
 
 def _heat(share: float) -> str:
@@ -144,42 +212,44 @@ def _heat(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, int]], labels: dict[str, str], lang: Lang) -> int:
-    parts.append(f'<text x="12" y="{y + 10}" font-size="18" font-weight="700" fill="{INK}">{_e(lang.text("Pairwise preferences: how many voters rank the row above the column"))}</text>')
+def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout) -> int:
+    y = _heading(parts, y + 10, lang.text("Pairwise preferences: how many voters rank the row above the column"), 18, layout, lines=2) - 10
     y += 24
     n = len(order)
-    cell = min(80, (WIDTH - LABEL_W - 20) // max(n, 1))
+    cell, left = _columns(layout, n, 80 if not layout.stacked else 56)
+    digits = 17 if cell >= 48 else 13
     for j, _col in enumerate(order):
-        x = LABEL_W + j * cell + cell // 2
+        x = left + j * cell + cell // 2
         parts.append(f'<text x="{x}" y="{y + 16}" font-size="15" text-anchor="middle" fill="{INK}">{j + 1}</text>')
     y += 24
     for i, row in enumerate(order):
-        parts.append(f'<text x="12" y="{y + cell // 2 + 6}" font-size="16" fill="{INK}">{i + 1}. {_e(_fit(labels.get(row, row), LABEL_W - 56, 16))}</text>')
+        parts.append(f'<text x="12" y="{y + cell // 2 + 6}" font-size="16" fill="{INK}">{i + 1}. {_e(_fit(labels.get(row, row), left - 48, 16))}</text>')
         for j, col in enumerate(order):
-            x = LABEL_W + j * cell
+            x = left + j * cell
             if row == col:
                 parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="#e6e6e6"/>')
                 continue
             a, b = d.get(row, {}).get(col, 0), d.get(col, {}).get(row, 0)
             share = a / (a + b) if a + b else 0.5
             parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_heat(share)}" stroke="#999" stroke-width="0.5"/>')
-            parts.append(f'<text x="{x + cell // 2}" y="{y + cell // 2 + 6}" font-size="17" text-anchor="middle" fill="{INK}">{_e(lang.number(a))}</text>')
+            parts.append(f'<text x="{x + cell // 2}" y="{y + cell // 2 + 6}" font-size="{digits}" text-anchor="middle" fill="{INK}">{_e(lang.number(a))}</text>')
         y += cell
     return y + 8
 
 
-def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, int]], labels: dict[str, str], lang: Lang) -> int:
-    parts.append(f'<text x="12" y="{y + 10}" font-size="18" font-weight="700" fill="{INK}">{_e(lang.text("Instant-runoff rounds"))}</text>')
+def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout) -> int:
+    y = _heading(parts, y + 10, lang.text("Instant-runoff rounds"), 18, layout, lines=2) - 10
     y += 24
-    col = min(110, (WIDTH - LABEL_W - 20) // max(len(rounds), 1))
+    col, left = _columns(layout, len(rounds), 110 if not layout.stacked else 84)
+    head = 15 if col >= 80 else 12
     for k in range(len(rounds)):
-        parts.append(f'<text x="{LABEL_W + k * col + col // 2}" y="{y + 16}" font-size="15" text-anchor="middle" fill="{INK}">{_e(lang.text("Round"))} {k + 1}</text>')
+        parts.append(f'<text x="{left + k * col + col // 2}" y="{y + 16}" font-size="{head}" text-anchor="middle" fill="{INK}">{_e(lang.text("Round"))} {k + 1}</text>')
     y += 26
     top = max([int(w) for r in rounds for w in r.values()] + [1])
     for oid in order:
-        parts.append(f'<text x="12" y="{y + 20}" font-size="16" fill="{INK}">{_e(_fit(labels.get(oid, oid), LABEL_W - 30, 16))}</text>')
+        parts.append(f'<text x="12" y="{y + 20}" font-size="16" fill="{INK}">{_e(_fit(labels.get(oid, oid), left - 30, 16))}</text>')
         for k, r in enumerate(rounds):
-            x = LABEL_W + k * col
+            x = left + k * col
             if oid not in r:
                 parts.append(f'<text x="{x + col // 2}" y="{y + 20}" font-size="16" text-anchor="middle" fill="{MUTED}">—</text>')
                 continue
@@ -190,10 +260,11 @@ def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, i
     return y + 8
 
 
-def _wrap(parts: list[str], height: int, lang: Lang, title: str) -> str:
+def _wrap(parts: list[str], height: int, lang: Lang, title: str, layout: Layout) -> str:
     """The picture, named by its `<title>` (screen readers, and axe's svg-img-alt rule)."""
+    width = layout.width
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" xml:lang="{lang.code}" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" xml:lang="{lang.code}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'font-family="{FONT}" role="img"><title>{_e(title)}</title>'
-        f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>' + "".join(parts) + "</svg>"
+        f'<rect width="{width}" height="{height}" fill="#ffffff"/>' + "".join(parts) + "</svg>"
     )

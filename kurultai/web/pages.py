@@ -55,7 +55,7 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # each page passes its language's callables
     env.filters["redline"] = redline_html
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-    env.globals["chart_svg"] = lambda chart, lang: Markup(charts.election_svg(chart[0], chart[1], lang))  # our own escaped SVG
+    env.globals["chart_svg"] = lambda chart, lang, narrow=False: Markup(charts.election_svg(chart[0], chart[1], lang, charts.NARROW if narrow else charts.WIDE))  # our own escaped SVG
 
 
 def _expected_csrf(request: Request, principal: Principal | None) -> str:
