@@ -49,11 +49,19 @@ Form = URLEncodedBody[dict[str, str]]
 ACTIVE_PHASES = (Phase.DEBATE, Phase.AMENDMENTS, Phase.VOTING)
 
 
+def member_name(username: str, names: dict[str, str]) -> str:
+    """A member as the chair knows them and as they log in: "Асель Серікқызы (delegate01)";
+    the login alone when it is their only name."""
+    name = names.get(username)
+    return f"{name} ({username})" if name and name != username else username
+
+
 def configure_engine(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # each page passes its language's callables
     env.filters["redline"] = redline_html
+    env.filters["member_name"] = member_name
     env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
     env.globals["chart_svg"] = lambda chart, lang, narrow=False: Markup(charts.election_svg(chart[0], chart[1], lang, charts.NARROW if narrow else charts.WIDE))  # our own escaped SVG
 

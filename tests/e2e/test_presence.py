@@ -47,6 +47,23 @@ def test_check_in_and_a_vote_of_the_members_present(browser: Any, server: Server
     chair.locator(f"#check-in-{second['username']}").click()
     expect(chair.locator(f'#attendance li[data-username="{second["username"]}"]')).to_have_attribute("data-present", "1")
     expect(chair.locator("#chair-presence")).to_contain_text(f"2 of {n} delegates")
+    # Every row laid out alike at 1920×1080 in kk, whatever the name's length: the button on the
+    # right of its name, level with it, all in one column; the state under the name.
+    chair.set_viewport_size({"width": 1920, "height": 1080})
+    rows = chair.evaluate(
+        """() => Array.from(document.querySelectorAll('#attendance li.member')).map((li) => {
+          const box = (sel) => li.querySelector(sel).getBoundingClientRect();
+          const n = box('.name'), b = box('.badge'), f = box('button');
+          return {name: li.dataset.username, nameRight: n.right, nameTop: n.top, badgeTop: b.top, nameBottom: n.bottom, buttonLeft: f.left, buttonRight: f.right, buttonTop: f.top, buttonBottom: f.bottom};
+        })"""
+    )
+    assert len(rows) == n
+    assert len({round(r["buttonRight"]) for r in rows}) == 1, rows  # one column of buttons, flush right
+    for r in rows:
+        assert r["nameRight"] <= r["buttonLeft"], r  # beside the name, never under it
+        assert r["buttonTop"] < r["nameBottom"] and r["badgeTop"] >= r["nameBottom"] - 1, r
+    keys = chair.locator(f'#chair-keys li:has-text("({first["username"]})")')
+    expect(keys.first).to_contain_text(next(m["display_name"] for m in httpx.get(f"{server.url}/api/assemblies/{aid}/presence").json()["members"] if m["username"] == first["username"]))
     expect(delegate.locator("#presence")).to_contain_text(f"2 of {n} delegates")  # pushed to the delegate too
 
     vote = server.call("POST", "/api/agenda/1/elections", chair_token, {"kind": "yes_no", "title": "Present basis", "rule": {"majority": "simple", "quorum_percent": 50}})
