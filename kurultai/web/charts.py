@@ -12,7 +12,7 @@ one that fits the vote's column (static/kurultai.css, `.chart-narrow`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -80,6 +80,10 @@ class Layout:
 
 WIDE = Layout(960, 400, False)
 NARROW = Layout(480, 190, True)
+#: A narrow picture that needs more than 480 units (a matrix of many options, many IRV rounds, in
+#: type that stays readable) is drawn wider and shown at this many pixels a unit, what a 480-wide
+#: one gets in a phone's 374-pixel column; its column scrolls sideways (static/kurultai.css).
+NARROW_PX = 374 / 480
 
 
 def _wrap_lines(text: str, px: int, size: int, bold: bool = False, lines: int = 2) -> list[str]:
@@ -134,6 +138,9 @@ def _bars(tally: dict[str, Any], method: str) -> tuple[list[tuple[str, int]], st
 def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang, layout: Layout = WIDE) -> str:
     labels = option_labels(view, lang)
     method = view["method"]
+    # The picture's canvas: in the stacked layout as wide as the matrix or the rounds need (the
+    # bars and the headings stay within the first 480 units, the phone's first screen).
+    canvas = replace(layout, width=max(layout.width, _narrow_width(method, tally, lang, layout))) if layout.stacked and tally is not None else layout
     parts: list[str] = []
     y = 36
     title = f"{view['title']} · {lang.label(METHODS, method)}"
@@ -164,32 +171,45 @@ def election_svg(view: dict[str, Any], tally: dict[str, Any] | None, lang: Lang,
     counted = tally.get("counted", 0)
     summary = f"{lang.text(unit)} · {lang.text('Ballots counted')}: {lang.number(counted)}"
     won = f"{lang.text('Winner')}: {labels.get(winner, winner)}" if winner and counted else ""
-    if layout.stacked:  # the winner on a line of its own
-        y = _heading(parts, y + 24, summary, 16, layout, bold=False, colour=MUTED, lines=1)
+    line = f"{summary} · {won}" if won else summary
+    if _width(line, 16) <= layout.width - 24:
+        parts.append(f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(line)}</text>')
+        y += 44
+    else:  # the winner on a line of its own
+        y = _heading(parts, y + 24, summary, 16, layout, bold=False, colour=MUTED, lines=2)
         if won:
             y = _heading(parts, y + 22, won, 16, layout, bold=False, colour=MUTED, lines=2)
         y += 20
-    else:
-        parts.append(
-            f'<text x="12" y="{y + 24}" font-size="16" fill="{MUTED}">{_e(summary)}' + (f" · {_e(lang.text('Winner'))}: {_e(_fit(labels.get(winner, winner), 400, 16))}" if won else "") + "</text>"
-        )
-        y += 44
     details = tally.get("details") or {}
     if method in ("schulze", "ranked_pairs") and details.get("pairwise"):
-        y = _heatmap(parts, y, list(tally.get("ranking") or []), details["pairwise"], labels, lang, layout)
+        y = _heatmap(parts, y, list(tally.get("ranking") or []), details["pairwise"], labels, lang, layout, canvas)
     elif method == "irv" and details.get("rounds"):
-        y = _rounds(parts, y, list(tally.get("ranking") or []), details["rounds"], labels, lang, layout)
-    return _wrap(parts, y + 10, lang, title, layout)
+        y = _rounds(parts, y, list(tally.get("ranking") or []), details["rounds"], labels, lang, layout, canvas)
+    return _wrap(parts, y + 10, lang, title, canvas)
 
 
 def _heading(parts: list[str], y: int, text: str, size: int, layout: Layout, *, bold: bool = True, colour: str = INK, lines: int = 1) -> int:
-    """A line of text at baseline `y` across the picture; in the stacked layout on up to `lines`
-    lines. Returns the last line's baseline."""
+    """Text at baseline `y` across the picture, on up to `lines` lines (broken between words, the
+    last one cut with "…"). Returns the last line's baseline."""
     weight = ' font-weight="700"' if bold else ""
-    rows = _wrap_lines(text, layout.width - 24, size, bold, lines) if layout.stacked else [_fit(text, layout.width - 24, size, bold)]
+    rows = _wrap_lines(text, layout.width - 24, size, bold, lines)
     for k, row in enumerate(rows):
         parts.append(f'<text x="12" y="{y + k * (size + 6)}" font-size="{size}"{weight} fill="{colour}">{_e(row)}</text>')
     return y + (len(rows) - 1) * (size + 6)
+
+
+def _width(text: str, size: int) -> float:
+    """`text`'s estimated width in pixels at font size `size` (see `_em`)."""
+    return sum(map(_em, text)) * size
+
+
+def _largest(texts: list[str], room: float, sizes: tuple[int, ...]) -> int:
+    """The first of `sizes` (largest first) at which every one of `texts` fits in `room` pixels;
+    the last otherwise."""
+    for size in sizes:
+        if all(_width(t, size) <= room for t in texts):
+            return size
+    return sizes[-1]
 
 
 def _columns(layout: Layout, count: int, widest: int) -> tuple[int, int]:
@@ -198,6 +218,21 @@ def _columns(layout: Layout, count: int, widest: int) -> tuple[int, int]:
     what the columns leave."""
     col = min(widest, (layout.width - layout.label_w - 20) // max(count, 1))
     return col, (layout.width - 12 - count * col if layout.stacked else layout.label_w)
+
+
+def _narrow_width(method: str, tally: dict[str, Any], lang: Lang, layout: Layout) -> int:
+    """How wide the stacked layout must be for the matrix's cells or the IRV rounds' columns to
+    hold their numbers at 13 units (and a bar): 480 for a few options or rounds."""
+    details = tally.get("details") or {}
+    if method in ("schulze", "ranked_pairs") and details.get("pairwise"):
+        d, order = details["pairwise"], list(tally.get("ranking") or [])
+        widest = max([_width(lang.number(d.get(r, {}).get(c, 0)), 13) for r in order for c in order] + [0])
+        return layout.label_w + 20 + len(order) * max(36, int(widest) + 10)
+    if method == "irv" and details.get("rounds"):
+        rounds = details["rounds"]
+        widest = max([_width(lang.number(int(w)), 13) for r in rounds for w in r.values()] + [0])
+        return layout.label_w + 20 + len(rounds) * max(48, int(widest) + 36)
+    return layout.width
 
 
 def _heat(share: float) -> str:
@@ -212,12 +247,13 @@ def _heat(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout) -> int:
-    y = _heading(parts, y + 10, lang.text("Pairwise preferences: how many voters rank the row above the column"), 18, layout, lines=2) - 10
+def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout, canvas: Layout) -> int:
+    """The pairwise matrix; its heading within `layout`, its cells across `canvas`."""
+    y = _heading(parts, y + 10, lang.text("Pairwise preferences: how many voters rank the row above the column"), 18, layout, lines=3) - 10
     y += 24
     n = len(order)
-    cell, left = _columns(layout, n, 80 if not layout.stacked else 56)
-    digits = 17 if cell >= 48 else 13
+    cell, left = _columns(canvas, n, 80 if not layout.stacked else 56)
+    digits = _largest([lang.number(d.get(r, {}).get(c, 0)) for r in order for c in order], cell - 8, (17, 15, 13))
     for j, _col in enumerate(order):
         x = left + j * cell + cell // 2
         parts.append(f'<text x="{x}" y="{y + 16}" font-size="15" text-anchor="middle" fill="{INK}">{j + 1}</text>')
@@ -237,15 +273,22 @@ def _heatmap(parts: list[str], y: int, order: list[str], d: dict[str, dict[str, 
     return y + 8
 
 
-def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout) -> int:
+def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, int]], labels: dict[str, str], lang: Lang, layout: Layout, canvas: Layout) -> int:
+    """The IRV rounds; the heading within `layout`, the rounds' columns across `canvas`."""
     y = _heading(parts, y + 10, lang.text("Instant-runoff rounds"), 18, layout, lines=2) - 10
     y += 24
-    col, left = _columns(layout, len(rounds), 110 if not layout.stacked else 84)
-    head = 15 if col >= 80 else 12
-    for k in range(len(rounds)):
-        parts.append(f'<text x="{left + k * col + col // 2}" y="{y + 16}" font-size="{head}" text-anchor="middle" fill="{INK}">{_e(lang.text("Round"))} {k + 1}</text>')
+    col, left = _columns(canvas, len(rounds), 110 if not layout.stacked else 84)
+    heads = [f"{lang.text('Round')} {k + 1}" for k in range(len(rounds))]
+    if not all(_width(h, 13) <= col - 6 for h in heads):  # too narrow for the word: the numbers alone, under the heading
+        heads = [str(k + 1) for k in range(len(rounds))]
+    head = _largest(heads, col - 6, (15, 13))
+    for k, text in enumerate(heads):
+        parts.append(f'<text x="{left + k * col + col // 2}" y="{y + 16}" font-size="{head}" text-anchor="middle" fill="{INK}">{_e(text)}</text>')
     y += 26
     top = max([int(w) for r in rounds for w in r.values()] + [1])
+    counts = [lang.number(int(w)) for r in rounds for w in r.values()]
+    size = _largest(counts, col * 0.5, (15, 13))
+    room = max(col - 16 - max((_width(c, size) for c in counts), default=0), 2)  # the longest bar leaves room for its count
     for oid in order:
         parts.append(f'<text x="12" y="{y + 20}" font-size="16" fill="{INK}">{_e(_fit(labels.get(oid, oid), left - 30, 16))}</text>')
         for k, r in enumerate(rounds):
@@ -253,9 +296,9 @@ def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, i
             if oid not in r:
                 parts.append(f'<text x="{x + col // 2}" y="{y + 20}" font-size="16" text-anchor="middle" fill="{MUTED}">—</text>')
                 continue
-            h = int(col * 0.8 * int(r[oid]) / top)
+            h = int(room * int(r[oid]) / top)
             parts.append(f'<rect x="{x + 4}" y="{y + 4}" width="{max(h, 2)}" height="22" fill="{BAR}"/>')
-            parts.append(f'<text x="{x + 8 + max(h, 2)}" y="{y + 20}" font-size="15" fill="{INK}">{_e(lang.number(int(r[oid])))}</text>')
+            parts.append(f'<text x="{x + 8 + max(h, 2)}" y="{y + 20}" font-size="{size}" fill="{INK}">{_e(lang.number(int(r[oid])))}</text>')
         y += 32
     return y + 8
 
@@ -263,8 +306,11 @@ def _rounds(parts: list[str], y: int, order: list[str], rounds: list[dict[str, i
 def _wrap(parts: list[str], height: int, lang: Lang, title: str, layout: Layout) -> str:
     """The picture, named by its `<title>` (screen readers, and axe's svg-img-alt rule)."""
     width = layout.width
+    shown = f'width="{width}" height="{height}"'
+    if layout.stacked and width > NARROW.width:  # wider than a phone: shown at a fixed scale, scrolled sideways
+        shown = f'width="{round(width * NARROW_PX)}" height="{round(height * NARROW_PX)}" class="scroll"'
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" xml:lang="{lang.code}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" xml:lang="{lang.code}" {shown} viewBox="0 0 {width} {height}" '
         f'font-family="{FONT}" role="img"><title>{_e(title)}</title>'
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>' + "".join(parts) + "</svg>"
     )

@@ -60,6 +60,8 @@ def test_every_ranked_method_is_cast_by_several_delegates_and_the_wall_shows_a_r
             ranking = page.locator(f"#ranking-{eid} li[data-option]")
             expect(ranking).to_have_count(3)
             if n == 1:  # one of them puts the first amendment first; the others keep the current text first
+                # the first delegate's ballot has reached this page: a push of it cannot move the list under the click
+                expect(page.locator(f"#election-{eid} [data-tree-size]")).to_have_text("1")
                 ranking.nth(1).locator("[data-move=up]").click()
                 expect(ranking.first).not_to_have_attribute("data-option", "status_quo")
             page.locator(f"#cast-{eid}").click()

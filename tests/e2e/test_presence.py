@@ -47,7 +47,7 @@ def test_check_in_and_a_vote_of_the_members_present(browser: Any, server: Server
     chair.locator(f"#check-in-{second['username']}").click()
     expect(chair.locator(f'#attendance li[data-username="{second["username"]}"]')).to_have_attribute("data-present", "1")
     expect(chair.locator("#chair-presence")).to_contain_text(f"2 of {n} delegates")
-    # Every row laid out alike at 1920×1080 in kk, whatever the name's length: the button on the
+    # Every row laid out alike at 1920×1080, whatever the name's length: the button on the
     # right of its name, level with it, all in one column; the state under the name.
     chair.set_viewport_size({"width": 1920, "height": 1080})
     rows = chair.evaluate(
