@@ -52,12 +52,21 @@ def _em(ch: str) -> float:
     return 0.72 if ch.isupper() else 0.62
 
 
+def _width(text: str, size: int) -> float:
+    """`text`'s estimated width in pixels at font size `size` (see `_em`)."""
+    return sum(map(_em, text)) * size
+
+
+def _fits(text: str, px: float, size: int, bold: bool = False) -> bool:
+    return _width(text, size) * (1.08 if bold else 1.0) <= px
+
+
 def _fit(text: str, px: int, size: int, bold: bool = False) -> str:
     """`text` cut (with "…") to fit `px` pixels at font size `size`: labels in Kazakh and
     Russian are wider per character than the English a character count was tuned for."""
-    limit = px / (size * (1.08 if bold else 1.0))
-    if sum(map(_em, text)) <= limit:
+    if _fits(text, px, size, bold):
         return text
+    limit = px / (size * (1.08 if bold else 1.0))
     room, cut = limit - _em("…"), 0
     for ch in text:
         room -= _em(ch)
@@ -94,9 +103,9 @@ def _wrap_lines(text: str, px: int, size: int, bold: bool = False, lines: int = 
     while words and len(out) < lines - 1:
         line = words[0]
         rest = words[1:]
-        while rest and _fit(f"{line} {rest[0]}", px, size, bold) == f"{line} {rest[0]}":
+        while rest and _fits(f"{line} {rest[0]}", px, size, bold):
             line, rest = f"{line} {rest[0]}", rest[1:]
-        if _fit(line, px, size, bold) != line:  # one word wider than the line: leave it to the last
+        if not _fits(line, px, size, bold):  # one word wider than the line: leave it to the last
             break
         out.append(line)
         words = rest
@@ -196,11 +205,6 @@ def _heading(parts: list[str], y: int, text: str, size: int, layout: Layout, *, 
     for k, row in enumerate(rows):
         parts.append(f'<text x="12" y="{y + k * (size + 6)}" font-size="{size}"{weight} fill="{colour}">{_e(row)}</text>')
     return y + (len(rows) - 1) * (size + 6)
-
-
-def _width(text: str, size: int) -> float:
-    """`text`'s estimated width in pixels at font size `size` (see `_em`)."""
-    return sum(map(_em, text)) * size
 
 
 def _largest(texts: list[str], room: float, sizes: tuple[int, ...]) -> int:
